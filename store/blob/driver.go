@@ -1,0 +1,38 @@
+package blob
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// Attrs describes a stored object.
+type Attrs struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Driver is the small interface an object store implements. The portable [Bucket]
+// validates keys before any driver call, so a driver only ever sees keys that passed
+// [ValidateKey]. All methods may be called concurrently.
+//
+// Errors: a missing object is an error wrapping ErrNotFound; PutIfAbsent on an
+// existing key returns an error wrapping ErrExists.
+type Driver interface {
+	// Put stores data under key atomically: a reader sees the old object, or the
+	// whole new one, never part of it.
+	Put(ctx context.Context, key string, data []byte) error
+	// PutIfAbsent is Put that fails with ErrExists if key is already stored.
+	PutIfAbsent(ctx context.Context, key string, data []byte) error
+	// Get returns the whole object.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Stat returns the object's attributes.
+	Stat(ctx context.Context, key string) (Attrs, error)
+	// List yields the objects whose key starts with prefix, in key order.
+	List(ctx context.Context, prefix string) iter.Seq2[Attrs, error]
+	// Delete removes the object; deleting a missing object is not an error.
+	Delete(ctx context.Context, key string) error
+	// Close releases the driver's resources.
+	Close() error
+}

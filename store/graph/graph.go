@@ -1,0 +1,154 @@
+// Package graph is the graph model graphvault protects and the small interfaces a
+// host implements so that its graph can be snapshotted, restored and followed.
+//
+// A graph is a set of nodes and a set of edges. A node is identified by its ID; an
+// edge by the triple (Source, Target, Type). In an undirected graph (the shape
+// LightRAG keeps) the edge (a, b, t) and the edge (b, a, t) are the same edge: see
+// [EdgeKey]. Property values are JSON-compatible: nil, bool, int64, float64, string,
+// []any and map[string]any (see [NormalizeValue]).
+//
+// The host implements:
+//   - [Reader]: a consistent [View] of one graph, streamed node by node, then edge by edge;
+//   - [Writer]: replace a graph's whole content, or apply a batch of changes;
+//   - optionally [Journal]: the ordered change batches since a position.
+//
+// store/memgraph implements all three; store/graph/graphtest is the conformance
+// suite every implementation runs.
+//
+// # Errors
+//
+// [ErrInvalidID] for an ID or key that is empty, not UTF-8, holds a NUL byte or is
+// too long; [ErrInvalidValue] for a property value that is not JSON-compatible;
+// [ErrNotFound] for a graph that does not exist; [ErrJournalGap] when a journal can no
+// longer serve the position asked for. Implementations wrap them with %w.
+package graph
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+)
+
+// Sentinel errors. Callers test them with errors.Is.
+var (
+	ErrInvalidID    = errors.New("graph: invalid id")
+	ErrInvalidValue = errors.New("graph: invalid property value")
+	ErrNotFound     = errors.New("graph: not found")
+	ErrJournalGap   = errors.New("graph: journal gap")
+	ErrClosed       = errors.New("graph: closed")
+)
+
+// Node is a vertex with labels and properties.
+type Node struct {
+	ID     string         `json:"id"`
+	Labels []string       `json:"labels,omitempty"`
+	Props  map[string]any `json:"props,omitempty"`
+}
+
+// Edge is a relation from Source to Target with a type and properties. Its identity
+// is (Source, Target, Type); Type may be empty.
+type Edge struct {
+	Source string         `json:"source"`
+	Target string         `json:"target"`
+	Type   string         `json:"type,omitempty"`
+	Props  map[string]any `json:"props,omitempty"`
+}
+
+// Meta describes a view of a graph.
+type Meta struct {
+	// Directed is false for undirected graphs, where (a, b, t) and (b, a, t) are one edge.
+	Directed bool
+	// Position is the journal position the view reflects: every batch with Seq <=
+	// Position is in the view and none after it. Zero when the graph has no journal.
+	Position uint64
+}
+
+// View is a consistent, read-only picture of one graph. Nodes and Edges may each be
+// called more than once and see the same content; a View is used by one goroutine at
+// a time. The caller must Close it.
+type View interface {
+	Meta() Meta
+	// Nodes yields every node once, then stops. Edges yields every edge once. A
+	// stable order across views (for example by key) makes snapshots deduplicate better.
+	Nodes(ctx context.Context) iter.Seq2[Node, error]
+	Edges(ctx context.Context) iter.Seq2[Edge, error]
+	Close() error
+}
+
+// Reader opens consistent views of a graph. View may be called concurrently.
+type Reader interface {
+	View(ctx context.Context) (View, error)
+}
+
+// Writer changes a graph's content. Calls are serialized by the implementation.
+type Writer interface {
+	// Replace swaps the whole content of the graph for the nodes, then the edges, the
+	// two sequences yield. If either yields an error or ctx ends, the graph is left as
+	// it was. Edges whose ends are not among the nodes are an error.
+	Replace(ctx context.Context, meta Meta, nodes iter.Seq2[Node, error], edges iter.Seq2[Edge, error]) error
+	// Apply applies the operations of one batch in order, atomically.
+	Apply(ctx context.Context, ops []Op) error
+}
+
+// Graph is what most hosts hand over: a graph that can be read and written.
+type Graph interface {
+	Reader
+	Writer
+}
+
+// Journal is an ordered, gap-free sequence of change batches. Positions start at 1
+// and grow by one per batch. Changes may be called concurrently with writes.
+type Journal interface {
+	// Changes yields the batches with Seq > after, in order, up to the newest batch
+	// stored when it is called. If batches after `after` are no longer kept it yields
+	// an error wrapping ErrJournalGap first.
+	Changes(ctx context.Context, after uint64) iter.Seq2[Batch, error]
+}
+
+// OpKind says what an Op does.
+type OpKind uint8
+
+// Operation kinds. OpReset removes every node and edge. Replace is journaled as one
+// batch: OpReset followed by upserts of the whole new content, so the journal alone
+// can rebuild the graph.
+const (
+	OpUpsertNode OpKind = iota + 1
+	OpDeleteNode
+	OpUpsertEdge
+	OpDeleteEdge
+	OpReset
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpUpsertNode:
+		return "upsert_node"
+	case OpDeleteNode:
+		return "delete_node"
+	case OpUpsertEdge:
+		return "upsert_edge"
+	case OpDeleteEdge:
+		return "delete_edge"
+	case OpReset:
+		return "reset"
+	}
+	return "unknown"
+}
+
+// Op is one change. For OpUpsertNode, Node is the whole new node; for OpDeleteNode
+// only Node.ID is read, and the node's edges are deleted with it. For OpUpsertEdge,
+// Edge is the whole new edge (its ends must exist); for OpDeleteEdge only its key
+// fields are read.
+type Op struct {
+	Kind OpKind `json:"kind"`
+	Node Node   `json:"node,omitzero"`
+	Edge Edge   `json:"edge,omitzero"`
+}
+
+// Batch is one journal entry: the operations applied together at Time.
+type Batch struct {
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	Ops  []Op      `json:"ops"`
+}
