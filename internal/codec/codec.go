@@ -1,0 +1,316 @@
+// Package codec is the deterministic binary encoding of graph records used in
+// snapshot segments.
+//
+// A value is a tag byte followed by its payload:
+//
+//	0x00 nil   0x01 false   0x02 true
+//	0x03 int64   zig-zag uvarint
+//	0x04 float64 8 bytes, IEEE 754 little endian
+//	0x05 string  uvarint length, UTF-8 bytes
+//	0x06 list    uvarint count, values
+//	0x07 map     uvarint count, (uvarint length, key bytes, value) in strictly
+//	             increasing key order
+//
+// A node's record value is its labels (uvarint count, then uvarint length and bytes
+// each, strictly increasing) followed by its property map without the tag byte; an
+// edge's is its property map without the tag byte. The same content always encodes
+// to the same bytes, so a record's hash fingerprints it. Decoding is strict: anything
+// an encoder could not have written is ErrCorrupt.
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrCorrupt reports bytes that are not a valid encoding.
+var ErrCorrupt = errors.New("codec: corrupt record")
+
+// MaxDepth bounds the nesting of lists and maps.
+const MaxDepth = 64
+
+const (
+	tagNil byte = iota
+	tagFalse
+	tagTrue
+	tagInt
+	tagFloat
+	tagString
+	tagList
+	tagMap
+)
+
+// AppendValue appends the encoding of a normalized value (see graph.NormalizeValue).
+func AppendValue(b []byte, v any) ([]byte, error) {
+	return appendValue(b, v, 0)
+}
+
+func appendValue(b []byte, v any, depth int) ([]byte, error) {
+	if depth > MaxDepth {
+		return b, fmt.Errorf("codec: nesting deeper than %d", MaxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		return append(b, tagNil), nil
+	case bool:
+		if x {
+			return append(b, tagTrue), nil
+		}
+		return append(b, tagFalse), nil
+	case int64:
+		b = append(b, tagInt)
+		return binary.AppendVarint(b, x), nil
+	case float64:
+		b = append(b, tagFloat)
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), nil
+	case string:
+		b = append(b, tagString)
+		return appendString(b, x), nil
+	case []any:
+		b = append(b, tagList)
+		b = binary.AppendUvarint(b, uint64(len(x)))
+		var err error
+		for _, e := range x {
+			if b, err = appendValue(b, e, depth+1); err != nil {
+				return b, err
+			}
+		}
+		return b, nil
+	case map[string]any:
+		b = append(b, tagMap)
+		return appendMap(b, x, depth)
+	}
+	return b, fmt.Errorf("codec: cannot encode %T", v)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// sortedKeys returns m's keys in increasing order.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	var err error
+	for _, k := range sortedKeys(m) {
+		b = appendString(b, k)
+		if b, err = appendValue(b, m[k], depth+1); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// AppendNode appends a node's record value: sorted labels, then properties.
+// Labels must already be sorted and unique (graph.Node.Normalize does that).
+func AppendNode(b []byte, labels []string, props map[string]any) ([]byte, error) {
+	b = binary.AppendUvarint(b, uint64(len(labels)))
+	for i, l := range labels {
+		if i > 0 && labels[i-1] >= l {
+			return b, fmt.Errorf("codec: labels not sorted and unique")
+		}
+		b = appendString(b, l)
+	}
+	return appendMap(b, props, 0)
+}
+
+// AppendEdge appends an edge's record value: its properties.
+func AppendEdge(b []byte, props map[string]any) ([]byte, error) {
+	return appendMap(b, props, 0)
+}
+
+// decoder reads from a byte slice; every read checks bounds.
+type decoder struct {
+	b   []byte
+	off int
+}
+
+func (d *decoder) fail(what string) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, what, d.off)
+}
+
+func (d *decoder) uvarint() (uint64, error) {
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		return 0, d.fail("bad uvarint")
+	}
+	// Reject non-minimal encodings so that one value has one encoding.
+	if n > 1 && d.b[d.off+n-1] == 0 {
+		return 0, d.fail("non-minimal uvarint")
+	}
+	d.off += n
+	return v, nil
+}
+
+func (d *decoder) count() (int, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	// Every element takes at least one byte, which bounds allocations by input size.
+	if n > uint64(len(d.b)-d.off) {
+		return 0, d.fail("count exceeds input")
+	}
+	return int(n), nil
+}
+
+func (d *decoder) str() (string, error) {
+	n, err := d.count()
+	if err != nil {
+		return "", err
+	}
+	s := string(d.b[d.off : d.off+n])
+	if !utf8.ValidString(s) {
+		return "", d.fail("string is not UTF-8")
+	}
+	d.off += n
+	return s, nil
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if depth > MaxDepth {
+		return nil, d.fail("nesting too deep")
+	}
+	if d.off >= len(d.b) {
+		return nil, d.fail("truncated value")
+	}
+	tag := d.b[d.off]
+	d.off++
+	switch tag {
+	case tagNil:
+		return nil, nil
+	case tagFalse:
+		return false, nil
+	case tagTrue:
+		return true, nil
+	case tagInt:
+		start := d.off
+		v, n := binary.Varint(d.b[d.off:])
+		if n <= 0 {
+			return nil, d.fail("bad varint")
+		}
+		if n > 1 && d.b[start+n-1] == 0 {
+			return nil, d.fail("non-minimal varint")
+		}
+		d.off += n
+		return v, nil
+	case tagFloat:
+		if len(d.b)-d.off < 8 {
+			return nil, d.fail("truncated float")
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(d.b[d.off:]))
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, d.fail("float is not finite")
+		}
+		d.off += 8
+		return f, nil
+	case tagString:
+		return d.str()
+	case tagList:
+		n, err := d.count()
+		if err != nil {
+			return nil, err
+		}
+		l := make([]any, n)
+		for i := range l {
+			if l[i], err = d.value(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		return l, nil
+	case tagMap:
+		return d.mapBody(depth)
+	}
+	return nil, d.fail(fmt.Sprintf("unknown tag 0x%02x", tag))
+}
+
+func (d *decoder) mapBody(depth int) (map[string]any, error) {
+	n, err := d.count()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	m := make(map[string]any, n)
+	prev := ""
+	for i := range n {
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && strings.Compare(prev, k) >= 0 {
+			return nil, d.fail("map keys not strictly increasing")
+		}
+		prev = k
+		if m[k], err = d.value(depth + 1); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (d *decoder) end() error {
+	if d.off != len(d.b) {
+		return d.fail("trailing bytes")
+	}
+	return nil
+}
+
+// DecodeValue decodes one value that fills b.
+func DecodeValue(b []byte) (any, error) {
+	d := decoder{b: b}
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	return v, d.end()
+}
+
+// DecodeNode decodes a node's record value into its labels and properties.
+func DecodeNode(b []byte) (labels []string, props map[string]any, err error) {
+	d := decoder{b: b}
+	n, err := d.count()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > 0 {
+		labels = make([]string, n)
+		for i := range labels {
+			if labels[i], err = d.str(); err != nil {
+				return nil, nil, err
+			}
+			if i > 0 && labels[i-1] >= labels[i] {
+				return nil, nil, d.fail("labels not strictly increasing")
+			}
+		}
+	}
+	if props, err = d.mapBody(0); err != nil {
+		return nil, nil, err
+	}
+	return labels, props, d.end()
+}
+
+// DecodeEdge decodes an edge's record value into its properties.
+func DecodeEdge(b []byte) (map[string]any, error) {
+	d := decoder{b: b}
+	props, err := d.mapBody(0)
+	if err != nil {
+		return nil, err
+	}
+	return props, d.end()
+}
