@@ -14,7 +14,22 @@
 //
 // [ErrNotFound] for a missing object, [ErrExists] when PutIfAbsent finds the key
 // taken, [ErrInvalidKey] for a key that fails [ValidateKey] (no driver call is made),
-// [ErrClosed] after Close. Every error is an [*Error] carrying Op and Key.
+// [ErrClosed] after Close. Every error is an [*Error] carrying Op and Key. A cancelled
+// or expired context gives an error wrapping ctx.Err().
+//
+// # Metrics
+//
+// [NewBucket] records, through the MeterProvider given by [WithMeterProvider]
+// (otel.GetMeterProvider() by default), with a meter named after this import path:
+//
+//   - graphvault.blob.operations (counter, {operation}): calls, by op and outcome
+//   - graphvault.blob.duration (histogram, s): call latency, by op and outcome; for
+//     list, the time until the iteration ends
+//   - graphvault.blob.bytes (counter, By): object bytes written by successful put and
+//     put-if-absent calls and read by successful get calls, by op
+//
+// op is one of put, put-if-absent, get, stat, list, delete; outcome is one of ok,
+// not_found, exists, invalid_key, closed, canceled, error. No key is ever an attribute.
 package blob
 
 import (
@@ -24,7 +39,13 @@ import (
 	"iter"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // Sentinel errors. Test them with errors.Is.
@@ -94,16 +115,158 @@ func ValidatePrefix(prefix string) error {
 	return validatePath(strings.TrimSuffix(prefix, "/"))
 }
 
+// Option configures a [Bucket].
+type Option func(*config)
+
+type config struct {
+	mp metric.MeterProvider
+}
+
+// WithMeterProvider sets where the bucket records its metrics. nil, the default,
+// means otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.mp = mp }
+}
+
 // Bucket is the portable object store. It is safe for concurrent use.
 type Bucket struct {
 	drv    Driver
 	closed atomic.Bool
+	m      *meters
 }
 
 // NewBucket wraps a driver. The bucket owns the driver and closes it on Close.
-func NewBucket(drv Driver) *Bucket { return &Bucket{drv: drv} }
+func NewBucket(drv Driver, opts ...Option) *Bucket {
+	var c config
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	return &Bucket{drv: drv, m: newMeters(c.mp)}
+}
 
-func (b *Bucket) check(op, key string, isPrefix bool) error {
+// op and outcome index the precomputed attribute sets.
+type op int
+
+const (
+	opPut op = iota
+	opPutIfAbsent
+	opGet
+	opStat
+	opList
+	opDelete
+	numOps
+)
+
+var opNames = [numOps]string{"put", "put-if-absent", "get", "stat", "list", "delete"}
+
+type outcome int
+
+const (
+	outOK outcome = iota
+	outNotFound
+	outExists
+	outInvalidKey
+	outClosed
+	outCanceled
+	outError
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{"ok", "not_found", "exists", "invalid_key", "closed", "canceled", "error"}
+
+func outcomeOf(err error) outcome {
+	switch {
+	case err == nil:
+		return outOK
+	case errors.Is(err, ErrNotFound):
+		return outNotFound
+	case errors.Is(err, ErrExists):
+		return outExists
+	case errors.Is(err, ErrInvalidKey):
+		return outInvalidKey
+	case errors.Is(err, ErrClosed):
+		return outClosed
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return outCanceled
+	}
+	return outError
+}
+
+// meterName is the instrumentation scope of the bucket's instruments.
+const meterName = "github.com/graphvault/graphvault/store/blob"
+
+type meters struct {
+	ops      metric.Int64Counter
+	duration metric.Float64Histogram
+	bytes    metric.Int64Counter
+	// attrs[op][outcome] and opAttrs[op] are built once so a call allocates nothing.
+	attrs   [numOps][numOutcomes]metric.MeasurementOption
+	opAttrs [numOps]metric.MeasurementOption
+}
+
+func newMeters(mp metric.MeterProvider) *meters {
+	m, err := buildMeters(mp.Meter(meterName))
+	if err != nil {
+		// The names and units are constants, so this only happens with a broken
+		// provider; report it the OpenTelemetry way and keep the bucket working.
+		otel.Handle(fmt.Errorf("blob: creating instruments: %w", err))
+		m, _ = buildMeters(noop.Meter{}) // the no-op meter never fails
+	}
+	return m
+}
+
+func buildMeters(meter metric.Meter) (*meters, error) {
+	var m meters
+	var err, e error
+	m.ops, e = meter.Int64Counter("graphvault.blob.operations",
+		metric.WithUnit("{operation}"),
+		metric.WithDescription("Blob store calls, by operation and outcome."))
+	err = errors.Join(err, e)
+	m.duration, e = meter.Float64Histogram("graphvault.blob.duration",
+		metric.WithUnit("s"),
+		metric.WithDescription("Blob store call latency, by operation and outcome."),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+			0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+	err = errors.Join(err, e)
+	m.bytes, e = meter.Int64Counter("graphvault.blob.bytes",
+		metric.WithUnit("By"),
+		metric.WithDescription("Object bytes written by put and read by get."))
+	err = errors.Join(err, e)
+	if err != nil {
+		return nil, err
+	}
+	for o := range numOps {
+		opAttr := attribute.String("op", opNames[o])
+		m.opAttrs[o] = metric.WithAttributeSet(attribute.NewSet(opAttr))
+		for r := range numOutcomes {
+			m.attrs[o][r] = metric.WithAttributeSet(attribute.NewSet(opAttr,
+				attribute.String("outcome", outcomeNames[r])))
+		}
+	}
+	return &m, nil
+}
+
+// record counts one finished call. n is the number of object bytes moved, counted
+// only when the call succeeded.
+func (m *meters) record(ctx context.Context, o op, start time.Time, n int, err error) {
+	// Measurements are recorded even when the call's context is cancelled.
+	ctx = context.WithoutCancel(ctx)
+	attrs := m.attrs[o][outcomeOf(err)]
+	m.ops.Add(ctx, 1, attrs)
+	m.duration.Record(ctx, time.Since(start).Seconds(), attrs)
+	if err == nil && n > 0 {
+		m.bytes.Add(ctx, int64(n), m.opAttrs[o])
+	}
+}
+
+// check refuses a call on a closed bucket, an invalid key or a done context, before
+// the driver sees it.
+func (b *Bucket) check(ctx context.Context, op, key string, isPrefix bool) error {
 	if b.closed.Load() {
 		return &Error{Op: op, Key: key, Err: ErrClosed}
 	}
@@ -112,6 +275,9 @@ func (b *Bucket) check(op, key string, isPrefix bool) error {
 		err = ValidatePrefix(key)
 	} else {
 		err = ValidateKey(key)
+	}
+	if err == nil {
+		err = ctx.Err()
 	}
 	if err != nil {
 		return &Error{Op: op, Key: key, Err: err}
@@ -131,37 +297,51 @@ func wrap(op, key string, err error) error {
 }
 
 // Put stores data under key atomically, replacing any object there.
-func (b *Bucket) Put(ctx context.Context, key string, data []byte) error {
-	if err := b.check("put", key, false); err != nil {
+func (b *Bucket) Put(ctx context.Context, key string, data []byte) (err error) {
+	start := time.Now()
+	defer func() { b.m.record(ctx, opPut, start, len(data), err) }()
+	if err = b.check(ctx, "put", key, false); err != nil {
 		return err
 	}
 	return wrap("put", key, b.drv.Put(ctx, key, data))
 }
 
 // PutIfAbsent stores data under key unless the key is taken (ErrExists).
-func (b *Bucket) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	if err := b.check("put-if-absent", key, false); err != nil {
+func (b *Bucket) PutIfAbsent(ctx context.Context, key string, data []byte) (err error) {
+	start := time.Now()
+	defer func() { b.m.record(ctx, opPutIfAbsent, start, len(data), err) }()
+	if err = b.check(ctx, "put-if-absent", key, false); err != nil {
 		return err
 	}
 	return wrap("put-if-absent", key, b.drv.PutIfAbsent(ctx, key, data))
 }
 
 // Get returns the whole object stored under key.
-func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := b.check("get", key, false); err != nil {
+func (b *Bucket) Get(ctx context.Context, key string) (data []byte, err error) {
+	start := time.Now()
+	defer func() { b.m.record(ctx, opGet, start, len(data), err) }()
+	if err = b.check(ctx, "get", key, false); err != nil {
 		return nil, err
 	}
-	data, err := b.drv.Get(ctx, key)
-	return data, wrap("get", key, err)
+	data, err = b.drv.Get(ctx, key)
+	if err != nil {
+		return nil, wrap("get", key, err)
+	}
+	return data, nil
 }
 
 // Stat returns the attributes of the object stored under key.
-func (b *Bucket) Stat(ctx context.Context, key string) (Attrs, error) {
-	if err := b.check("stat", key, false); err != nil {
+func (b *Bucket) Stat(ctx context.Context, key string) (a Attrs, err error) {
+	start := time.Now()
+	defer func() { b.m.record(ctx, opStat, start, 0, err) }()
+	if err = b.check(ctx, "stat", key, false); err != nil {
 		return Attrs{}, err
 	}
-	a, err := b.drv.Stat(ctx, key)
-	return a, wrap("stat", key, err)
+	a, err = b.drv.Stat(ctx, key)
+	if err != nil {
+		return Attrs{}, wrap("stat", key, err)
+	}
+	return a, nil
 }
 
 // Exists reports whether an object is stored under key.
@@ -173,15 +353,24 @@ func (b *Bucket) Exists(ctx context.Context, key string) (bool, error) {
 	return err == nil, err
 }
 
-// List yields the objects whose key starts with prefix, in key order.
+// List yields the objects whose key starts with prefix, in key order. An error ends
+// the sequence.
 func (b *Bucket) List(ctx context.Context, prefix string) iter.Seq2[Attrs, error] {
 	return func(yield func(Attrs, error) bool) {
-		if err := b.check("list", prefix, true); err != nil {
+		start := time.Now()
+		var err error
+		defer func() { b.m.record(ctx, opList, start, 0, err) }()
+		if err = b.check(ctx, "list", prefix, true); err != nil {
 			yield(Attrs{}, err)
 			return
 		}
-		for a, err := range b.drv.List(ctx, prefix) {
-			if !yield(a, wrap("list", prefix, err)) || err != nil {
+		for a, derr := range b.drv.List(ctx, prefix) {
+			if derr != nil {
+				err = wrap("list", prefix, derr)
+				yield(Attrs{}, err)
+				return
+			}
+			if !yield(a, nil) {
 				return
 			}
 		}
@@ -189,14 +378,17 @@ func (b *Bucket) List(ctx context.Context, prefix string) iter.Seq2[Attrs, error
 }
 
 // Delete removes the object under key; a missing object is not an error.
-func (b *Bucket) Delete(ctx context.Context, key string) error {
-	if err := b.check("delete", key, false); err != nil {
+func (b *Bucket) Delete(ctx context.Context, key string) (err error) {
+	start := time.Now()
+	defer func() { b.m.record(ctx, opDelete, start, 0, err) }()
+	if err = b.check(ctx, "delete", key, false); err != nil {
 		return err
 	}
 	return wrap("delete", key, b.drv.Delete(ctx, key))
 }
 
-// Close closes the driver. Calls after the first return nil and do nothing.
+// Close closes the driver. Calls after the first return nil and do nothing; calls
+// racing with Close may still reach the driver.
 func (b *Bucket) Close() error {
 	if b.closed.Swap(true) {
 		return nil
