@@ -1,0 +1,453 @@
+// Package fileblob is a [blob.Driver] that keeps objects as files below a directory.
+//
+// The object "a/b/c" is the file a/b/c below the root; directories are made as
+// needed and removed when their last object goes. Every file operation goes through
+// an [os.Root], so neither a key nor a symbolic link placed in the directory can
+// reach a file outside it.
+//
+// Writes are durable and atomic: Put writes a temporary file beside the target,
+// syncs it, renames it over the target and syncs the directory. PutIfAbsent links
+// the synced temporary file to the target name, which fails if the name is taken, so
+// it is exclusive even across processes sharing the directory. Temporary files are
+// named ".tmp-" followed by random letters; List never shows them, and a crash may
+// leave some behind for [Driver.RemoveTemp] to collect.
+//
+// Limits: a directory cannot be a file too, so the store cannot hold both "a" and
+// "a/b"; the second Put fails with an error wrapping [ErrConflict]. Key segments
+// beginning with ".tmp-" are reserved ([blob.ErrInvalidKey]). List skips files whose
+// names are not valid keys, and symbolic links.
+//
+// # Errors
+//
+// Get and Stat of a missing key return an error wrapping [blob.ErrNotFound],
+// PutIfAbsent of a taken key one wrapping [blob.ErrExists]; a call with a done
+// context returns ctx.Err() and changes nothing; file system errors are returned as
+// *fs.PathError values, wrapped.
+package fileblob
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/graphvault/graphvault/store/blob"
+)
+
+// TempPrefix starts the name of every temporary file the driver writes.
+const TempPrefix = ".tmp-"
+
+// ErrConflict reports a key that would need a file and a directory of the same name.
+var ErrConflict = errors.New("fileblob: key conflicts with a stored object or prefix")
+
+const (
+	filePerm = 0o640
+	dirPerm  = 0o750
+)
+
+// Driver stores objects in a directory. It is safe for concurrent use, also by
+// several processes sharing the directory.
+type Driver struct {
+	dir    string
+	within string // dir with a trailing separator: every object path starts with it
+	root   *os.Root
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ blob.Driver = (*Driver)(nil)
+
+// Open returns a driver storing objects below dir, which is made absolute and
+// created if missing.
+func Open(dir string) (*Driver, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fileblob: %w", err)
+	}
+	if err := os.MkdirAll(abs, dirPerm); err != nil {
+		return nil, fmt.Errorf("fileblob: %w", err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("fileblob: %w", err)
+	}
+	within := abs
+	if !strings.HasSuffix(within, string(filepath.Separator)) {
+		within += string(filepath.Separator)
+	}
+	return &Driver{dir: abs, within: within, root: root}, nil
+}
+
+// Dir returns the absolute path of the directory holding the objects.
+func (d *Driver) Dir() string { return d.dir }
+
+// name returns the path of key relative to the root. The bucket has validated key
+// already; the checks are repeated so that the driver alone never leaves its root.
+func (d *Driver) name(key string) (string, error) {
+	if err := blob.ValidateKey(key); err != nil {
+		return "", err
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if strings.HasPrefix(seg, TempPrefix) {
+			return "", fmt.Errorf("%w: segment %q starts with the reserved %q", blob.ErrInvalidKey, seg, TempPrefix)
+		}
+	}
+	name := filepath.FromSlash(key)
+	full := filepath.Join(d.dir, name)
+	if !filepath.IsLocal(name) || !strings.HasPrefix(full, d.within) {
+		return "", fmt.Errorf("%w: not below the root", blob.ErrInvalidKey)
+	}
+	return name, nil
+}
+
+// Put stores data under key, replacing any object there.
+func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
+	return d.put(ctx, key, data, false)
+}
+
+// PutIfAbsent stores data under key unless the key is taken.
+func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	return d.put(ctx, key, data, true)
+}
+
+func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive bool) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	name, err := d.name(key)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(name)
+
+	// Crash safety rests on this order:
+	//  1. write the data to a new temporary file in the target's directory and fsync
+	//     it, so the bytes are on disk before any name points at them;
+	//  2. rename it over the target (Put) or hard-link it to the target name
+	//     (PutIfAbsent: link fails if the name exists, making the create exclusive);
+	//     both are atomic, so a reader sees the old object or the whole new one;
+	//  3. fsync the directory, so the new name survives a crash.
+	// A crash before 2 leaves only a ".tmp-" file, which List ignores and RemoveTemp
+	// collects.
+	tmp, err := d.writeTemp(dir, data)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// After a rename tmp is gone and Remove reports ErrNotExist; after a link or a
+		// failure it is an orphan. Either way there is nothing for the caller to do.
+		if rmErr := d.root.Remove(tmp); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			err = errors.Join(err, rmErr)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if exclusive {
+		err = d.commit(name, func() error { return d.root.Link(tmp, name) })
+		if errors.Is(err, fs.ErrExist) {
+			return blob.ErrExists
+		}
+	} else {
+		err = d.commit(name, func() error { return d.root.Rename(tmp, name) })
+	}
+	if err != nil {
+		return err
+	}
+	return d.syncDir(dir)
+}
+
+// commit runs link or rename onto name. If name is a directory left empty, it is
+// removed and the step tried again; a directory in use is a conflict.
+func (d *Driver) commit(name string, step func() error) error {
+	err := step()
+	if err == nil {
+		return nil
+	}
+	fi, statErr := d.root.Lstat(name)
+	if statErr != nil || !fi.IsDir() {
+		return err // name is not a directory: report the original error
+	}
+	if rmErr := d.root.Remove(name); rmErr != nil {
+		return fmt.Errorf("%w: %q is a prefix of stored keys", ErrConflict, filepath.ToSlash(name))
+	}
+	return step()
+}
+
+// writeTemp writes data to a new synced temporary file in dir and returns its name.
+func (d *Driver) writeTemp(dir string, data []byte) (string, error) {
+	// A concurrent Delete may remove dir, empty, between MkdirAll and OpenFile; try
+	// again then. Once the temporary file exists the directory is not empty.
+	for attempt := 0; ; attempt++ {
+		if err := d.root.MkdirAll(dir, dirPerm); err != nil {
+			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+				return "", fmt.Errorf("%w: a prefix of the key is an object: %w", ErrConflict, err)
+			}
+			return "", err
+		}
+		tmp := filepath.Join(dir, TempPrefix+rand.Text())
+		f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			if rmErr := d.root.Remove(tmp); rmErr != nil {
+				err = errors.Join(err, rmErr)
+			}
+			return "", err
+		}
+		return tmp, nil
+	}
+}
+
+// syncDir makes the directory entries of dir durable.
+func (d *Driver) syncDir(dir string) error {
+	f, err := d.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// notFound reports whether err means that a path names no regular file.
+func notFound(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR)
+}
+
+// Get returns the object stored under key.
+func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	name, err := d.name(key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := d.root.ReadFile(name)
+	if notFound(err) {
+		return nil, blob.ErrNotFound
+	}
+	return data, err
+}
+
+// Stat returns the size and modification time of the object stored under key.
+func (d *Driver) Stat(ctx context.Context, key string) (blob.Attrs, error) {
+	if err := ctx.Err(); err != nil {
+		return blob.Attrs{}, err
+	}
+	name, err := d.name(key)
+	if err != nil {
+		return blob.Attrs{}, err
+	}
+	fi, err := d.root.Stat(name)
+	if notFound(err) || err == nil && !fi.Mode().IsRegular() {
+		return blob.Attrs{}, blob.ErrNotFound
+	}
+	if err != nil {
+		return blob.Attrs{}, err
+	}
+	return blob.Attrs{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete removes the object under key, then the directories it leaves empty.
+func (d *Driver) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	name, err := d.name(key)
+	if err != nil {
+		return err
+	}
+	fi, err := d.root.Lstat(name)
+	if notFound(err) || err == nil && fi.IsDir() {
+		return nil // no object, perhaps a prefix of other keys
+	}
+	if err != nil {
+		return err
+	}
+	if err := d.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// Remove the parents left empty, so the prefix may become a key later. Remove
+	// fails on a directory that is not empty, which ends the walk; that and a
+	// concurrent Put recreating a directory are expected, not errors.
+	for dir := filepath.Dir(name); dir != "."; dir = filepath.Dir(dir) {
+		if d.root.Remove(dir) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// List yields the objects whose key starts with prefix, in key order. Objects added
+// or removed during the iteration may or may not be seen.
+func (d *Driver) List(ctx context.Context, prefix string) iter.Seq2[blob.Attrs, error] {
+	return func(yield func(blob.Attrs, error) bool) {
+		dirKey, base := "", prefix
+		if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+			dirKey, base = prefix[:i], prefix[i+1:]
+		}
+		if dirKey != "" {
+			if _, err := d.name(dirKey); err != nil {
+				yield(blob.Attrs{}, err)
+				return
+			}
+		}
+		d.walk(ctx, dirKey, base, yield)
+	}
+}
+
+type entry struct {
+	name string
+	sort string // name, followed by "/" for a directory
+	dir  bool
+}
+
+// walk yields the objects below the directory of keys dirKey+"/"... (the root when
+// dirKey is empty) whose next segment starts with base, in key order. It reports
+// whether to go on.
+//
+// Keys sort byte-wise, and every key below directory x starts with x+"/", so sorting
+// each directory's entries by name, with "/" appended to directory names, visits the
+// keys in order.
+func (d *Driver) walk(ctx context.Context, dirKey, base string, yield func(blob.Attrs, error) bool) bool {
+	if err := ctx.Err(); err != nil {
+		yield(blob.Attrs{}, err)
+		return false
+	}
+	dirName := "."
+	if dirKey != "" {
+		dirName = filepath.FromSlash(dirKey)
+	}
+	f, err := d.root.Open(dirName)
+	if notFound(err) {
+		return true
+	}
+	if err != nil {
+		yield(blob.Attrs{}, err)
+		return false
+	}
+	des, err := f.ReadDir(-1)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if notFound(err) {
+		return true // dirName is a file or went away
+	}
+	if err != nil {
+		yield(blob.Attrs{}, err)
+		return false
+	}
+	entries := make([]entry, 0, len(des))
+	for _, de := range des {
+		n := de.Name()
+		if strings.HasPrefix(n, TempPrefix) || !strings.HasPrefix(n, base) {
+			continue
+		}
+		switch {
+		case de.IsDir():
+			entries = append(entries, entry{name: n, sort: n + "/", dir: true})
+		case de.Type().IsRegular():
+			entries = append(entries, entry{name: n, sort: n})
+		}
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.sort, b.sort) })
+	for _, e := range entries {
+		key := e.name
+		if dirKey != "" {
+			key = path.Join(dirKey, e.name)
+		}
+		if blob.ValidateKey(key) != nil {
+			continue // not written by this driver
+		}
+		if e.dir {
+			if !d.walk(ctx, key, "", yield) {
+				return false
+			}
+			continue
+		}
+		fi, err := d.root.Lstat(filepath.FromSlash(key))
+		if notFound(err) {
+			continue // deleted since ReadDir
+		}
+		if err != nil {
+			yield(blob.Attrs{}, err)
+			return false
+		}
+		if !yield(blob.Attrs{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoveTemp deletes the temporary files last modified before cutoff, which writes
+// interrupted by a crash leave behind, and reports how many it removed. Pass a cutoff
+// older than the longest write in progress, such as an hour ago.
+func (d *Driver) RemoveTemp(ctx context.Context, cutoff time.Time) (int, error) {
+	removed := 0
+	err := fs.WalkDir(d.root.FS(), ".", func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while walking
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.IsDir() || !strings.HasPrefix(de.Name(), TempPrefix) {
+			return nil
+		}
+		fi, err := de.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.ModTime().Before(cutoff) {
+			return nil
+		}
+		if err := d.root.Remove(filepath.FromSlash(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("fileblob: remove temporary files: %w", err)
+	}
+	return removed, nil
+}
+
+// Close releases the directory. Later calls fail; Close itself may be called again.
+func (d *Driver) Close() error {
+	d.closeOnce.Do(func() { d.closeErr = d.root.Close() })
+	return d.closeErr
+}
