@@ -1,0 +1,160 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+)
+
+// liveEntry is one live record of a chain: key hash and value hash.
+type liveEntry struct {
+	kh keyHash
+	rh uint64
+}
+
+func marshalManifest(m *Manifest) ([]byte, error) {
+	return json.MarshalIndent(m, "", " ")
+}
+
+// readManifest loads and checks the manifest of a snapshot row.
+func (e *Engine) readManifest(ctx context.Context, key string) (*Manifest, error) {
+	b, err := e.bucket.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, &CorruptError{Key: key, Err: errors.New("manifest missing")}
+		}
+		return nil, fmt.Errorf("backup: read manifest: %w", err)
+	}
+	m, err := decodeManifest(b)
+	if err != nil {
+		return nil, &CorruptError{Key: key, Err: err}
+	}
+	return m, nil
+}
+
+// Manifest returns the manifest of a completed snapshot.
+func (e *Engine) Manifest(ctx context.Context, snapshotID string) (*Manifest, error) {
+	row, err := e.completed(ctx, snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := e.readManifest(ctx, row.ManifestKey)
+	if err != nil {
+		return nil, err
+	}
+	if m.ID != row.ID || m.Root != row.RootHash {
+		return nil, &CorruptError{Key: row.ManifestKey, Err: errors.New("manifest does not match the snapshot record")}
+	}
+	return m, nil
+}
+
+// completed returns the row of a completed snapshot, or ErrNotFound.
+func (e *Engine) completed(ctx context.Context, snapshotID string) (*store.Snapshot, error) {
+	if !store.ValidID(snapshotID) {
+		return nil, fmt.Errorf("%w: snapshot id %q", ErrInvalid, snapshotID)
+	}
+	row, err := e.store.GetSnapshot(ctx, snapshotID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: snapshot %s", ErrNotFound, snapshotID)
+		}
+		return nil, err
+	}
+	if row.Status != store.SnapshotCompleted {
+		return nil, fmt.Errorf("%w: snapshot %s is %s", ErrNotFound, snapshotID, row.Status)
+	}
+	return row, nil
+}
+
+// latestManifest returns the newest completed snapshot's manifest of a graph, or
+// ErrNotFound.
+func (e *Engine) latestManifest(ctx context.Context, graphID string) (*Manifest, error) {
+	row, err := e.store.LatestSnapshot(ctx, graphID, store.SnapshotCompleted)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	return e.Manifest(ctx, row.ID)
+}
+
+// liveIndex merges the indexes of a chain, base first, into the sorted set of live
+// records: a newer entry replaces an older one, a tombstone removes it.
+func (e *Engine) liveIndex(ctx context.Context, m *Manifest) ([]liveEntry, error) {
+	keys, err := e.layerKeys(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	var live []liveEntry
+	for i, l := range m.Layers {
+		raw, err := e.load(ctx, l.Index, keys[i])
+		if err != nil {
+			return nil, err
+		}
+		entries, err := decodeIndex(raw)
+		if err != nil {
+			return nil, &CorruptError{Key: l.Index.Key, Err: err}
+		}
+		raw = nil
+		if i == 0 {
+			live = make([]liveEntry, 0, len(entries))
+			for _, en := range entries {
+				if !en.tombstone {
+					live = append(live, liveEntry{en.kh, en.rh})
+				}
+			}
+			continue
+		}
+		live = mergeLive(live, entries)
+	}
+	return live, nil
+}
+
+// mergeLive applies a sorted delta to a sorted live set. Updates and deletions
+// happen in place; only new keys cost a merge into a fresh slice.
+func mergeLive(live []liveEntry, delta []indexEntry) []liveEntry {
+	var adds []liveEntry
+	deleted := false
+	for _, d := range delta {
+		i, found := slices.BinarySearchFunc(live, d.kh, func(a liveEntry, k keyHash) int { return a.kh.compare(k) })
+		switch {
+		case found && d.tombstone:
+			live[i].rh = tombstoneMark
+			deleted = true
+		case found:
+			live[i].rh = d.rh
+		case !d.tombstone:
+			adds = append(adds, liveEntry{d.kh, d.rh})
+		}
+	}
+	if deleted {
+		live = slices.DeleteFunc(live, func(l liveEntry) bool { return l.rh == tombstoneMark })
+	}
+	if len(adds) == 0 {
+		return live
+	}
+	out := make([]liveEntry, 0, len(live)+len(adds))
+	i, j := 0, 0
+	for i < len(live) && j < len(adds) {
+		if live[i].kh.compare(adds[j].kh) < 0 {
+			out = append(out, live[i])
+			i++
+		} else {
+			out = append(out, adds[j])
+			j++
+		}
+	}
+	out = append(out, live[i:]...)
+	return append(out, adds[j:]...)
+}
+
+// tombstoneMark marks a live entry for removal. A real value hash equal to it would
+// drop that key from the live set, which only makes the next incremental snapshot
+// write the record again: nothing is lost.
+const tombstoneMark = ^uint64(0)

@@ -1,0 +1,31 @@
+// Package backup takes, restores, verifies, compares and prunes snapshots of graphs.
+//
+// An [Engine] keeps snapshot data in a blob bucket and snapshot rows in the
+// metadata store. Every snapshot restores on its own: its manifest lists every
+// object of its chain. A full snapshot writes every record; an incremental one
+// writes only the records whose fingerprint changed since its parent, plus
+// tombstones; past the [ChainPolicy] the chain is merged into a synthetic full
+// without reading the graph again. Segments are zstd-compressed, optionally sealed
+// with AES-256-GCM, and stored under the SHA-256 of their bytes, so unchanged
+// segments are stored once and any damage is found on read. FORMAT.md describes the
+// layout byte by byte.
+//
+// # Errors
+//
+// [ErrNotFound] for an unknown snapshot or graph; [ErrCorrupt] (as a *[CorruptError]
+// naming the object) for a missing, truncated or altered object; [ErrWrongKey] when
+// an encrypted snapshot cannot be opened; [ErrInvalid] for malformed arguments;
+// [ErrBusy] for a conflicting operation in progress.
+//
+// # Metrics
+//
+// Recorded through the meter provider given to [New], meter named by this package's
+// import path: graphvault.backup.snapshots{kind,result},
+// graphvault.backup.snapshot.duration (s), graphvault.backup.written (By),
+// graphvault.backup.scanned (By), graphvault.backup.records,
+// graphvault.backup.snapshot.size{graph} (By), graphvault.graph.nodes{graph},
+// graphvault.graph.edges{graph}, graphvault.backup.last_success{graph} (s),
+// graphvault.backup.restores{result}, graphvault.backup.restore.duration (s),
+// graphvault.backup.verifications{mode,result}, graphvault.backup.verify.duration (s),
+// graphvault.backup.pruned, graphvault.backup.gc.deleted, graphvault.backup.gc.freed (By).
+package backup

@@ -1,0 +1,313 @@
+package backup
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/zeebo/xxh3"
+)
+
+// FormatVersion is the snapshot format this package writes and the newest it reads.
+const FormatVersion = 1
+
+// Object key layout in a bucket. See FORMAT.md.
+const (
+	dataPrefix     = "data/"
+	indexPrefix    = "index/"
+	keysPrefix     = "keys/"
+	manifestPrefix = "manifests/"
+)
+
+const (
+	segmentMagic = "GVS1"
+	indexMagic   = "GVI1"
+
+	opPut       byte = 1
+	opTombstone byte = 2
+
+	kindNode byte = 'n'
+	kindEdge byte = 'e'
+)
+
+var graphIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ValidGraphID reports whether id may name a graph: 1 to 128 letters, digits, dots,
+// underscores and hyphens, starting with a letter or digit. Graph ids appear in
+// object keys, so nothing else is accepted.
+func ValidGraphID(id string) bool { return graphIDPattern.MatchString(id) }
+
+func manifestKey(graphID, snapshotID string) string {
+	return manifestPrefix + graphID + "/" + snapshotID + ".json"
+}
+
+func contentKey(prefix string, sum [32]byte) string {
+	h := hex.EncodeToString(sum[:])
+	return prefix + h[:2] + "/" + h
+}
+
+// keyHash fingerprints a record key: xxh3-128 of the key with the top bit of the
+// first byte replaced by the record kind (0 node, 1 edge), so that sorted hashes put
+// every node before every edge.
+type keyHash [16]byte
+
+func hashKey(key string) keyHash {
+	h := xxh3.HashString128(key).Bytes()
+	h[0] &= 0x7f
+	if len(key) > 0 && key[0] == kindEdge {
+		h[0] |= 0x80
+	}
+	return keyHash(h)
+}
+
+func (k keyHash) isEdge() bool { return k[0]&0x80 != 0 }
+
+func (k keyHash) compare(o keyHash) int { return bytes.Compare(k[:], o[:]) }
+
+// indexEntry is one record of a layer: its key hash, its value hash, and whether it
+// is a tombstone.
+type indexEntry struct {
+	kh        keyHash
+	rh        uint64
+	tombstone bool
+}
+
+func hashValue(v []byte) uint64 { return xxh3.Hash(v) }
+
+// encodeIndex sorts entries by key hash and encodes them:
+// magic, uvarint count, then 16-byte key hash, 8-byte value hash, 1 flag byte each.
+func encodeIndex(entries []indexEntry) []byte {
+	slices.SortFunc(entries, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
+	b := make([]byte, 0, len(indexMagic)+binary.MaxVarintLen64+len(entries)*25)
+	b = append(b, indexMagic...)
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for _, e := range entries {
+		b = append(b, e.kh[:]...)
+		b = binary.LittleEndian.AppendUint64(b, e.rh)
+		var f byte
+		if e.tombstone {
+			f = 1
+		}
+		b = append(b, f)
+	}
+	return b
+}
+
+func decodeIndex(b []byte) ([]indexEntry, error) {
+	if !bytes.HasPrefix(b, []byte(indexMagic)) {
+		return nil, fmt.Errorf("index: bad magic")
+	}
+	b = b[len(indexMagic):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n*25 != uint64(len(b)-k) {
+		return nil, fmt.Errorf("index: bad length")
+	}
+	b = b[k:]
+	out := make([]indexEntry, n)
+	for i := range out {
+		e := &out[i]
+		copy(e.kh[:], b[:16])
+		e.rh = binary.LittleEndian.Uint64(b[16:24])
+		switch b[24] {
+		case 0:
+		case 1:
+			e.tombstone = true
+		default:
+			return nil, fmt.Errorf("index: bad flag at entry %d", i)
+		}
+		if i > 0 && out[i-1].kh.compare(e.kh) >= 0 {
+			return nil, fmt.Errorf("index: entries not strictly increasing at %d", i)
+		}
+		b = b[25:]
+	}
+	return out, nil
+}
+
+// appendRecord appends one segment record. A put carries its key and value; a
+// tombstone carries only its key hash.
+func appendPut(b []byte, key string, value []byte) []byte {
+	b = append(b, opPut)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendUvarint(b, uint64(len(value)))
+	return append(b, value...)
+}
+
+func appendTombstone(b []byte, kh keyHash) []byte {
+	b = append(b, opTombstone)
+	return append(b, kh[:]...)
+}
+
+// segmentRecord is one decoded record; key and value alias the segment buffer.
+type segmentRecord struct {
+	op    byte
+	key   string
+	value []byte
+	kh    keyHash
+}
+
+// forEachRecord decodes a raw segment of the given kind.
+func forEachRecord(raw []byte, kind byte, fn func(r segmentRecord) error) (int, error) {
+	if len(raw) < len(segmentMagic)+1 || string(raw[:len(segmentMagic)]) != segmentMagic {
+		return 0, formatErr("segment: bad magic")
+	}
+	if raw[len(segmentMagic)] != kind {
+		return 0, formatErr("segment: kind %q, want %q", raw[len(segmentMagic)], kind)
+	}
+	b := raw[len(segmentMagic)+1:]
+	n := 0
+	for len(b) > 0 {
+		var r segmentRecord
+		r.op = b[0]
+		b = b[1:]
+		switch r.op {
+		case opPut:
+			kl, k := binary.Uvarint(b)
+			if k <= 0 || kl > uint64(len(b)-k) {
+				return n, formatErr("segment: record %d: bad key length", n)
+			}
+			r.key = string(b[k : k+int(kl)])
+			b = b[k+int(kl):]
+			vl, k := binary.Uvarint(b)
+			if k <= 0 || vl > uint64(len(b)-k) {
+				return n, formatErr("segment: record %d: bad value length", n)
+			}
+			r.value = b[k : k+int(vl)]
+			b = b[k+int(vl):]
+			if len(r.key) == 0 || r.key[0] != kind {
+				return n, formatErr("segment: record %d: key of the wrong kind", n)
+			}
+			r.kh = hashKey(r.key)
+		case opTombstone:
+			if len(b) < 16 {
+				return n, formatErr("segment: record %d: truncated tombstone", n)
+			}
+			copy(r.kh[:], b[:16])
+			b = b[16:]
+			if r.kh.isEdge() != (kind == kindEdge) {
+				return n, formatErr("segment: record %d: tombstone of the wrong kind", n)
+			}
+		default:
+			return n, formatErr("segment: record %d: unknown op %d", n, r.op)
+		}
+		if err := fn(r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Object is a stored object a manifest refers to.
+type Object struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size"`          // stored bytes
+	Raw  int64  `json:"raw,omitempty"` // bytes before compression and encryption
+}
+
+// Segment is a stored run of records of one kind.
+type Segment struct {
+	Object
+	Kind    string `json:"kind"` // "node" or "edge"
+	Records int64  `json:"records"`
+}
+
+// Layer is the set of records one snapshot wrote: all of them for a full or
+// synthetic snapshot, the changed ones and tombstones for an incremental one.
+type Layer struct {
+	Snapshot   string    `json:"snapshot"`
+	Kind       string    `json:"kind"`
+	Key        string    `json:"key,omitempty"` // wrapped data key object, when encrypted
+	Index      Object    `json:"index"`
+	Segments   []Segment `json:"segments"`
+	Records    int64     `json:"records"`
+	Tombstones int64     `json:"tombstones"`
+}
+
+// Manifest is the commit record of a snapshot: everything needed to restore it. It
+// is written last, with put-if-absent, once every object it lists is durable.
+type Manifest struct {
+	Format      int               `json:"format"`
+	ID          string            `json:"id"`
+	GraphID     string            `json:"graph_id"`
+	ParentID    string            `json:"parent_id,omitempty"`
+	Kind        string            `json:"kind"`
+	CreatedAt   time.Time         `json:"created_at"`
+	StartedAt   time.Time         `json:"started_at"`
+	Directed    bool              `json:"directed"`
+	Position    uint64            `json:"position"`
+	Nodes       int64             `json:"nodes"`
+	Edges       int64             `json:"edges"`
+	LabelCounts map[string]int64  `json:"label_counts,omitempty"`
+	BytesRaw    int64             `json:"bytes_raw"`
+	BytesStored int64             `json:"bytes_stored"`
+	BytesNew    int64             `json:"bytes_new"`
+	Encrypted   bool              `json:"encrypted,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Layers      []Layer           `json:"layers"` // base first
+	Root        string            `json:"root"`
+}
+
+// rootHash is the SHA-256 of the manifest's JSON with Root empty. It fingerprints
+// the whole snapshot: every object key is itself a content hash.
+func (m *Manifest) rootHash() (string, error) {
+	c := *m
+	c.Root = ""
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// objects lists every object the manifest needs, including itself last.
+func (m *Manifest) objects() []Object {
+	var out []Object
+	for _, l := range m.Layers {
+		for _, s := range l.Segments {
+			out = append(out, s.Object)
+		}
+		out = append(out, l.Index)
+		if l.Key != "" {
+			out = append(out, Object{Key: l.Key})
+		}
+	}
+	return out
+}
+
+func decodeManifest(b []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest: %v", err)
+	}
+	if m.Format < 1 || m.Format > FormatVersion {
+		return nil, fmt.Errorf("manifest: format %d not supported (newest %d)", m.Format, FormatVersion)
+	}
+	root, err := m.rootHash()
+	if err != nil {
+		return nil, err
+	}
+	if root != m.Root {
+		return nil, fmt.Errorf("manifest: root hash %s does not match content %s", m.Root, root)
+	}
+	if !ValidGraphID(m.GraphID) || len(m.Layers) == 0 {
+		return nil, fmt.Errorf("manifest: bad graph id or no layers")
+	}
+	return &m, nil
+}
+
+// formatError is a structural problem found while decoding a stored object.
+type formatError struct{ msg string }
+
+func (e formatError) Error() string { return e.msg }
+
+func formatErr(format string, args ...any) error { return formatError{fmt.Sprintf(format, args...)} }

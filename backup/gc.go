@@ -1,0 +1,188 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/graphvault/graphvault/store"
+)
+
+// GCOptions tune a garbage collection. The zero value deletes unreferenced objects
+// older than one hour.
+type GCOptions struct {
+	// Grace protects objects younger than this: a snapshot running in another process
+	// may have just written them. Default 1h; negative means 0.
+	Grace  time.Duration
+	DryRun bool
+}
+
+// GCResult says what a collection found.
+type GCResult struct {
+	Manifests    int   `json:"manifests"`
+	Referenced   int   `json:"referenced"`
+	Deleted      int   `json:"deleted"`
+	DeletedBytes int64 `json:"deleted_bytes"`
+	Kept         int   `json:"kept_young"` // unreferenced but inside the grace period
+	DryRun       bool  `json:"dry_run"`
+}
+
+// GC deletes data, index and key objects that no manifest references (mark and
+// sweep). It runs exclusively with snapshots in this process, and leaves alone
+// unreferenced objects younger than the grace period or than the start of any
+// snapshot another process is running, so it is safe beside them; a snapshot also
+// checks that every object it references still exists before it commits.
+func (e *Engine) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
+	e.gcMu.Lock()
+	defer e.gcMu.Unlock()
+	grace := opts.Grace
+	if grace == 0 {
+		grace = time.Hour
+	}
+	cutoff := time.Now().Add(-max(grace, 0))
+	running, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: store.SnapshotRunning})
+	if err != nil {
+		return nil, err
+	}
+	pending, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: store.SnapshotPending})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range append(running, pending...) {
+		if !s.StartedAt.IsZero() && s.StartedAt.Before(cutoff) {
+			cutoff = s.StartedAt
+		}
+	}
+
+	res := &GCResult{DryRun: opts.DryRun}
+	marked := map[string]bool{}
+	for a, err := range e.bucket.List(ctx, manifestPrefix) {
+		if err != nil {
+			return nil, err
+		}
+		m, err := e.readManifest(ctx, a.Key)
+		if err != nil {
+			var ce *CorruptError
+			if errors.As(err, &ce) {
+				// An unreadable manifest protects nothing, but we refuse to guess what it
+				// protected: stop rather than delete data it may name.
+				return nil, fmt.Errorf("backup: gc stopped, cannot read %s: %w", a.Key, err)
+			}
+			return nil, err
+		}
+		res.Manifests++
+		for _, o := range m.objects() {
+			marked[o.Key] = true
+		}
+	}
+	res.Referenced = len(marked)
+	for _, prefix := range []string{dataPrefix, indexPrefix, keysPrefix} {
+		for a, err := range e.bucket.List(ctx, prefix) {
+			if err != nil {
+				return nil, err
+			}
+			if marked[a.Key] || strings.Contains(a.Key, "/.") {
+				continue
+			}
+			if a.ModTime.After(cutoff) {
+				res.Kept++
+				continue
+			}
+			res.Deleted++
+			res.DeletedBytes += a.Size
+			if opts.DryRun {
+				continue
+			}
+			if err := e.bucket.Delete(ctx, a.Key); err != nil {
+				return res, err
+			}
+		}
+	}
+	if !opts.DryRun {
+		e.m.gcDeleted.Add(ctx, int64(res.Deleted))
+		e.m.gcBytes.Add(ctx, res.DeletedBytes)
+	}
+	return res, nil
+}
+
+// Reindex rebuilds snapshot rows from the manifests in the bucket: a manifest
+// without a row gets a completed row, a completed row without a manifest is marked
+// failed. It returns how many rows it created and how many it marked failed.
+func (e *Engine) Reindex(ctx context.Context) (created, failed int, err error) {
+	for a, err := range e.bucket.List(ctx, manifestPrefix) {
+		if err != nil {
+			return created, failed, err
+		}
+		m, err := e.readManifest(ctx, a.Key)
+		if err != nil {
+			e.log.WarnContext(ctx, "reindex: skipping unreadable manifest", "key", a.Key, "err", err)
+			continue
+		}
+		if _, err := e.store.GetSnapshot(ctx, m.ID); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return created, failed, err
+		}
+		row := &store.Snapshot{ID: m.ID, GraphID: m.GraphID, Status: store.SnapshotCompleted, FinishedAt: m.CreatedAt}
+		fillRow(row, m)
+		row.CreatedAt = m.StartedAt
+		if err := e.store.CreateSnapshot(ctx, row); err != nil {
+			return created, failed, err
+		}
+		created++
+	}
+	rows, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: store.SnapshotCompleted})
+	if err != nil {
+		return created, failed, err
+	}
+	for i := range rows {
+		row := &rows[i]
+		ok, err := e.bucket.Exists(ctx, row.ManifestKey)
+		if err != nil {
+			return created, failed, err
+		}
+		if !ok {
+			row.Status, row.Error = store.SnapshotFailed, "manifest missing from the bucket"
+			if err := e.store.UpdateSnapshot(ctx, row); err != nil {
+				return created, failed, err
+			}
+			failed++
+		}
+	}
+	return created, failed, nil
+}
+
+// ResolveInterrupted settles rows left pending or running by a process that stopped
+// mid-snapshot: rows started more than olderThan ago become completed when their
+// manifest was committed and failed otherwise. A single process calls it at
+// start-up with 0; processes sharing a store pass more than their longest snapshot.
+func (e *Engine) ResolveInterrupted(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	for _, status := range []string{store.SnapshotPending, store.SnapshotRunning} {
+		rows, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: status})
+		if err != nil {
+			return n, err
+		}
+		for i := range rows {
+			row := &rows[i]
+			if row.StartedAt.After(cutoff) {
+				continue
+			}
+			m, err := e.readManifest(ctx, manifestKey(row.GraphID, row.ID))
+			if err == nil {
+				fillRow(row, m)
+				row.Status, row.FinishedAt = store.SnapshotCompleted, m.CreatedAt
+			} else {
+				row.Status, row.Error, row.FinishedAt = store.SnapshotFailed, "interrupted before commit", time.Now().UTC()
+			}
+			if err := e.store.UpdateSnapshot(ctx, row); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,133 @@
+package backup
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/graphvault/graphvault/store"
+)
+
+const meterName = "github.com/graphvault/graphvault/backup"
+
+// durationBuckets are the explicit histogram bounds, in seconds, of every duration
+// this package records.
+var durationBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+
+type metrics struct {
+	snapshots        metric.Int64Counter
+	snapshotDuration metric.Float64Histogram
+	bytesWritten     metric.Int64Counter
+	bytesRaw         metric.Int64Counter
+	records          metric.Int64Counter
+	lastSuccess      metric.Float64Gauge
+	nodes            metric.Int64Gauge
+	edges            metric.Int64Gauge
+	snapshotBytes    metric.Int64Gauge
+	restores         metric.Int64Counter
+	restoreDuration  metric.Float64Histogram
+	verifies         metric.Int64Counter
+	verifyDuration   metric.Float64Histogram
+	pruned           metric.Int64Counter
+	gcDeleted        metric.Int64Counter
+	gcBytes          metric.Int64Counter
+}
+
+func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+	mt := mp.Meter(meterName)
+	var m metrics
+	var err error
+	c := func(name, unit, desc string) metric.Int64Counter {
+		if err != nil {
+			return nil
+		}
+		var x metric.Int64Counter
+		x, err = mt.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return x
+	}
+	h := func(name, desc string) metric.Float64Histogram {
+		if err != nil {
+			return nil
+		}
+		var x metric.Float64Histogram
+		x, err = mt.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
+			metric.WithExplicitBucketBoundaries(durationBuckets...))
+		return x
+	}
+	g := func(name, unit, desc string) metric.Int64Gauge {
+		if err != nil {
+			return nil
+		}
+		var x metric.Int64Gauge
+		x, err = mt.Int64Gauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return x
+	}
+	m.snapshots = c("graphvault.backup.snapshots", "{snapshot}", "Snapshots finished, by kind and result.")
+	m.snapshotDuration = h("graphvault.backup.snapshot.duration", "Time to take a snapshot.")
+	m.bytesWritten = c("graphvault.backup.written", "By", "Bytes of new objects stored by snapshots.")
+	m.bytesRaw = c("graphvault.backup.scanned", "By", "Bytes of encoded records in completed snapshots before compression.")
+	m.records = c("graphvault.backup.records", "{record}", "Records in completed snapshots.")
+	m.nodes = g("graphvault.graph.nodes", "{node}", "Nodes in the newest snapshot of each graph.")
+	m.edges = g("graphvault.graph.edges", "{edge}", "Edges in the newest snapshot of each graph.")
+	m.snapshotBytes = g("graphvault.backup.snapshot.size", "By", "Stored bytes needed to restore the newest snapshot of each graph.")
+	m.restores = c("graphvault.backup.restores", "{restore}", "Restores finished, by result.")
+	m.restoreDuration = h("graphvault.backup.restore.duration", "Time to restore a snapshot.")
+	m.verifies = c("graphvault.backup.verifications", "{verification}", "Verifications finished, by mode and result.")
+	m.verifyDuration = h("graphvault.backup.verify.duration", "Time to verify a snapshot.")
+	m.pruned = c("graphvault.backup.pruned", "{snapshot}", "Snapshots removed by retention.")
+	m.gcDeleted = c("graphvault.backup.gc.deleted", "{object}", "Unreferenced objects removed by garbage collection.")
+	m.gcBytes = c("graphvault.backup.gc.freed", "By", "Bytes freed by garbage collection.")
+	if err != nil {
+		return nil, err
+	}
+	if m.lastSuccess, err = mt.Float64Gauge("graphvault.backup.last_success", metric.WithUnit("s"),
+		metric.WithDescription("Unix time of the newest completed snapshot of each graph.")); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (m *metrics) snapshotDone(ctx context.Context, kind, result string, d time.Duration, man *Manifest) {
+	attrs := metric.WithAttributes(attribute.String("kind", kind), attribute.String("result", result))
+	m.snapshots.Add(ctx, 1, attrs)
+	m.snapshotDuration.Record(ctx, d.Seconds(), attrs)
+	if man == nil {
+		return
+	}
+	g := metric.WithAttributes(attribute.String("graph", man.GraphID))
+	m.bytesWritten.Add(ctx, man.BytesNew, g)
+	var raw int64
+	for _, s := range man.Layers[len(man.Layers)-1].Segments {
+		raw += s.Raw
+	}
+	m.bytesRaw.Add(ctx, raw, g)
+	m.records.Add(ctx, man.Nodes+man.Edges, g)
+	m.nodes.Record(ctx, man.Nodes, g)
+	m.edges.Record(ctx, man.Edges, g)
+	m.snapshotBytes.Record(ctx, man.BytesStored, g)
+	m.lastSuccess.Record(ctx, float64(time.Now().Unix()), g)
+}
+
+func (m *metrics) restoreDone(ctx context.Context, result string, d time.Duration) {
+	attrs := metric.WithAttributes(attribute.String("result", result))
+	m.restores.Add(ctx, 1, attrs)
+	m.restoreDuration.Record(ctx, d.Seconds(), attrs)
+}
+
+func (m *metrics) verifyDone(ctx context.Context, mode, result string, d time.Duration) {
+	attrs := metric.WithAttributes(attribute.String("mode", mode), attribute.String("result", result))
+	m.verifies.Add(ctx, 1, attrs)
+	m.verifyDuration.Record(ctx, d.Seconds(), attrs)
+}
+
+const slogInfo = slog.LevelInfo
+
+func attrsOf(row *store.Snapshot) []slog.Attr {
+	return []slog.Attr{
+		slog.String("graph", row.GraphID), slog.String("snapshot", row.ID), slog.String("kind", row.Kind),
+		slog.Int64("nodes", row.Nodes), slog.Int64("edges", row.Edges), slog.Int64("bytes_new", row.BytesNew),
+	}
+}

@@ -1,0 +1,279 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+	"sync/atomic"
+
+	"github.com/graphvault/graphvault/store/blob"
+)
+
+// pack turns raw bytes into a stored object: zstd, then AES-256-GCM when dataKey is
+// set. The key is the SHA-256 of the stored bytes, so identical unencrypted content
+// is stored once and any change to stored bytes is detected on read.
+func (e *Engine) pack(prefix string, raw, dataKey []byte) (string, []byte, error) {
+	stored := e.enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+64))
+	if dataKey != nil {
+		var err error
+		if stored, err = seal(dataKey, stored); err != nil {
+			return "", nil, err
+		}
+	}
+	return contentKey(prefix, sha256.Sum256(stored)), stored, nil
+}
+
+// put stores a content-addressed object unless it is already there. It reports
+// whether bytes were written.
+func (e *Engine) put(ctx context.Context, key string, stored []byte) (bool, error) {
+	ok, err := e.bucket.Exists(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		return false, nil
+	}
+	if err := e.bucket.Put(ctx, key, stored); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// load reads an object back and checks it: present, the recorded size, the hash its
+// key names, decryptable and decompressable. Any failure is a *CorruptError naming
+// the object, except a cancelled context and ErrWrongKey.
+func (e *Engine) load(ctx context.Context, obj Object, dataKey []byte) ([]byte, error) {
+	stored, err := e.bucket.Get(ctx, obj.Key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, &CorruptError{Key: obj.Key, Err: errors.New("missing")}
+		}
+		return nil, fmt.Errorf("backup: read %q: %w", obj.Key, err)
+	}
+	if obj.Size > 0 && int64(len(stored)) != obj.Size {
+		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("size %d, manifest says %d", len(stored), obj.Size)}
+	}
+	sum := sha256.Sum256(stored)
+	if want := path.Base(obj.Key); hex.EncodeToString(sum[:]) != want {
+		return nil, &CorruptError{Key: obj.Key, Err: errors.New("SHA-256 does not match the key")}
+	}
+	if dataKey != nil {
+		if stored, err = open(dataKey, stored); err != nil {
+			return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decrypt: %v", err)}
+		}
+	}
+	raw, err := e.dec.DecodeAll(stored, make([]byte, 0, max(obj.Raw, 0)))
+	if err != nil {
+		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decompress: %v", err)}
+	}
+	if obj.Raw > 0 && int64(len(raw)) != obj.Raw {
+		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("raw size %d, manifest says %d", len(raw), obj.Raw)}
+	}
+	return raw, nil
+}
+
+// layerKeys resolves the data key of each encrypted layer of a manifest.
+func (e *Engine) layerKeys(ctx context.Context, m *Manifest) ([][]byte, error) {
+	keys := make([][]byte, len(m.Layers))
+	for i, l := range m.Layers {
+		if l.Key == "" {
+			continue
+		}
+		stored, err := e.bucket.Get(ctx, l.Key)
+		if err != nil {
+			if errors.Is(err, blob.ErrNotFound) {
+				return nil, &CorruptError{Key: l.Key, Err: errors.New("missing")}
+			}
+			return nil, fmt.Errorf("backup: read %q: %w", l.Key, err)
+		}
+		if keys[i], err = unwrapKey(e.cfg.masterKey, stored); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+// segmentJob is one raw segment waiting to be packed and stored.
+type segmentJob struct {
+	seq  int
+	kind byte
+	raw  []byte
+	n    int64
+}
+
+// layerWriter cuts records into segments at content-defined boundaries and stores
+// them with bounded concurrency. Segments keep the order records arrived in.
+type layerWriter struct {
+	e       *Engine
+	ctx     context.Context
+	dataKey []byte
+
+	kind    byte
+	buf     []byte
+	n       int64
+	seq     int
+	jobs    chan segmentJob
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	err     error
+	closeMu sync.Once
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	segments map[int]Segment
+
+	bytesRaw, bytesStored, bytesNew atomic.Int64
+	progress                        func(Progress)
+	records                         atomic.Int64
+}
+
+func (e *Engine) newLayerWriter(ctx context.Context, dataKey []byte, progress func(Progress)) *layerWriter {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &layerWriter{
+		e: e, ctx: ctx, cancel: cancel, dataKey: dataKey, progress: progress,
+		jobs: make(chan segmentJob, e.cfg.workers), segments: map[int]Segment{},
+	}
+	for range e.cfg.workers {
+		w.wg.Add(1)
+		go w.work()
+	}
+	return w
+}
+
+func (w *layerWriter) fail(err error) {
+	w.errOnce.Do(func() {
+		w.err = err
+		w.cancel()
+	})
+}
+
+func (w *layerWriter) work() {
+	defer w.wg.Done()
+	for j := range w.jobs {
+		if w.ctx.Err() != nil {
+			continue
+		}
+		key, stored, err := w.e.pack(dataPrefix, j.raw, w.dataKey)
+		if err != nil {
+			w.fail(err)
+			continue
+		}
+		wrote, err := w.e.put(w.ctx, key, stored)
+		if err != nil {
+			w.fail(err)
+			continue
+		}
+		w.bytesRaw.Add(int64(len(j.raw)))
+		w.bytesStored.Add(int64(len(stored)))
+		if wrote {
+			w.bytesNew.Add(int64(len(stored)))
+		}
+		kind := "node"
+		if j.kind == kindEdge {
+			kind = "edge"
+		}
+		w.mu.Lock()
+		w.segments[j.seq] = Segment{
+			Object: Object{Key: key, Size: int64(len(stored)), Raw: int64(len(j.raw))},
+			Kind:   kind, Records: j.n,
+		}
+		w.mu.Unlock()
+		recs := w.records.Add(j.n)
+		report(w.progress, Progress{Phase: "store", Records: recs, Bytes: w.bytesRaw.Load()})
+	}
+}
+
+// begin starts records of a kind; all nodes come before all edges.
+func (w *layerWriter) begin(kind byte) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	w.kind = kind
+	return nil
+}
+
+func (w *layerWriter) startBuf() {
+	if w.buf == nil {
+		w.buf = make([]byte, 0, w.e.cfg.maxSegment+4096)
+		w.buf = append(w.buf, segmentMagic...)
+		w.buf = append(w.buf, w.kind)
+	}
+}
+
+// add appends a put record and cuts the segment after it when the key hash says so
+// (content-defined: the same keys give the same cuts) or the segment is full.
+func (w *layerWriter) add(key string, kh keyHash, value []byte) error {
+	w.startBuf()
+	w.buf = appendPut(w.buf, key, value)
+	return w.recordAdded(kh)
+}
+
+func (w *layerWriter) addTombstone(kh keyHash) error {
+	w.startBuf()
+	w.buf = appendTombstone(w.buf, kh)
+	return w.recordAdded(kh)
+}
+
+func (w *layerWriter) recordAdded(kh keyHash) error {
+	w.n++
+	cut := uint64(kh[15])|uint64(kh[14])<<8|uint64(kh[13])<<16 // low bits of the hash
+	if (len(w.buf) >= w.e.cfg.minSegment && cut%w.e.cfg.segmentSplit == 0) || len(w.buf) >= w.e.cfg.maxSegment {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *layerWriter) flush() error {
+	if w.n == 0 {
+		return w.ctx.Err()
+	}
+	j := segmentJob{seq: w.seq, kind: w.kind, raw: w.buf, n: w.n}
+	w.seq++
+	w.buf, w.n = nil, 0
+	select {
+	case w.jobs <- j:
+		return nil
+	case <-w.ctx.Done():
+		if w.err != nil {
+			return w.err
+		}
+		return w.ctx.Err()
+	}
+}
+
+// finish flushes, waits for every segment to be stored and returns them in order.
+func (w *layerWriter) finish() ([]Segment, error) {
+	err := w.flush()
+	w.stop()
+	w.cancel()
+	if w.err != nil {
+		return nil, w.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Segment, w.seq)
+	for i := range out {
+		out[i] = w.segments[i]
+	}
+	return out, nil
+}
+
+// stop closes the job queue once and waits for the workers.
+func (w *layerWriter) stop() {
+	w.closeMu.Do(func() { close(w.jobs) })
+	w.wg.Wait()
+}
+
+// abort stops the workers after an error elsewhere.
+func (w *layerWriter) abort() {
+	w.fail(context.Canceled)
+	w.stop()
+}

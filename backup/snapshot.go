@@ -1,0 +1,432 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// Kind is what a snapshot holds.
+type Kind string
+
+// Snapshot kinds. KindAuto lets the chain policy choose.
+const (
+	KindAuto        Kind = ""
+	KindFull        Kind = "full"
+	KindIncremental Kind = "incremental"
+	KindSynthetic   Kind = "synthetic"
+)
+
+// SnapshotOptions tune one snapshot. The zero value takes an incremental snapshot
+// when a parent exists and a full one otherwise.
+type SnapshotOptions struct {
+	Kind     Kind              // KindFull or KindIncremental forces the kind
+	Labels   map[string]string // stored with the snapshot
+	Progress func(Progress)    // called from several goroutines, must be quick
+}
+
+// Snapshot takes a snapshot of the graph r under graphID and returns its metadata
+// row once the snapshot is committed. The row moves pending → running → completed,
+// or failed with the error recorded; the manifest, written last with put-if-absent,
+// is the commit point. Snapshots of one graph are serialized.
+func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, opts SnapshotOptions) (*store.Snapshot, error) {
+	if !ValidGraphID(graphID) {
+		return nil, fmt.Errorf("%w: graph id %q", ErrInvalid, graphID)
+	}
+	switch opts.Kind {
+	case KindAuto, KindFull, KindIncremental:
+	default:
+		return nil, fmt.Errorf("%w: snapshot kind %q", ErrInvalid, opts.Kind)
+	}
+	if r == nil {
+		return nil, fmt.Errorf("%w: nil graph reader", ErrInvalid)
+	}
+	unlock := e.lockGraph(graphID)
+	defer unlock()
+	e.gcMu.RLock()
+	defer e.gcMu.RUnlock()
+
+	start := time.Now()
+	row := &store.Snapshot{
+		GraphID: graphID, Kind: string(KindFull), Status: store.SnapshotPending,
+		StartedAt: start.UTC(), Labels: opts.Labels,
+	}
+	if err := e.store.CreateSnapshot(ctx, row); err != nil {
+		return nil, fmt.Errorf("backup: record snapshot: %w", err)
+	}
+	m, err := e.snapshot(ctx, row, r, opts)
+	if err != nil {
+		row.Status = store.SnapshotFailed
+		row.Error = err.Error()
+		row.FinishedAt = time.Now().UTC()
+		// The failure is recorded with a fresh context: the caller's may be cancelled.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if uerr := e.store.UpdateSnapshot(uctx, row); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("backup: record failure: %w", uerr))
+		}
+		e.m.snapshotDone(ctx, row.Kind, "failed", time.Since(start), nil)
+		return row, err
+	}
+	fillRow(row, m)
+	row.Status = store.SnapshotCompleted
+	row.FinishedAt = time.Now().UTC()
+	if err := e.store.UpdateSnapshot(ctx, row); err != nil {
+		// The manifest is committed; Reindex or ResolveInterrupted repairs the row.
+		return row, fmt.Errorf("backup: snapshot %s committed but not recorded: %w", row.ID, err)
+	}
+	e.m.snapshotDone(ctx, row.Kind, "completed", time.Since(start), m)
+	e.log.LogAttrs(ctx, slogInfo, "snapshot completed", attrsOf(row)...)
+	return row, nil
+}
+
+func fillRow(row *store.Snapshot, m *Manifest) {
+	row.Kind = m.Kind
+	row.ParentID = m.ParentID
+	row.Nodes, row.Edges, row.Records = m.Nodes, m.Edges, m.Nodes+m.Edges
+	row.BytesRaw, row.BytesStored, row.BytesNew = m.BytesRaw, m.BytesStored, m.BytesNew
+	row.RootHash = m.Root
+	row.ManifestKey = manifestKey(m.GraphID, m.ID)
+	row.JournalPos = int64(m.Position)
+	row.ChainLen = len(m.Layers)
+	row.Encrypted = m.Encrypted
+	row.StartedAt = m.StartedAt
+	if len(m.Labels) > 0 {
+		row.Labels = m.Labels
+	}
+}
+
+func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Reader, opts SnapshotOptions) (*Manifest, error) {
+	row.Status = store.SnapshotRunning
+	if err := e.store.UpdateSnapshot(ctx, row); err != nil {
+		return nil, fmt.Errorf("backup: mark running: %w", err)
+	}
+	view, err := r.View(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("backup: open view of %s: %w", row.GraphID, err)
+	}
+	defer view.Close()
+	meta := view.Meta()
+
+	m := &Manifest{
+		Format: FormatVersion, ID: row.ID, GraphID: row.GraphID, Kind: string(KindFull),
+		StartedAt: row.StartedAt, Directed: meta.Directed, Position: meta.Position,
+		Encrypted: e.cfg.masterKey != nil, Labels: opts.Labels,
+	}
+	var parent *Manifest
+	if opts.Kind != KindFull {
+		parent, err = e.latestManifest(ctx, row.GraphID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if parent != nil && (parent.Directed != meta.Directed || parent.Encrypted != m.Encrypted) {
+			parent = nil // a changed graph shape or encryption setting starts a new chain
+		}
+		if parent == nil && opts.Kind == KindIncremental {
+			e.log.InfoContext(ctx, "no usable parent, taking a full snapshot", "graph", row.GraphID)
+		}
+	}
+
+	var dataKey []byte
+	layer := Layer{Snapshot: row.ID, Kind: string(KindFull)}
+	if m.Encrypted {
+		if dataKey, err = newDataKey(); err != nil {
+			return nil, err
+		}
+		wrapped, err := wrapKey(e.cfg.masterKey, dataKey)
+		if err != nil {
+			return nil, err
+		}
+		layer.Key = keysPrefix + row.ID + ".json"
+		if err := e.bucket.PutIfAbsent(ctx, layer.Key, wrapped); err != nil {
+			return nil, fmt.Errorf("backup: store data key: %w", err)
+		}
+	}
+
+	lw := e.newLayerWriter(ctx, dataKey, opts.Progress)
+	var entries []indexEntry
+	var counts scanCounts
+	if parent == nil {
+		entries, counts, err = e.scanFull(ctx, view, lw)
+	} else {
+		layer.Kind = string(KindIncremental)
+		m.Kind = string(KindIncremental)
+		m.ParentID = parent.ID
+		entries, counts, err = e.scanDelta(ctx, view, parent, lw)
+	}
+	if err != nil {
+		lw.abort()
+		return nil, err
+	}
+	if layer.Segments, err = lw.finish(); err != nil {
+		return nil, err
+	}
+	bytesNew := lw.bytesNew.Load()
+	for _, en := range entries {
+		if en.tombstone {
+			layer.Tombstones++
+		} else {
+			layer.Records++
+		}
+	}
+	report(opts.Progress, Progress{Phase: "index", Records: int64(len(entries))})
+	idxRaw := encodeIndex(entries)
+	entries = nil
+	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey)
+	if err != nil {
+		return nil, err
+	}
+	wrote, err := e.put(ctx, key, stored)
+	if err != nil {
+		return nil, fmt.Errorf("backup: store index: %w", err)
+	}
+	if wrote {
+		bytesNew += int64(len(stored))
+	}
+	layer.Index = Object{Key: key, Size: int64(len(stored)), Raw: int64(len(idxRaw))}
+
+	m.Nodes, m.Edges, m.LabelCounts = counts.nodes, counts.edges, counts.labels
+	if parent != nil {
+		m.Layers = append(slices.Clone(parent.Layers), layer)
+	} else {
+		m.Layers = []Layer{layer}
+	}
+	if parent != nil && e.needsCompaction(m) {
+		report(opts.Progress, Progress{Phase: "compact"})
+		written, err := e.compact(ctx, m, dataKey, layer.Key)
+		if err != nil {
+			return nil, fmt.Errorf("backup: compact chain: %w", err)
+		}
+		bytesNew += written
+	}
+	m.BytesNew = bytesNew
+	m.BytesRaw, m.BytesStored = 0, 0
+	for _, l := range m.Layers {
+		for _, s := range l.Segments {
+			m.BytesRaw += s.Raw
+			m.BytesStored += s.Size
+		}
+		m.BytesStored += l.Index.Size
+	}
+	return m, e.commit(ctx, m, opts.Progress)
+}
+
+// needsCompaction applies the chain policy to a manifest whose newest layer was
+// just added.
+func (e *Engine) needsCompaction(m *Manifest) bool {
+	if len(m.Layers) > e.cfg.chain.MaxLayers {
+		return true
+	}
+	var delta int64
+	for _, l := range m.Layers[1:] {
+		delta += l.Records + l.Tombstones
+	}
+	base := max(m.Layers[0].Records, 1)
+	return float64(delta)/float64(base) > e.cfg.chain.MaxDeltaRatio
+}
+
+// commit makes the snapshot visible. Write order is the crash-safety argument:
+// every segment and index object is already durable; we check that each one the
+// manifest lists is still present (a concurrent GC in another process must not have
+// collected an object we deduplicated against), then write the manifest with
+// put-if-absent. A crash before this point leaves only unreferenced objects, which
+// GC collects; after it, the snapshot is complete even if the row is not updated.
+func (e *Engine) commit(ctx context.Context, m *Manifest, progress func(Progress)) error {
+	report(progress, Progress{Phase: "manifest"})
+	for _, o := range m.objects() {
+		if _, err := e.bucket.Stat(ctx, o.Key); err != nil {
+			return fmt.Errorf("backup: object %q vanished before commit: %w", o.Key, err)
+		}
+	}
+	m.CreatedAt = time.Now().UTC()
+	root, err := m.rootHash()
+	if err != nil {
+		return err
+	}
+	m.Root = root
+	b, err := marshalManifest(m)
+	if err != nil {
+		return err
+	}
+	if err := e.bucket.PutIfAbsent(ctx, manifestKey(m.GraphID, m.ID), b); err != nil {
+		if errors.Is(err, blob.ErrExists) {
+			return fmt.Errorf("%w: manifest of %s already exists", ErrBusy, m.ID)
+		}
+		return fmt.Errorf("backup: write manifest: %w", err)
+	}
+	return nil
+}
+
+type scanCounts struct {
+	nodes, edges int64
+	labels       map[string]int64
+}
+
+func (c *scanCounts) addNode(labels []string) {
+	c.nodes++
+	for _, l := range labels {
+		if c.labels == nil {
+			c.labels = map[string]int64{}
+		}
+		c.labels[l]++
+	}
+}
+
+// encodeNode validates and encodes a node record into buf.
+func encodeNode(buf []byte, n graph.Node) (string, []byte, error) {
+	nn, err := n.Normalize()
+	if err != nil {
+		return "", buf, err
+	}
+	buf, err = codec.AppendNode(buf[:0], nn.Labels, nn.Props)
+	return graph.NodeKey(n.ID), buf, err
+}
+
+func encodeEdge(buf []byte, ed graph.Edge, directed bool) (string, []byte, error) {
+	en, err := ed.Normalize()
+	if err != nil {
+		return "", buf, err
+	}
+	buf, err = codec.AppendEdge(buf[:0], en.Props)
+	return en.Key(directed), buf, err
+}
+
+// scanRecords streams every record of the view, nodes then edges, to fn with its
+// key, key hash and encoded value. The value buffer is reused between calls.
+func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, fn func(kind byte, key string, kh keyHash, value []byte, labels []string) error) error {
+	directed := view.Meta().Directed
+	var buf []byte
+	if err := onKind(kindNode); err != nil {
+		return err
+	}
+	for n, err := range view.Nodes(ctx) {
+		if err != nil {
+			return fmt.Errorf("backup: read nodes: %w", err)
+		}
+		key, b, err := encodeNode(buf, n)
+		if err != nil {
+			return fmt.Errorf("backup: node %q: %w", n.ID, err)
+		}
+		buf = b
+		if err := fn(kindNode, key, hashKey(key), buf, n.Labels); err != nil {
+			return err
+		}
+	}
+	if err := onKind(kindEdge); err != nil {
+		return err
+	}
+	for ed, err := range view.Edges(ctx) {
+		if err != nil {
+			return fmt.Errorf("backup: read edges: %w", err)
+		}
+		key, b, err := encodeEdge(buf, ed, directed)
+		if err != nil {
+			return fmt.Errorf("backup: edge %q-%q: %w", ed.Source, ed.Target, err)
+		}
+		buf = b
+		if err := fn(kindEdge, key, hashKey(key), buf, nil); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// scanFull writes every record of the view into one layer.
+func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) ([]indexEntry, scanCounts, error) {
+	var entries []indexEntry
+	var c scanCounts
+	err := scanRecords(ctx, view, lw.begin, func(kind byte, key string, kh keyHash, value []byte, labels []string) error {
+		entries = append(entries, indexEntry{kh: kh, rh: hashValue(value)})
+		if kind == kindNode {
+			c.addNode(labels)
+		} else {
+			c.edges++
+		}
+		return lw.add(key, kh, value)
+	})
+	if err != nil {
+		return nil, c, err
+	}
+	if err := checkUnique(entries); err != nil {
+		return nil, c, err
+	}
+	return entries, c, nil
+}
+
+// checkUnique sorts entries by key hash and refuses a view that yielded one key twice.
+func checkUnique(entries []indexEntry) error {
+	slices.SortFunc(entries, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
+	for i := 1; i < len(entries); i++ {
+		if entries[i].kh == entries[i-1].kh {
+			return fmt.Errorf("%w: the graph view yielded one record key twice", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// scanDelta compares every record of the view with the parent chain's live index
+// and writes only what changed, plus a tombstone for every key that is gone.
+func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter) ([]indexEntry, scanCounts, error) {
+	live, err := e.liveIndex(ctx, parent)
+	if err != nil {
+		return nil, scanCounts{}, err
+	}
+	seen := make([]uint64, (len(live)+63)/64)
+	var entries []indexEntry
+	var c scanCounts
+	var dup error
+	err = scanRecords(ctx, view, lw.begin, func(kind byte, key string, kh keyHash, value []byte, labels []string) error {
+		if kind == kindNode {
+			c.addNode(labels)
+		} else {
+			c.edges++
+		}
+		rh := hashValue(value)
+		i, found := slices.BinarySearchFunc(live, kh, func(a liveEntry, k keyHash) int { return a.kh.compare(k) })
+		if found {
+			if seen[i/64]&(1<<(i%64)) != 0 {
+				dup = fmt.Errorf("%w: the graph view yielded one record key twice", ErrInvalid)
+				return dup
+			}
+			seen[i/64] |= 1 << (i % 64)
+			if live[i].rh == rh {
+				return nil
+			}
+		}
+		entries = append(entries, indexEntry{kh: kh, rh: rh})
+		return lw.add(key, kh, value)
+	})
+	if err != nil {
+		return nil, c, err
+	}
+	// Keys of the parent that the view no longer has become tombstones, nodes first
+	// (live is sorted by key hash, whose top bit is the kind).
+	if err := lw.begin(kindNode); err != nil {
+		return nil, c, err
+	}
+	for i, le := range live {
+		if seen[i/64]&(1<<(i%64)) != 0 {
+			continue
+		}
+		if le.kh.isEdge() && lw.kind != kindEdge {
+			if err := lw.begin(kindEdge); err != nil {
+				return nil, c, err
+			}
+		}
+		entries = append(entries, indexEntry{kh: le.kh, tombstone: true})
+		if err := lw.addTombstone(le.kh); err != nil {
+			return nil, c, err
+		}
+	}
+	if err := checkUnique(entries); err != nil {
+		return nil, c, err
+	}
+	return entries, c, nil
+}

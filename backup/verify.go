@@ -1,0 +1,270 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// Problem is one thing a verification found wrong.
+type Problem struct {
+	Object string `json:"object,omitempty"` // the object at fault, when one is
+	Detail string `json:"detail"`
+}
+
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
+	SnapshotID string        `json:"snapshot_id"`
+	GraphID    string        `json:"graph_id"`
+	Full       bool          `json:"full"`
+	OK         bool          `json:"ok"`
+	Objects    int           `json:"objects"`
+	Bytes      int64         `json:"bytes"`
+	Nodes      int64         `json:"nodes"`
+	Edges      int64         `json:"edges"`
+	Problems   []Problem     `json:"problems,omitempty"`
+	Duration   time.Duration `json:"duration_ns"`
+}
+
+// Err returns nil for a clean report, or a *CorruptError naming the first object at
+// fault (ErrCorrupt).
+func (r *VerifyReport) Err() error {
+	if r.OK {
+		return nil
+	}
+	p := r.Problems[0]
+	return &CorruptError{Key: p.Object, Err: errors.New(p.Detail)}
+}
+
+func (r *VerifyReport) add(obj, format string, args ...any) {
+	r.OK = false
+	r.Problems = append(r.Problems, Problem{Object: obj, Detail: fmt.Sprintf(format, args...)})
+}
+
+// quickCheck stats every object a manifest needs. It returns a *CorruptError for the
+// first missing or wrong-sized one.
+func (e *Engine) quickCheck(ctx context.Context, m *Manifest) error {
+	rep := &VerifyReport{OK: true}
+	e.statAll(ctx, m, rep)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return rep.Err()
+}
+
+func (e *Engine) statAll(ctx context.Context, m *Manifest, rep *VerifyReport) {
+	for _, o := range m.objects() {
+		a, err := e.bucket.Stat(ctx, o.Key)
+		rep.Objects++
+		switch {
+		case errors.Is(err, blob.ErrNotFound):
+			rep.add(o.Key, "missing")
+		case err != nil:
+			rep.add(o.Key, "cannot stat: %v", err)
+		case o.Size > 0 && a.Size != o.Size:
+			rep.add(o.Key, "size %d, manifest says %d", a.Size, o.Size)
+		default:
+			rep.Bytes += a.Size
+		}
+	}
+}
+
+// Verify checks a snapshot. Quick (full=false): every object the manifest lists is
+// present with its recorded size. Full: every object is read, its SHA-256 checked
+// against its key, decrypted, decompressed and decoded; every record matches its
+// layer's index; no key appears twice in a layer; the merged graph has no dangling
+// edge and the node and edge counts the manifest records. The report lists every
+// problem; an error is returned only when verification could not run.
+func (e *Engine) Verify(ctx context.Context, snapshotID string, full bool) (*VerifyReport, error) {
+	start := time.Now()
+	rep, err := e.verify(ctx, snapshotID, full)
+	mode := "quick"
+	if full {
+		mode = "full"
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	} else if !rep.OK {
+		result = "corrupt"
+	}
+	e.m.verifyDone(ctx, mode, result, time.Since(start))
+	if rep != nil {
+		rep.Duration = time.Since(start)
+	}
+	return rep, err
+}
+
+func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*VerifyReport, error) {
+	row, err := e.completed(ctx, snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	rep := &VerifyReport{SnapshotID: row.ID, GraphID: row.GraphID, Full: full, OK: true}
+	m, err := e.Manifest(ctx, snapshotID)
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			rep.add(ce.Key, "%v", ce.Err)
+			return rep, nil
+		}
+		return nil, err
+	}
+	rep.Objects++ // the manifest
+	e.statAll(ctx, m, rep)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if !full || !rep.OK {
+		return rep, nil
+	}
+	keys, err := e.layerKeys(ctx, m)
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			rep.add(ce.Key, "%v", ce.Err)
+			return rep, nil
+		}
+		return nil, err
+	}
+	for i, l := range m.Layers {
+		if err := e.verifyLayer(ctx, l, keys[i], rep); err != nil {
+			return nil, err
+		}
+	}
+	if !rep.OK {
+		return rep, nil
+	}
+	if err := e.verifyGraph(ctx, m, keys, rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// verifyLayer reads every object of a layer and checks each record against the index.
+func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, rep *VerifyReport) error {
+	raw, err := e.load(ctx, l.Index, dataKey)
+	if err != nil {
+		return rep.absorb(err)
+	}
+	index, err := decodeIndex(raw)
+	if err != nil {
+		rep.add(l.Index.Key, "%v", err)
+		return nil
+	}
+	seen := make([]bool, len(index))
+	var records, tombstones int64
+	objs := make([]Object, len(l.Segments))
+	keys := make([][]byte, len(l.Segments))
+	for i, s := range l.Segments {
+		objs[i], keys[i] = s.Object, dataKey
+	}
+	err = e.fetchOrdered(ctx, objs, keys, func(i int, raw []byte) error {
+		s := l.Segments[i]
+		kind := kindNode
+		if s.Kind == "edge" {
+			kind = kindEdge
+		}
+		n, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+			j, found := slices.BinarySearchFunc(index, r.kh, func(a indexEntry, k keyHash) int { return a.kh.compare(k) })
+			switch {
+			case !found:
+				return fmt.Errorf("record %q is not in the layer index", r.key)
+			case seen[j]:
+				return fmt.Errorf("record key appears twice in the layer")
+			case index[j].tombstone != (r.op == opTombstone):
+				return fmt.Errorf("record and index disagree on a tombstone")
+			}
+			seen[j] = true
+			if r.op == opTombstone {
+				tombstones++
+				return nil
+			}
+			records++
+			if index[j].rh != hashValue(r.value) {
+				return fmt.Errorf("record %q does not match its index hash", r.key)
+			}
+			if kind == kindNode {
+				if _, _, err := codec.DecodeNode(r.value); err != nil {
+					return fmt.Errorf("node %q: %v", r.key, err)
+				}
+				return nil
+			}
+			if _, err := decodeEdgeRecord(r); err != nil {
+				return fmt.Errorf("edge %q: %v", r.key, err)
+			}
+			return nil
+		})
+		if err != nil {
+			rep.add(s.Key, "%v", err)
+			return nil
+		}
+		if int64(n) != s.Records {
+			rep.add(s.Key, "%d records, manifest says %d", n, s.Records)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep.absorb(err)
+	}
+	if records != l.Records || tombstones != l.Tombstones {
+		rep.add(l.Index.Key, "layer holds %d records and %d tombstones, manifest says %d and %d", records, tombstones, l.Records, l.Tombstones)
+	}
+	if rep.OK && slices.Contains(seen, false) {
+		rep.add(l.Index.Key, "index lists records no segment holds")
+	}
+	return nil
+}
+
+// absorb records a corruption in the report and returns other errors.
+func (r *VerifyReport) absorb(err error) error {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		r.add(ce.Key, "%v", ce.Err)
+		return nil
+	}
+	return err
+}
+
+// verifyGraph merges the chain and checks the graph invariants.
+func (e *Engine) verifyGraph(ctx context.Context, m *Manifest, keys [][]byte, rep *VerifyReport) error {
+	nodes := map[keyHash]struct{}{}
+	err := e.mergedRecords(ctx, m, keys, kindNode, func(r segmentRecord) error {
+		nodes[r.kh] = struct{}{}
+		rep.Nodes++
+		return nil
+	})
+	if err != nil {
+		return rep.absorb(err)
+	}
+	dangling := 0
+	err = e.mergedRecords(ctx, m, keys, kindEdge, func(r segmentRecord) error {
+		rep.Edges++
+		_, parts, err := graph.ParseKey(r.key)
+		if err != nil {
+			return err
+		}
+		for _, end := range parts[:2] {
+			if _, ok := nodes[hashKey(graph.NodeKey(end))]; !ok {
+				dangling++
+				if dangling <= 10 {
+					rep.add("", "edge %q-%q: node %q does not exist", parts[0], parts[1], end)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep.absorb(err)
+	}
+	if rep.Nodes != m.Nodes || rep.Edges != m.Edges {
+		rep.add(manifestKey(m.GraphID, m.ID), "graph has %d nodes and %d edges, manifest says %d and %d", rep.Nodes, rep.Edges, m.Nodes, m.Edges)
+	}
+	return nil
+}
