@@ -1,0 +1,275 @@
+package memgraph
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/google/btree"
+
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// Apply applies the operations of one batch in order, atomically, and journals
+// them as one batch. Every operation is validated and normalized before the graph
+// is touched; if one fails (an edge whose end does not exist at that point of the
+// batch, for instance) the graph is left as it was. Deleting a node deletes its
+// edges; deleting a node or an edge that does not exist does nothing. An empty
+// batch changes nothing and is not journaled.
+func (g *Graph) Apply(ctx context.Context, ops []graph.Op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	norm := make([]graph.Op, len(ops))
+	for i, op := range ops {
+		n, err := normalizeOp(op)
+		if err != nil {
+			return fmt.Errorf("memgraph: apply: op %d (%s): %w", i, op.Kind, err)
+		}
+		norm[i] = n
+	}
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.snap = nil
+	var u undoLog
+	for i, op := range norm {
+		if err := g.applyLocked(op, &u); err != nil {
+			u.revert(g)
+			return fmt.Errorf("memgraph: apply: op %d (%s): %w", i, op.Kind, err)
+		}
+	}
+	g.journalLocked(entry{b: graph.Batch{Ops: norm}})
+	return nil
+}
+
+// normalizeOp validates op and returns the copy the graph stores and journals.
+func normalizeOp(op graph.Op) (graph.Op, error) {
+	switch op.Kind {
+	case graph.OpUpsertNode:
+		n, err := op.Node.Normalize()
+		return graph.Op{Kind: op.Kind, Node: n}, err
+	case graph.OpDeleteNode:
+		if err := graph.ValidateID(op.Node.ID); err != nil {
+			return graph.Op{}, err
+		}
+		return graph.Op{Kind: op.Kind, Node: graph.Node{ID: op.Node.ID}}, nil
+	case graph.OpUpsertEdge:
+		e, err := op.Edge.Normalize()
+		return graph.Op{Kind: op.Kind, Edge: e}, err
+	case graph.OpDeleteEdge:
+		e := graph.Edge{Source: op.Edge.Source, Target: op.Edge.Target, Type: op.Edge.Type}
+		if err := e.Validate(); err != nil {
+			return graph.Op{}, err
+		}
+		return graph.Op{Kind: op.Kind, Edge: e}, nil
+	case graph.OpReset:
+		return graph.Op{Kind: op.Kind}, nil
+	}
+	return graph.Op{}, fmt.Errorf("%w: unknown operation kind %d", graph.ErrInvalidValue, op.Kind)
+}
+
+// applyLocked applies one normalized op, logging what it changes in u.
+func (g *Graph) applyLocked(op graph.Op, u *undoLog) error {
+	switch op.Kind {
+	case graph.OpUpsertNode:
+		n := op.Node
+		old, had := g.nodes.ReplaceOrInsert(&n)
+		u.node(n.ID, old, had)
+	case graph.OpDeleteNode:
+		g.deleteNodeLocked(op.Node.ID, u)
+	case graph.OpUpsertEdge:
+		for _, end := range [2]string{op.Edge.Source, op.Edge.Target} {
+			if !g.hasNodeLocked(end) {
+				return fmt.Errorf("%w: edge %q-%q: node %q", ErrMissingEnd, op.Edge.Source, op.Edge.Target, end)
+			}
+		}
+		r := newEdgeRec(op.Edge, g.directed)
+		old, had := g.putEdgeLocked(r)
+		u.edge(r, old, had)
+	case graph.OpDeleteEdge:
+		r := newEdgeRec(op.Edge, g.directed)
+		old, had := g.deleteEdgeLocked(r)
+		u.edge(r, old, had)
+	case graph.OpReset:
+		u.reset(g)
+		g.nodes, g.edges, g.rev = newTrees()
+	}
+	return nil
+}
+
+func (g *Graph) hasNodeLocked(id string) bool {
+	g.nodeProbe.ID = id
+	return g.nodes.Has(&g.nodeProbe)
+}
+
+func (g *Graph) putEdgeLocked(r *edgeRec) (*edgeRec, bool) {
+	old, had := g.edges.ReplaceOrInsert(r)
+	g.rev.ReplaceOrInsert(r)
+	return old, had
+}
+
+func (g *Graph) deleteEdgeLocked(key *edgeRec) (*edgeRec, bool) {
+	old, had := g.edges.Delete(key)
+	if had {
+		g.rev.Delete(old)
+	}
+	return old, had
+}
+
+// deleteNodeLocked deletes the node and every edge that has it as an end.
+func (g *Graph) deleteNodeLocked(id string, u *undoLog) {
+	g.nodeProbe.ID = id
+	old, had := g.nodes.Delete(&g.nodeProbe)
+	if !had {
+		return // a node that does not exist has no edges either
+	}
+	u.node(id, old, had)
+	var doomed []*edgeRec
+	g.edges.AscendGreaterOrEqual(&edgeRec{e: graph.Edge{Source: id}}, func(r *edgeRec) bool {
+		if r.lo() != id {
+			return false
+		}
+		doomed = append(doomed, r)
+		return true
+	})
+	g.rev.AscendGreaterOrEqual(&edgeRec{e: graph.Edge{Target: id}}, func(r *edgeRec) bool {
+		if r.hi() != id {
+			return false
+		}
+		if r.lo() != id { // a self-loop was found by the first scan
+			doomed = append(doomed, r)
+		}
+		return true
+	})
+	for _, r := range doomed {
+		old, had := g.deleteEdgeLocked(r)
+		u.edge(r, old, had)
+	}
+}
+
+// undoLog records what a batch changed so that a failed batch can be reverted.
+type undoLog []undo
+
+type undo struct {
+	id      string     // node id, for a node change
+	node    *graph.Node // previous node, nil if there was none
+	key     *edgeRec   // edge key, for an edge change
+	edge    *edgeRec   // previous edge, nil if there was none
+	content *content   // previous trees, for a reset
+}
+
+type content struct {
+	nodes     *btree.BTreeG[*graph.Node]
+	edges, rv *btree.BTreeG[*edgeRec]
+}
+
+func (u *undoLog) node(id string, old *graph.Node, had bool) {
+	if !had {
+		old = nil
+	}
+	*u = append(*u, undo{id: id, node: old})
+}
+
+func (u *undoLog) edge(key, old *edgeRec, had bool) {
+	if !had {
+		old = nil
+	}
+	*u = append(*u, undo{key: key, edge: old})
+}
+
+func (u *undoLog) reset(g *Graph) {
+	*u = append(*u, undo{content: &content{nodes: g.nodes, edges: g.edges, rv: g.rev}})
+}
+
+// revert undoes the logged changes, newest first.
+func (u undoLog) revert(g *Graph) {
+	for i := len(u) - 1; i >= 0; i-- {
+		switch x := u[i]; {
+		case x.content != nil:
+			g.nodes, g.edges, g.rev = x.content.nodes, x.content.edges, x.content.rv
+		case x.key != nil && x.edge != nil:
+			g.putEdgeLocked(x.edge)
+		case x.key != nil:
+			g.deleteEdgeLocked(x.key)
+		case x.node != nil:
+			g.nodes.ReplaceOrInsert(x.node)
+		default:
+			g.nodeProbe.ID = x.id
+			g.nodes.Delete(&g.nodeProbe)
+		}
+	}
+}
+
+// Replace swaps the whole content of the graph for the nodes, then the edges, the
+// two sequences yield, and journals it as one batch: [graph.OpReset] followed by an
+// upsert of every node and edge. The new content is built aside, so views and
+// other writes go on meanwhile; it is swapped in at the end. If a sequence yields an
+// error, a value is invalid, an edge end is missing or ctx ends, the graph is left
+// as it was. A node or edge yielded twice keeps its last value. meta.Directed must
+// match the graph's; meta.Position is ignored (positions are the graph's own).
+func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
+	if meta.Directed != g.directed {
+		return fmt.Errorf("memgraph: replace: %w: content directed=%t, graph directed=%t", ErrDirection, meta.Directed, g.directed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	nt, et, rt := newTrees()
+	i := 0
+	if nodes != nil {
+		for n, err := range nodes {
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: nodes: %w", err)
+			}
+			if i++; i%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			nn, err := n.Normalize()
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: %w", err)
+			}
+			nt.ReplaceOrInsert(&nn)
+		}
+	}
+	if edges != nil {
+		var probe graph.Node
+		for e, err := range edges {
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: edges: %w", err)
+			}
+			if i++; i%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			ne, err := e.Normalize()
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: %w", err)
+			}
+			for _, end := range [2]string{ne.Source, ne.Target} {
+				if probe.ID = end; !nt.Has(&probe) {
+					return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, ne.Source, ne.Target, end)
+				}
+			}
+			r := newEdgeRec(ne, g.directed)
+			et.ReplaceOrInsert(r)
+			rt.ReplaceOrInsert(r)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.nodes, g.edges, g.rev = nt, et, rt
+	g.snap = nil
+	g.journalLocked(entry{content: g.snapshotLocked()})
+	return nil
+}
