@@ -18,7 +18,7 @@ import (
 )
 
 // errUnexpectedEOF is the detail of the ParseError for input that ends too early.
-var errUnexpectedEOF = errors.New("unexpected end of file")
+var errUnexpectedEOF = errors.New("unexpected EOF")
 
 // nsGraphML is the GraphML namespace. Elements in it, or in no namespace, are GraphML.
 const nsGraphML = "http://graphml.graphdrawing.org/xmlns"
