@@ -1,0 +1,355 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/blob/memblob"
+	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/graphtest"
+	"github.com/graphvault/graphvault/store/memgraph"
+)
+
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	store  *store.Store
+	bucket *blob.Bucket
+	drv    *memblob.Driver
+	engine *Engine
+}
+
+func newHarness(t *testing.T, opts ...Option) *harness {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	drv := memblob.New()
+	b := blob.NewBucket(drv)
+	// Small segments so that tests see many of them.
+	opts = append([]Option{WithSegmentSize(1<<10, 16<<10, 16), WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	e, err := New(st, b, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, ctx: ctx, store: st, bucket: b, drv: drv, engine: e}
+}
+
+func (h *harness) snapshot(g graph.Reader, kind Kind) *store.Snapshot {
+	h.t.Helper()
+	row, err := h.engine.Snapshot(h.ctx, "g1", g, SnapshotOptions{Kind: kind})
+	if err != nil {
+		h.t.Fatalf("snapshot: %v", err)
+	}
+	if row.Status != store.SnapshotCompleted {
+		h.t.Fatalf("status %s, want completed", row.Status)
+	}
+	return row
+}
+
+// restoreEqual restores a snapshot into a fresh graph and compares it with want.
+func (h *harness) restoreEqual(id string, want graphtest.Content, directed bool) {
+	h.t.Helper()
+	var opts []memgraph.Option
+	if directed {
+		opts = append(opts, memgraph.Directed())
+	}
+	got := memgraph.New(opts...)
+	if _, err := h.engine.Restore(h.ctx, id, got, RestoreOptions{}); err != nil {
+		h.t.Fatalf("restore %s: %v", id, err)
+	}
+	gotC, err := graphtest.Read(h.ctx, got)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if d := graphtest.DiffContent(want, gotC); d != "" {
+		h.t.Fatalf("restored snapshot %s differs from the graph at snapshot time: %s", id, d)
+	}
+}
+
+func content(t *testing.T, r graph.Reader) graphtest.Content {
+	t.Helper()
+	c, err := graphtest.Read(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func loadGenerated(t *testing.T, nodes, edges int, directed bool) *memgraph.Graph {
+	t.Helper()
+	var opts []memgraph.Option
+	if directed {
+		opts = append(opts, memgraph.Directed())
+	}
+	g := memgraph.New(opts...)
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: nodes, Edges: edges, Directed: directed, Seed: 7, Labels: true})
+	if err := gen.Replace(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// mutate changes a fraction of the graph: property updates, new nodes and edges,
+// deleted edges and deleted nodes.
+func mutate(t *testing.T, g *memgraph.Graph, r *rand.Rand, round int) {
+	t.Helper()
+	ctx := context.Background()
+	c := content(t, g)
+	var ops []graph.Op
+	for i, n := range c.Nodes {
+		if r.IntN(20) == 0 {
+			n.Props = map[string]any{"description": fmt.Sprintf("changed in round %d", round), "rank": int64(i), "score": 1.0}
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+		}
+	}
+	for i, e := range c.Edges {
+		if r.IntN(25) == 0 {
+			ops = append(ops, graph.Op{Kind: graph.OpDeleteEdge, Edge: e})
+		} else if i%30 == round%30 {
+			e.Props = map[string]any{"weight": float64(round), "keywords": []any{"a", "b"}}
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: e})
+		}
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("new node %d/%d \"quoted\" ü", round, i)
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id, Labels: []string{"fresh"}, Props: map[string]any{"round": int64(round)}}})
+		if len(c.Nodes) > 0 {
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: id, Target: c.Nodes[r.IntN(len(c.Nodes))].ID, Type: "links"}})
+		}
+	}
+	if len(c.Nodes) > 10 {
+		ops = append(ops, graph.Op{Kind: graph.OpDeleteNode, Node: graph.Node{ID: c.Nodes[r.IntN(len(c.Nodes))].ID}})
+	}
+	if err := g.Apply(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSnapshotChainsRestoreEqual(t *testing.T) {
+	for _, directed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("directed=%v", directed), func(t *testing.T) {
+			h := newHarness(t, WithChainPolicy(ChainPolicy{MaxLayers: 4, MaxDeltaRatio: 10}))
+			g := loadGenerated(t, 300, 900, directed)
+			r := rand.New(rand.NewPCG(1, 2))
+			type taken struct {
+				row  *store.Snapshot
+				want graphtest.Content
+			}
+			var all []taken
+			for round := range 9 {
+				if round > 0 {
+					mutate(t, g, r, round)
+				}
+				row := h.snapshot(g, KindAuto)
+				all = append(all, taken{row, content(t, g)})
+			}
+			kinds := map[string]int{}
+			for _, s := range all {
+				kinds[s.row.Kind]++
+			}
+			if kinds["full"] != 1 || kinds["incremental"] == 0 || kinds["synthetic"] == 0 {
+				t.Fatalf("kinds %v: want one full, some incremental, some synthetic", kinds)
+			}
+			for _, s := range all {
+				h.restoreEqual(s.row.ID, s.want, directed)
+				rep, err := h.engine.Verify(h.ctx, s.row.ID, true)
+				if err != nil || !rep.OK {
+					t.Fatalf("verify %s (%s): %v %+v", s.row.ID, s.row.Kind, err, rep)
+				}
+				if rep.Nodes != int64(len(s.want.Nodes)) || rep.Edges != int64(len(s.want.Edges)) {
+					t.Fatalf("verify counted %d/%d, want %d/%d", rep.Nodes, rep.Edges, len(s.want.Nodes), len(s.want.Edges))
+				}
+			}
+		})
+	}
+}
+
+func TestUnchangedGraphWritesAlmostNothing(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 500, 1500, false)
+	full := h.snapshot(g, KindAuto)
+	again := h.snapshot(g, KindAuto)
+	if again.Kind != "incremental" {
+		t.Fatalf("kind %s, want incremental", again.Kind)
+	}
+	if again.BytesNew*100 > full.BytesNew {
+		t.Fatalf("unchanged graph wrote %d bytes, full wrote %d: want < 1%%", again.BytesNew, full.BytesNew)
+	}
+	// A forced full snapshot of the same content stores no segment twice.
+	forced := h.snapshot(g, KindFull)
+	if forced.BytesNew*100 > full.BytesNew {
+		t.Fatalf("forced full of unchanged graph wrote %d bytes, first full %d", forced.BytesNew, full.BytesNew)
+	}
+}
+
+func TestIncrementalCostsWhatChanged(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 2000, 6000, false)
+	full := h.snapshot(g, KindAuto)
+	c := content(t, g)
+	var ops []graph.Op
+	for i := 0; i < len(c.Nodes); i += 100 { // 1% of nodes
+		n := c.Nodes[i]
+		n.Props = map[string]any{"description": "updated"}
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+	}
+	if err := g.Apply(h.ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	inc := h.snapshot(g, KindAuto)
+	if inc.BytesNew*20 > full.BytesNew {
+		t.Fatalf("1%% change wrote %d bytes, full wrote %d: want <= 5%%", inc.BytesNew, full.BytesNew)
+	}
+	h.restoreEqual(inc.ID, content(t, g), false)
+}
+
+func TestPartialRestore(t *testing.T) {
+	h := newHarness(t)
+	g := memgraph.New()
+	ops := []graph.Op{}
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id, Labels: []string{"L" + id}}})
+	}
+	for _, e := range [][2]string{{"a", "b"}, {"b", "c"}, {"c", "d"}, {"d", "e"}} {
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: e[0], Target: e[1]}})
+	}
+	if err := g.Apply(h.ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	row := h.snapshot(g, KindAuto)
+	tests := []struct {
+		name      string
+		opts      RestoreOptions
+		wantNodes string
+		wantEdges int
+	}{
+		{"one node", RestoreOptions{NodeIDs: []string{"c"}}, "c", 0},
+		{"one hop", RestoreOptions{NodeIDs: []string{"c"}, Hops: 1}, "b c d", 2},
+		{"two hops", RestoreOptions{NodeIDs: []string{"a"}, Hops: 2}, "a b c", 2},
+		{"by label", RestoreOptions{Labels: []string{"La", "Le"}}, "a e", 0},
+		{"unknown id", RestoreOptions{NodeIDs: []string{"zzz"}}, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := memgraph.New()
+			res, err := h.engine.Restore(h.ctx, row.ID, out, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := content(t, out)
+			var ids []string
+			for _, n := range c.Nodes {
+				ids = append(ids, n.ID)
+			}
+			if got := strings.Join(ids, " "); got != tt.wantNodes || len(c.Edges) != tt.wantEdges {
+				t.Fatalf("got nodes %q and %d edges, want %q and %d", got, len(c.Edges), tt.wantNodes, tt.wantEdges)
+			}
+			if !res.Partial || res.Nodes != int64(len(ids)) {
+				t.Fatalf("result %+v", res)
+			}
+		})
+	}
+}
+
+func TestCorruptionIsDetectedAndRestoreRefuses(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 200, 600, false)
+	row := h.snapshot(g, KindAuto)
+	m, err := h.engine.Manifest(h.ctx, row.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := m.Layers[0].Segments[len(m.Layers[0].Segments)-1].Key
+	orig, err := h.bucket.Get(h.ctx, seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		damage func()
+		full   bool // only a full verify can see it
+	}{
+		{"flipped bit", func() {
+			b := append([]byte(nil), orig...)
+			b[len(b)/2] ^= 0x10
+			h.bucket.Put(h.ctx, seg, b)
+		}, true},
+		{"truncated", func() { h.bucket.Put(h.ctx, seg, orig[:len(orig)-3]) }, false},
+		{"deleted", func() { h.bucket.Delete(h.ctx, seg) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.damage()
+			defer h.bucket.Put(h.ctx, seg, orig)
+			rep, err := h.engine.Verify(h.ctx, row.ID, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK || rep.Problems[0].Object != seg {
+				t.Fatalf("full verify: %+v, want a problem naming %s", rep, seg)
+			}
+			quick, err := h.engine.Verify(h.ctx, row.ID, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if quick.OK != tt.full {
+				t.Fatalf("quick verify OK=%v, want %v", quick.OK, !tt.full)
+			}
+			target := loadGenerated(t, 3, 2, false)
+			before := content(t, target)
+			_, err = h.engine.Restore(h.ctx, row.ID, target, RestoreOptions{})
+			var ce *CorruptError
+			if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Key != seg {
+				t.Fatalf("restore: got %v, want ErrCorrupt naming %s", err, seg)
+			}
+			if d := graphtest.DiffContent(before, content(t, target)); d != "" {
+				t.Fatalf("failed restore changed the target: %s", d)
+			}
+		})
+	}
+	if rep, err := h.engine.Verify(h.ctx, row.ID, true); err != nil || !rep.OK {
+		t.Fatalf("after repair: %v %+v", err, rep)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	h := newHarness(t)
+	g := memgraph.New()
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"bad graph id", func() error { _, err := h.engine.Snapshot(h.ctx, "../x", g, SnapshotOptions{}); return err }(), ErrInvalid},
+		{"long graph id", func() error {
+			_, err := h.engine.Snapshot(h.ctx, strings.Repeat("a", 300), g, SnapshotOptions{})
+			return err
+		}(), ErrInvalid},
+		{"bad kind", func() error { _, err := h.engine.Snapshot(h.ctx, "g", g, SnapshotOptions{Kind: "weird"}); return err }(), ErrInvalid},
+		{"unknown snapshot", func() error {
+			_, err := h.engine.Restore(h.ctx, store.NewID(), g, RestoreOptions{})
+			return err
+		}(), ErrNotFound},
+		{"malformed snapshot id", func() error { _, err := h.engine.Verify(h.ctx, "../../etc", true); return err }(), ErrInvalid},
+		{"delete unknown", h.engine.Delete(h.ctx, store.NewID()), ErrNotFound},
+		{"bad key size", func() error { _, err := New(h.store, h.bucket, WithEncryptionKey([]byte("short"))); return err }(), ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, tt.want) {
+				t.Fatalf("got %v, want %v", tt.err, tt.want)
+			}
+		})
+	}
+}
