@@ -353,3 +353,44 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDiff(t *testing.T) {
+	h := newHarness(t)
+	g := memgraph.New()
+	apply := func(ops ...graph.Op) {
+		t.Helper()
+		if err := g.Apply(h.ctx, ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	node := func(id string, props map[string]any, labels ...string) graph.Op {
+		return graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id, Labels: labels, Props: props}}
+	}
+	apply(node("a", map[string]any{"x": int64(1), "y": "keep"}), node("b", nil), node("c", nil, "L"),
+		graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: "a", Target: "b", Props: map[string]any{"w": 1.0}}})
+	first := h.snapshot(g, KindAuto)
+	apply(node("a", map[string]any{"x": int64(2), "y": "keep", "z": true}), node("d", nil),
+		graph.Op{Kind: graph.OpDeleteNode, Node: graph.Node{ID: "c"}},
+		graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: "b", Target: "a", Props: map[string]any{"w": 2.0}}})
+	second := h.snapshot(g, KindAuto)
+
+	d, err := h.engine.Diff(h.ctx, first.ID, second.ID, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Nodes != (DiffCounts{Added: 1, Removed: 1, Changed: 1}) || d.Edges != (DiffCounts{Changed: 1}) {
+		t.Fatalf("counts: nodes %+v edges %+v", d.Nodes, d.Edges)
+	}
+	got := fmt.Sprint(d.NodeDiffs)
+	want := "[{a changed [] [] false [{x changed 1 2} {z added <nil> true}]} {c removed [L] [] true []} {d added [] [] false []}]"
+	if got != want {
+		t.Fatalf("node changes:\n got %s\nwant %s", got, want)
+	}
+	if len(d.EdgeDiffs) != 1 || d.EdgeDiffs[0].Props[0] != (PropChange{Name: "w", Change: Changed, Before: 1.0, After: 2.0}) {
+		t.Fatalf("edge changes: %+v", d.EdgeDiffs)
+	}
+	limited, err := h.engine.Diff(h.ctx, first.ID, second.ID, DiffOptions{Limit: 1})
+	if err != nil || !limited.Truncated || len(limited.NodeDiffs)+len(limited.EdgeDiffs) != 1 || limited.Nodes.Added != 1 {
+		t.Fatalf("limited diff: %v %+v", err, limited)
+	}
+}
