@@ -394,3 +394,5 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("limited diff: %v %+v", err, limited)
 	}
 }
+
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(3, 4)) }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -89,3 +90,54 @@ func unwrapKey(master, stored []byte) ([]byte, error) {
 	}
 	return k, nil
 }
+
+// RotateKey rewraps every data key in the bucket from the engine's current master
+// key to newKey, then makes newKey the engine's key. Segments are not rewritten.
+// Each key object is replaced atomically, so an interrupted rotation can be run
+// again with the same keys: objects already under newKey are skipped. It returns
+// how many key objects it rewrapped.
+func (e *Engine) RotateKey(ctx context.Context, newKey []byte) (int, error) {
+	old := e.key()
+	if old == nil {
+		return 0, fmt.Errorf("%w: the engine has no encryption key to rotate", ErrInvalid)
+	}
+	if len(newKey) != 32 {
+		return 0, fmt.Errorf("%w: encryption key must be 32 bytes, got %d", ErrInvalid, len(newKey))
+	}
+	e.gcMu.Lock() // no snapshot may wrap a key with the old master meanwhile
+	defer e.gcMu.Unlock()
+	newID := masterKeyID(newKey)
+	n := 0
+	for a, err := range e.bucket.List(ctx, keysPrefix) {
+		if err != nil {
+			return n, err
+		}
+		stored, err := e.bucket.Get(ctx, a.Key)
+		if err != nil {
+			return n, err
+		}
+		var kf keyFile
+		if err := json.Unmarshal(stored, &kf); err != nil {
+			return n, &CorruptError{Key: a.Key, Err: err}
+		}
+		if kf.MasterKeyID == newID {
+			continue
+		}
+		dk, err := unwrapKey(old, stored)
+		if err != nil {
+			return n, fmt.Errorf("backup: rotate %s: %w", a.Key, err)
+		}
+		rewrapped, err := wrapKey(newKey, dk)
+		if err != nil {
+			return n, err
+		}
+		if err := e.bucket.Put(ctx, a.Key, rewrapped); err != nil {
+			return n, err
+		}
+		n++
+	}
+	k := append([]byte(nil), newKey...)
+	e.masterKey.Store(&k)
+	return n, nil
+}
+

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/otel"
@@ -102,6 +103,8 @@ type Engine struct {
 	enc *zstd.Encoder // EncodeAll is safe for concurrent use
 	dec *zstd.Decoder // DecodeAll is safe for concurrent use
 
+	masterKey atomic.Pointer[[]byte] // nil when not encrypting
+
 	mu      sync.Mutex
 	graphMu map[string]*sync.Mutex
 	gcMu    sync.RWMutex // snapshots hold it shared, GC exclusively
@@ -150,10 +153,15 @@ func New(st *store.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{
+	e := &Engine{
 		store: st, bucket: bucket, cfg: c, log: c.logger, m: m,
 		enc: enc, dec: dec, graphMu: map[string]*sync.Mutex{},
-	}, nil
+	}
+	if c.masterKey != nil {
+		k := c.masterKey
+		e.masterKey.Store(&k)
+	}
+	return e, nil
 }
 
 // Store returns the metadata store the engine uses.
@@ -185,4 +193,12 @@ func report(fn func(Progress), p Progress) {
 	if fn != nil {
 		fn(p)
 	}
+}
+
+// key returns the current master key, or nil.
+func (e *Engine) key() []byte {
+	if k := e.masterKey.Load(); k != nil {
+		return *k
+	}
+	return nil
 }

@@ -93,7 +93,7 @@ func (e *Engine) layerKeys(ctx context.Context, m *Manifest) ([][]byte, error) {
 			}
 			return nil, fmt.Errorf("backup: read %q: %w", l.Key, err)
 		}
-		if keys[i], err = unwrapKey(e.cfg.masterKey, stored); err != nil {
+		if keys[i], err = unwrapKey(e.key(), stored); err != nil {
 			return nil, err
 		}
 	}

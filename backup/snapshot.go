@@ -114,11 +114,12 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	}
 	defer view.Close()
 	meta := view.Meta()
+	master := e.key()
 
 	m := &Manifest{
 		Format: FormatVersion, ID: row.ID, GraphID: row.GraphID, Kind: string(KindFull),
 		StartedAt: row.StartedAt, Directed: meta.Directed, Position: meta.Position,
-		Encrypted: e.cfg.masterKey != nil, Labels: opts.Labels,
+		Encrypted: master != nil, Labels: opts.Labels,
 	}
 	var parent *Manifest
 	if opts.Kind != KindFull {
@@ -140,7 +141,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 		if dataKey, err = newDataKey(); err != nil {
 			return nil, err
 		}
-		wrapped, err := wrapKey(e.cfg.masterKey, dataKey)
+		wrapped, err := wrapKey(master, dataKey)
 		if err != nil {
 			return nil, err
 		}
