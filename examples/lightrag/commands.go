@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/graphml"
+)
+
+// labelSum is the snapshot label holding the SHA-256 of the file a snapshot was
+// taken from; labelFile holds the file's name.
+const (
+	labelSum  = "sha256"
+	labelFile = "file"
+)
+
+func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
+	flags := newFlagSet("snapshot", c.stderr)
+	graphFlag := flags.String("graph", "", "graph id (default: the name of FILE's folder)")
+	pos, err := c.parseArgs(flags, args, "FILE.graphml")
+	if err != nil {
+		return err
+	}
+	file := pos[0]
+	graphID, err := c.graphID(*graphFlag, file)
+	if err != nil {
+		return err
+	}
+	if err := checkFile(file); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer v.close(&err)
+	capt, err := captureFile(ctx, file, v.dir)
+	if err != nil {
+		return err
+	}
+	row, err := c.take(ctx, v, graphID, capt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, row.ID)
+	return nil
+}
+
+// take snapshots a captured file and removes the copy.
+func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture) (_ *store.Snapshot, err error) {
+	defer func() { err = errors.Join(err, capt.discard()) }()
+	c.infof("read %s: %d nodes, %d edges, sha256 %.12s", capt.source, capt.nodes, capt.edges, capt.sum)
+	row, err := v.engine.Snapshot(ctx, graphID, graphml.NewFile(capt.path), backup.SnapshotOptions{
+		Labels: map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of graph %s: %w", graphID, err)
+	}
+	parent := ""
+	if row.ParentID != "" {
+		parent = ", parent " + row.ParentID
+	}
+	c.infof("snapshot %s of graph %s: %s%s, %d nodes, %d edges, %d bytes new", row.ID, graphID, row.Kind, parent, row.Nodes, row.Edges, row.BytesNew)
+	return row, nil
+}
+
+// checkFile gives a clear error for a missing or unusable input file.
+func checkFile(file string) error {
+	fi, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s does not exist", file)
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory; give the GraphML file in it (graph_chunk_entity_relation.graphml)", file)
+	}
+	return nil
+}
+
+// graphID returns the graph id to use: the flag's value, checked, or the name of the
+// file's folder made into a valid id.
+func (c *cli) graphID(flagValue, file string) (string, error) {
+	if flagValue != "" {
+		if !backup.ValidGraphID(flagValue) {
+			return "", usagef("-graph %q is not a valid graph id: use up to 128 letters, digits, '.', '_' and '-', starting with a letter or digit", flagValue)
+		}
+		return flagValue, nil
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
+	folder := filepath.Base(filepath.Dir(abs))
+	id := sanitizeGraphID(folder)
+	if id != folder {
+		c.infof("graph id %q (from the folder name %q, changed to be a valid graph id; -graph sets it)", id, folder)
+	}
+	return id, nil
+}
+
+// sanitizeGraphID makes s a valid graph id: each character outside [A-Za-z0-9._-]
+// becomes '_', leading punctuation is dropped, the result is cut to 128 bytes, and
+// an empty result becomes "lightrag".
+func sanitizeGraphID(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	id := strings.TrimLeft(b.String(), "._-")
+	id = id[:min(len(id), 128)]
+	if id == "" {
+		id = "lightrag"
+	}
+	return id
+}
+
+func (c *cli) list(ctx context.Context, args []string) (err error) {
+	flags := newFlagSet("list", c.stderr)
+	graphFlag := flags.String("graph", "", "list only this graph's snapshots")
+	if _, err := c.parseArgs(flags, args); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer v.close(&err)
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tGRAPH\tKIND\tSTATUS\tTIME\tNODES\tEDGES\tBYTES")
+	filter := store.SnapshotFilter{GraphID: *graphFlag, Limit: 1000}
+	for {
+		rows, next, err := v.store.ListSnapshots(ctx, filter)
+		if err != nil {
+			return fmt.Errorf("list snapshots: %w", err)
+		}
+		for _, r := range rows {
+			t := r.StartedAt
+			if t.IsZero() {
+				t = r.CreatedAt
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.GraphID, r.Kind, r.Status,
+				t.UTC().Format(time.DateTime), r.Nodes, r.Edges, r.BytesNew)
+		}
+		if next == "" {
+			break
+		}
+		filter.Cursor = next
+	}
+	return tw.Flush()
+}
+
+// snapshotError turns the engine's errors about a snapshot id into clear ones.
+func snapshotError(id string, err error) error {
+	switch {
+	case errors.Is(err, backup.ErrNotFound):
+		return fmt.Errorf("unknown snapshot %q (the list command shows the completed ones): %w", id, err)
+	case errors.Is(err, backup.ErrCorrupt):
+		return fmt.Errorf("snapshot %s is damaged: %w", id, err)
+	}
+	return err
+}
+
+func checkSnapshotID(id string) error {
+	if !store.ValidID(id) {
+		return usagef("%q is not a snapshot id (ids look like 01JD5X0M8V6Q2N4Y7T1R3K9B2C; see the list command)", id)
+	}
+	return nil
+}
+
+func (c *cli) restore(ctx context.Context, args []string) (err error) {
+	flags := newFlagSet("restore", c.stderr)
+	force := flags.Bool("force", false, "replace OUT if it exists")
+	pos, err := c.parseArgs(flags, args, "SNAPSHOT_ID", "OUT.graphml")
+	if err != nil {
+		return err
+	}
+	id, out := pos[0], pos[1]
+	if err := checkSnapshotID(id); err != nil {
+		return err
+	}
+	mode := fs.FileMode(0o644)
+	switch fi, err := os.Stat(out); {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("%s is a directory; give the file to write", out)
+	case err == nil && !*force:
+		return fmt.Errorf("%s exists; pass -force to replace it (stop LightRAG first)", out)
+	case err == nil:
+		mode = fi.Mode().Perm()
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	dir := filepath.Dir(out)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("folder %s of %s does not exist", dir, out)
+	}
+	v, err := c.openVault(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer v.close(&err)
+
+	// Write order: the whole graph goes to a temporary file in OUT's folder (synced by
+	// graphml.File), and only a complete, checked restore is renamed over OUT, then the
+	// folder is synced so the rename is durable. A failure removes the temporary file.
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".restore-*")
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	tmpName := tmp.Name()
+	if err := tmp.Close(); err != nil {
+		return errors.Join(err, os.Remove(tmpName))
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			if rerr := os.Remove(tmpName); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
+		}
+	}()
+	if err := os.Chmod(tmpName, mode); err != nil {
+		return err
+	}
+	res, err := v.engine.Restore(ctx, id, graphml.NewFile(tmpName), backup.RestoreOptions{})
+	if err != nil {
+		return snapshotError(id, err)
+	}
+	if err := os.Rename(tmpName, out); err != nil {
+		return err
+	}
+	renamed = true
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	c.infof("restored snapshot %s of graph %s to %s: %d nodes, %d edges", res.SnapshotID, res.GraphID, out, res.Nodes, res.Edges)
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		return errors.Join(fmt.Errorf("sync %s: %w", dir, err), d.Close())
+	}
+	return d.Close()
+}
+
+func (c *cli) verify(ctx context.Context, args []string) (err error) {
+	flags := newFlagSet("verify", c.stderr)
+	pos, err := c.parseArgs(flags, args, "SNAPSHOT_ID")
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	if err := checkSnapshotID(id); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer v.close(&err)
+	rep, err := v.engine.Verify(ctx, id, true)
+	if err != nil {
+		return snapshotError(id, err)
+	}
+	if rep.OK {
+		fmt.Fprintf(c.stdout, "snapshot %s of graph %s: ok (%d objects, %d bytes, %d nodes, %d edges)\n",
+			rep.SnapshotID, rep.GraphID, rep.Objects, rep.Bytes, rep.Nodes, rep.Edges)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "snapshot %s of graph %s: %d problem(s)\n", rep.SnapshotID, rep.GraphID, len(rep.Problems))
+	for _, p := range rep.Problems {
+		if p.Object != "" {
+			fmt.Fprintf(c.stdout, "  %s: %s\n", p.Object, p.Detail)
+		} else {
+			fmt.Fprintf(c.stdout, "  %s\n", p.Detail)
+		}
+	}
+	return snapshotError(id, rep.Err())
+}
+
+func (c *cli) watch(ctx context.Context, args []string) (err error) {
+	flags := newFlagSet("watch", c.stderr)
+	graphFlag := flags.String("graph", "", "graph id (default: the name of FILE's folder)")
+	every := flags.Duration("every", time.Minute, "how often to check the file")
+	pos, err := c.parseArgs(flags, args, "FILE.graphml")
+	if err != nil {
+		return err
+	}
+	if *every <= 0 {
+		return usagef("-every must be positive, got %v", *every)
+	}
+	file := pos[0]
+	graphID, err := c.graphID(*graphFlag, file)
+	if err != nil {
+		return err
+	}
+	if err := checkFile(file); err != nil {
+		return err
+	}
+	v, err := c.openVault(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer v.close(&err)
+
+	// lastSum is the content of the newest snapshot: a restarted watch does not
+	// snapshot a file it already has.
+	var lastSum string
+	switch latest, err := v.store.LatestSnapshot(ctx, graphID, store.SnapshotCompleted); {
+	case err == nil:
+		lastSum = latest.Labels[labelSum]
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("find the latest snapshot of %s: %w", graphID, err)
+	}
+	c.infof("watching %s every %v as graph %s; stop with Ctrl-C", file, *every, graphID)
+
+	var seen stamp // of the last file read successfully
+	check := func() {
+		fi, err := os.Stat(file)
+		if err != nil {
+			c.infof("watch: %v; trying again in %v", err, *every)
+			return
+		}
+		if stampOf(fi) == seen {
+			return
+		}
+		capt, err := captureFile(ctx, file, v.dir)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.infof("watch: %v; trying again in %v", err, *every)
+			}
+			return
+		}
+		seen = capt.stamp
+		if capt.sum == lastSum {
+			c.infof("%s changed on disk but its content did not; no snapshot", file)
+			if err := capt.discard(); err != nil {
+				c.infof("watch: %v", err)
+			}
+			return
+		}
+		// A snapshot that has started is finished even if a signal comes meanwhile.
+		row, err := c.take(context.WithoutCancel(ctx), v, graphID, capt)
+		if err != nil {
+			c.infof("watch: %v; trying again in %v", err, *every)
+			seen = stamp{}
+			return
+		}
+		lastSum = capt.sum
+		fmt.Fprintln(c.stdout, row.ID)
+	}
+
+	check()
+	ticker := time.NewTicker(*every)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.infof("watch: stopped")
+			return nil
+		case <-ticker.C:
+			check()
+		}
+	}
+}
