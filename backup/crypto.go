@@ -140,4 +140,3 @@ func (e *Engine) RotateKey(ctx context.Context, newKey []byte) (int, error) {
 	e.masterKey.Store(&k)
 	return n, nil
 }
-

@@ -223,7 +223,7 @@ func (w *layerWriter) addTombstone(kh keyHash) error {
 
 func (w *layerWriter) recordAdded(kh keyHash) error {
 	w.n++
-	cut := uint64(kh[15])|uint64(kh[14])<<8|uint64(kh[13])<<16 // low bits of the hash
+	cut := uint64(kh[15]) | uint64(kh[14])<<8 | uint64(kh[13])<<16 // low bits of the hash
 	if (len(w.buf) >= w.e.cfg.minSegment && cut%w.e.cfg.segmentSplit == 0) || len(w.buf) >= w.e.cfg.maxSegment {
 		return w.flush()
 	}
