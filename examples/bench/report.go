@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+)
+
+// heapBudget is the target for graphvault's peak extra heap during a snapshot or a
+// restore: 64 MiB plus 48 bytes per record.
+func heapBudget(records int64) int64 { return 64<<20 + 48*records }
+
+// target is one of the targets, checked against a run.
+type target struct {
+	name   string
+	value  float64 // the measured ratio or amount
+	limit  float64 // value <= limit passes
+	format func(float64) string
+	note   string
+	ok     bool // both sides were measured
+}
+
+func ratio(v float64) string   { return fmt.Sprintf("%.3f", v) }
+func bytesOf(v float64) string { return human(int64(v)) }
+
+// targets computes the targets from a report.
+func targets(rep *Report, det *details) []target {
+	get := func(system, step string) (Result, bool) { return rep.find(system, step) }
+	gvFull, okFull := get(sysGraphvault, stepFull)
+	gvInc, okInc := get(sysGraphvault, stepIncremental)
+	gvRestore, okRestore := get(sysGraphvault, stepRestore)
+	rsFull, okRsFull := get(sysRestic, stepFull)
+	rsInc, okRsInc := get(sysRestic, stepIncremental)
+	rsRestore, okRsRestore := get(sysRestic, stepRestore)
+	div := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}
+
+	var ts []target
+	ts = append(ts, target{
+		name: "full time / restic full time", limit: 0.5, format: ratio,
+		value: div(gvFull.Seconds, rsFull.Seconds), ok: okFull && okRsFull,
+		note: "restic skipped",
+	})
+	ts = append(ts, target{
+		name: "full bytes / restic full bytes", limit: 1.0, format: ratio,
+		value: div(float64(gvFull.BytesWritten), float64(rsFull.BytesWritten)), ok: okFull && okRsFull,
+		note: "restic skipped",
+	})
+	incNote := ""
+	if okRsInc && okRsFull {
+		incNote = fmt.Sprintf("restic: %.3f", div(float64(rsInc.BytesWritten), float64(rsFull.BytesWritten)))
+	}
+	ts = append(ts, target{
+		name: "incremental bytes / full bytes", limit: 0.03, format: ratio,
+		value: div(float64(gvInc.BytesWritten), float64(gvFull.BytesWritten)), ok: okFull && okInc,
+		note: incNote,
+	})
+	incTimeNote := ""
+	if okRsInc && okRsFull {
+		incTimeNote = fmt.Sprintf("restic: %.3f", div(rsInc.Seconds, rsFull.Seconds))
+	}
+	ts = append(ts, target{
+		name: "incremental time / full time", limit: 0.30, format: ratio,
+		value: div(gvInc.Seconds, gvFull.Seconds), ok: okFull && okInc,
+		note: incTimeNote,
+	})
+	ts = append(ts, target{
+		name: "restore time / restic restore time", limit: 1.0, format: ratio,
+		value: div(gvRestore.Seconds, rsRestore.Seconds), ok: okRestore && okRsRestore,
+		note: "restic skipped",
+	})
+	budget := heapBudget(det.records)
+	for _, r := range []struct {
+		res Result
+		ok  bool
+	}{{gvFull, okFull}, {gvInc, okInc}, {gvRestore, okRestore}} {
+		if !r.ok {
+			continue
+		}
+		note := fmt.Sprintf("budget %s; live peak %s over %d GCs", human(budget), human(det.live[r.res.Step]), det.gcs[r.res.Step])
+		if r.res.Step == stepRestore {
+			note += fmt.Sprintf("; restored graph %s not counted", human(det.retained[stepRestore]))
+		}
+		ts = append(ts, target{
+			name:  "peak extra heap, " + r.res.Step,
+			value: float64(r.res.PeakHeapBytes), limit: float64(budget), format: bytesOf,
+			ok: true, note: note,
+		})
+	}
+	return ts
+}
+
+// printReport writes the results table and the targets.
+func printReport(w io.Writer, rep *Report, det *details) {
+	fmt.Fprintf(w, "graph: %d nodes, %d edges (%d records)\n\n", rep.Nodes, rep.Edges, rep.Nodes+rep.Edges)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tstep\tseconds\tbytes written\tpeak heap / RSS\t")
+	for _, r := range rep.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t\n", r.System, r.Step, r.Seconds, human(r.BytesWritten), human(r.PeakHeapBytes))
+	}
+	tw.Flush()
+	if len(rep.Skipped) > 0 {
+		fmt.Fprintf(w, "\nskipped (not installed or not wanted): %v\n", rep.Skipped)
+	}
+	if det == nil {
+		return
+	}
+	fmt.Fprintf(w, "\ngraphvault: heap is the peak above the heap before the step (live objects and garbage not yet\n"+
+		"collected), sampled every %v; RSS is the child's peak resident set.\n", sampleInterval)
+	if det.restoreChecked {
+		fmt.Fprintln(w, "restore: the restored graph was compared with the source, node by node and edge by edge: equal.")
+	}
+	for _, step := range []string{stepFull, stepIncremental} {
+		if n, ok := det.rowBytes[step]; ok {
+			fmt.Fprintf(w, "snapshot row, %s: %s new\n", step, human(n))
+		}
+	}
+	for _, p := range peers {
+		if v := det.versions[p]; v != "" {
+			fmt.Fprintf(w, "%s: %s\n", p, v)
+		}
+	}
+
+	fmt.Fprintln(w, "\ntargets:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range targets(rep, det) {
+		if !t.ok {
+			fmt.Fprintf(tw, "  %s\tn/a\t\t\t%s\n", t.name, t.note)
+			continue
+		}
+		verdict := "PASS"
+		if t.value > t.limit {
+			verdict = "MISS"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t<= %s\t%s\t%s\n", t.name, t.format(t.value), t.format(t.limit), verdict, t.note)
+	}
+	tw.Flush()
+}
+
+func writeJSON(path string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// human formats a byte count with a binary unit.
+func human(n int64) string {
+	const unit = 1024
+	if n < unit && n > -unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, u := float64(n), 0
+	units := []string{"KiB", "MiB", "GiB", "TiB"}
+	for f /= unit; (f >= unit || f <= -unit) && u < len(units)-1; u++ {
+		f /= unit
+	}
+	return fmt.Sprintf("%.1f %s", f, units[u])
+}
