@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -106,7 +107,8 @@ type details struct {
 	live           map[string]int64 // graphvault step → peak live heap above the start
 	retained       map[string]int64 // graphvault step → heap still held after the step
 	gcs            map[string]uint64
-	rowBytes       map[string]int64 // graphvault step → bytes new according to the snapshot row
+	rowBytes       map[string]int64   // graphvault step → bytes new according to the snapshot row
+	cpu            map[string]float64 // "system/step" → CPU seconds, user and system
 	versions       map[string]string
 }
 
@@ -166,6 +168,7 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 	det := &details{
 		records: int64(n + m), live: map[string]int64{}, retained: map[string]int64{},
 		gcs: map[string]uint64{}, rowBytes: map[string]int64{}, versions: map[string]string{},
+		cpu: map[string]float64{},
 	}
 
 	dir, err := os.MkdirTemp(c.dir, "graphvault-bench-")
@@ -234,7 +237,8 @@ func (b *bench) path(parts ...string) string {
 
 func (b *bench) add(r Result) {
 	b.rep.Results = append(b.rep.Results, r)
-	b.logf("%-10s %-11s %8.2fs %12s written  peak %s", r.System, r.Step, r.Seconds, human(r.BytesWritten), human(r.PeakHeapBytes))
+	b.logf("%-10s %-11s %8.2fs (cpu %6.2fs) %12s written  peak %s", r.System, r.Step, r.Seconds,
+		b.det.cpu[r.System+"/"+r.Step], human(r.BytesWritten), human(r.PeakHeapBytes))
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -258,7 +262,8 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	b.bucket = blob.NewBucket(drv)
-	if b.engine, err = backup.New(b.st, b.bucket); err != nil {
+	logger := slog.New(slog.NewTextHandler(b.cfg.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if b.engine, err = backup.New(b.st, b.bucket, backup.WithLogger(logger)); err != nil {
 		return err
 	}
 
@@ -353,9 +358,11 @@ func (b *bench) measure(step string, fn func() error) (float64, heapPeak, error)
 		stopCPU = func() { pprof.StopCPUProfile(); f.Close() }
 	}
 	s := startHeapSampler(sampleInterval)
+	cpu0 := processCPU()
 	start := time.Now()
 	err := fn()
 	secs := time.Since(start).Seconds()
+	b.det.cpu[sysGraphvault+"/"+step] = processCPU() - cpu0
 	peak := s.Stop()
 	if stopCPU != nil {
 		stopCPU()
@@ -468,9 +475,11 @@ func (b *bench) verify(ctx context.Context, snapshotID string) error {
 func (b *bench) copyGraphML(src string) error {
 	var n int64
 	s := startHeapSampler(sampleInterval)
+	cpu0 := processCPU()
 	start := time.Now()
 	n, err := copyFile(src, b.path("copy", filepath.Base(src)))
 	secs := time.Since(start).Seconds()
+	b.det.cpu[sysCopy+"/"+stepFull] = processCPU() - cpu0
 	peak := s.Stop()
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
@@ -493,6 +502,7 @@ func (b *bench) zstd(ctx context.Context, src string) error {
 	if err != nil {
 		return err
 	}
+	b.det.cpu[sysZstd+"/"+stepFull] = res.CPU
 	b.add(Result{System: sysZstd, Step: stepFull, Seconds: res.Seconds, BytesWritten: size, PeakHeapBytes: res.MaxRSS})
 	return nil
 }
@@ -529,6 +539,7 @@ func (b *bench) resticBackup(ctx context.Context, step string) error {
 	if err != nil {
 		return err
 	}
+	b.det.cpu[sysRestic+"/"+step] = res.CPU
 	b.add(Result{System: sysRestic, Step: step, Seconds: res.Seconds, BytesWritten: after - before, PeakHeapBytes: res.MaxRSS})
 	return nil
 }
@@ -543,6 +554,7 @@ func (b *bench) resticRestore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.det.cpu[sysRestic+"/"+stepRestore] = res.CPU
 	b.add(Result{System: sysRestic, Step: stepRestore, Seconds: res.Seconds, BytesWritten: size, PeakHeapBytes: res.MaxRSS})
 	return nil
 }

@@ -137,7 +137,8 @@ func retainedHeap(base heapStats) int64 {
 // childResult is what running an external program cost.
 type childResult struct {
 	Seconds float64
-	MaxRSS  int64 // peak resident set of the child, in bytes
+	CPU     float64 // user and system CPU seconds of the child
+	MaxRSS  int64   // peak resident set of the child, in bytes
 }
 
 // runChild runs name with args and env added to the environment, and returns the
@@ -152,6 +153,7 @@ func runChild(ctx context.Context, env []string, name string, args ...string) (c
 	err := cmd.Run()
 	res := childResult{Seconds: time.Since(start).Seconds()}
 	if cmd.ProcessState != nil {
+		res.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			res.MaxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
 		}
@@ -201,4 +203,13 @@ func dirSize(dir string) (int64, error) {
 		return nil
 	})
 	return total, err
+}
+
+// processCPU returns the user and system CPU seconds this process has used.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

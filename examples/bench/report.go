@@ -100,9 +100,15 @@ func targets(rep *Report, det *details) []target {
 func printReport(w io.Writer, rep *Report, det *details) {
 	fmt.Fprintf(w, "graph: %d nodes, %d edges (%d records)\n\n", rep.Nodes, rep.Edges, rep.Nodes+rep.Edges)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tstep\tseconds\tbytes written\tpeak heap / RSS\t")
+	fmt.Fprintln(tw, "system\tstep\tseconds\tcpu seconds\tbytes written\tpeak heap / RSS\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t\n", r.System, r.Step, r.Seconds, human(r.BytesWritten), human(r.PeakHeapBytes))
+		cpu := "-"
+		if det != nil {
+			if v, ok := det.cpu[r.System+"/"+r.Step]; ok {
+				cpu = fmt.Sprintf("%.2f", v)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\t\n", r.System, r.Step, r.Seconds, cpu, human(r.BytesWritten), human(r.PeakHeapBytes))
 	}
 	tw.Flush()
 	if len(rep.Skipped) > 0 {
@@ -112,7 +118,8 @@ func printReport(w io.Writer, rep *Report, det *details) {
 		return
 	}
 	fmt.Fprintf(w, "\ngraphvault: heap is the peak above the heap before the step (live objects and garbage not yet\n"+
-		"collected), sampled every %v; RSS is the child's peak resident set.\n", sampleInterval)
+		"collected), sampled every %v; RSS is the child's peak resident set. cpu seconds are user+system\n"+
+		"(for graphvault, of the whole process during the step, garbage collection included).\n", sampleInterval)
 	if det.restoreChecked {
 		fmt.Fprintln(w, "restore: the restored graph was compared with the source, node by node and edge by edge: equal.")
 	}

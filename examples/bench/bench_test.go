@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/graphtest"
+	"github.com/graphvault/graphvault/store/memgraph"
+)
+
+func TestRunTiny(t *testing.T) {
+	c := config{nodes: 300, edges: 900, seed: 7, change: 0.01, dir: t.TempDir(), skip: peers}
+	rep, det, err := run(t.Context(), c)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !det.restoreChecked {
+		t.Error("the restored graph was not compared with the source")
+	}
+	if _, err := os.Stat(det.dir); !os.IsNotExist(err) {
+		t.Errorf("temporary directory %s left behind (stat: %v)", det.dir, err)
+	}
+
+	path := filepath.Join(t.TempDir(), "out.json")
+	if err := writeJSON(path, rep); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := slices.Sorted(maps.Keys(doc)), []string{"edges", "nodes", "results", "skipped"}; !slices.Equal(got, want) {
+		t.Errorf("top-level keys = %v, want %v", got, want)
+	}
+	var nodes, edges int
+	json.Unmarshal(doc["nodes"], &nodes)
+	json.Unmarshal(doc["edges"], &edges)
+	if nodes != 300 || edges != 900 {
+		t.Errorf("nodes, edges = %d, %d, want 300, 900", nodes, edges)
+	}
+	var skipped []string
+	if err := json.Unmarshal(doc["skipped"], &skipped); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"restic", "zstd"}; !slices.Equal(skipped, want) {
+		t.Errorf("skipped = %v, want %v", skipped, want)
+	}
+
+	var results []map[string]any
+	if err := json.Unmarshal(doc["results"], &results); err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, r := range results {
+		if got, want := slices.Sorted(maps.Keys(r)), []string{"bytes_written", "peak_heap_bytes", "seconds", "step", "system"}; !slices.Equal(got, want) {
+			t.Errorf("result keys = %v, want %v", got, want)
+		}
+		sys, _ := r["system"].(string)
+		step, _ := r["step"].(string)
+		if !slices.Contains([]string{sysGraphvault, sysRestic, sysZstd, sysCopy}, sys) {
+			t.Errorf("system %q", sys)
+		}
+		if !slices.Contains([]string{stepFull, stepIncremental, stepRestore, stepVerify}, step) {
+			t.Errorf("step %q", step)
+		}
+		for _, k := range []string{"seconds", "bytes_written", "peak_heap_bytes"} {
+			if v, ok := r[k].(float64); !ok || v < 0 {
+				t.Errorf("%s/%s: %s = %v", sys, step, k, r[k])
+			}
+		}
+		steps = append(steps, sys+"/"+step)
+	}
+	want := []string{"copy/full", "graphvault/full", "graphvault/incremental", "graphvault/restore", "graphvault/verify"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("steps = %v, want %v", steps, want)
+	}
+
+	full, _ := rep.find(sysGraphvault, stepFull)
+	inc, _ := rep.find(sysGraphvault, stepIncremental)
+	if full.BytesWritten <= 0 || inc.BytesWritten <= 0 || inc.BytesWritten >= full.BytesWritten {
+		t.Errorf("bytes written: full %d, incremental %d", full.BytesWritten, inc.BytesWritten)
+	}
+
+	var out bytes.Buffer
+	printReport(&out, rep, det)
+	for _, s := range []string{"graphvault", "targets:", "incremental bytes / full bytes", "restic skipped"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+func TestCompareGraphs(t *testing.T) {
+	ctx := t.Context()
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 50, Edges: 120, Seed: 3})
+	load := func() *memgraph.Graph {
+		g := memgraph.New()
+		if err := gen.Replace(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	a, b := load(), load()
+	if d, err := compareGraphs(ctx, a, b); err != nil || d != "" {
+		t.Fatalf("equal graphs: diff %q, err %v", d, err)
+	}
+
+	tests := []struct {
+		name string
+		op   graph.Op
+	}{
+		{"node property", func() graph.Op {
+			n := gen.Node(10)
+			n.Props["description"] = "changed"
+			return graph.Op{Kind: graph.OpUpsertNode, Node: n}
+		}()},
+		{"edge property", func() graph.Op {
+			e := gen.Edge(20)
+			e.Props["weight"] = 99.5
+			return graph.Op{Kind: graph.OpUpsertEdge, Edge: e}
+		}()},
+		{"missing edge", func() graph.Op {
+			e := gen.Edge(5)
+			return graph.Op{Kind: graph.OpDeleteEdge, Edge: graph.Edge{Source: e.Source, Target: e.Target}}
+		}()},
+		{"extra node", graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: "ZZZ extra"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := load()
+			if err := got.Apply(ctx, []graph.Op{tt.op}); err != nil {
+				t.Fatal(err)
+			}
+			d, err := compareGraphs(ctx, a, got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d == "" {
+				t.Error("no difference found")
+			}
+		})
+	}
+}
+
+func TestUpdateOps(t *testing.T) {
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 1000, Edges: 3000, Seed: 1})
+	ops := updateOps(gen, 0.01, 1)
+	var nodes, edges int
+	for _, op := range ops {
+		switch op.Kind {
+		case graph.OpUpsertNode:
+			nodes++
+		case graph.OpUpsertEdge:
+			edges++
+		}
+	}
+	if nodes != 10 || edges != 30 {
+		t.Errorf("changed %d nodes and %d edges, want 10 and 30", nodes, edges)
+	}
+}
