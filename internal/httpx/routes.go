@@ -1,0 +1,60 @@
+package httpx
+
+import (
+	"net/http"
+	"path"
+	"strings"
+)
+
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// Routes serves mux with problem+json answers where a bare ServeMux would answer in
+// plain text or redirect: a path with empty, "." or ".." segments (even
+// percent-encoded ones) is 400, an unknown path 404, a known path with another
+// method 405 with an Allow header.
+func Routes(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || !strings.HasPrefix(p, "/") || cleanPath(p) != p {
+			WriteProblem(w, r, http.StatusBadRequest, "the path must not hold empty, '.' or '..' segments")
+			return
+		}
+		if _, pattern := mux.Handler(r); pattern == "" {
+			var allow []string
+			for _, m := range probeMethods {
+				probe := r.Clone(r.Context())
+				probe.Method = m
+				if _, p := mux.Handler(probe); p != "" {
+					allow = append(allow, m)
+				}
+			}
+			if len(allow) == 0 {
+				WriteProblem(w, r, http.StatusNotFound, "no such resource")
+				return
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			WriteProblem(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed here")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// Location returns the absolute path of p (a path under the handler's root, such
+// as "/operations/ID") as the client sees it: r's request path with the part the
+// handler serves (r.URL's path, after any http.StripPrefix) replaced by p. Handlers
+// use it for Location headers so that they work under any mount prefix.
+func Location(r *http.Request, p string) string {
+	orig := instance(r)
+	if served := r.URL.EscapedPath(); served != "" && strings.HasSuffix(orig, served) {
+		return strings.TrimSuffix(orig, served) + p
+	}
+	return p
+}
