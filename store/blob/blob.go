@@ -8,7 +8,9 @@
 //
 // Keys are slash-separated paths relative to the bucket: non-empty segments of valid
 // UTF-8 without NUL, no "." or ".." segment, no leading or trailing slash, at most
-// 1024 bytes. A key can never name anything outside the bucket.
+// 1024 bytes. A key can never name anything outside the bucket. Portable callers do
+// not store objects at both "a" and "a/b": a directory-backed driver (fileblob) cannot
+// hold a file and a directory of the same name and refuses the second put.
 //
 // # Errors
 //

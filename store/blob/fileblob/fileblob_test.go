@@ -3,10 +3,12 @@ package fileblob_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -261,5 +263,33 @@ func TestPutIfAbsentOverEmptyDir(t *testing.T) {
 	}
 	if err := d.Put(ctx, "e2", []byte("2")); err != nil {
 		t.Errorf("Put over an empty directory: %v", err)
+	}
+}
+
+// TestPutDeleteSameDirectory races puts against deletes that prune the directory
+// the puts write into.
+func TestPutDeleteSameDirectory(t *testing.T) {
+	ctx := t.Context()
+	d := open(t, t.TempDir())
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 40 {
+				key := fmt.Sprintf("s/a/b/w%d-%d", w, i)
+				if err := d.Put(ctx, key, []byte(key)); err != nil {
+					t.Errorf("Put(%q): %v", key, err)
+					return
+				}
+				if err := d.Delete(ctx, key); err != nil {
+					t.Errorf("Delete(%q): %v", key, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	entries, err := os.ReadDir(d.Dir())
+	if err != nil || len(entries) != 0 {
+		t.Errorf("root after all deletes holds %v, %v; want nothing", entries, err)
 	}
 }
