@@ -137,10 +137,11 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive boo
 	//  2. rename it over the target (Put) or hard-link it to the target name
 	//     (PutIfAbsent: link fails if the name exists, making the create exclusive);
 	//     both are atomic, so a reader sees the old object or the whole new one;
-	//  3. fsync the directory, so the new name survives a crash.
+	//  3. fsync the directory, so the new name survives a crash, and, if the put
+	//     created directories, their parents up to the root, so the path does too.
 	// A crash before 2 leaves only a ".tmp-" file, which List ignores and RemoveTemp
 	// collects.
-	tmp, err := d.writeTemp(dir, data)
+	tmp, created, err := d.writeTemp(dir, data)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,14 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive boo
 	if err != nil {
 		return err
 	}
-	return d.syncDir(dir)
+	for p := dir; ; p = filepath.Dir(p) {
+		if err := d.syncDir(p); err != nil {
+			return err
+		}
+		if !created || p == "." {
+			return nil
+		}
+	}
 }
 
 // commit runs link or rename onto name. If name is a directory left empty, it is
@@ -185,24 +193,32 @@ func (d *Driver) commit(name string, step func() error) error {
 	return step()
 }
 
-// writeTemp writes data to a new synced temporary file in dir and returns its name.
-func (d *Driver) writeTemp(dir string, data []byte) (string, error) {
+// writeTemp writes data to a new synced temporary file in dir and returns its name
+// and whether dir had to be created.
+func (d *Driver) writeTemp(dir string, data []byte) (tmp string, created bool, _ error) {
 	// A concurrent Delete may remove dir, empty, between MkdirAll and OpenFile; try
 	// again then. Once the temporary file exists the directory is not empty.
 	for attempt := 0; ; attempt++ {
-		if err := d.root.MkdirAll(dir, dirPerm); err != nil {
-			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
-				return "", fmt.Errorf("%w: a prefix of the key is an object: %w", ErrConflict, err)
-			}
-			return "", err
+		fi, err := d.root.Stat(dir)
+		if err != nil {
+			created = true
+			err = d.root.MkdirAll(dir, dirPerm)
+		} else if !fi.IsDir() {
+			err = syscall.ENOTDIR
 		}
-		tmp := filepath.Join(dir, TempPrefix+rand.Text())
+		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+			return "", false, fmt.Errorf("%w: a prefix of the key is an object: %w", ErrConflict, err)
+		}
+		if err != nil {
+			return "", false, err
+		}
+		tmp = filepath.Join(dir, TempPrefix+rand.Text())
 		f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
 			continue
 		}
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		_, err = f.Write(data)
 		if err == nil {
@@ -215,9 +231,9 @@ func (d *Driver) writeTemp(dir string, data []byte) (string, error) {
 			if rmErr := d.root.Remove(tmp); rmErr != nil {
 				err = errors.Join(err, rmErr)
 			}
-			return "", err
+			return "", false, err
 		}
-		return tmp, nil
+		return tmp, created, nil
 	}
 }
 
