@@ -1,0 +1,387 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/graphvault/graphvault/store"
+)
+
+// Sentinel errors. Test them with errors.Is.
+var (
+	// ErrInvalid: an argument or option was rejected.
+	ErrInvalid = errors.New("recovery: invalid argument")
+	// ErrBusy: the operation conflicts with one in progress.
+	ErrBusy = errors.New("recovery: busy")
+)
+
+const meterName = "github.com/graphvault/graphvault/recovery"
+
+// Status is the outcome of a health check, and the overall status of a report.
+type Status string
+
+// The statuses, from best to worst. They are the values store.HealthEvent keeps.
+const (
+	Pass Status = store.HealthPass
+	Warn Status = store.HealthWarn
+	Fail Status = store.HealthFail
+)
+
+// rank orders statuses from best (0) to worst.
+func (s Status) rank() int {
+	switch s {
+	case Pass:
+		return 0
+	case Warn:
+		return 1
+	}
+	return 2
+}
+
+// Value is the status as a number for gauges: 1 pass, 0.5 warn, 0 fail.
+func (s Status) Value() float64 {
+	switch s {
+	case Pass:
+		return 1
+	case Warn:
+		return 0.5
+	}
+	return 0
+}
+
+// Worse returns the worse of s and o.
+func (s Status) Worse(o Status) Status {
+	if o.rank() > s.rank() {
+		return o
+	}
+	return s
+}
+
+// Result is what one check found.
+type Result struct {
+	Status   Status         `json:"status"`
+	Message  string         `json:"message,omitempty"`
+	Details  map[string]any `json:"details,omitempty"`
+	Duration time.Duration  `json:"duration_ns"` // filled in by Health
+}
+
+// Checker is one health check of one component. Component names what is checked
+// ("store", "bucket", "backup"), Name the check ("database", "data", "snapshots");
+// together they are unique among the checkers of one [Health].
+//
+// Check must honour ctx: Health cancels it at the check's timeout and reports the
+// check as failed then, whether it returned or not. Check is called from its own
+// goroutine and may run concurrently with other checkers and, when a slow run
+// overlaps the next, with itself.
+type Checker interface {
+	Name() string
+	Component() string
+	Check(ctx context.Context) Result
+}
+
+// CheckResult is the result of one checker in a report.
+type CheckResult struct {
+	Component string    `json:"component"`
+	Check     string    `json:"check"`
+	Time      time.Time `json:"time"`
+	Result
+}
+
+// Key returns "component:check", the key of the check in a health answer.
+func (c CheckResult) Key() string { return c.Component + ":" + c.Check }
+
+// Report is the outcome of one run of every check.
+type Report struct {
+	Status   Status        `json:"status"`            // the worst of the checks; pass without checks
+	Reasons  []string      `json:"reasons,omitempty"` // "component:check: message" of every check not passing
+	Checks   []CheckResult `json:"checks"`            // sorted by component then check
+	Time     time.Time     `json:"time"`              // when the run started
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// HealthOption configures a [Health].
+type HealthOption func(*healthConfig)
+
+type healthConfig struct {
+	timeout  time.Duration
+	interval time.Duration
+	mp       metric.MeterProvider
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// WithCheckTimeout bounds each check; default 5s.
+func WithCheckTimeout(d time.Duration) HealthOption {
+	return func(c *healthConfig) { c.timeout = d }
+}
+
+// WithHealthInterval sets how often [Health.Start] runs the checks; default 30s.
+func WithHealthInterval(d time.Duration) HealthOption {
+	return func(c *healthConfig) { c.interval = d }
+}
+
+// WithHealthMeterProvider records metrics through mp; nil means
+// otel.GetMeterProvider().
+func WithHealthMeterProvider(mp metric.MeterProvider) HealthOption {
+	return func(c *healthConfig) { c.mp = mp }
+}
+
+// WithHealthLogger logs through l; nil means slog.Default().
+func WithHealthLogger(l *slog.Logger) HealthOption {
+	return func(c *healthConfig) { c.logger = l }
+}
+
+// WithHealthClock sets the clock that stamps results; nil means time.Now.
+func WithHealthClock(now func() time.Time) HealthOption {
+	return func(c *healthConfig) { c.now = now }
+}
+
+// Health runs health checks, records their results and keeps the last report. It
+// is safe for concurrent use.
+type Health struct {
+	st       *store.Store
+	checkers []Checker
+	cfg      healthConfig
+	log      *slog.Logger
+
+	status   metric.Float64Gauge
+	checks   metric.Int64Counter
+	duration metric.Float64Histogram
+
+	mu   sync.Mutex
+	last *Report
+
+	runMu   sync.Mutex
+	stop    chan struct{}
+	done    chan struct{}
+	cancel  context.CancelFunc
+	started bool
+}
+
+// NewHealth returns a runner of the checkers that records results in st.
+func NewHealth(st *store.Store, checkers []Checker, opts ...HealthOption) (*Health, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalid)
+	}
+	c := healthConfig{timeout: 5 * time.Second, interval: 30 * time.Second}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.timeout <= 0 || c.interval <= 0 {
+		return nil, fmt.Errorf("%w: check timeout and interval must be positive", ErrInvalid)
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	seen := map[string]bool{}
+	for i, ch := range checkers {
+		if ch == nil {
+			return nil, fmt.Errorf("%w: checker %d is nil", ErrInvalid, i)
+		}
+		if ch.Component() == "" || ch.Name() == "" {
+			return nil, fmt.Errorf("%w: checker %d needs a component and a name", ErrInvalid, i)
+		}
+		key := ch.Component() + ":" + ch.Name()
+		if seen[key] {
+			return nil, fmt.Errorf("%w: two checkers named %s", ErrInvalid, key)
+		}
+		seen[key] = true
+	}
+	h := &Health{st: st, checkers: append([]Checker(nil), checkers...), cfg: c, log: c.logger}
+	meter := c.mp.Meter(meterName)
+	var err error
+	if h.status, err = meter.Float64Gauge("graphvault.health.status",
+		metric.WithUnit("1"),
+		metric.WithDescription("Status of each health check: 1 pass, 0.5 warn, 0 fail.")); err != nil {
+		return nil, err
+	}
+	if h.checks, err = meter.Int64Counter("graphvault.health.checks",
+		metric.WithUnit("{check}"),
+		metric.WithDescription("Health checks run, by component, check and result.")); err != nil {
+		return nil, err
+	}
+	if h.duration, err = meter.Float64Histogram("graphvault.health.check.duration",
+		metric.WithUnit("s"),
+		metric.WithDescription("Time each health check took."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Checkers returns the checkers in the order given.
+func (h *Health) Checkers() []Checker { return append([]Checker(nil), h.checkers...) }
+
+// Last returns the newest report and true, or false when no run has finished yet.
+func (h *Health) Last() (Report, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.last == nil {
+		return Report{}, false
+	}
+	return *h.last, true
+}
+
+// Run runs every check now, concurrently, each under the check timeout, records
+// each result as a health event and returns the report. It returns once every check
+// has returned or timed out, and at the latest when ctx ends (the checks still
+// running are then reported as failed).
+func (h *Health) Run(ctx context.Context) Report {
+	start := h.cfg.now()
+	results := make([]CheckResult, len(h.checkers))
+	var wg sync.WaitGroup
+	for i, ch := range h.checkers {
+		wg.Go(func() { results[i] = h.runOne(ctx, ch) })
+	}
+	wg.Wait()
+	sort.Slice(results, func(i, j int) bool { return results[i].Key() < results[j].Key() })
+
+	rep := Report{Status: Pass, Checks: results, Time: start}
+	for _, r := range results {
+		rep.Status = rep.Status.Worse(r.Status)
+		if r.Status != Pass {
+			rep.Reasons = append(rep.Reasons, r.Key()+": "+r.Message)
+		}
+	}
+	rep.Duration = h.cfg.now().Sub(start)
+	h.record(ctx, results)
+
+	h.mu.Lock()
+	if h.last == nil || !rep.Time.Before(h.last.Time) {
+		h.last = &rep
+	}
+	h.mu.Unlock()
+	return rep
+}
+
+// runOne runs one check in its own goroutine so that a check ignoring its context
+// cannot hold the run: at the timeout the result is "timed out" and the goroutine
+// is left to finish on its own.
+func (h *Health) runOne(ctx context.Context, ch Checker) CheckResult {
+	cr := CheckResult{Component: ch.Component(), Check: ch.Name(), Time: h.cfg.now().UTC()}
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.timeout)
+	defer cancel()
+	began := time.Now()
+	out := make(chan Result, 1) // buffered: a late check never blocks
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				out <- Result{Status: Fail, Message: fmt.Sprintf("check panicked: %v", p)}
+			}
+		}()
+		out <- ch.Check(cctx)
+	}()
+	select {
+	case r := <-out:
+		cr.Result = r
+		if cr.Status != Pass && cr.Status != Warn && cr.Status != Fail {
+			cr.Result = Result{Status: Fail, Message: fmt.Sprintf("check returned unknown status %q: %s", r.Status, r.Message), Details: r.Details}
+		}
+	case <-cctx.Done():
+		msg := "timed out"
+		if ctx.Err() != nil {
+			msg = "cancelled: " + ctx.Err().Error()
+		}
+		cr.Result = Result{Status: Fail, Message: msg, Details: map[string]any{"timeout_seconds": h.cfg.timeout.Seconds()}}
+	}
+	cr.Duration = time.Since(began)
+	return cr
+}
+
+// record writes the results as health events and metrics. The events are written
+// even when ctx has ended, under a bounded context of their own.
+func (h *Health) record(ctx context.Context, results []CheckResult) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.timeout)
+	defer cancel()
+	var errs []error
+	for _, r := range results {
+		attrs := []attribute.KeyValue{attribute.String("component", r.Component), attribute.String("check", r.Check)}
+		h.status.Record(rctx, r.Status.Value(), metric.WithAttributes(attrs...))
+		h.duration.Record(rctx, r.Duration.Seconds(), metric.WithAttributes(attrs...))
+		h.checks.Add(rctx, 1, metric.WithAttributes(append(attrs, attribute.String("result", string(r.Status)))...))
+
+		details := make(map[string]any, len(r.Details)+1)
+		for k, v := range r.Details {
+			details[k] = v
+		}
+		details["duration_seconds"] = r.Duration.Seconds()
+		ev := &store.HealthEvent{
+			Component: r.Component, Check: r.Check, Status: string(r.Status),
+			Message: r.Message, Details: details, CreatedAt: r.Time,
+		}
+		if err := h.st.AddHealthEvent(rctx, ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		h.log.WarnContext(ctx, "recovery: recording health events", "err", err)
+	}
+}
+
+// Start runs the checks now and then every interval in a goroutine, until Close or
+// until ctx ends. Starting twice is ErrBusy.
+func (h *Health) Start(ctx context.Context) error {
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	if h.started {
+		return fmt.Errorf("%w: health checks already started", ErrBusy)
+	}
+	h.started = true
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.stop, h.done, h.cancel = stop, done, cancel
+	go func() {
+		defer close(done)
+		defer cancel()
+		t := time.NewTicker(h.cfg.interval)
+		defer t.Stop()
+		for {
+			h.Run(workCtx)
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// Close stops the interval runs and waits for a run in progress; if ctx ends first,
+// the run is cancelled and Close returns ctx's error. It is safe to call twice.
+func (h *Health) Close(ctx context.Context) error {
+	h.runMu.Lock()
+	stop, done, cancel := h.stop, h.done, h.cancel
+	h.stop = nil
+	h.runMu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	close(stop)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		cancel()
+		<-done
+		return ctx.Err()
+	}
+}
