@@ -159,7 +159,9 @@ func TestFileApply(t *testing.T) {
 		return graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: s, Target: d, Props: props}}
 	}
 	delN := func(id string) graph.Op { return graph.Op{Kind: graph.OpDeleteNode, Node: graph.Node{ID: id}} }
-	delE := func(s, d string) graph.Op { return graph.Op{Kind: graph.OpDeleteEdge, Edge: graph.Edge{Source: s, Target: d}} }
+	delE := func(s, d string) graph.Op {
+		return graph.Op{Kind: graph.OpDeleteEdge, Edge: graph.Edge{Source: s, Target: d}}
+	}
 	base := []graph.Op{n("a", nil), n("b", nil), n("c", nil), e("a", "b", nil), e("b", "c", nil)}
 	tests := []struct {
 		name    string

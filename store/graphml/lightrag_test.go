@@ -42,15 +42,19 @@ type kv struct {
 
 // lightragSample builds a graph in the given shape and the document NetworkX writes
 // for it, by an emitter independent of the package's writer.
-func lightragSample(s shape) ([]byte, *sliceView) {
+func lightragSample(s shape) ([]byte, *sliceView) { return lightragSampleN(s, 7, 200) }
+
+// lightragSampleN is lightragSample with the first nNames entities and descriptions
+// of about repeat*90 bytes.
+func lightragSampleN(s shape, nNames, repeat int) ([]byte, *sliceView) {
 	q := func(id string) string {
 		if s.quoted {
 			return `"` + strings.ToUpper(id) + `"`
 		}
 		return id
 	}
-	names := []string{"Alan Turing", "RABBITMQ", "C/C++", "Zürich 東京", `O'Reilly & <Sons> "Books"`, "tab\there", "Bletchley Park"}
-	long := strings.Repeat("A long description with <angle> brackets & ampersands, 'quotes' and \"double quotes\".\n", 200)
+	names := []string{"Alan Turing", "RABBITMQ", "C/C++", "Zürich 東京", `O'Reilly & <Sons> "Books"`, "tab\there", "Bletchley Park"}[:nNames]
+	long := strings.Repeat("A long description with <angle> brackets & ampersands, 'quotes' and \"double quotes\".\n", repeat)
 	type elem struct {
 		id, src, dst string
 		attrs        []kv
@@ -63,7 +67,7 @@ func lightragSample(s shape) ([]byte, *sliceView) {
 		}
 		a = append(a,
 			kv{"entity_type", q([]string{"person", "organization", "category", "geo"}[i%4])},
-			kv{"description", fmt.Sprintf("%s is entity %d.<SEP>%s", q(n), i, long[:100*(i+1)])},
+			kv{"description", fmt.Sprintf("%s is entity %d.<SEP>%s", q(n), i, long[:min(len(long), 100*(i+1))])},
 			kv{"source_id", "chunk-ca25e1b95daef467c64a9046e8200eec<SEP>chunk-811da763d68ad10db6f29b2e30c32087"},
 		)
 		if s.extra {

@@ -1,0 +1,5 @@
+//go:build race
+
+package graphml
+
+const raceEnabled = true
