@@ -280,23 +280,42 @@ func (c *scanCounts) addNode(labels []string) {
 	}
 }
 
-// encodeNode validates and encodes a node record into buf.
+// encodeNode validates and encodes a node record into buf. The codec takes any Go
+// integer or float type and unsorted labels and writes their canonical form, so no
+// normalized copy of the node is made.
 func encodeNode(buf []byte, n graph.Node) (string, []byte, error) {
-	nn, err := n.Normalize()
-	if err != nil {
+	if err := graph.ValidateID(n.ID); err != nil {
 		return "", buf, err
 	}
-	buf, err = codec.AppendNode(buf[:0], nn.Labels, nn.Props)
-	return graph.NodeKey(n.ID), buf, err
+	for _, l := range n.Labels {
+		if err := graph.ValidateID(l); err != nil {
+			return "", buf, fmt.Errorf("label: %w", err)
+		}
+	}
+	buf, err := codec.AppendNode(buf[:0], n.Labels, n.Props)
+	if err != nil {
+		return "", buf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
+	}
+	return graph.NodeKey(n.ID), buf, nil
 }
 
 func encodeEdge(buf []byte, ed graph.Edge, directed bool) (string, []byte, error) {
-	en, err := ed.Normalize()
-	if err != nil {
-		return "", buf, err
+	if err := graph.ValidateID(ed.Source); err != nil {
+		return "", buf, fmt.Errorf("source: %w", err)
 	}
-	buf, err = codec.AppendEdge(buf[:0], en.Props)
-	return en.Key(directed), buf, err
+	if err := graph.ValidateID(ed.Target); err != nil {
+		return "", buf, fmt.Errorf("target: %w", err)
+	}
+	if ed.Type != "" {
+		if err := graph.ValidateID(ed.Type); err != nil {
+			return "", buf, fmt.Errorf("type: %w", err)
+		}
+	}
+	buf, err := codec.AppendEdge(buf[:0], ed.Props)
+	if err != nil {
+		return "", buf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
+	}
+	return ed.Key(directed), buf, nil
 }
 
 // scanRecords streams every record of the view, nodes then edges, to fn with its

@@ -45,10 +45,21 @@ const (
 	tagMap
 )
 
-// AppendValue appends the encoding of a normalized value (see graph.NormalizeValue).
+// AppendValue appends the encoding of a property value. Besides the normalized
+// types (nil, bool, int64, float64, string, []any, map[string]any) it takes the
+// other Go integer and float types, []string and map[string]string, and encodes
+// them exactly as their normalized form, so one content has one encoding whatever
+// Go types carry it. Non-finite floats, strings that are not UTF-8 and other types
+// are errors.
 func AppendValue(b []byte, v any) ([]byte, error) {
 	return appendValue(b, v, 0)
 }
+
+var (
+	errNotUTF8     = errors.New("codec: string is not valid UTF-8")
+	errNotFinite   = errors.New("codec: float is not finite")
+	errIntOverflow = errors.New("codec: integer overflows int64")
+)
 
 func appendValue(b []byte, v any, depth int) ([]byte, error) {
 	if depth > MaxDepth {
@@ -63,14 +74,38 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return append(b, tagFalse), nil
 	case int64:
-		b = append(b, tagInt)
-		return binary.AppendVarint(b, x), nil
+		return appendInt(b, x), nil
+	case int:
+		return appendInt(b, int64(x)), nil
+	case int32:
+		return appendInt(b, int64(x)), nil
+	case int16:
+		return appendInt(b, int64(x)), nil
+	case int8:
+		return appendInt(b, int64(x)), nil
+	case uint8:
+		return appendInt(b, int64(x)), nil
+	case uint16:
+		return appendInt(b, int64(x)), nil
+	case uint32:
+		return appendInt(b, int64(x)), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return b, errIntOverflow
+		}
+		return appendInt(b, int64(x)), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return b, errIntOverflow
+		}
+		return appendInt(b, int64(x)), nil
 	case float64:
-		b = append(b, tagFloat)
-		return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), nil
+		return appendFloat(b, x)
+	case float32:
+		return appendFloat(b, float64(x))
 	case string:
 		b = append(b, tagString)
-		return appendString(b, x), nil
+		return appendString(b, x)
 	case []any:
 		b = append(b, tagList)
 		b = binary.AppendUvarint(b, uint64(len(x)))
@@ -81,33 +116,65 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 			}
 		}
 		return b, nil
+	case []string:
+		b = append(b, tagList)
+		b = binary.AppendUvarint(b, uint64(len(x)))
+		var err error
+		for _, e := range x {
+			b = append(b, tagString)
+			if b, err = appendString(b, e); err != nil {
+				return b, err
+			}
+		}
+		return b, nil
 	case map[string]any:
 		b = append(b, tagMap)
 		return appendMap(b, x, depth)
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = e
+		}
+		b = append(b, tagMap)
+		return appendMap(b, m, depth)
 	}
 	return b, fmt.Errorf("codec: cannot encode %T", v)
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+func appendInt(b []byte, x int64) []byte {
+	b = append(b, tagInt)
+	return binary.AppendVarint(b, x)
 }
 
-// sortedKeys returns m's keys in increasing order.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+func appendFloat(b []byte, x float64) ([]byte, error) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return b, errNotFinite
 	}
-	slices.Sort(keys)
-	return keys
+	b = append(b, tagFloat)
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), nil
+}
+
+func appendString(b []byte, s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		return b, errNotUTF8
+	}
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...), nil
 }
 
 func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(m)))
+	var arr [16]string
+	keys := arr[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	var err error
-	for _, k := range sortedKeys(m) {
-		b = appendString(b, k)
+	for _, k := range keys {
+		if b, err = appendString(b, k); err != nil {
+			return b, err
+		}
 		if b, err = appendValue(b, m[k], depth+1); err != nil {
 			return b, err
 		}
@@ -115,17 +182,29 @@ func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
 	return b, nil
 }
 
-// AppendNode appends a node's record value: sorted labels, then properties.
-// Labels must already be sorted and unique (graph.Node.Normalize does that).
+// AppendNode appends a node's record value: labels, then properties. Labels are
+// written sorted and without duplicates whatever order they come in.
 func AppendNode(b []byte, labels []string, props map[string]any) ([]byte, error) {
+	if !sortedUnique(labels) {
+		labels = slices.Compact(slices.Sorted(slices.Values(labels)))
+	}
 	b = binary.AppendUvarint(b, uint64(len(labels)))
-	for i, l := range labels {
-		if i > 0 && labels[i-1] >= l {
-			return b, fmt.Errorf("codec: labels not sorted and unique")
+	var err error
+	for _, l := range labels {
+		if b, err = appendString(b, l); err != nil {
+			return b, err
 		}
-		b = appendString(b, l)
 	}
 	return appendMap(b, props, 0)
+}
+
+func sortedUnique(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // AppendEdge appends an edge's record value: its properties.

@@ -82,8 +82,23 @@ func TestNodeAndEdgeRoundTrip(t *testing.T) {
 	if !graph.EqualNodes(graph.Node{ID: "x", Labels: gotL, Props: gotP}, graph.Node{ID: "x", Labels: labels, Props: props}) {
 		t.Fatalf("got %v %v", gotL, gotP)
 	}
-	if _, err := AppendNode(nil, []string{"b", "a"}, nil); err == nil {
-		t.Fatal("unsorted labels encoded without error")
+	unsorted, _ := AppendNode(nil, []string{"b", "a", "b"}, nil)
+	sorted, _ := AppendNode(nil, []string{"a", "b"}, nil)
+	if !bytes.Equal(unsorted, sorted) {
+		t.Fatal("unsorted labels with a duplicate encode differently from sorted ones")
+	}
+	loose, err := AppendEdge(nil, map[string]any{"n": 7, "f": float32(1.5), "l": []string{"x"}, "m": map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, _ := AppendEdge(nil, map[string]any{"n": int64(7), "f": 1.5, "l": []any{"x"}, "m": map[string]any{"k": "v"}})
+	if !bytes.Equal(loose, strict) {
+		t.Fatal("Go integer and slice types encode differently from their normalized form")
+	}
+	for _, bad := range []any{math.NaN(), "\xff", uint64(math.MaxUint64), struct{}{}} {
+		if _, err := AppendValue(nil, bad); err == nil {
+			t.Fatalf("%#v encoded without error", bad)
+		}
 	}
 	e, _ := AppendEdge(nil, props)
 	gotE, err := DecodeEdge(e)
