@@ -229,6 +229,10 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 			}
 			return nil
 		})
+		if err == nil && !opts.partial() && (res.Nodes != m.Nodes || res.Edges != m.Edges) {
+			// Checked before the sequence ends, so the writer discards the content.
+			err = fmt.Errorf("%w: read %d nodes and %d edges, manifest says %d and %d", ErrCorrupt, res.Nodes, res.Edges, m.Nodes, m.Edges)
+		}
 		if err != nil && !stopped {
 			yield(graph.Edge{}, err)
 		}
@@ -236,9 +240,6 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	meta := graph.Meta{Directed: m.Directed, Position: m.Position}
 	if err := w.Replace(ctx, meta, iter.Seq2[graph.Node, error](nodes), iter.Seq2[graph.Edge, error](edges)); err != nil {
 		return nil, fmt.Errorf("backup: restore %s: %w", snapshotID, err)
-	}
-	if !opts.partial() && (res.Nodes != m.Nodes || res.Edges != m.Edges) {
-		return res, fmt.Errorf("%w: restored %d nodes and %d edges, manifest says %d and %d", ErrCorrupt, res.Nodes, res.Edges, m.Nodes, m.Edges)
 	}
 	report(opts.Progress, Progress{Phase: "done", Records: res.Nodes + res.Edges})
 	return res, nil
