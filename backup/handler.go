@@ -1,0 +1,644 @@
+package backup
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// OpenAPI is the OpenAPI 3 description of the routes NewHandler serves, relative to
+// the prefix the handler is mounted under.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Request bounds checked before any work.
+const (
+	maxLabels     = 64
+	maxLabelBytes = 1024
+	maxHops       = 16
+	maxDiffLimit  = 100000
+)
+
+// HandlerOption configures NewHandler.
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	auth    httpx.Authorizer
+	maxBody int64
+	logger  *slog.Logger
+	ops     *httpx.Operations
+}
+
+// WithAuthorizer makes every request pass auth before any other work; see
+// httpx.BearerToken for the usual token check on mutating methods.
+func WithAuthorizer(auth httpx.Authorizer) HandlerOption {
+	return func(c *handlerConfig) { c.auth = auth }
+}
+
+// WithMaxBodyBytes limits request bodies to n bytes (default 1 MiB); larger ones are
+// answered 413.
+func WithMaxBodyBytes(n int64) HandlerOption { return func(c *handlerConfig) { c.maxBody = n } }
+
+// WithHandlerLogger logs server-side failures through l. Nil (the default) means the
+// engine's logger.
+func WithHandlerLogger(l *slog.Logger) HandlerOption {
+	return func(c *handlerConfig) { c.logger = l }
+}
+
+// WithOperations runs long requests in ops, so that several handlers share one
+// registry and the host can Close it on shutdown. Without it the handler keeps a
+// registry of its own, whose operations run to completion.
+func WithOperations(ops *httpx.Operations) HandlerOption {
+	return func(c *handlerConfig) { c.ops = ops }
+}
+
+type handler struct {
+	e      *Engine
+	graphs graph.Catalog
+	cfg    handlerConfig
+	routes http.Handler
+}
+
+// NewHandler returns the HTTP API of the engine: snapshots of the graphs in
+// graphs, restores into them, verification, diffs, retention and garbage
+// collection. It serves JSON on a private ServeMux with paths relative to its root,
+// so a host mounts it under any prefix with http.StripPrefix. openapi.yaml (see
+// [OpenAPI]) describes every route.
+//
+// Requests are authorized first, then their ids and bodies are validated, all before
+// any work: a rejected request changes nothing. Errors are RFC 9457 problem+json:
+// ErrInvalid and malformed requests 400, ErrNotFound (also an unknown graph) 404,
+// ErrBusy 409, ErrCorrupt and ErrWrongKey 422 (the request is well formed but the
+// stored snapshot cannot serve it; the detail names the object), a deadline 504,
+// anything else 500 with the error logged and not shown.
+//
+// Work that may take long (a snapshot, a restore, a full verify, a GC) answers 202
+// Accepted with the operation's state and a Location of GET /operations/{id} to
+// poll; with ?wait=true (or "wait": true in a snapshot body) it runs within the
+// request and answers with the result. A snapshot can be requested without a body.
+//
+// NewHandler panics if e or graphs is nil.
+func NewHandler(e *Engine, graphs graph.Catalog, opts ...HandlerOption) http.Handler {
+	if e == nil || graphs == nil {
+		panic("backup: NewHandler needs an engine and a catalog")
+	}
+	c := handlerConfig{maxBody: httpx.DefaultMaxBodyBytes}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = httpx.DefaultMaxBodyBytes
+	}
+	if c.logger == nil {
+		c.logger = e.log
+	}
+	if c.ops == nil {
+		c.ops = httpx.NewOperations(httpx.WithOperationsLogger(c.logger))
+	}
+	mapErrors()
+	h := &handler{e: e, graphs: graphs, cfg: c}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /graphs", h.listGraphs)
+	mux.HandleFunc("POST /graphs/{id}/snapshots", h.createSnapshot)
+	mux.HandleFunc("GET /graphs/{id}/snapshots", h.listSnapshots)
+	mux.HandleFunc("POST /graphs/{id}/prune", h.prune)
+	mux.HandleFunc("GET /snapshots/{sid}", h.getSnapshot)
+	mux.HandleFunc("DELETE /snapshots/{sid}", h.deleteSnapshot)
+	mux.HandleFunc("GET /snapshots/{sid}/manifest", h.manifest)
+	mux.HandleFunc("POST /snapshots/{sid}/restore", h.restore)
+	mux.HandleFunc("POST /snapshots/{sid}/verify", h.verify)
+	mux.HandleFunc("GET /snapshots/{sid}/diff/{other}", h.diff)
+	mux.HandleFunc("GET /diff", h.diff)
+	mux.HandleFunc("POST /gc", h.gc)
+	mux.HandleFunc("GET /stats", h.stats)
+	mux.Handle("GET /operations/{id}", c.ops)
+	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
+	return h
+}
+
+// mapErrors registers the status of this package's errors, and of the store and
+// graph errors that reach the handler through it.
+func mapErrors() {
+	httpx.Map(ErrNotFound, http.StatusNotFound)
+	httpx.Map(ErrInvalid, http.StatusBadRequest)
+	httpx.Map(ErrBusy, http.StatusConflict)
+	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
+	httpx.Map(ErrWrongKey, http.StatusUnprocessableEntity)
+	httpx.Map(graph.ErrNotFound, http.StatusNotFound)
+	httpx.Map(store.ErrNotFound, http.StatusNotFound)
+	httpx.Map(store.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(store.ErrConflict, http.StatusConflict)
+	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(httpx.WithLogger(r.Context(), h.cfg.logger))
+	h.routes.ServeHTTP(w, r)
+}
+
+// fail answers with err's problem.
+func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
+
+func graphID(r *http.Request) (string, error) { return httpx.PathID(r, "id", ValidGraphID) }
+
+func snapshotID(r *http.Request, name string) (string, error) {
+	return httpx.PathID(r, name, store.ValidID)
+}
+
+// GraphInfo describes one graph: registered in the catalog, holding snapshots, or
+// both.
+type GraphInfo struct {
+	ID         string            `json:"id"`
+	Registered bool              `json:"registered"`      // the catalog knows it
+	Stats      *store.GraphStats `json:"stats,omitempty"` // absent without snapshots
+}
+
+// GET /graphs → 200 Page[GraphInfo], every graph in one page.
+func (h *handler) listGraphs(w http.ResponseWriter, r *http.Request) {
+	ids, err := h.graphs.GraphIDs(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	stats, err := h.e.Store().SnapshotStats(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	byID := map[string]*GraphInfo{}
+	for _, id := range ids {
+		byID[id] = &GraphInfo{ID: id, Registered: true}
+	}
+	for i := range stats {
+		gi := byID[stats[i].GraphID]
+		if gi == nil {
+			gi = &GraphInfo{ID: stats[i].GraphID}
+			byID[gi.ID] = gi
+		}
+		gi.Stats = &stats[i]
+	}
+	out := make([]GraphInfo, 0, len(byID))
+	for _, gi := range byID {
+		out = append(out, *gi)
+	}
+	slices.SortFunc(out, func(a, b GraphInfo) int { return strings.Compare(a.ID, b.ID) })
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(out, ""))
+}
+
+// SnapshotRequest is the optional body of POST /graphs/{id}/snapshots.
+type SnapshotRequest struct {
+	Kind   Kind              `json:"kind,omitempty"` // "", "auto", "full" or "incremental"
+	Labels map[string]string `json:"labels,omitempty"`
+	Wait   bool              `json:"wait,omitempty"` // like ?wait=true
+}
+
+// POST /graphs/{id}/snapshots → 202 operation, or with wait 201 store.Snapshot.
+func (h *handler) createSnapshot(w http.ResponseWriter, r *http.Request) {
+	id, err := graphID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	wait, err := httpx.QueryBool(r, "wait")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var req SnapshotRequest
+	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		fail(w, r, err)
+		return
+	}
+	g, err := h.graphs.Graph(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	opts := SnapshotOptions{Kind: req.Kind, Labels: req.Labels}
+	if wait || req.Wait {
+		row, err := h.e.Snapshot(r.Context(), id, g, opts)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		w.Header().Set("Location", httpx.Location(r, "/snapshots/"+row.ID))
+		httpx.WriteJSON(w, http.StatusCreated, row)
+		return
+	}
+	h.start(w, r, "snapshot", func(ctx context.Context, report func(any)) (any, error) {
+		opts.Progress = func(p Progress) { report(p) }
+		return h.e.Snapshot(ctx, id, g, opts)
+	})
+}
+
+func (q *SnapshotRequest) validate() error {
+	switch q.Kind {
+	case "auto":
+		q.Kind = KindAuto
+	case KindAuto, KindFull, KindIncremental:
+	default:
+		return httpx.FieldErrorf("kind", "must be auto, full or incremental, not %q", q.Kind)
+	}
+	if len(q.Labels) > maxLabels {
+		return httpx.FieldErrorf("labels", "must hold at most %d entries", maxLabels)
+	}
+	for k, v := range q.Labels {
+		if k == "" || len(k)+len(v) > maxLabelBytes {
+			return httpx.FieldErrorf("labels", "keys must be non-empty and each entry at most %d bytes", maxLabelBytes)
+		}
+	}
+	return nil
+}
+
+// start runs fn as an operation and answers 202, or runs it within the request and
+// answers 200 with its result when ?wait=true.
+func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn httpx.OperationFunc) {
+	wait, err := httpx.QueryBool(r, "wait")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if wait {
+		res, err := fn(r.Context(), func(any) {})
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, res)
+		return
+	}
+	op, err := h.cfg.ops.Start(kind, fn)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.Accepted(w, r, op)
+}
+
+var (
+	snapshotStatuses = []string{store.SnapshotPending, store.SnapshotRunning, store.SnapshotCompleted, store.SnapshotFailed}
+	snapshotKinds    = []string{store.SnapshotFull, store.SnapshotIncremental, store.SnapshotSynthetic}
+)
+
+// GET /graphs/{id}/snapshots?status=&kind=&limit=&cursor= → 200 Page[store.Snapshot],
+// newest first. A graph without snapshots has an empty list.
+func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
+	id, err := graphID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := store.SnapshotFilter{GraphID: id, Status: q.Get("status"), Kind: q.Get("kind"), Cursor: p.Cursor, Limit: p.Limit}
+	if f.Status != "" && !slices.Contains(snapshotStatuses, f.Status) {
+		fail(w, r, httpx.FieldErrorf("status", "must be one of %v", snapshotStatuses))
+		return
+	}
+	if f.Kind != "" && !slices.Contains(snapshotKinds, f.Kind) {
+		fail(w, r, httpx.FieldErrorf("kind", "must be one of %v", snapshotKinds))
+		return
+	}
+	rows, next, err := h.e.Store().ListSnapshots(r.Context(), f)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(rows, next))
+}
+
+// GET /snapshots/{sid} → 200 store.Snapshot, whatever its status.
+func (h *handler) getSnapshot(w http.ResponseWriter, r *http.Request) {
+	sid, err := snapshotID(r, "sid")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	row, err := h.e.Store().GetSnapshot(r.Context(), sid)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, row)
+}
+
+// DELETE /snapshots/{sid} → 204.
+func (h *handler) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
+	sid, err := snapshotID(r, "sid")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := h.e.Delete(r.Context(), sid); err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// GET /snapshots/{sid}/manifest → 200 Manifest.
+func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
+	sid, err := snapshotID(r, "sid")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	m, err := h.e.Manifest(r.Context(), sid)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, m)
+}
+
+// RestoreRequest is the optional body of POST /snapshots/{sid}/restore. Without
+// one, the whole snapshot is restored into the graph it was taken of.
+type RestoreRequest struct {
+	TargetGraph string   `json:"target_graph,omitempty"`
+	NodeIDs     []string `json:"node_ids,omitempty"`
+	Labels      []string `json:"labels,omitempty"`
+	Hops        int      `json:"hops,omitempty"`
+	DryRun      bool     `json:"dry_run,omitempty"`
+}
+
+func (q *RestoreRequest) validate() error {
+	if q.TargetGraph != "" && !ValidGraphID(q.TargetGraph) {
+		return httpx.CheckID("target_graph", q.TargetGraph, ValidGraphID)
+	}
+	for i, id := range q.NodeIDs {
+		if err := graph.ValidateID(id); err != nil {
+			return httpx.FieldErrorf(fmt.Sprintf("node_ids[%d]", i), "is not a valid node id")
+		}
+	}
+	for i, l := range q.Labels {
+		if l == "" {
+			return httpx.FieldErrorf(fmt.Sprintf("labels[%d]", i), "must not be empty")
+		}
+	}
+	if q.Hops < 0 || q.Hops > maxHops {
+		return httpx.FieldErrorf("hops", "must be from 0 to %d", maxHops)
+	}
+	if q.Hops > 0 && len(q.NodeIDs) == 0 && len(q.Labels) == 0 {
+		return httpx.FieldErrorf("hops", "needs node_ids or labels to start from")
+	}
+	return nil
+}
+
+// RestorePlan is what a dry-run restore answers: what the snapshot holds and
+// whether its objects are all present, without writing anything. For a partial
+// restore Nodes and Edges are the snapshot's totals, an upper bound of what would
+// be written.
+type RestorePlan struct {
+	SnapshotID  string    `json:"snapshot_id"`
+	SourceGraph string    `json:"source_graph"`
+	TargetGraph string    `json:"target_graph"`
+	Partial     bool      `json:"partial"`
+	Nodes       int64     `json:"nodes"`
+	Edges       int64     `json:"edges"`
+	Layers      int       `json:"layers"`
+	Objects     int       `json:"objects"`
+	Bytes       int64     `json:"bytes"`     // stored bytes to read
+	BytesRaw    int64     `json:"bytes_raw"` // before compression
+	Encrypted   bool      `json:"encrypted"`
+	Restorable  bool      `json:"restorable"` // every object is present with its size
+	Problems    []Problem `json:"problems,omitempty"`
+	DryRun      bool      `json:"dry_run"`
+}
+
+// POST /snapshots/{sid}/restore → 200 RestorePlan (dry_run), 202 operation, or with
+// ?wait=true 200 RestoreResult.
+func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
+	sid, err := snapshotID(r, "sid")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var req RestoreRequest
+	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		fail(w, r, err)
+		return
+	}
+	m, err := h.e.Manifest(r.Context(), sid)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	target := req.TargetGraph
+	if target == "" {
+		target = m.GraphID
+	}
+	g, err := h.graphs.Graph(r.Context(), target)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	opts := RestoreOptions{NodeIDs: req.NodeIDs, Labels: req.Labels, Hops: req.Hops}
+	if req.DryRun {
+		rep, err := h.e.Verify(r.Context(), sid, false)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		plan := RestorePlan{
+			SnapshotID: sid, SourceGraph: m.GraphID, TargetGraph: target, Partial: opts.partial(),
+			Nodes: m.Nodes, Edges: m.Edges, Layers: len(m.Layers), Objects: rep.Objects,
+			Bytes: rep.Bytes, BytesRaw: m.BytesRaw, Encrypted: m.Encrypted,
+			Restorable: rep.OK, Problems: rep.Problems, DryRun: true,
+		}
+		httpx.WriteJSON(w, http.StatusOK, plan)
+		return
+	}
+	h.start(w, r, "restore", func(ctx context.Context, report func(any)) (any, error) {
+		opts.Progress = func(p Progress) { report(p) }
+		return h.e.Restore(ctx, sid, g, opts)
+	})
+}
+
+// VerifyRequest is the optional body of POST /snapshots/{sid}/verify.
+type VerifyRequest struct {
+	Full bool `json:"full"`
+}
+
+// POST /snapshots/{sid}/verify → 200 VerifyReport (quick, or full with ?wait=true),
+// or 202 operation (full). A report with ok false is still 200: the verification
+// ran and found problems.
+func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
+	sid, err := snapshotID(r, "sid")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var req VerifyRequest
+	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if !req.Full {
+		rep, err := h.e.Verify(r.Context(), sid, false)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, rep)
+		return
+	}
+	if err := h.checkCompleted(r.Context(), sid); err != nil {
+		fail(w, r, err)
+		return
+	}
+	h.start(w, r, "verify", func(ctx context.Context, _ func(any)) (any, error) {
+		return h.e.Verify(ctx, sid, true)
+	})
+}
+
+// checkCompleted returns ErrNotFound unless sid names a completed snapshot.
+func (h *handler) checkCompleted(ctx context.Context, sid string) error {
+	row, err := h.e.Store().GetSnapshot(ctx, sid)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: snapshot %s", ErrNotFound, sid)
+		}
+		return err
+	}
+	if row.Status != store.SnapshotCompleted {
+		return fmt.Errorf("%w: snapshot %s is %s", ErrNotFound, sid, row.Status)
+	}
+	return nil
+}
+
+// GET /diff?from=&to=&limit= or GET /snapshots/{sid}/diff/{other}?limit= → 200 Diff.
+func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
+	from, to := r.PathValue("sid"), r.PathValue("other")
+	fromField, toField := "sid", "other"
+	if from == "" && to == "" {
+		q := r.URL.Query()
+		from, to = q.Get("from"), q.Get("to")
+		fromField, toField = "from", "to"
+	}
+	if err := httpx.CheckID(fromField, from, store.ValidID); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := httpx.CheckID(toField, to, store.ValidID); err != nil {
+		fail(w, r, err)
+		return
+	}
+	limit, err := httpx.QueryInt(r, "limit", 1000, 1, maxDiffLimit)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	d, err := h.e.Diff(r.Context(), from, to, DiffOptions{Limit: limit})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, d)
+}
+
+// PruneRequest is the body of POST /graphs/{id}/prune: a Retention, with
+// keep_within as a duration string, and dry_run.
+type PruneRequest struct {
+	KeepLast    int            `json:"keep_last,omitempty"`
+	KeepHourly  int            `json:"keep_hourly,omitempty"`
+	KeepDaily   int            `json:"keep_daily,omitempty"`
+	KeepWeekly  int            `json:"keep_weekly,omitempty"`
+	KeepMonthly int            `json:"keep_monthly,omitempty"`
+	KeepWithin  httpx.Duration `json:"keep_within,omitempty"`
+	DryRun      bool           `json:"dry_run,omitempty"`
+}
+
+// Retention returns the policy the request states.
+func (q PruneRequest) Retention() Retention {
+	return Retention{
+		KeepLast: q.KeepLast, KeepHourly: q.KeepHourly, KeepDaily: q.KeepDaily,
+		KeepWeekly: q.KeepWeekly, KeepMonthly: q.KeepMonthly, KeepWithin: time.Duration(q.KeepWithin),
+	}
+}
+
+// POST /graphs/{id}/prune → 200 PruneResult. The body is required; {} keeps
+// everything.
+func (h *handler) prune(w http.ResponseWriter, r *http.Request) {
+	id, err := graphID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var req PruneRequest
+	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	ret := req.Retention()
+	if err := ret.Validate(); err != nil {
+		fail(w, r, err)
+		return
+	}
+	res, err := h.e.Prune(r.Context(), id, ret, req.DryRun)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+}
+
+// GCRequest is the optional body of POST /gc.
+type GCRequest struct {
+	Grace  *httpx.Duration `json:"grace,omitempty"` // default 1h
+	DryRun bool            `json:"dry_run,omitempty"`
+}
+
+// POST /gc → 202 operation, or with ?wait=true 200 GCResult.
+func (h *handler) gc(w http.ResponseWriter, r *http.Request) {
+	var req GCRequest
+	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	opts := GCOptions{DryRun: req.DryRun}
+	if req.Grace != nil {
+		if *req.Grace < 0 {
+			fail(w, r, httpx.FieldErrorf("grace", "must not be negative"))
+			return
+		}
+		// GCOptions reads 0 as the default; a grace of 0 asked for is the smallest
+		// positive one.
+		opts.Grace = max(time.Duration(*req.Grace), 1)
+	}
+	h.start(w, r, "gc", func(ctx context.Context, _ func(any)) (any, error) {
+		return h.e.GC(ctx, opts)
+	})
+}
+
+// GET /stats → 200 Page[store.GraphStats], one item per graph with snapshots.
+func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
+	stats, err := h.e.Store().SnapshotStats(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(stats, ""))
+}
