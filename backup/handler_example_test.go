@@ -1,0 +1,57 @@
+package backup_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/blob/memblob"
+	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/graphtest"
+	"github.com/graphvault/graphvault/store/memgraph"
+)
+
+// A host mounts the handler under a prefix and protects mutating calls with a
+// bearer token.
+func ExampleNewHandler() {
+	ctx := context.Background()
+	st, err := store.Open(ctx, ":memory:")
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	engine, err := backup.New(st, blob.NewBucket(memblob.New()), backup.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	g := memgraph.New()
+	if err := graphtest.Generate(graphtest.GenerateOptions{Nodes: 10, Edges: 20, Seed: 1}).Replace(ctx, g); err != nil {
+		panic(err)
+	}
+	graphs := &graph.Registry{}
+	graphs.Register("graph1", g)
+
+	ops := httpx.NewOperations()
+	defer ops.Close(ctx)
+	mux := http.NewServeMux()
+	mux.Handle("/api/backup/backup/", http.StripPrefix("/api/backup/backup",
+		backup.NewHandler(engine, graphs, backup.WithAuthorizer(httpx.BearerToken("s3cret")), backup.WithOperations(ops))))
+
+	req := httptest.NewRequest("POST", "/api/backup/backup/graphs/graph1/snapshots?wait=true", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	var row store.Snapshot
+	if err := json.Unmarshal(rec.Body.Bytes(), &row); err != nil {
+		panic(err)
+	}
+	fmt.Println(rec.Code, row.GraphID, row.Status, row.Nodes)
+	// Output: 201 graph1 completed 10
+}
