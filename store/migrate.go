@@ -196,3 +196,27 @@ func (s *Store) applyMigration(ctx context.Context, conn bun.Conn, m migration) 
 		return err
 	})
 }
+
+// SchemaVersion returns the highest migration version applied to the database (0
+// if none) and the highest this package knows. current < latest means the
+// database needs [Store.Migrate]; current > latest means a newer graphvault has
+// migrated it.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int, err error) {
+	err = s.do(ctx, "schema version", "", func(ctx context.Context) error {
+		ms, err := loadMigrations(s.dialect)
+		if err != nil {
+			return err
+		}
+		if len(ms) > 0 {
+			latest = ms[len(ms)-1].version
+		}
+		var v struct {
+			Max int `bun:"max"`
+		}
+		err = s.db.NewSelect().Model((*appliedMigration)(nil)).
+			ColumnExpr("COALESCE(MAX(version), 0) AS max").Scan(ctx, &v)
+		current = v.Max
+		return err
+	})
+	return current, latest, err
+}

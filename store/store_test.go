@@ -1,13 +1,78 @@
 package store_test
 
 import (
+	"context"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
 	storetest.ForEachKind(t, func(t *testing.T, kind string) {
+		t.Parallel()
 		storetest.Run(t, storetest.OpenerFor(kind))
+	})
+}
+
+// TestSharedDatabase opens several stores on one database at once, as several
+// processes sharing a store do: the migrations run once, and a lease taken through
+// one store is refused through the others.
+func TestSharedDatabase(t *testing.T) {
+	storetest.ForEachKind(t, func(t *testing.T, kind string) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := storetest.OpenDSN(t, kind)
+		const n = 4
+		stores := make([]*store.Store, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				stores[i], errs[i] = store.Open(ctx, dsn)
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("store %d: Open: %v", i, errs[i])
+			}
+			t.Cleanup(func() {
+				if err := stores[i].Close(); err != nil {
+					t.Errorf("close: %v", err)
+				}
+			})
+		}
+		rows, err := stores[0].DB().NewSelect().Table(store.MigrationsTable).Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current, latest, err := stores[3].SchemaVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if current != latest || latest < 1 || rows != int64(latest) {
+			t.Errorf("schema version %d of %d with %d migration rows, want all equal and at least 1", current, latest, rows)
+		}
+		for i, s := range stores {
+			got, err := s.AcquireLease(ctx, "scheduler", "instance-"+string(rune('a'+i)), time.Hour)
+			if err != nil {
+				t.Fatalf("store %d: acquire: %v", i, err)
+			}
+			if want := i == 0; got != want {
+				t.Errorf("store %d: acquire = %v, want %v", i, got, want)
+			}
+		}
+		sn := &store.Snapshot{GraphID: "g"}
+		if err := stores[1].CreateSnapshot(ctx, sn); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stores[2].GetSnapshot(ctx, sn.ID); err != nil {
+			t.Errorf("snapshot written through one store, read through another: %v", err)
+		}
 	})
 }
