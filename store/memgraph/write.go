@@ -155,11 +155,11 @@ func (g *Graph) deleteNodeLocked(id string, u *undoLog) {
 type undoLog []undo
 
 type undo struct {
-	id      string     // node id, for a node change
+	id      string      // node id, for a node change
 	node    *graph.Node // previous node, nil if there was none
-	key     *edgeRec   // edge key, for an edge change
-	edge    *edgeRec   // previous edge, nil if there was none
-	content *content   // previous trees, for a reset
+	key     *edgeRec    // edge key, for an edge change
+	edge    *edgeRec    // previous edge, nil if there was none
+	content *content    // previous trees, for a reset
 }
 
 type content struct {

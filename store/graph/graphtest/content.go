@@ -1,14 +1,12 @@
 package graphtest
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/graphvault/graphvault/store/graph"
@@ -303,11 +301,3 @@ func show(v any) string {
 	}
 	return fmt.Sprintf("%T(%v)", v, v)
 }
-
-// sortEdges orders edges by key, for stable messages.
-func sortEdges(edges []graph.Edge, directed bool) {
-	slices.SortFunc(edges, func(a, b graph.Edge) int { return cmp.Compare(a.Key(directed), b.Key(directed)) })
-}
-
-// quoteAll is a helper for messages listing ids.
-func quoteAll(ids []string) string { return fmt.Sprintf("%q", strings.Join(ids, ", ")) }

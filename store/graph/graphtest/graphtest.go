@@ -34,7 +34,11 @@ type Graph interface {
 }
 
 // Run runs the conformance suite, for an undirected and a directed graph, calling
-// newGraph for each test that needs a graph.
+// newGraph for each test that needs a graph. Besides what the graph package
+// documents, the suite expects what journal replay relies on: deleting a node or
+// an edge that does not exist succeeds and changes nothing, Apply accepts
+// [graph.OpReset], and a failed Apply or Replace is not journaled. Views must
+// check their context: iterating with a cancelled context yields its error.
 func Run(t *testing.T, newGraph func(t *testing.T, directed bool) Graph) {
 	t.Helper()
 	for _, directed := range []bool{false, true} {
