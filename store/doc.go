@@ -11,13 +11,14 @@
 // [Store.Migrate], which applies the embedded SQL migrations for the dialect and
 // records them in the table graphvault_migrations; running it again is a no-op and
 // concurrent runs against one database are serialised (advisory lock on PostgreSQL,
-// GET_LOCK on MySQL, an immediate transaction on SQLite).
+// GET_LOCK on MySQL, an immediate transaction on SQLite). [Store.SchemaVersion]
+// tells whether a database is migrated, for health checks.
 //
 // Every table is prefixed graphvault_ so the store can share the host's database.
 // Primary keys are ULIDs made by [NewID]: they sort by creation time, which is the
 // order of every list (newest first). Lists are paginated by an opaque cursor: pass
 // the cursor a list returned to get the next page; an empty cursor means the last
-// page was returned.
+// page was returned. An empty page is an empty (not nil) slice.
 //
 // Times are stored and returned in UTC at microsecond precision; a zero optional
 // time is stored as NULL. Maps and slices are stored as JSON. A [Target]'s Secret is

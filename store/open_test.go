@@ -6,16 +6,21 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/mysqldialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/storetest"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -152,6 +157,63 @@ func TestMemoryStoresAreSeparate(t *testing.T) {
 		n, err := tc.s.CountSnapshots(ctx, store.SnapshotFilter{})
 		if err != nil || n != tc.want {
 			t.Errorf("store %s: %d snapshots (%v), want %d", tc.name, n, err, tc.want)
+		}
+	}
+}
+
+// TestMySQLChangedRows runs on a host's MySQL connection without clientFoundRows,
+// where an UPDATE that writes the values already there reports no affected row.
+func TestMySQLChangedRows(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(storetest.OpenDSN(t, storetest.MySQL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mysql.NewConfig()
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Net, cfg.Addr, cfg.DBName = "tcp", u.Host, u.Path[1:]
+	cfg.ParseTime, cfg.Loc = true, time.UTC
+	sqldb, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, mysqldialect.New())
+	defer db.Close()
+	clock := storetest.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+	s, err := store.New(ctx, db, store.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := &store.Snapshot{GraphID: "g"}
+	if err := s.CreateSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"update changing nothing", s.UpdateSnapshot(ctx, sn), nil},
+		{"update absent", s.UpdateSnapshot(ctx, &store.Snapshot{ID: store.NewID(), GraphID: "g"}), store.ErrNotFound},
+	}
+	for _, st := range steps {
+		if !errors.Is(st.err, st.want) {
+			t.Errorf("%s: error %v, want %v", st.name, st.err, st.want)
+		}
+	}
+	leases := []struct {
+		holder string
+		want   bool
+	}{
+		{"a", true},
+		{"a", true}, // renewal writing the same expiry: no changed row
+		{"b", false},
+	}
+	for i, l := range leases {
+		got, err := s.AcquireLease(ctx, "job", l.holder, time.Minute)
+		if err != nil || got != l.want {
+			t.Errorf("acquire #%d by %s = %v, %v; want %v", i+1, l.holder, got, err, l.want)
 		}
 	}
 }

@@ -24,6 +24,9 @@ func page[T any](ctx context.Context, q *bun.SelectQuery, out *[]T, cursor strin
 	if err := q.OrderExpr("id DESC").Limit(int64(n) + 1).Scan(ctx); err != nil {
 		return "", err
 	}
+	if *out == nil {
+		*out = []T{} // an empty page is [] in JSON, not null
+	}
 	if len(*out) <= n {
 		return "", nil
 	}

@@ -293,6 +293,9 @@ func testSnapshotList(t *testing.T, open Opener) {
 			if tc.wantErr != nil {
 				return
 			}
+			if got == nil {
+				t.Fatalf("list returned a nil slice, want an empty one")
+			}
 			gotIDs := []string{}
 			for _, sn := range got {
 				gotIDs = append(gotIDs, sn.ID)
@@ -619,9 +622,6 @@ func testReplicationEvents(t *testing.T, open Opener) {
 			for _, i := range tc.want {
 				want = append(want, events[i])
 			}
-			if got == nil {
-				got = []store.ReplicationEvent{}
-			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
@@ -742,9 +742,6 @@ func testHealth(t *testing.T, open Opener) {
 			want := []store.HealthEvent{}
 			for _, i := range tc.want {
 				want = append(want, events[i])
-			}
-			if got == nil {
-				got = []store.HealthEvent{}
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
