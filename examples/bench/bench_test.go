@@ -94,7 +94,7 @@ func TestRunTiny(t *testing.T) {
 
 	var out bytes.Buffer
 	printReport(&out, rep, det)
-	for _, s := range []string{"graphvault", "targets:", "incremental bytes / full bytes", "restic skipped"} {
+	for _, s := range []string{"graphvault", "targets (heap budget", "incremental bytes / full bytes", "restic skipped"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, out.String())
 		}
@@ -150,6 +150,41 @@ func TestCompareGraphs(t *testing.T) {
 				t.Error("no difference found")
 			}
 		})
+	}
+}
+
+func TestProbe(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 200, Edges: 500, Seed: 2})
+	g := memgraph.New()
+	if err := gen.Replace(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	base, updated := filepath.Join(dir, "base.jsonl"), filepath.Join(dir, "updated.jsonl")
+	if err := exportJSONLines(ctx, g, base); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Apply(ctx, updateOps(gen, 0.05, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := exportJSONLines(ctx, g, updated); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runProbe(ctx, base, updated, filepath.Join(dir, "probe"), &out); err != nil {
+		t.Fatalf("runProbe: %v", err)
+	}
+	var steps []probeStep
+	if err := json.Unmarshal(out.Bytes(), &steps); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range steps {
+		names = append(names, s.Step)
+	}
+	if want := []string{stepFull, stepIncremental, stepRestore}; !slices.Equal(names, want) {
+		t.Errorf("probe steps = %v, want %v", names, want)
 	}
 }
 

@@ -96,6 +96,7 @@ type config struct {
 	skip         []string // peers not to run even when installed
 	cpuProfile   string   // per graphvault step CPU profiles, named from this path
 	memProfile   string   // per graphvault step heap profiles, named from this path
+	probe        bool     // measure the engine's heap apart in a child process (see probe.go)
 	log          io.Writer
 }
 
@@ -110,6 +111,7 @@ type details struct {
 	rowBytes       map[string]int64   // graphvault step → bytes new according to the snapshot row
 	cpu            map[string]float64 // "system/step" → CPU seconds, user and system
 	versions       map[string]string
+	probe          []probeStep // the engine's heap measured apart, when run
 }
 
 func main() {
@@ -117,6 +119,8 @@ func main() {
 		c        config
 		jsonPath string
 		skip     string
+		probeDir string
+		probeIn  [2]string
 	)
 	flag.IntVar(&c.nodes, "nodes", 200000, "number of nodes")
 	flag.IntVar(&c.edges, "edges", 600000, "number of edges")
@@ -128,6 +132,10 @@ func main() {
 	flag.StringVar(&skip, "skip", "", "comma-separated peers not to run (restic, zstd)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile per graphvault step (FILE becomes FILE.<step>)")
 	flag.StringVar(&c.memProfile, "memprofile", "", "write heap profiles before and after each graphvault step (FILE.<step>-before, FILE.<step>)")
+	flag.BoolVar(&c.probe, "probe", true, "also measure the engine's heap apart from the graph, in a child process")
+	flag.StringVar(&probeDir, "heap-probe", "", "run as the heap probe in this directory (used by the program itself)")
+	flag.StringVar(&probeIn[0], "probe-base", "", "heap probe: JSON-lines export for the full snapshot")
+	flag.StringVar(&probeIn[1], "probe-updated", "", "heap probe: JSON-lines export for the incremental snapshot")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
@@ -140,6 +148,14 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if probeDir != "" {
+		err := writeFile(jsonPath, func(w io.Writer) error { return runProbe(ctx, probeIn[0], probeIn[1], probeDir, w) })
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: heap probe: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rep, det, err := run(ctx, c)
 	if rep != nil {
 		printReport(os.Stdout, rep, det)
@@ -299,17 +315,30 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 
-	// The same change for everyone: applied to the graph, then exported again.
+	// The same change for everyone: applied to the graph, then exported again. The
+	// first export stays beside it for the heap probe (the new one replaces the file
+	// by a rename, so a link keeps the old one).
+	basePath := b.path("probe", "base.jsonl")
+	if b.cfg.probe {
+		if err := os.MkdirAll(filepath.Dir(basePath), 0o755); err != nil {
+			return err
+		}
+		if err := os.Link(jsonlPath, basePath); err != nil {
+			return err
+		}
+	}
 	ops := updateOps(b.gen, b.cfg.change, b.cfg.seed)
 	if err := b.g.Apply(ctx, ops); err != nil {
 		return fmt.Errorf("apply change: %w", err)
 	}
 	b.logf("changed %d records (%.2g%%)", len(ops), 100*b.cfg.change)
 	ops = nil
-	if b.has(sysRestic) {
+	if b.has(sysRestic) || b.cfg.probe {
 		if err := exportJSONLines(ctx, b.g, jsonlPath); err != nil {
 			return err
 		}
+	}
+	if b.has(sysRestic) {
 		if err := b.resticBackup(ctx, stepIncremental); err != nil {
 			return err
 		}
@@ -330,7 +359,19 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
-	return b.verify(ctx, inc.ID)
+	if err := b.verify(ctx, inc.ID); err != nil {
+		return err
+	}
+	if b.cfg.probe {
+		b.logf("heap probe: the engine alone, graph streamed from the exports, restore into a discarding writer")
+		if b.det.probe, err = startProbe(ctx, basePath, jsonlPath, b.path("probe")); err != nil {
+			return fmt.Errorf("heap probe: %w", err)
+		}
+		for _, p := range b.det.probe {
+			b.logf("probe      %-11s %8.2fs peak %s", p.Step, p.Seconds, human(p.PeakBytes))
+		}
+	}
+	return nil
 }
 
 func (b *bench) close() error {

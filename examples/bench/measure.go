@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -150,12 +152,35 @@ func runChild(ctx context.Context, env []string, name string, args ...string) (c
 	out := &tailBuffer{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
-	err := cmd.Run()
-	res := childResult{Seconds: time.Since(start).Seconds()}
+	if err := cmd.Start(); err != nil {
+		return childResult{}, fmt.Errorf("%s: %w", name, err)
+	}
+	// The child's own rusage is no good for its peak memory: the child starts as a
+	// copy of this process, whose resident set is counted before exec replaces it.
+	// VmHWM, the peak of the image after exec, is sampled instead.
+	done := make(chan struct{})
+	hwm := make(chan int64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(sampleInterval)
+		defer t.Stop()
+		for {
+			peak = max(peak, readHWM(cmd.Process.Pid))
+			select {
+			case <-done:
+				hwm <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	res := childResult{Seconds: time.Since(start).Seconds(), MaxRSS: <-hwm}
 	if cmd.ProcessState != nil {
 		res.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.MaxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && res.MaxRSS == 0 {
+			res.MaxRSS = int64(ru.Maxrss) * 1024 // no /proc: the best there is, in KiB
 		}
 	}
 	if err != nil {
@@ -212,4 +237,23 @@ func processCPU() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// readHWM returns the peak resident set of process pid in bytes, from
+// /proc/PID/status, or 0 when it cannot be read.
+func readHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb * 1024
+		}
+	}
+	return 0
 }
