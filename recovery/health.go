@@ -206,7 +206,6 @@ func NewHealth(st *store.Store, checkers []Checker, opts ...HealthOption) (*Heal
 	meter := c.mp.Meter(meterName)
 	var err error
 	if h.status, err = meter.Float64Gauge("graphvault.health.status",
-		metric.WithUnit("1"),
 		metric.WithDescription("Status of each health check: 1 pass, 0.5 warn, 0 fail.")); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,365 @@
+package monitoring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault/store"
+)
+
+// Sentinel errors. Test them with errors.Is.
+var (
+	// ErrInvalid: an argument or option was rejected.
+	ErrInvalid = errors.New("monitoring: invalid argument")
+	// ErrBusy: the operation conflicts with one in progress.
+	ErrBusy = errors.New("monitoring: busy")
+	// ErrNotConfigured: the handler was built without what the request needs (a
+	// Prometheus registry, a collector, a dashboard).
+	ErrNotConfigured = errors.New("monitoring: not configured")
+)
+
+const meterName = "github.com/graphvault/graphvault/monitoring"
+
+// Names of the metric samples [Collector.Collect] writes, the history the
+// dashboard draws. Labels are in store.CanonicalLabels form.
+const (
+	SampleSnapshots        = "graphvault.snapshots"         // {graph, status}: snapshots by status
+	SampleSnapshotBytes    = "graphvault.snapshot.bytes"    // {graph}: stored bytes the newest completed snapshot needs
+	SampleSnapshotNodes    = "graphvault.snapshot.nodes"    // {graph}: nodes in the newest completed snapshot
+	SampleSnapshotEdges    = "graphvault.snapshot.edges"    // {graph}: edges in the newest completed snapshot
+	SampleSnapshotDuration = "graphvault.snapshot.duration" // {graph}: seconds the newest completed snapshot took
+	SampleSnapshotAge      = "graphvault.snapshot.age"      // {graph}: seconds since the newest completed snapshot finished
+	SampleGraphStored      = "graphvault.graph.stored"      // {graph}: bytes written to the bucket by completed snapshots
+	SampleReplicationLag   = "graphvault.replication.lag"   // {target}: seconds since the last successful replication
+	SampleHealthStatus     = "graphvault.health.status"     // {component, check}: 1 pass, 0.5 warn, 0 fail
+	SampleHealthOverall    = "graphvault.health.overall"    // no labels: the worst health status
+	SampleCheckpoints      = "graphvault.checkpoints"       // {validation}: checkpoints by validation outcome
+)
+
+const (
+	defaultRetention       = 7 * 24 * time.Hour
+	defaultCollectInterval = time.Minute
+	callbackTimeout        = 10 * time.Second
+)
+
+// CollectorOption configures a [Collector].
+type CollectorOption func(*collectorConfig)
+
+type collectorConfig struct {
+	mp        metric.MeterProvider
+	retention time.Duration
+	interval  time.Duration
+	logger    *slog.Logger
+	now       func() time.Time
+}
+
+// WithMeterProvider publishes the collector's gauges through mp; nil means
+// otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) CollectorOption {
+	return func(c *collectorConfig) { c.mp = mp }
+}
+
+// WithRetention keeps metric samples for d; older ones are pruned by every
+// collection. Default 7 days.
+func WithRetention(d time.Duration) CollectorOption {
+	return func(c *collectorConfig) { c.retention = d }
+}
+
+// WithInterval sets how often [Collector.Start] collects; default 1 minute.
+func WithInterval(d time.Duration) CollectorOption {
+	return func(c *collectorConfig) { c.interval = d }
+}
+
+// WithLogger logs through l; nil means slog.Default().
+func WithLogger(l *slog.Logger) CollectorOption {
+	return func(c *collectorConfig) { c.logger = l }
+}
+
+// WithClock sets the clock for ages, lags and sample times; nil means time.Now.
+func WithClock(now func() time.Time) CollectorOption {
+	return func(c *collectorConfig) { c.now = now }
+}
+
+// Collector publishes gauges read from the metadata store through observable
+// instruments, and keeps metric samples in the store as history for dashboards. It
+// is safe for concurrent use.
+type Collector struct {
+	st  *store.Store
+	cfg collectorConfig
+	log *slog.Logger
+	reg metric.Registration
+
+	snapshots   metric.Int64ObservableGauge
+	stored      metric.Int64ObservableGauge
+	size        metric.Int64ObservableGauge
+	nodes       metric.Int64ObservableGauge
+	edges       metric.Int64ObservableGauge
+	age         metric.Float64ObservableGauge
+	duration    metric.Float64ObservableGauge
+	checkpoints metric.Int64ObservableGauge
+	targets     metric.Int64ObservableGauge
+	lag         metric.Float64ObservableGauge
+	health      metric.Float64ObservableGauge
+
+	runMu   sync.Mutex
+	stop    chan struct{}
+	done    chan struct{}
+	cancel  context.CancelFunc
+	started bool
+	closed  bool
+}
+
+// NewCollector returns a collector reading st. Its gauges are registered on the
+// meter provider at once and read the store whenever the provider's reader
+// collects (a Prometheus scrape).
+func NewCollector(st *store.Store, opts ...CollectorOption) (*Collector, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalid)
+	}
+	c := collectorConfig{retention: defaultRetention, interval: defaultCollectInterval}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.retention <= 0 || c.interval <= 0 {
+		return nil, fmt.Errorf("%w: retention and interval must be positive", ErrInvalid)
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	col := &Collector{st: st, cfg: c, log: c.logger}
+	if err := col.register(c.mp.Meter(meterName)); err != nil {
+		return nil, fmt.Errorf("monitoring: instruments: %w", err)
+	}
+	return col, nil
+}
+
+func (c *Collector) register(m metric.Meter) error {
+	var err error
+	ig := func(name, unit, desc string) metric.Int64ObservableGauge {
+		if err != nil {
+			return nil
+		}
+		var g metric.Int64ObservableGauge
+		g, err = m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return g
+	}
+	fg := func(name, unit, desc string) metric.Float64ObservableGauge {
+		if err != nil {
+			return nil
+		}
+		var g metric.Float64ObservableGauge
+		g, err = m.Float64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return g
+	}
+	c.snapshots = ig("graphvault.stats.snapshots", "{snapshot}", "Snapshots in the metadata store, by graph and status.")
+	c.stored = ig("graphvault.stats.stored", "By", "Bytes written to the bucket by each graph's completed snapshots.")
+	c.size = ig("graphvault.stats.snapshot.size", "By", "Stored bytes the newest completed snapshot of each graph needs to restore.")
+	c.nodes = ig("graphvault.stats.snapshot.nodes", "{node}", "Nodes in the newest completed snapshot of each graph.")
+	c.edges = ig("graphvault.stats.snapshot.edges", "{edge}", "Edges in the newest completed snapshot of each graph.")
+	c.age = fg("graphvault.stats.snapshot.age", "s", "Time since the newest completed snapshot of each graph finished.")
+	c.duration = fg("graphvault.stats.snapshot.duration", "s", "Time the newest completed snapshot of each graph took.")
+	c.checkpoints = ig("graphvault.stats.checkpoints", "{checkpoint}", "Checkpoints by validation outcome: valid, invalid, unvalidated.")
+	c.targets = ig("graphvault.stats.replication.targets", "{target}", "Replication targets by health.")
+	c.lag = fg("graphvault.stats.replication.lag", "s", "Time since each replication target last finished a successful replication.")
+	c.health = fg("graphvault.stats.health", "", "Newest recorded status of each health check: 1 pass, 0.5 warn, 0 fail.")
+	if err != nil {
+		return err
+	}
+	c.reg, err = m.RegisterCallback(c.observe,
+		c.snapshots, c.stored, c.size, c.nodes, c.edges, c.age, c.duration,
+		c.checkpoints, c.targets, c.lag, c.health)
+	return err
+}
+
+// observe reads the store and reports every gauge.
+func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
+	ctx, cancel := context.WithTimeout(ctx, callbackTimeout)
+	defer cancel()
+	s, err := readState(ctx, c.st, c.cfg.now())
+	if err != nil {
+		return fmt.Errorf("monitoring: reading the store: %w", err)
+	}
+	for _, g := range s.graphs {
+		graph := attribute.String("graph", g.stats.GraphID)
+		for status, n := range map[string]int64{
+			store.SnapshotPending: g.stats.Pending, store.SnapshotRunning: g.stats.Running,
+			store.SnapshotCompleted: g.stats.Completed, store.SnapshotFailed: g.stats.Failed,
+		} {
+			o.ObserveInt64(c.snapshots, n, metric.WithAttributes(graph, attribute.String("status", status)))
+		}
+		o.ObserveInt64(c.stored, g.stats.BytesNew, metric.WithAttributes(graph))
+		if sn := g.newest; sn != nil {
+			o.ObserveInt64(c.size, sn.BytesStored, metric.WithAttributes(graph))
+			o.ObserveInt64(c.nodes, sn.Nodes, metric.WithAttributes(graph))
+			o.ObserveInt64(c.edges, sn.Edges, metric.WithAttributes(graph))
+			o.ObserveFloat64(c.age, snapshotAge(sn, s.at).Seconds(), metric.WithAttributes(graph))
+			o.ObserveFloat64(c.duration, snapshotDuration(sn).Seconds(), metric.WithAttributes(graph))
+		}
+	}
+	cp := s.checkpoints
+	for v, n := range map[string]int64{"valid": cp.valid, "invalid": cp.invalid, "unvalidated": cp.unvalidated} {
+		o.ObserveInt64(c.checkpoints, n, metric.WithAttributes(attribute.String("validation", v)))
+	}
+	byHealth := map[string]int64{}
+	for _, t := range s.targets {
+		byHealth[targetHealth(t.target)]++
+		if lag, ok := t.lag(s.at); ok {
+			o.ObserveFloat64(c.lag, lag.Seconds(), metric.WithAttributes(attribute.String("target", t.target.Name)))
+		}
+	}
+	for h, n := range byHealth {
+		o.ObserveInt64(c.targets, n, metric.WithAttributes(attribute.String("health", h)))
+	}
+	for _, e := range s.health {
+		o.ObserveFloat64(c.health, recovery.Status(e.Status).Value(), metric.WithAttributes(
+			attribute.String("component", e.Component), attribute.String("check", e.Check)))
+	}
+	return nil
+}
+
+// targetHealth is a target's recorded health, "unknown" when none is.
+func targetHealth(t store.Target) string {
+	if t.Health == "" {
+		return "unknown"
+	}
+	return t.Health
+}
+
+// CollectResult is what one collection wrote.
+type CollectResult struct {
+	Time    time.Time            `json:"time"`
+	Samples []store.MetricSample `json:"samples"`
+	Pruned  int64                `json:"pruned"` // samples older than the retention deleted
+}
+
+// Collect reads the store, writes one set of metric samples (see the Sample*
+// names) and prunes the samples older than the retention.
+func (c *Collector) Collect(ctx context.Context) (*CollectResult, error) {
+	now := c.cfg.now().UTC()
+	s, err := readState(ctx, c.st, now)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: collect: %w", err)
+	}
+	samples := buildSamples(s)
+	if err := c.st.AddMetricSamples(ctx, samples); err != nil {
+		return nil, fmt.Errorf("monitoring: collect: %w", err)
+	}
+	pruned, err := c.st.PruneMetricSamples(ctx, now.Add(-c.cfg.retention))
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: prune samples: %w", err)
+	}
+	return &CollectResult{Time: now, Samples: samples, Pruned: pruned}, nil
+}
+
+func buildSamples(s *state) []store.MetricSample {
+	var out []store.MetricSample
+	add := func(name string, v float64, labels ...string) {
+		m := map[string]string{}
+		for i := 0; i+1 < len(labels); i += 2 {
+			m[labels[i]] = labels[i+1]
+		}
+		out = append(out, store.MetricSample{Name: name, Labels: store.CanonicalLabels(m), Value: v, At: s.at})
+	}
+	for _, g := range s.graphs {
+		id := g.stats.GraphID
+		add(SampleSnapshots, float64(g.stats.Completed), "graph", id, "status", store.SnapshotCompleted)
+		add(SampleSnapshots, float64(g.stats.Failed), "graph", id, "status", store.SnapshotFailed)
+		add(SampleGraphStored, float64(g.stats.BytesNew), "graph", id)
+		if sn := g.newest; sn != nil {
+			add(SampleSnapshotBytes, float64(sn.BytesStored), "graph", id)
+			add(SampleSnapshotNodes, float64(sn.Nodes), "graph", id)
+			add(SampleSnapshotEdges, float64(sn.Edges), "graph", id)
+			add(SampleSnapshotDuration, snapshotDuration(sn).Seconds(), "graph", id)
+			add(SampleSnapshotAge, snapshotAge(sn, s.at).Seconds(), "graph", id)
+		}
+	}
+	for _, t := range s.targets {
+		if lag, ok := t.lag(s.at); ok {
+			add(SampleReplicationLag, lag.Seconds(), "target", t.target.Name)
+		}
+	}
+	add(SampleCheckpoints, float64(s.checkpoints.valid), "validation", "valid")
+	add(SampleCheckpoints, float64(s.checkpoints.invalid), "validation", "invalid")
+	add(SampleCheckpoints, float64(s.checkpoints.unvalidated), "validation", "unvalidated")
+	for _, e := range s.health {
+		add(SampleHealthStatus, recovery.Status(e.Status).Value(), "component", e.Component, "check", e.Check)
+	}
+	if len(s.health) > 0 {
+		add(SampleHealthOverall, healthOverall(s.health).Value())
+	}
+	return out
+}
+
+// Start collects now and then every interval in a goroutine, until Close or until
+// ctx ends. A failed collection is logged. Starting twice is ErrBusy.
+func (c *Collector) Start(ctx context.Context) error {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.started || c.closed {
+		return fmt.Errorf("%w: collector already started or closed", ErrBusy)
+	}
+	c.started = true
+	stop, done := make(chan struct{}), make(chan struct{})
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.stop, c.done, c.cancel = stop, done, cancel
+	go func() {
+		defer close(done)
+		defer cancel()
+		t := time.NewTicker(c.cfg.interval)
+		defer t.Stop()
+		for {
+			if _, err := c.Collect(workCtx); err != nil && workCtx.Err() == nil {
+				c.log.WarnContext(workCtx, "monitoring: collect", "err", err)
+			}
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// Close stops the interval collections, waiting for one in progress (cancelled if
+// ctx ends first, when Close returns ctx's error), and unregisters the gauges. It is
+// safe to call twice.
+func (c *Collector) Close(ctx context.Context) error {
+	c.runMu.Lock()
+	if c.closed {
+		c.runMu.Unlock()
+		return nil
+	}
+	c.closed = true
+	stop, done, cancel := c.stop, c.done, c.cancel
+	c.runMu.Unlock()
+	var err error
+	if stop != nil {
+		close(stop)
+		select {
+		case <-done:
+		case <-ctx.Done():
+			cancel()
+			<-done
+			err = ctx.Err()
+		}
+	}
+	return errors.Join(err, c.reg.Unregister())
+}

@@ -1,0 +1,87 @@
+package monitoring
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+)
+
+// Prometheus is an OpenTelemetry meter provider whose metrics are exported to a
+// private Prometheus registry. Give MeterProvider to every graphvault package
+// (their WithMeterProvider options) and serve Handler, or mount [NewHandler] with
+// [WithPrometheus]. Nothing is registered with the global registries.
+type Prometheus struct {
+	// MeterProvider records the metrics; its only reader is the exporter.
+	MeterProvider *sdkmetric.MeterProvider
+	// Registry is the private registry the exporter is registered with. A host may
+	// register collectors of its own with it.
+	Registry *prometheus.Registry
+	// Handler serves the registry in the Prometheus exposition formats.
+	Handler http.Handler
+
+	once        sync.Once
+	shutdownErr error
+}
+
+// PrometheusOption configures [NewPrometheus].
+type PrometheusOption func(*promConfig)
+
+type promConfig struct {
+	res   *resource.Resource
+	views []sdkmetric.View
+}
+
+// WithResource describes the process in the exported target_info metric; nil (the
+// default) means resource.Default().
+func WithResource(r *resource.Resource) PrometheusOption {
+	return func(c *promConfig) { c.res = r }
+}
+
+// WithViews adds views to the meter provider, to rename instruments, drop
+// attributes or change histogram buckets.
+func WithViews(views ...sdkmetric.View) PrometheusOption {
+	return func(c *promConfig) { c.views = append(c.views, views...) }
+}
+
+// NewPrometheus builds a private registry, an OpenTelemetry Prometheus exporter
+// registered with it, and a meter provider reading through the exporter.
+func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
+	var c promConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.res == nil {
+		c.res = resource.Default()
+	}
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: prometheus exporter: %w", err)
+	}
+	mpOpts := []sdkmetric.Option{sdkmetric.WithReader(exp), sdkmetric.WithResource(c.res)}
+	if len(c.views) > 0 {
+		mpOpts = append(mpOpts, sdkmetric.WithView(c.views...))
+	}
+	return &Prometheus{
+		MeterProvider: sdkmetric.NewMeterProvider(mpOpts...),
+		Registry:      reg,
+		Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorHandling: promhttp.ContinueOnError,
+		}),
+	}, nil
+}
+
+// Shutdown stops the meter provider: instruments record nothing afterwards and the
+// registry exports nothing more from it. It is safe to call twice; the second call
+// returns the first one's error.
+func (p *Prometheus) Shutdown(ctx context.Context) error {
+	p.once.Do(func() { p.shutdownErr = p.MeterProvider.Shutdown(ctx) })
+	return p.shutdownErr
+}

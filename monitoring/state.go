@@ -1,0 +1,165 @@
+package monitoring
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault/store"
+)
+
+// graphState is what the store says of one graph.
+type graphState struct {
+	stats  store.GraphStats
+	newest *store.Snapshot // newest completed snapshot; nil when none
+}
+
+// targetState is what the store says of one replication target.
+type targetState struct {
+	target store.Target
+	lastOK *store.ReplicationEvent // newest successful event; nil when none
+}
+
+// lag is the time since the target last finished a successful replication, or
+// false when it never did.
+func (t targetState) lag(now time.Time) (time.Duration, bool) {
+	if t.lastOK == nil {
+		return 0, false
+	}
+	end := t.lastOK.StartedAt.Add(time.Duration(t.lastOK.DurationSeconds * float64(time.Second)))
+	return max(now.Sub(end), 0), true
+}
+
+// checkpointCounts counts checkpoints by validation outcome.
+type checkpointCounts struct {
+	total, valid, invalid, unvalidated int64
+	newest                             *store.Checkpoint
+}
+
+// validation names a checkpoint's validation outcome.
+func validation(c *store.Checkpoint) string {
+	switch {
+	case c.Validated && c.ValidationError == "":
+		return "valid"
+	case c.ValidationError != "":
+		return "invalid"
+	}
+	return "unvalidated"
+}
+
+// state is one consistent-enough read of everything the collector publishes.
+type state struct {
+	at          time.Time
+	graphs      []graphState
+	targets     []targetState
+	checkpoints checkpointCounts
+	health      []store.HealthEvent // the newest event of every check
+}
+
+// healthOverall is the worst status among the events, pass without any.
+func healthOverall(events []store.HealthEvent) recovery.Status {
+	s := recovery.Pass
+	for _, e := range events {
+		s = s.Worse(recovery.Status(e.Status))
+	}
+	return s
+}
+
+// readState reads the store. Each part is read with its own query; a failing part
+// fails the read.
+func readState(ctx context.Context, st *store.Store, now time.Time) (*state, error) {
+	s := &state{at: now}
+	stats, err := st.SnapshotStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, gs := range stats {
+		g := graphState{stats: gs}
+		if gs.Completed > 0 {
+			sn, err := st.LatestSnapshot(ctx, gs.GraphID, store.SnapshotCompleted)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			g.newest = sn
+		}
+		s.graphs = append(s.graphs, g)
+	}
+	targets, err := st.ListTargets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range targets {
+		ts := targetState{target: t}
+		evs, _, err := st.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, Status: store.EventOK, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			ts.lastOK = &evs[0]
+		}
+		s.targets = append(s.targets, ts)
+	}
+	if s.checkpoints, err = countCheckpoints(ctx, st); err != nil {
+		return nil, err
+	}
+	if s.health, err = st.LatestHealth(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// eachCheckpoint calls fn with every checkpoint, newest first.
+func eachCheckpoint(ctx context.Context, st *store.Store, fn func(c *store.Checkpoint)) error {
+	cursor := ""
+	for {
+		page, next, err := st.ListCheckpoints(ctx, cursor, 1000)
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			fn(&page[i])
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+func countCheckpoints(ctx context.Context, st *store.Store) (checkpointCounts, error) {
+	var c checkpointCounts
+	err := eachCheckpoint(ctx, st, func(cp *store.Checkpoint) {
+		if c.newest == nil {
+			cp := *cp
+			c.newest = &cp
+		}
+		c.total++
+		switch validation(cp) {
+		case "valid":
+			c.valid++
+		case "invalid":
+			c.invalid++
+		default:
+			c.unvalidated++
+		}
+	})
+	return c, err
+}
+
+// snapshotDuration is how long a finished snapshot took, or 0.
+func snapshotDuration(sn *store.Snapshot) time.Duration {
+	if sn == nil || sn.StartedAt.IsZero() || sn.FinishedAt.IsZero() {
+		return 0
+	}
+	return max(sn.FinishedAt.Sub(sn.StartedAt), 0)
+}
+
+// snapshotAge is the time since a snapshot finished (or was created).
+func snapshotAge(sn *store.Snapshot, now time.Time) time.Duration {
+	t := sn.FinishedAt
+	if t.IsZero() {
+		t = sn.CreatedAt
+	}
+	return max(now.Sub(t), 0)
+}

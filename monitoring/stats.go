@@ -1,0 +1,462 @@
+package monitoring
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/store"
+)
+
+// SnapshotInfo is the short form of a snapshot in the stats answers.
+type SnapshotInfo struct {
+	ID              string    `json:"id"`
+	Kind            string    `json:"kind"`
+	Status          string    `json:"status"`
+	StartedAt       time.Time `json:"started_at,omitzero"`
+	FinishedAt      time.Time `json:"finished_at,omitzero"`
+	AgeSeconds      float64   `json:"age_seconds"` // since it finished (or was created)
+	DurationSeconds float64   `json:"duration_seconds"`
+	Nodes           int64     `json:"nodes"`
+	Edges           int64     `json:"edges"`
+	BytesStored     int64     `json:"bytes_stored"`
+	BytesNew        int64     `json:"bytes_new"`
+	Error           string    `json:"error,omitempty"`
+}
+
+func snapshotInfo(sn *store.Snapshot, now time.Time) *SnapshotInfo {
+	if sn == nil {
+		return nil
+	}
+	return &SnapshotInfo{
+		ID: sn.ID, Kind: sn.Kind, Status: sn.Status, StartedAt: sn.StartedAt, FinishedAt: sn.FinishedAt,
+		AgeSeconds: snapshotAge(sn, now).Seconds(), DurationSeconds: snapshotDuration(sn).Seconds(),
+		Nodes: sn.Nodes, Edges: sn.Edges, BytesStored: sn.BytesStored, BytesNew: sn.BytesNew, Error: sn.Error,
+	}
+}
+
+// HealthSummary is the overall health in a summary.
+type HealthSummary struct {
+	Status  string    `json:"status"`
+	Reasons []string  `json:"reasons,omitempty"`
+	Time    time.Time `json:"time,omitzero"`
+}
+
+// Summary is the answer of GET metrics/summary.
+type Summary struct {
+	Time   time.Time      `json:"time"`
+	Health HealthSummary  `json:"health"`
+	Totals SummaryTotals  `json:"totals"`
+	Graphs []GraphSummary `json:"graphs"`
+}
+
+// SummaryTotals adds up every graph, checkpoint and target.
+type SummaryTotals struct {
+	Graphs       int   `json:"graphs"`
+	Snapshots    int64 `json:"snapshots"`
+	Completed    int64 `json:"completed"`
+	Failed       int64 `json:"failed"`
+	BytesWritten int64 `json:"bytes_written"` // written to the bucket by completed snapshots
+	Checkpoints  int64 `json:"checkpoints"`
+	Targets      int   `json:"targets"`
+}
+
+// GraphSummary is one graph in a summary.
+type GraphSummary struct {
+	GraphID      string        `json:"graph_id"`
+	Snapshots    int64         `json:"snapshots"`
+	Completed    int64         `json:"completed"`
+	Failed       int64         `json:"failed"`
+	BytesWritten int64         `json:"bytes_written"`
+	LastSnapshot *SnapshotInfo `json:"last_snapshot,omitempty"` // newest completed
+}
+
+// GET /metrics/summary → 200 Summary. It reads the store and the health's last
+// report; it runs no check.
+func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r); err != nil {
+		fail(w, r, err)
+		return
+	}
+	now := h.cfg.now().UTC()
+	s, err := readState(r.Context(), h.st, now)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	rep, err := h.healthReport(r.Context(), false, false)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out := Summary{
+		Time:   now,
+		Health: HealthSummary{Status: string(rep.Status), Reasons: rep.Reasons, Time: rep.Time},
+		Graphs: []GraphSummary{},
+		Totals: SummaryTotals{Graphs: len(s.graphs), Checkpoints: s.checkpoints.total, Targets: len(s.targets)},
+	}
+	for _, g := range s.graphs {
+		gs := GraphSummary{
+			GraphID: g.stats.GraphID, Snapshots: g.stats.Snapshots, Completed: g.stats.Completed,
+			Failed: g.stats.Failed, BytesWritten: g.stats.BytesNew, LastSnapshot: snapshotInfo(g.newest, now),
+		}
+		out.Graphs = append(out.Graphs, gs)
+		out.Totals.Snapshots += gs.Snapshots
+		out.Totals.Completed += gs.Completed
+		out.Totals.Failed += gs.Failed
+		out.Totals.BytesWritten += gs.BytesWritten
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// BackupStats is the answer of GET stats/backups.
+type BackupStats struct {
+	Time   time.Time    `json:"time"`
+	Graphs []GraphStats `json:"graphs"`
+}
+
+// StatusCounts counts snapshots by status.
+type StatusCounts struct {
+	Pending   int64 `json:"pending"`
+	Running   int64 `json:"running"`
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+	Total     int64 `json:"total"`
+}
+
+// GraphStats is one graph in the backup stats.
+type GraphStats struct {
+	GraphID                string        `json:"graph_id"`
+	Counts                 StatusCounts  `json:"counts"`
+	BytesRaw               int64         `json:"bytes_raw"`    // sum over completed snapshots
+	BytesStored            int64         `json:"bytes_stored"` // sum over completed snapshots of what each needs
+	BytesNew               int64         `json:"bytes_new"`    // sum over completed snapshots of what each wrote
+	NewestSnapshot         *SnapshotInfo `json:"newest_snapshot,omitempty"`
+	NewestCompleted        *SnapshotInfo `json:"newest_completed,omitempty"`
+	LastFailure            *SnapshotInfo `json:"last_failure,omitempty"`
+	AverageDurationSeconds float64       `json:"average_duration_seconds"` // over the newest completed snapshots
+	AveragedOver           int           `json:"averaged_over"`            // how many; at most 100
+}
+
+// durationWindow is how many of the newest completed snapshots the average
+// duration is taken over.
+const durationWindow = 100
+
+// GET /stats/backups → 200 BackupStats.
+func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r); err != nil {
+		fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	now := h.cfg.now().UTC()
+	stats, err := h.st.SnapshotStats(ctx)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out := BackupStats{Time: now, Graphs: []GraphStats{}}
+	for _, gs := range stats {
+		g := GraphStats{
+			GraphID: gs.GraphID,
+			Counts: StatusCounts{Pending: gs.Pending, Running: gs.Running, Completed: gs.Completed,
+				Failed: gs.Failed, Total: gs.Snapshots},
+			BytesRaw: gs.BytesRaw, BytesStored: gs.BytesStored, BytesNew: gs.BytesNew,
+		}
+		newest, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Limit: 1})
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		if len(newest) > 0 {
+			g.NewestSnapshot = snapshotInfo(&newest[0], now)
+		}
+		if gs.Completed > 0 {
+			done, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Status: store.SnapshotCompleted, Limit: durationWindow})
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			var total time.Duration
+			for i := range done {
+				total += snapshotDuration(&done[i])
+			}
+			if len(done) > 0 {
+				g.NewestCompleted = snapshotInfo(&done[0], now)
+				g.AveragedOver = len(done)
+				g.AverageDurationSeconds = total.Seconds() / float64(len(done))
+			}
+		}
+		if gs.Failed > 0 {
+			failed, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Status: store.SnapshotFailed, Limit: 1})
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			if len(failed) > 0 {
+				g.LastFailure = snapshotInfo(&failed[0], now)
+			}
+		}
+		out.Graphs = append(out.Graphs, g)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// RecoveryStats is the answer of GET stats/recovery.
+type RecoveryStats struct {
+	Time        time.Time            `json:"time"`
+	Checkpoints CheckpointStats      `json:"checkpoints"`
+	Graphs      []GraphRecoveryStats `json:"graphs"`
+}
+
+// CheckpointStats counts checkpoints.
+type CheckpointStats struct {
+	Count           int64             `json:"count"`
+	Validated       int64             `json:"validated"`   // validated without error
+	Invalid         int64             `json:"invalid"`     // validation found a problem
+	Unvalidated     int64             `json:"unvalidated"` // never validated
+	Newest          *store.Checkpoint `json:"newest,omitempty"`
+	NewestValidated *store.Checkpoint `json:"newest_validated,omitempty"`
+}
+
+// GraphRecoveryStats is one graph in the recovery stats.
+type GraphRecoveryStats struct {
+	GraphID                string            `json:"graph_id"`
+	NewestCompleted        *SnapshotInfo     `json:"newest_completed,omitempty"`
+	NewestVerifiedSnapshot *VerifiedSnapshot `json:"newest_verified_snapshot,omitempty"`
+}
+
+// VerifiedSnapshot is a snapshot known to have passed verification, by a validated
+// checkpoint naming it or by the snapshot health check.
+type VerifiedSnapshot struct {
+	SnapshotInfo
+	VerifiedAt time.Time `json:"verified_at"`
+	Source     string    `json:"source"` // "checkpoint" or "health"
+	SourceID   string    `json:"source_id,omitempty"`
+}
+
+// GET /stats/recovery → 200 RecoveryStats.
+func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r); err != nil {
+		fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	now := h.cfg.now().UTC()
+	out := RecoveryStats{Time: now, Graphs: []GraphRecoveryStats{}}
+
+	type verified struct {
+		snapshot, source, sourceID string
+		at                         time.Time
+	}
+	best := map[string]verified{}
+	consider := func(graphID string, v verified) {
+		// Snapshot ids are ULIDs: a greater id is a newer snapshot.
+		if cur, ok := best[graphID]; !ok || v.snapshot > cur.snapshot || v.snapshot == cur.snapshot && v.at.After(cur.at) {
+			best[graphID] = v
+		}
+	}
+	cs := &out.Checkpoints
+	err := eachCheckpoint(ctx, h.st, func(c *store.Checkpoint) {
+		cs.Count++
+		if cs.Newest == nil {
+			cp := *c
+			cs.Newest = &cp
+		}
+		switch validation(c) {
+		case "valid":
+			cs.Validated++
+			if cs.NewestValidated == nil {
+				cp := *c
+				cs.NewestValidated = &cp
+			}
+			for _, g := range c.Graphs {
+				consider(g.GraphID, verified{g.SnapshotID, "checkpoint", c.ID, c.ValidatedAt})
+			}
+		case "invalid":
+			cs.Invalid++
+		default:
+			cs.Unvalidated++
+		}
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	// The snapshot health check records which snapshot it verified per graph.
+	events, _, err := h.st.ListHealthEvents(ctx, store.HealthFilter{Component: "backup", Check: "snapshots", Limit: 50})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	for _, e := range events {
+		graphs, _ := e.Details["graphs"].(map[string]any)
+		for id, v := range graphs {
+			g, _ := v.(map[string]any)
+			if ok, _ := g["verified"].(bool); !ok {
+				continue
+			}
+			if sid, _ := g["snapshot"].(string); sid != "" {
+				consider(id, verified{sid, "health", e.ID, e.CreatedAt})
+			}
+		}
+	}
+
+	stats, err := h.st.SnapshotStats(ctx)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	seen := map[string]bool{}
+	ids := []string{}
+	for _, gs := range stats {
+		seen[gs.GraphID] = true
+		ids = append(ids, gs.GraphID)
+	}
+	for _, id := range sortedKeys(best) {
+		if !seen[id] {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		g := GraphRecoveryStats{GraphID: id}
+		if sn, err := h.st.LatestSnapshot(ctx, id, store.SnapshotCompleted); err == nil {
+			g.NewestCompleted = snapshotInfo(sn, now)
+		} else if !isNotFound(err) {
+			fail(w, r, err)
+			return
+		}
+		if v, ok := best[id]; ok {
+			vs := &VerifiedSnapshot{SnapshotInfo: SnapshotInfo{ID: v.snapshot}, VerifiedAt: v.at, Source: v.source, SourceID: v.sourceID}
+			if sn, err := h.st.GetSnapshot(ctx, v.snapshot); err == nil {
+				vs.SnapshotInfo = *snapshotInfo(sn, now)
+			} else if !isNotFound(err) {
+				fail(w, r, err)
+				return
+			} else {
+				vs.Status = "deleted"
+			}
+			g.NewestVerifiedSnapshot = vs
+		}
+		out.Graphs = append(out.Graphs, g)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// ReplicationStats is the answer of GET stats/replication.
+type ReplicationStats struct {
+	Time    time.Time     `json:"time"`
+	Targets []TargetStats `json:"targets"`
+	Events  EventsSummary `json:"events"`
+}
+
+// TargetStats is one target. Its secret is never part of it, and configuration
+// values whose key names a credential are redacted.
+type TargetStats struct {
+	ID            string                  `json:"id"`
+	Name          string                  `json:"name"`
+	Kind          string                  `json:"kind"`
+	Enabled       bool                    `json:"enabled"`
+	Health        string                  `json:"health"` // "unknown" until one is recorded
+	LastError     string                  `json:"last_error,omitempty"`
+	LastCheckAt   time.Time               `json:"last_check_at,omitzero"`
+	Config        map[string]string       `json:"config,omitempty"`
+	LastSuccess   *store.ReplicationEvent `json:"last_success,omitempty"`
+	LagSeconds    *float64                `json:"lag_seconds,omitempty"` // since the last success finished
+	RecentEvents  int                     `json:"recent_events"`
+	RecentFailure int                     `json:"recent_failures"`
+}
+
+// EventsSummary sums up the most recent replication events.
+type EventsSummary struct {
+	Considered  int                     `json:"considered"` // how many of the newest events (limit)
+	OK          int                     `json:"ok"`
+	Failed      int                     `json:"failed"`
+	Bytes       int64                   `json:"bytes"`
+	Oldest      time.Time               `json:"oldest,omitzero"`
+	LastFailure *store.ReplicationEvent `json:"last_failure,omitempty"`
+}
+
+// redacted replaces configuration values that may hold credentials.
+const redacted = "[redacted]"
+
+func redactConfig(cfg map[string]string) map[string]string {
+	if len(cfg) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(cfg))
+	for k, v := range cfg {
+		lk := strings.ToLower(k)
+		for _, word := range []string{"secret", "password", "passwd", "token", "key", "credential", "auth"} {
+			if strings.Contains(lk, word) {
+				v = redacted
+				break
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// GET /stats/replication?limit= → 200 ReplicationStats; limit (1 to 1000, default
+// 100) is how many of the newest events are summed up.
+func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r, "limit"); err != nil {
+		fail(w, r, err)
+		return
+	}
+	limit, err := httpx.QueryInt(r, "limit", 100, 1, 1000)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	now := h.cfg.now().UTC()
+	s, err := readState(ctx, h.st, now)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	events, _, err := h.st.ListReplicationEvents(ctx, store.EventFilter{Limit: limit})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out := ReplicationStats{Time: now, Targets: []TargetStats{}, Events: EventsSummary{Considered: len(events)}}
+	perTarget := map[string][2]int{}
+	for i := range events {
+		e := &events[i]
+		c := perTarget[e.TargetID]
+		c[0]++
+		if e.Status == store.EventFailed {
+			out.Events.Failed++
+			c[1]++
+			if out.Events.LastFailure == nil {
+				out.Events.LastFailure = e
+			}
+		} else {
+			out.Events.OK++
+		}
+		perTarget[e.TargetID] = c
+		out.Events.Bytes += e.Bytes
+		out.Events.Oldest = e.StartedAt
+	}
+	for _, ts := range s.targets {
+		t := ts.target
+		st := TargetStats{
+			ID: t.ID, Name: t.Name, Kind: t.Kind, Enabled: t.Enabled, Health: targetHealth(t),
+			LastError: t.LastError, LastCheckAt: t.LastCheckAt, Config: redactConfig(t.Config),
+			LastSuccess: ts.lastOK, RecentEvents: perTarget[t.ID][0], RecentFailure: perTarget[t.ID][1],
+		}
+		if lag, ok := ts.lag(now); ok {
+			st.LagSeconds = finite(lag.Seconds())
+		}
+		out.Targets = append(out.Targets, st)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// isNotFound reports whether err is the store's ErrNotFound.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
