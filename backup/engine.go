@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,7 @@ type config struct {
 	segmentSplit uint64
 	maxSegment   int
 	minSegment   int
+	onCommit     []func(context.Context, *store.Snapshot)
 }
 
 // Option configures an Engine.
@@ -78,6 +80,13 @@ func WithEncryptionKey(key []byte) Option { return func(c *config) { c.masterKey
 
 // WithChainPolicy sets when incremental chains are compacted.
 func WithChainPolicy(p ChainPolicy) Option { return func(c *config) { c.chain = p } }
+
+// WithCommitHook calls fn after each snapshot is committed and recorded, in the
+// goroutine that took it, with the completed row. Replication uses it to ship every
+// new snapshot. fn must not block for long; it may start work of its own.
+func WithCommitHook(fn func(ctx context.Context, row *store.Snapshot)) Option {
+	return func(c *config) { c.onCommit = append(c.onCommit, fn) }
+}
 
 // WithConcurrency sets how many segments are compressed and stored at once.
 // Default: GOMAXPROCS, at least 2.

@@ -351,3 +351,16 @@ func (dupView) Nodes(context.Context) iter.Seq2[graph.Node, error] {
 func (dupView) Edges(context.Context) iter.Seq2[graph.Edge, error] {
 	return func(func(graph.Edge, error) bool) {}
 }
+
+func TestCommitHookSeesCompletedRows(t *testing.T) {
+	var got []string
+	h := newHarness(t, WithCommitHook(func(_ context.Context, row *store.Snapshot) {
+		got = append(got, row.Status+":"+row.Kind)
+	}))
+	g := loadGenerated(t, 10, 20, false)
+	h.snapshot(g, KindAuto)
+	h.snapshot(g, KindAuto)
+	if strings.Join(got, ",") != "completed:full,completed:incremental" {
+		t.Fatalf("hook saw %v", got)
+	}
+}

@@ -84,6 +84,9 @@ func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, o
 	}
 	e.m.snapshotDone(ctx, row.Kind, "completed", time.Since(start), m)
 	e.log.LogAttrs(ctx, slogInfo, "snapshot completed", attrsOf(row)...)
+	for _, fn := range e.cfg.onCommit {
+		fn(ctx, row)
+	}
 	return row, nil
 }
 
