@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
@@ -469,13 +470,13 @@ func TestCollectAndHistory(t *testing.T) {
 		got[s.Name+"{"+s.Labels+"}"] = s.Value
 	}
 	for key, want := range map[string]float64{
-		SampleSnapshotNodes + "{graph=g1}":                       41,
-		SampleSnapshotEdges + "{graph=g2}":                       9,
-		SampleSnapshots + "{graph=g2,status=failed}":             1,
-		SampleReplicationLag + "{target=offsite}":                120,
+		SampleSnapshotNodes + "{graph=g1}":                      41,
+		SampleSnapshotEdges + "{graph=g2}":                      9,
+		SampleSnapshots + "{graph=g2,status=failed}":            1,
+		SampleReplicationLag + "{target=offsite}":               120,
 		SampleHealthStatus + "{check=database,component=store}": 1,
-		SampleHealthOverall + "{}":                               1,
-		SampleCheckpoints + "{validation=valid}":                 1,
+		SampleHealthOverall + "{}":                              1,
+		SampleCheckpoints + "{validation=valid}":                1,
 	} {
 		if v, ok := got[key]; !ok || v != want {
 			t.Errorf("sample %s = %v (present %v), want %v", key, v, ok, want)
@@ -670,7 +671,8 @@ func TestHandlerParts(t *testing.T) {
 		{"empty store summary", nil, "/metrics/summary", 200, `"graphs":[]`},
 		{"empty store health", nil, "/health", 200, `"checks":{}`},
 		{"empty store recovery", nil, "/stats/recovery", 200, `"graphs":[]`},
-		{"auth refuses", []HandlerOption{WithAuthorizer(func(*http.Request) error { return errors.New("no") })}, "/health", 500, ""},
+		{"token required", []HandlerOption{WithAuthorizer(httpx.BearerToken("t0ken"))}, "/metrics/collect", 401, "credentials"},
+		{"reads pass the token check", []HandlerOption{WithAuthorizer(httpx.BearerToken("t0ken"))}, "/health", 200, `"status":"pass"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,9 @@ var (
 
 const meterName = "github.com/graphvault/graphvault/recovery"
 
+// recordTimeout bounds writing a run's health events, at least.
+const recordTimeout = 10 * time.Second
+
 // Status is the outcome of a health check, and the overall status of a report.
 type Status string
 
@@ -305,7 +308,7 @@ func (h *Health) runOne(ctx context.Context, ch Checker) CheckResult {
 // record writes the results as health events and metrics. The events are written
 // even when ctx has ended, under a bounded context of their own.
 func (h *Health) record(ctx context.Context, results []CheckResult) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.timeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(h.cfg.timeout, recordTimeout))
 	defer cancel()
 	var errs []error
 	for _, r := range results {
