@@ -4,8 +4,9 @@
 // A [Checker] is one small check of one component: [StoreCheck] pings the metadata
 // store and reads its migrations table, [BucketCheck] writes, reads back, compares
 // and deletes a probe object, [SnapshotFreshnessCheck] finds each graph's newest
-// completed snapshot, judges its age and verifies it, and [SchedulerCheck] reads a
-// backup scheduler's jobs for failed and overdue runs. Hosts add their own by
+// completed snapshot, judges its age and verifies it, [SchedulerCheck] reads a
+// backup scheduler's jobs for failed and overdue runs, and [ReplicationLagCheck]
+// judges how long ago each enabled replication target last succeeded. Hosts add their own by
 // implementing the interface.
 //
 // [Health] runs a set of checkers concurrently, each under a timeout, so a check

@@ -288,18 +288,30 @@ func (h *Health) runOne(ctx context.Context, ch Checker) CheckResult {
 		}()
 		out <- ch.Check(cctx)
 	}()
+	var r Result
+	var ok bool
 	select {
-	case r := <-out:
-		cr.Result = r
-		if cr.Status != Pass && cr.Status != Warn && cr.Status != Fail {
-			cr.Result = Result{Status: Fail, Message: fmt.Sprintf("check returned unknown status %q: %s", r.Status, r.Message), Details: r.Details}
-		}
+	case r = <-out:
+		ok = true
 	case <-cctx.Done():
+		// A result that arrived with the deadline still counts.
+		select {
+		case r = <-out:
+			ok = true
+		default:
+		}
+	}
+	switch {
+	case !ok:
 		msg := "timed out"
 		if ctx.Err() != nil {
 			msg = "cancelled: " + ctx.Err().Error()
 		}
 		cr.Result = Result{Status: Fail, Message: msg, Details: map[string]any{"timeout_seconds": h.cfg.timeout.Seconds()}}
+	case r.Status != Pass && r.Status != Warn && r.Status != Fail:
+		cr.Result = Result{Status: Fail, Message: fmt.Sprintf("check returned unknown status %q: %s", r.Status, r.Message), Details: r.Details}
+	default:
+		cr.Result = r
 	}
 	cr.Duration = time.Since(began)
 	return cr

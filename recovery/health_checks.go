@@ -355,3 +355,105 @@ func (c *SchedulerCheck) Check(ctx context.Context) Result {
 	}
 	return Result{Status: status, Message: msg, Details: map[string]any{"jobs": per}}
 }
+
+// LagPolicy says how far behind a replication target may be.
+type LagPolicy struct {
+	// WarnAfter: a target whose last successful replication finished longer ago
+	// warns. Default 1h.
+	WarnAfter time.Duration
+	// FailAfter: longer ago than this fails. Zero means four times WarnAfter.
+	FailAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ReplicationLagCheck checks every enabled replication target in the store: the
+// time since its last successful replication finished against a [LagPolicy]. A
+// target that never succeeded warns; one whose newest event failed warns with the
+// error. Component "replication", name "lag".
+type ReplicationLagCheck struct {
+	st *store.Store
+	p  LagPolicy
+}
+
+// NewReplicationLagCheck returns a check of the targets kept in st.
+func NewReplicationLagCheck(st *store.Store, p LagPolicy) *ReplicationLagCheck {
+	if p.WarnAfter <= 0 {
+		p.WarnAfter = time.Hour
+	}
+	if p.FailAfter <= 0 {
+		p.FailAfter = 4 * p.WarnAfter
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	return &ReplicationLagCheck{st: st, p: p}
+}
+
+// Component returns "replication".
+func (*ReplicationLagCheck) Component() string { return "replication" }
+
+// Name returns "lag".
+func (*ReplicationLagCheck) Name() string { return "lag" }
+
+// TargetLag is what [ReplicationLagCheck] found for one target; the check's
+// Details hold one under "targets" → target name.
+type TargetLag struct {
+	Status      Status    `json:"status"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LagSeconds  float64   `json:"lag_seconds,omitempty"`
+	Problem     string    `json:"problem,omitempty"`
+}
+
+// Check reads the targets and their newest events; it contacts no target.
+func (c *ReplicationLagCheck) Check(ctx context.Context) Result {
+	targets, err := c.st.ListTargets(ctx)
+	if err != nil {
+		return Result{Status: Fail, Message: "listing targets: " + err.Error()}
+	}
+	now := c.p.Now()
+	status := Pass
+	var msgs []string
+	per := map[string]TargetLag{}
+	for _, t := range targets {
+		if !t.Enabled {
+			continue
+		}
+		tl := TargetLag{Status: Pass}
+		ok, _, err := c.st.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, Status: store.EventOK, Limit: 1})
+		if err != nil {
+			return Result{Status: Fail, Message: "reading events of " + t.Name + ": " + err.Error()}
+		}
+		newest, _, err := c.st.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, Limit: 1})
+		if err != nil {
+			return Result{Status: Fail, Message: "reading events of " + t.Name + ": " + err.Error()}
+		}
+		if len(ok) == 0 {
+			tl.Status, tl.Problem = Warn, "never replicated successfully"
+		} else {
+			e := ok[0]
+			tl.LastSuccess = e.StartedAt.Add(time.Duration(e.DurationSeconds * float64(time.Second)))
+			lag := max(now.Sub(tl.LastSuccess), 0)
+			tl.LagSeconds = lag.Seconds()
+			switch {
+			case lag > c.p.FailAfter:
+				tl.Status, tl.Problem = Fail, fmt.Sprintf("last success %s ago, more than %s", lag.Round(time.Second), c.p.FailAfter)
+			case lag > c.p.WarnAfter:
+				tl.Status, tl.Problem = Warn, fmt.Sprintf("last success %s ago, more than %s", lag.Round(time.Second), c.p.WarnAfter)
+			}
+		}
+		if len(newest) > 0 && newest[0].Status == store.EventFailed && tl.Status == Pass {
+			tl.Status, tl.Problem = Warn, "newest replication failed: "+newest[0].Error
+		}
+		per[t.Name] = tl
+		status = status.Worse(tl.Status)
+		if tl.Status != Pass {
+			msgs = append(msgs, t.Name+": "+tl.Problem)
+		}
+	}
+	msg := fmt.Sprintf("%d targets within %s", len(per), c.p.WarnAfter)
+	if len(msgs) > 0 {
+		msg = strings.Join(msgs, "; ")
+	}
+	return Result{Status: status, Message: msg, Details: map[string]any{"targets": per}}
+}

@@ -572,3 +572,45 @@ func TestSchedulerCheck(t *testing.T) {
 	setNow(next.Add(4 * time.Hour))
 	expect(Fail, "overdue")
 }
+
+func TestReplicationLagCheck(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	check := NewReplicationLagCheck(st, LagPolicy{WarnAfter: time.Hour, FailAfter: 3 * time.Hour, Now: func() time.Time { return now }})
+	expect := func(want Status, msg string) {
+		t.Helper()
+		r := check.Check(ctx)
+		if r.Status != want || !strings.Contains(r.Message, msg) {
+			t.Fatalf("check = %s %q, want %s containing %q", r.Status, r.Message, want, msg)
+		}
+	}
+	expect(Pass, "0 targets")
+
+	tgt := &store.Target{Name: "offsite", Kind: store.TargetFile, Enabled: true}
+	if err := st.CreateTarget(ctx, tgt); err != nil {
+		t.Fatal(err)
+	}
+	off := &store.Target{Name: "disabled", Kind: store.TargetFile}
+	if err := st.CreateTarget(ctx, off); err != nil {
+		t.Fatal(err)
+	}
+	expect(Warn, "offsite: never replicated")
+
+	event := func(status string, started time.Time, errText string) {
+		t.Helper()
+		e := &store.ReplicationEvent{TargetID: tgt.ID, Kind: store.EventSnapshot, Status: status,
+			StartedAt: started, DurationSeconds: 60, Error: errText}
+		if err := st.AddReplicationEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event(store.EventOK, now.Add(-5*time.Hour), "")
+	expect(Fail, "more than 3h0m0s")
+	event(store.EventOK, now.Add(-2*time.Hour), "")
+	expect(Warn, "more than 1h0m0s")
+	event(store.EventOK, now.Add(-10*time.Minute), "")
+	expect(Pass, "1 targets")
+	event(store.EventFailed, now.Add(-time.Minute), "connection refused")
+	expect(Warn, "newest replication failed: connection refused")
+}
