@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/zeebo/xxh3"
 )
@@ -144,7 +145,8 @@ func appendTombstone(b []byte, kh keyHash) []byte {
 	return append(b, kh[:]...)
 }
 
-// segmentRecord is one decoded record; key and value alias the segment buffer.
+// segmentRecord is one decoded record; key and value alias the segment buffer and
+// are valid only during the callback unless cloned.
 type segmentRecord struct {
 	op    byte
 	key   string
@@ -172,7 +174,8 @@ func forEachRecord(raw []byte, kind byte, fn func(r segmentRecord) error) (int, 
 			if k <= 0 || kl > uint64(len(b)-k) {
 				return n, formatErr("segment: record %d: bad key length", n)
 			}
-			r.key = string(b[k : k+int(kl)])
+			// The key aliases the segment buffer; whoever keeps it must clone it.
+			r.key = unsafe.String(unsafe.SliceData(b[k:]), int(kl))
 			b = b[k+int(kl):]
 			vl, k := binary.Uvarint(b)
 			if k <= 0 || vl > uint64(len(b)-k) {

@@ -17,7 +17,7 @@ import (
 // set. The key is the SHA-256 of the stored bytes, so identical unencrypted content
 // is stored once and any change to stored bytes is detected on read.
 func (e *Engine) pack(prefix string, raw, dataKey []byte) (string, []byte, error) {
-	stored := e.enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+64))
+	stored := e.enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+1024))
 	if dataKey != nil {
 		var err error
 		if stored, err = seal(dataKey, stored); err != nil {
@@ -161,6 +161,8 @@ func (w *layerWriter) work() {
 			continue
 		}
 		key, stored, err := w.e.pack(dataPrefix, j.raw, w.dataKey)
+		rawLen := len(j.raw)
+		putBuffer(j.raw)
 		if err != nil {
 			w.fail(err)
 			continue
@@ -170,7 +172,7 @@ func (w *layerWriter) work() {
 			w.fail(err)
 			continue
 		}
-		w.bytesRaw.Add(int64(len(j.raw)))
+		w.bytesRaw.Add(int64(rawLen))
 		w.bytesStored.Add(int64(len(stored)))
 		if wrote {
 			w.bytesNew.Add(int64(len(stored)))
@@ -181,7 +183,7 @@ func (w *layerWriter) work() {
 		}
 		w.mu.Lock()
 		w.segments[j.seq] = Segment{
-			Object: Object{Key: key, Size: int64(len(stored)), Raw: int64(len(j.raw))},
+			Object: Object{Key: key, Size: int64(len(stored)), Raw: int64(rawLen)},
 			Kind:   kind, Records: j.n,
 		}
 		w.mu.Unlock()
@@ -201,7 +203,7 @@ func (w *layerWriter) begin(kind byte) error {
 
 func (w *layerWriter) startBuf() {
 	if w.buf == nil {
-		w.buf = make([]byte, 0, w.e.cfg.maxSegment+4096)
+		w.buf = getBuffer()
 		w.buf = append(w.buf, segmentMagic...)
 		w.buf = append(w.buf, w.kind)
 	}
@@ -276,4 +278,22 @@ func (w *layerWriter) stop() {
 func (w *layerWriter) abort() {
 	w.fail(context.Canceled)
 	w.stop()
+}
+
+// Segment buffers are recycled: a snapshot fills hundreds of them, and every fresh
+// allocation makes the collector mark the host's graph again.
+var bufferPool sync.Pool
+
+func getBuffer() []byte {
+	if b, ok := bufferPool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 256<<10)
+}
+
+func putBuffer(b []byte) {
+	if cap(b) > 16<<20 {
+		return
+	}
+	bufferPool.Put(&b)
 }

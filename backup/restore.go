@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/graphvault/graphvault/internal/codec"
@@ -64,6 +65,7 @@ func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte,
 func (e *Engine) mergedRecords(ctx context.Context, m *Manifest, keys [][]byte, kind byte, fn func(r segmentRecord) error) error {
 	var objs []Object
 	var objKeys [][]byte
+	var oldest []bool // whether the object is in the base layer
 	want := "node"
 	if kind == kindEdge {
 		want = "edge"
@@ -73,16 +75,32 @@ func (e *Engine) mergedRecords(ctx context.Context, m *Manifest, keys [][]byte, 
 			if s.Kind == want {
 				objs = append(objs, s.Object)
 				objKeys = append(objKeys, keys[li])
+				oldest = append(oldest, li == 0)
 			}
 		}
 	}
-	seen := make(map[keyHash]struct{})
+	// Keys met in newer layers hide the same keys in older ones. Keys of the base
+	// layer need not be remembered: nothing older follows, and a layer never holds a
+	// key twice (full verification checks it).
+	var seen map[keyHash]struct{}
+	if len(m.Layers) > 1 {
+		var newer int64
+		for _, l := range m.Layers[1:] {
+			newer += l.Records + l.Tombstones
+		}
+		seen = make(map[keyHash]struct{}, newer)
+	}
 	return e.fetchOrdered(ctx, objs, objKeys, func(i int, raw []byte) error {
+		base := oldest[i]
 		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-			if _, dup := seen[r.kh]; dup {
-				return nil
+			if seen != nil {
+				if _, dup := seen[r.kh]; dup {
+					return nil
+				}
+				if !base {
+					seen[r.kh] = struct{}{}
+				}
 			}
-			seen[r.kh] = struct{}{}
 			if r.op == opTombstone {
 				return nil
 			}
@@ -97,7 +115,7 @@ func (e *Engine) mergedRecords(ctx context.Context, m *Manifest, keys [][]byte, 
 }
 
 func decodeNodeRecord(r segmentRecord) (graph.Node, error) {
-	id := r.key[len(graph.NodePrefix):]
+	id := strings.Clone(r.key[len(graph.NodePrefix):])
 	labels, props, err := codec.DecodeNode(r.value)
 	if err != nil {
 		return graph.Node{}, err
@@ -114,7 +132,7 @@ func decodeEdgeRecord(r segmentRecord) (graph.Edge, error) {
 	if err != nil {
 		return graph.Edge{}, err
 	}
-	return graph.Edge{Source: parts[0], Target: parts[1], Type: parts[2], Props: props}, nil
+	return graph.Edge{Source: strings.Clone(parts[0]), Target: strings.Clone(parts[1]), Type: strings.Clone(parts[2]), Props: props}, nil
 }
 
 // RestoreOptions choose what to restore. The zero value restores the whole graph.
