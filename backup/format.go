@@ -59,9 +59,16 @@ func contentKey(prefix string, sum [32]byte) string {
 type keyHash [16]byte
 
 func hashKey(key string) keyHash {
-	h := xxh3.HashString128(key).Bytes()
+	return kindBit(xxh3.HashString128(key).Bytes(), len(key) > 0 && key[0] == kindEdge)
+}
+
+func hashKeyBytes(key []byte) keyHash {
+	return kindBit(xxh3.Hash128(key).Bytes(), len(key) > 0 && key[0] == kindEdge)
+}
+
+func kindBit(h [16]byte, edge bool) keyHash {
 	h[0] &= 0x7f
-	if len(key) > 0 && key[0] == kindEdge {
+	if edge {
 		h[0] |= 0x80
 	}
 	return keyHash(h)
@@ -132,7 +139,7 @@ func decodeIndex(b []byte) ([]indexEntry, error) {
 
 // appendRecord appends one segment record. A put carries its key and value; a
 // tombstone carries only its key hash.
-func appendPut(b []byte, key string, value []byte) []byte {
+func appendPut(b []byte, key []byte, value []byte) []byte {
 	b = append(b, opPut)
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)

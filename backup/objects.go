@@ -211,7 +211,7 @@ func (w *layerWriter) startBuf() {
 
 // add appends a put record and cuts the segment after it when the key hash says so
 // (content-defined: the same keys give the same cuts) or the segment is full.
-func (w *layerWriter) add(key string, kh keyHash, value []byte) error {
+func (w *layerWriter) add(key []byte, kh keyHash, value []byte) error {
 	w.startBuf()
 	w.buf = appendPut(w.buf, key, value)
 	return w.recordAdded(kh)

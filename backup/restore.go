@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
@@ -356,7 +357,7 @@ func (e *Engine) compact(ctx context.Context, m *Manifest, dataKey []byte, keyOb
 		}
 		err := e.mergedRecords(ctx, m, keys, kind, func(r segmentRecord) error {
 			entries = append(entries, indexEntry{kh: r.kh, rh: hashValue(r.value)})
-			return lw.add(r.key, r.kh, r.value)
+			return lw.add(unsafe.Slice(unsafe.StringData(r.key), len(r.key)), r.kh, r.value)
 		})
 		if err != nil {
 			lw.abort()

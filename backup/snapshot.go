@@ -283,78 +283,86 @@ func (c *scanCounts) addNode(labels []string) {
 	}
 }
 
-// encodeNode validates and encodes a node record into buf. The codec takes any Go
-// integer or float type and unsorted labels and writes their canonical form, so no
-// normalized copy of the node is made.
-func encodeNode(buf []byte, n graph.Node) (string, []byte, error) {
+// encodeNode validates a node and appends its record key to kbuf and its value to
+// vbuf. The codec takes any Go integer or float type and unsorted labels and writes
+// their canonical form, so no normalized copy of the node is made.
+func encodeNode(kbuf, vbuf []byte, n graph.Node) ([]byte, []byte, error) {
 	if err := graph.ValidateID(n.ID); err != nil {
-		return "", buf, err
+		return kbuf, vbuf, err
 	}
 	for _, l := range n.Labels {
 		if err := graph.ValidateID(l); err != nil {
-			return "", buf, fmt.Errorf("label: %w", err)
+			return kbuf, vbuf, fmt.Errorf("label: %w", err)
 		}
 	}
-	buf, err := codec.AppendNode(buf[:0], n.Labels, n.Props)
+	vbuf, err := codec.AppendNode(vbuf[:0], n.Labels, n.Props)
 	if err != nil {
-		return "", buf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
+		return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
 	}
-	return graph.NodeKey(n.ID), buf, nil
+	kbuf = append(append(kbuf[:0], graph.NodePrefix...), n.ID...)
+	return kbuf, vbuf, nil
 }
 
-func encodeEdge(buf []byte, ed graph.Edge, directed bool) (string, []byte, error) {
+func encodeEdge(kbuf, vbuf []byte, ed graph.Edge, directed bool) ([]byte, []byte, error) {
 	if err := graph.ValidateID(ed.Source); err != nil {
-		return "", buf, fmt.Errorf("source: %w", err)
+		return kbuf, vbuf, fmt.Errorf("source: %w", err)
 	}
 	if err := graph.ValidateID(ed.Target); err != nil {
-		return "", buf, fmt.Errorf("target: %w", err)
+		return kbuf, vbuf, fmt.Errorf("target: %w", err)
 	}
 	if ed.Type != "" {
 		if err := graph.ValidateID(ed.Type); err != nil {
-			return "", buf, fmt.Errorf("type: %w", err)
+			return kbuf, vbuf, fmt.Errorf("type: %w", err)
 		}
 	}
-	buf, err := codec.AppendEdge(buf[:0], ed.Props)
+	vbuf, err := codec.AppendEdge(vbuf[:0], ed.Props)
 	if err != nil {
-		return "", buf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
+		return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
 	}
-	return ed.Key(directed), buf, nil
+	src, tgt := ed.Source, ed.Target
+	if !directed && tgt < src {
+		src, tgt = tgt, src
+	}
+	// The layout of graph.EdgeKey, built without allocating.
+	kbuf = append(kbuf[:0], graph.EdgePrefix...)
+	kbuf = append(append(kbuf, src...), 0)
+	kbuf = append(append(kbuf, tgt...), 0)
+	kbuf = append(kbuf, ed.Type...)
+	return kbuf, vbuf, nil
 }
 
 // scanRecords streams every record of the view, nodes then edges, to fn with its
-// key, key hash and encoded value. The value buffer is reused between calls.
-func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, fn func(kind byte, key string, kh keyHash, value []byte, labels []string) error) error {
+// key, key hash and encoded value. The key and value buffers are reused between
+// calls.
+func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, fn func(kind byte, key []byte, kh keyHash, value []byte, labels []string) error) error {
 	directed := view.Meta().Directed
-	var buf []byte
+	var kbuf, vbuf []byte
+	var err error
 	if err := onKind(kindNode); err != nil {
 		return err
 	}
-	for n, err := range view.Nodes(ctx) {
-		if err != nil {
-			return fmt.Errorf("backup: read nodes: %w", err)
+	for n, rerr := range view.Nodes(ctx) {
+		if rerr != nil {
+			return fmt.Errorf("backup: read nodes: %w", rerr)
 		}
-		key, b, err := encodeNode(buf, n)
-		if err != nil {
+		if kbuf, vbuf, err = encodeNode(kbuf, vbuf, n); err != nil {
 			return fmt.Errorf("backup: node %q: %w", n.ID, err)
 		}
-		buf = b
-		if err := fn(kindNode, key, hashKey(key), buf, n.Labels); err != nil {
+		if err := fn(kindNode, kbuf, hashKeyBytes(kbuf), vbuf, n.Labels); err != nil {
 			return err
 		}
 	}
 	if err := onKind(kindEdge); err != nil {
 		return err
 	}
-	for ed, err := range view.Edges(ctx) {
-		if err != nil {
-			return fmt.Errorf("backup: read edges: %w", err)
+	for ed, rerr := range view.Edges(ctx) {
+		if rerr != nil {
+			return fmt.Errorf("backup: read edges: %w", rerr)
 		}
-		key, b, err := encodeEdge(buf, ed, directed)
-		if err != nil {
+		if kbuf, vbuf, err = encodeEdge(kbuf, vbuf, ed, directed); err != nil {
 			return fmt.Errorf("backup: edge %q-%q: %w", ed.Source, ed.Target, err)
 		}
-		buf = b
-		if err := fn(kindEdge, key, hashKey(key), buf, nil); err != nil {
+		if err := fn(kindEdge, kbuf, hashKeyBytes(kbuf), vbuf, nil); err != nil {
 			return err
 		}
 	}
@@ -365,7 +373,7 @@ func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, 
 func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) ([]indexEntry, scanCounts, error) {
 	var entries []indexEntry
 	var c scanCounts
-	err := scanRecords(ctx, view, lw.begin, func(kind byte, key string, kh keyHash, value []byte, labels []string) error {
+	err := scanRecords(ctx, view, lw.begin, func(kind byte, key []byte, kh keyHash, value []byte, labels []string) error {
 		entries = append(entries, indexEntry{kh: kh, rh: hashValue(value)})
 		if kind == kindNode {
 			c.addNode(labels)
@@ -405,7 +413,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 	var entries []indexEntry
 	var c scanCounts
 	var dup error
-	err = scanRecords(ctx, view, lw.begin, func(kind byte, key string, kh keyHash, value []byte, labels []string) error {
+	err = scanRecords(ctx, view, lw.begin, func(kind byte, key []byte, kh keyHash, value []byte, labels []string) error {
 		if kind == kindNode {
 			c.addNode(labels)
 		} else {
