@@ -164,8 +164,8 @@ func (s *Service) recordFindings(ctx context.Context, cp *store.Checkpoint, fs [
 	if len(fs) == 0 {
 		events = append(events, &store.HealthEvent{
 			Component: checkpointComponent, Check: checkpointCheck, Status: store.HealthPass,
-			Message:   fmt.Sprintf("checkpoint %s validated: %d graphs", cp.ID, len(cp.Graphs)),
-			Details:   map[string]any{"checkpoint": cp.ID}, CreatedAt: now,
+			Message: fmt.Sprintf("checkpoint %s validated: %d graphs", cp.ID, len(cp.Graphs)),
+			Details: map[string]any{"checkpoint": cp.ID}, CreatedAt: now,
 		})
 	}
 	for i, f := range fs {
@@ -174,8 +174,8 @@ func (s *Service) recordFindings(ctx context.Context, cp *store.Checkpoint, fs [
 		}
 		events = append(events, &store.HealthEvent{
 			Component: checkpointComponent, Check: checkpointCheck, Status: store.HealthFail,
-			Message: "checkpoint " + cp.ID + ": " + f.String(),
-			Details: map[string]any{"checkpoint": cp.ID, "graph": f.GraphID, "snapshot": f.SnapshotID, "object": f.Object},
+			Message:   "checkpoint " + cp.ID + ": " + f.String(),
+			Details:   map[string]any{"checkpoint": cp.ID, "graph": f.GraphID, "snapshot": f.SnapshotID, "object": f.Object},
 			CreatedAt: now,
 		})
 	}

@@ -1,0 +1,62 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// CheckpointCheck checks the newest checkpoint: that it passed its last validation
+// and that every object of its snapshots is still present with its size. A
+// checkpoint whose validation failed, or with an object missing, fails; no
+// checkpoint, or one not validated yet, warns. Component "recovery", name
+// "checkpoint", the names [Service.Validate] records its findings under.
+type CheckpointCheck struct {
+	s *Service
+}
+
+// NewCheckpointCheck returns a check of the checkpoints s keeps.
+func NewCheckpointCheck(s *Service) *CheckpointCheck { return &CheckpointCheck{s: s} }
+
+// Component returns "recovery".
+func (*CheckpointCheck) Component() string { return checkpointComponent }
+
+// Name returns "checkpoint".
+func (*CheckpointCheck) Name() string { return checkpointCheck }
+
+// Check reads the newest checkpoint and verifies its snapshots quickly.
+func (c *CheckpointCheck) Check(ctx context.Context) Result {
+	cp, err := c.s.newest(ctx)
+	if err != nil {
+		return Result{Status: Fail, Message: "reading checkpoints: " + err.Error()}
+	}
+	if cp == nil {
+		return Result{Status: Warn, Message: "no checkpoint yet"}
+	}
+	details := map[string]any{
+		"checkpoint": cp.ID, "created_at": cp.CreatedAt.Format(time.RFC3339Nano),
+		"graphs": len(cp.Graphs), "validated": cp.Validated,
+	}
+	if !cp.ValidatedAt.IsZero() {
+		details["validated_at"] = cp.ValidatedAt.Format(time.RFC3339Nano)
+	}
+	if cp.ValidationError != "" {
+		return Result{Status: Fail, Message: fmt.Sprintf("checkpoint %s failed validation: %s", cp.ID, cp.ValidationError), Details: details}
+	}
+	for _, g := range cp.Graphs {
+		rep, err := c.s.e.Verify(ctx, g.SnapshotID, false)
+		if err == nil && !rep.OK {
+			err = rep.Err()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return Result{Status: Fail, Message: "interrupted: " + ctx.Err().Error(), Details: details}
+			}
+			return Result{Status: Fail, Message: fmt.Sprintf("checkpoint %s: graph %s: snapshot %s: %v", cp.ID, g.GraphID, g.SnapshotID, err), Details: details}
+		}
+	}
+	if !cp.Validated {
+		return Result{Status: Warn, Message: fmt.Sprintf("checkpoint %s is not validated yet; its objects are present", cp.ID), Details: details}
+	}
+	return Result{Status: Pass, Message: fmt.Sprintf("checkpoint %s validated and its objects present", cp.ID), Details: details}
+}

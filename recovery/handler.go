@@ -1,0 +1,494 @@
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// ContentTypeHealth is the media type of the GET /health answer
+// (draft-inadarei-api-health-check).
+const ContentTypeHealth = "application/health+json"
+
+// Bounds of request fields checked before any work.
+const (
+	maxMetadataKeys = 64
+	maxTargets      = maxCheckpointGraphs
+)
+
+// HandlerOption configures [NewHandler].
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	auth    httpx.Authorizer
+	maxBody int64
+	logger  *slog.Logger
+	ops     *httpx.Operations
+}
+
+// WithAuthorizer makes every request pass auth before any other work; see
+// httpx.BearerToken for the usual token check on mutating methods.
+func WithAuthorizer(auth httpx.Authorizer) HandlerOption {
+	return func(c *handlerConfig) { c.auth = auth }
+}
+
+// WithMaxBodyBytes limits request bodies to n bytes (default 1 MiB); larger ones are
+// answered 413.
+func WithMaxBodyBytes(n int64) HandlerOption { return func(c *handlerConfig) { c.maxBody = n } }
+
+// WithHandlerLogger logs server-side failures through l. Nil means the service's
+// logger.
+func WithHandlerLogger(l *slog.Logger) HandlerOption {
+	return func(c *handlerConfig) { c.logger = l }
+}
+
+// WithOperations runs restores in ops, so that several handlers share one registry
+// and the host can Close it on shutdown. Without it the handler keeps a registry of
+// its own, whose operations run to completion.
+func WithOperations(ops *httpx.Operations) HandlerOption {
+	return func(c *handlerConfig) { c.ops = ops }
+}
+
+type handler struct {
+	s      *Service
+	health *Health
+	cfg    handlerConfig
+	routes http.Handler
+}
+
+// NewHandler returns the HTTP API of the service and of the health runner health,
+// on a private ServeMux with paths relative to its root, so that a host mounts it
+// under any prefix with http.StripPrefix:
+//
+//	POST   /checkpoints                 {"graph_ids": [...], "description", "created_by", "metadata", "snapshots"} → 201 store.Checkpoint
+//	GET    /checkpoints?limit=&cursor=  → 200 page of store.Checkpoint, newest first
+//	GET    /checkpoints/{id}            → 200 store.Checkpoint
+//	DELETE /checkpoints/{id}            → 204
+//	POST   /checkpoints/{id}/validate   → 200 Validation (ok false is still 200)
+//	POST   /plan                        RestoreRequest → 200 Plan, a dry run
+//	POST   /restore?wait=               RestoreRequest → 202 operation, or 200 RestoreResult with wait
+//	GET    /operations/{id}             → 200 the operation's state
+//	GET    /health?fresh=               → 200 or 503 (fail), application/health+json
+//	GET    /status                      → 200 StatusReport
+//
+// Requests are authorized first, then their ids and bodies validated (unknown
+// fields and oversize bodies are rejected), all before any work: a rejected request
+// changes nothing. A restore whose plan is not executable is refused before it
+// starts. Errors are RFC 9457 problem+json: malformed requests and ErrInvalid 400,
+// ErrNotFound 404, ErrInexact and ErrBusy 409, ErrCorrupt 422 (the detail names the
+// object), a deadline 504, anything else 500 with the error logged and not shown.
+//
+// GET /health answers the health runner's last report, or runs the checks when
+// there is none yet or ?fresh=true; with a nil health it answers the newest stored
+// event of every check. NewHandler panics if s is nil.
+func NewHandler(s *Service, health *Health, opts ...HandlerOption) http.Handler {
+	if s == nil {
+		panic("recovery: NewHandler needs a service")
+	}
+	c := handlerConfig{maxBody: httpx.DefaultMaxBodyBytes}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = httpx.DefaultMaxBodyBytes
+	}
+	if c.logger == nil {
+		c.logger = s.log
+	}
+	if c.ops == nil {
+		c.ops = httpx.NewOperations(httpx.WithOperationsLogger(c.logger))
+	}
+	mapErrors()
+	h := &handler{s: s, health: health, cfg: c}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /checkpoints", h.createCheckpoint)
+	mux.HandleFunc("GET /checkpoints", h.listCheckpoints)
+	mux.HandleFunc("GET /checkpoints/{id}", h.getCheckpoint)
+	mux.HandleFunc("DELETE /checkpoints/{id}", h.deleteCheckpoint)
+	mux.HandleFunc("POST /checkpoints/{id}/validate", h.validate)
+	mux.HandleFunc("POST /plan", h.plan)
+	mux.HandleFunc("POST /restore", h.restore)
+	mux.Handle("GET /operations/{id}", c.ops)
+	mux.HandleFunc("GET /health", h.healthCheck)
+	mux.HandleFunc("GET /status", h.status)
+	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
+	return h
+}
+
+// mapErrors registers the status of this package's errors and of the backup, store
+// and graph errors that reach the handler through it.
+func mapErrors() {
+	httpx.Map(ErrInvalid, http.StatusBadRequest)
+	httpx.Map(ErrNotFound, http.StatusNotFound)
+	httpx.Map(ErrInexact, http.StatusConflict)
+	httpx.Map(ErrBusy, http.StatusConflict)
+	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
+	httpx.Map(backup.ErrNotFound, http.StatusNotFound)
+	httpx.Map(backup.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(backup.ErrBusy, http.StatusConflict)
+	httpx.Map(backup.ErrCorrupt, http.StatusUnprocessableEntity)
+	httpx.Map(backup.ErrWrongKey, http.StatusUnprocessableEntity)
+	httpx.Map(graph.ErrNotFound, http.StatusNotFound)
+	httpx.Map(store.ErrNotFound, http.StatusNotFound)
+	httpx.Map(store.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(store.ErrConflict, http.StatusConflict)
+	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(httpx.WithLogger(r.Context(), h.cfg.logger))
+	h.routes.ServeHTTP(w, r)
+}
+
+func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
+
+func checkpointID(r *http.Request) (string, error) { return httpx.PathID(r, "id", store.ValidID) }
+
+// CheckpointRequest is the body of POST /checkpoints. The field names are those of
+// the earlier API: {"graph_ids": ["a", "b"], "description": "before the import"}.
+type CheckpointRequest struct {
+	GraphIDs    []string          `json:"graph_ids"`
+	Description string            `json:"description,omitempty"`
+	CreatedBy   string            `json:"created_by,omitempty"`
+	Metadata    map[string]any    `json:"metadata,omitempty"`
+	Snapshots   map[string]string `json:"snapshots,omitempty"` // graph id → existing snapshot id
+}
+
+func (q *CheckpointRequest) validate() error {
+	if len(q.GraphIDs) == 0 {
+		return httpx.FieldErrorf("graph_ids", "must name at least one graph")
+	}
+	if len(q.GraphIDs) > maxCheckpointGraphs {
+		return httpx.FieldErrorf("graph_ids", "must name at most %d graphs", maxCheckpointGraphs)
+	}
+	seen := map[string]bool{}
+	for i, id := range q.GraphIDs {
+		field := fmt.Sprintf("graph_ids[%d]", i)
+		if err := httpx.CheckID(field, id, backup.ValidGraphID); err != nil {
+			return err
+		}
+		if seen[id] {
+			return httpx.FieldErrorf(field, "names graph %q twice", id)
+		}
+		seen[id] = true
+	}
+	if len(q.Description) > maxDescription {
+		return httpx.FieldErrorf("description", "must be at most %d bytes", maxDescription)
+	}
+	if len(q.CreatedBy) > maxCreatedBy {
+		return httpx.FieldErrorf("created_by", "must be at most %d bytes", maxCreatedBy)
+	}
+	if len(q.Metadata) > maxMetadataKeys {
+		return httpx.FieldErrorf("metadata", "must hold at most %d keys", maxMetadataKeys)
+	}
+	for _, gid := range sortedKeys(q.Snapshots) {
+		field := "snapshots." + gid
+		if !seen[gid] {
+			return httpx.FieldErrorf(field, "names a graph that is not in graph_ids")
+		}
+		if err := httpx.CheckID(field, q.Snapshots[gid], store.ValidID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// POST /checkpoints → 201 store.Checkpoint with its Location.
+func (h *handler) createCheckpoint(w http.ResponseWriter, r *http.Request) {
+	var req CheckpointRequest
+	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		fail(w, r, err)
+		return
+	}
+	cp, err := h.s.Create(r.Context(), CreateRequest{
+		GraphIDs: req.GraphIDs, Description: req.Description, CreatedBy: req.CreatedBy,
+		Metadata: req.Metadata, Snapshots: req.Snapshots,
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", httpx.Location(r, "/checkpoints/"+cp.ID))
+	httpx.WriteJSON(w, http.StatusCreated, cp)
+}
+
+// GET /checkpoints?limit=&cursor= → 200 Page[store.Checkpoint].
+func (h *handler) listCheckpoints(w http.ResponseWriter, r *http.Request) {
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	cps, next, err := h.s.List(r.Context(), p.Cursor, p.Limit)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(cps, next))
+}
+
+// GET /checkpoints/{id} → 200 store.Checkpoint.
+func (h *handler) getCheckpoint(w http.ResponseWriter, r *http.Request) {
+	id, err := checkpointID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	cp, err := h.s.Get(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, cp)
+}
+
+// DELETE /checkpoints/{id} → 204.
+func (h *handler) deleteCheckpoint(w http.ResponseWriter, r *http.Request) {
+	id, err := checkpointID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := h.s.Delete(r.Context(), id); err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /checkpoints/{id}/validate → 200 Validation.
+func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
+	id, err := checkpointID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if _, err := httpx.DecodeOptional(w, r, &struct{}{}, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	v, err := h.s.Validate(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+}
+
+// RestoreRequest is the body of POST /plan and POST /restore: a checkpoint, or a
+// graph at a point in time (RFC 3339; absent means now).
+type RestoreRequest struct {
+	CheckpointID string            `json:"checkpoint_id,omitempty"`
+	GraphID      string            `json:"graph_id,omitempty"`
+	At           time.Time         `json:"at,omitzero"`
+	AllowEarlier bool              `json:"allow_earlier,omitempty"`
+	Targets      map[string]string `json:"targets,omitempty"` // source graph id → target graph id
+	FullVerify   bool              `json:"full_verify,omitempty"`
+}
+
+func (q *RestoreRequest) validate() error {
+	switch {
+	case q.CheckpointID == "" && q.GraphID == "":
+		return httpx.FieldErrorf("checkpoint_id", "or graph_id is required")
+	case q.CheckpointID != "" && q.GraphID != "":
+		return httpx.FieldErrorf("graph_id", "must not be given with checkpoint_id")
+	case q.CheckpointID != "":
+		if err := httpx.CheckID("checkpoint_id", q.CheckpointID, store.ValidID); err != nil {
+			return err
+		}
+		if !q.At.IsZero() {
+			return httpx.FieldErrorf("at", "goes with graph_id, not checkpoint_id")
+		}
+	default:
+		if err := httpx.CheckID("graph_id", q.GraphID, backup.ValidGraphID); err != nil {
+			return err
+		}
+	}
+	if len(q.Targets) > maxTargets {
+		return httpx.FieldErrorf("targets", "must hold at most %d entries", maxTargets)
+	}
+	for _, src := range sortedKeys(q.Targets) {
+		field := "targets." + src
+		if !backup.ValidGraphID(src) {
+			return httpx.FieldErrorf("targets", "%q is not a valid graph id", src)
+		}
+		if err := httpx.CheckID(field, q.Targets[src], backup.ValidGraphID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q *RestoreRequest) plan() PlanRequest {
+	return PlanRequest{
+		CheckpointID: q.CheckpointID, GraphID: q.GraphID, At: q.At,
+		AllowEarlier: q.AllowEarlier, Targets: q.Targets, FullVerify: q.FullVerify,
+	}
+}
+
+// decodeRestore reads and validates a RestoreRequest and builds its plan.
+func (h *handler) decodeRestore(w http.ResponseWriter, r *http.Request) (*Plan, error) {
+	var req RestoreRequest
+	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+		return nil, err
+	}
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	return h.s.Plan(r.Context(), req.plan())
+}
+
+// POST /plan → 200 Plan.
+func (h *handler) plan(w http.ResponseWriter, r *http.Request) {
+	p, err := h.decodeRestore(w, r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, p)
+}
+
+// POST /restore?wait= → 202 operation, or with wait 200 RestoreResult.
+func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
+	wait, err := httpx.QueryBool(r, "wait")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	p, err := h.decodeRestore(w, r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if !p.Executable {
+		fail(w, r, fmt.Errorf("%w: %s", ErrInexact, p.Reason))
+		return
+	}
+	if wait {
+		res, err := h.s.Execute(r.Context(), p)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, res)
+		return
+	}
+	op, err := h.cfg.ops.Start("restore", func(ctx context.Context, report func(any)) (any, error) {
+		report(map[string]any{"phase": "restore", "plan": p})
+		return h.s.Execute(ctx, p)
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.Accepted(w, r, op)
+}
+
+// GET /status → 200 StatusReport.
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	rep, err := h.s.Status(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, rep)
+}
+
+// healthAnswer is the GET /health answer, per draft-inadarei-api-health-check.
+type healthAnswer struct {
+	Status      string                    `json:"status"`
+	Description string                    `json:"description,omitempty"`
+	Output      string                    `json:"output,omitempty"`
+	Time        time.Time                 `json:"time,omitzero"`
+	Checks      map[string][]healthDetail `json:"checks"`
+}
+
+type healthDetail struct {
+	ComponentType string    `json:"componentType,omitempty"`
+	Status        string    `json:"status"`
+	Output        string    `json:"output,omitempty"`
+	Time          time.Time `json:"time"`
+	ObservedValue float64   `json:"observedValue"`
+	ObservedUnit  string    `json:"observedUnit,omitempty"`
+}
+
+// GET /health?fresh= → 200 (pass, warn) or 503 (fail).
+func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
+	fresh, err := httpx.QueryBool(r, "fresh")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	rep, err := h.healthReport(r.Context(), fresh)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	ans := healthAnswer{Status: string(rep.Status), Description: "graphvault recovery", Time: rep.Time, Checks: map[string][]healthDetail{}}
+	ans.Output = strings.Join(rep.Reasons, "; ")
+	for _, c := range rep.Checks {
+		d := healthDetail{ComponentType: c.Component, Status: string(c.Status), Time: c.Time,
+			ObservedValue: c.Duration.Seconds(), ObservedUnit: "s"}
+		if c.Status != Pass {
+			d.Output = c.Message
+		}
+		ans.Checks[c.Key()] = append(ans.Checks[c.Key()], d)
+	}
+	status := http.StatusOK
+	if rep.Status == Fail {
+		status = http.StatusServiceUnavailable
+	}
+	b, err := json.Marshal(ans)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", ContentTypeHealth)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n')) //nolint:errcheck // the client is gone; nothing to do
+}
+
+// healthReport returns the runner's last report, a fresh run, or a report built from
+// the newest stored event of every check when there is no runner.
+func (h *handler) healthReport(ctx context.Context, fresh bool) (Report, error) {
+	if h.health != nil {
+		if last, ok := h.health.Last(); ok && !fresh {
+			return last, nil
+		}
+		return h.health.Run(ctx), nil
+	}
+	events, err := h.s.st.LatestHealth(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Status: Pass, Checks: []CheckResult{}}
+	for _, e := range events {
+		cr := CheckResult{Component: e.Component, Check: e.Check, Time: e.CreatedAt,
+			Result: Result{Status: Status(e.Status), Message: e.Message, Details: e.Details}}
+		rep.Status = rep.Status.Worse(cr.Status)
+		if cr.Status != Pass {
+			rep.Reasons = append(rep.Reasons, cr.Key()+": "+cr.Message)
+		}
+		if cr.Time.After(rep.Time) {
+			rep.Time = cr.Time
+		}
+		rep.Checks = append(rep.Checks, cr)
+	}
+	return rep, nil
+}
