@@ -272,7 +272,9 @@ func TestCreateUndoesSnapshotsOnFailure(t *testing.T) {
 // failingReader is a graph whose views cannot be opened.
 type failingReader struct{ *memgraph.Graph }
 
-func (failingReader) View(context.Context) (graph.View, error) { return nil, errors.New("disk on fire") }
+func (failingReader) View(context.Context) (graph.View, error) {
+	return nil, errors.New("disk on fire")
+}
 
 func TestListGetDelete(t *testing.T) {
 	f := newFixture(t)
