@@ -1,0 +1,146 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+func TestValidateID(t *testing.T) {
+	tests := []struct {
+		id   string
+		want error
+	}{
+		{"Honey", nil},
+		{`"RABBITMQ"`, nil},
+		{"a/b c ü 東京", nil},
+		{"", graph.ErrInvalidID},
+		{"a\x00b", graph.ErrInvalidID},
+		{"\xff", graph.ErrInvalidID},
+		{strings.Repeat("x", graph.MaxIDLen+1), graph.ErrInvalidID},
+	}
+	for _, tt := range tests {
+		if err := graph.ValidateID(tt.id); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+			t.Errorf("ValidateID(%.20q) = %v, want %v", tt.id, err, tt.want)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	if got := graph.NodeKey("a b"); got != "n:a b" {
+		t.Fatalf("NodeKey = %q", got)
+	}
+	ab := graph.Edge{Source: "a", Target: "b", Type: "t"}
+	ba := graph.Edge{Source: "b", Target: "a", Type: "t"}
+	if ab.Key(false) != ba.Key(false) {
+		t.Fatal("undirected keys of (a,b) and (b,a) differ")
+	}
+	if ab.Key(true) == ba.Key(true) {
+		t.Fatal("directed keys of (a,b) and (b,a) are equal")
+	}
+	tests := []struct {
+		key   string
+		kind  byte
+		parts [3]string
+		ok    bool
+	}{
+		{"n:Honey", 'n', [3]string{"Honey"}, true},
+		{ba.Key(true), 'e', [3]string{"b", "a", "t"}, true},
+		{graph.EdgeKey("x", "y", "", true), 'e', [3]string{"x", "y", ""}, true},
+		{"n:", 0, [3]string{}, false},
+		{"e:a\x00b", 0, [3]string{}, false},
+		{"e:\x00b\x00t", 0, [3]string{}, false},
+		{"e:a\x00\x00t", 0, [3]string{}, false},
+		{"e:a\x00b\x00\xff", 0, [3]string{}, false},
+		{"x:y", 0, [3]string{}, false},
+	}
+	for _, tt := range tests {
+		kind, parts, err := graph.ParseKey(tt.key)
+		if (err == nil) != tt.ok || kind != tt.kind || parts != tt.parts {
+			t.Errorf("ParseKey(%q) = %c %q %v", tt.key, kind, parts, err)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	n, err := graph.Node{ID: "x", Labels: []string{"b", "a", "b"}, Props: map[string]any{
+		"i": 3, "i8": int8(1), "i16": int16(1), "i32": int32(1), "u": uint(1), "u8": uint8(1), "u16": uint16(1),
+		"u32": uint32(1), "u64": uint64(1), "f32": float32(0.5), "list": []string{"p"},
+		"nested": map[string]any{"deep": []any{int(7), nil, true}},
+	}}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(n.Labels, ",") != "a,b" {
+		t.Fatalf("labels %v", n.Labels)
+	}
+	want := map[string]any{
+		"i": int64(3), "i8": int64(1), "i16": int64(1), "i32": int64(1), "u": int64(1), "u8": int64(1), "u16": int64(1),
+		"u32": int64(1), "u64": int64(1), "f32": 0.5, "list": []any{"p"},
+		"nested": map[string]any{"deep": []any{int64(7), nil, true}},
+	}
+	if !graph.EqualProps(n.Props, want) {
+		t.Fatalf("props %#v", n.Props)
+	}
+	if !graph.EqualNodes(n, graph.Node{ID: "x", Labels: []string{"a", "b"}, Props: want}) {
+		t.Fatal("EqualNodes false for equal nodes")
+	}
+	bad := []any{math.NaN(), math.Inf(1), uint64(math.MaxUint64), uint(math.MaxUint64), struct{}{}, "\xff", map[string]any{"\xff": 1}, []any{func() {}}}
+	for _, v := range bad {
+		if _, err := graph.NormalizeValue(v); !errors.Is(err, graph.ErrInvalidValue) {
+			t.Errorf("NormalizeValue(%#v) = %v, want ErrInvalidValue", v, err)
+		}
+	}
+	if _, err := (graph.Node{ID: "x", Labels: []string{""}}).Normalize(); !errors.Is(err, graph.ErrInvalidID) {
+		t.Errorf("empty label: %v", err)
+	}
+	if _, err := (graph.Node{ID: "x", Props: map[string]any{"\xff": 1}}).Normalize(); !errors.Is(err, graph.ErrInvalidValue) {
+		t.Errorf("bad property name: %v", err)
+	}
+	e, err := graph.Edge{Source: "a", Target: "b", Props: map[string]any{"w": 1}}.Normalize()
+	if err != nil || e.Props["w"] != int64(1) {
+		t.Fatalf("edge: %+v %v", e, err)
+	}
+	if !graph.EqualEdges(e, graph.Edge{Source: "b", Target: "a", Props: map[string]any{"w": int64(1)}}, false) {
+		t.Fatal("EqualEdges: undirected reversed edge not equal")
+	}
+	for _, bad := range []graph.Edge{{Source: "", Target: "b"}, {Source: "a", Target: ""}, {Source: "a", Target: "b", Type: "\x00"}, {Source: "a", Target: "b", Props: map[string]any{"x": struct{}{}}}} {
+		if _, err := bad.Normalize(); err == nil {
+			t.Errorf("edge %+v normalized without error", bad)
+		}
+	}
+	if p, err := graph.NormalizeProps(nil); p != nil || err != nil {
+		t.Fatalf("NormalizeProps(nil) = %v, %v", p, err)
+	}
+}
+
+func TestOpKindString(t *testing.T) {
+	want := map[graph.OpKind]string{graph.OpUpsertNode: "upsert_node", graph.OpDeleteNode: "delete_node",
+		graph.OpUpsertEdge: "upsert_edge", graph.OpDeleteEdge: "delete_edge", graph.OpReset: "reset", 0: "unknown"}
+	for k, s := range want {
+		if k.String() != s {
+			t.Errorf("%d.String() = %q, want %q", k, k.String(), s)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	ctx := context.Background()
+	var r graph.Registry
+	if _, err := r.Graph(ctx, "a"); !errors.Is(err, graph.ErrNotFound) {
+		t.Fatalf("empty registry: %v", err)
+	}
+	r.Register("b", nil)
+	r.Register("a", nil)
+	ids, err := r.GraphIDs(ctx)
+	if err != nil || strings.Join(ids, ",") != "a,b" {
+		t.Fatalf("GraphIDs = %v, %v", ids, err)
+	}
+	if _, err := r.Graph(ctx, "a"); err != nil {
+		t.Fatalf("registered graph: %v", err)
+	}
+}
