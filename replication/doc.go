@@ -1,0 +1,42 @@
+// Package replication copies snapshots to other places and shows how far behind
+// each place is.
+//
+// A [Service] keeps replication targets in the metadata store: a directory
+// ("file"), an S3-compatible bucket ("s3") or another graphvault server's receive
+// endpoint ("http", see [NewReceiver]). Each target opens as a blob bucket.
+// [Service.Replicate] pushes one snapshot to one or every enabled target, copying
+// only the objects the target lacks or holds damaged, the manifest last, so a target
+// never shows a snapshot whose objects are not all there. Because objects are
+// content-addressed, a run interrupted by a crash is resumed by running it again: it
+// copies only what is still missing. Every run to a target is recorded as a
+// store.ReplicationEvent whose status is "ok" only if every object and the manifest
+// were confirmed present at the target.
+//
+// Automatic replication: pass [Hook.OnCommit] to backup.WithCommitHook when building
+// the engine and [WithHook] to [New]; after [Service.Start], every committed snapshot
+// is pushed to every enabled target in the background, and a periodic pass checks
+// the targets' health and catches up targets that missed snapshots (while they were
+// down, or because the queue was full).
+//
+// Secrets (the S3 secret key, the http bearer token) live only in the target's
+// Secret field: they are never returned by the API, written to logs, put in errors
+// or used as metric labels.
+//
+// # Errors
+//
+// [ErrInvalid] for a malformed target or argument (nothing is stored), [ErrNotFound]
+// for an unknown target or snapshot, [ErrConflict] for a target name already taken,
+// [ErrUnreachable] when a target could not be reached, [ErrCorrupt] when a source
+// object fails its hash check (it is never sent), [ErrClosed] after Close. The store
+// and backup sentinels stay reachable through errors.Is.
+//
+// # Metrics
+//
+// Recorded through the meter provider given with [WithMeterProvider], meter named
+// by this package's import path; target is the target's name, never a URL or
+// secret: graphvault.replication.bytes{target,result} (By, object bytes sent),
+// graphvault.replication.objects{target,result} (result copied, skipped or failed),
+// graphvault.replication.operations{target,result} (one per replication run or
+// check; result ok or failed), graphvault.replication.errors{target} and
+// graphvault.replication.lag{target,graph} (s, gauge).
+package replication

@@ -1,0 +1,480 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+)
+
+// HandlerOption configures NewHandler.
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	auth    httpx.Authorizer
+	maxBody int64
+	logger  *slog.Logger
+	ops     *httpx.Operations
+}
+
+// WithAuthorizer makes every request pass auth before any other work; see
+// httpx.BearerToken for the usual token check on mutating methods.
+func WithAuthorizer(auth httpx.Authorizer) HandlerOption {
+	return func(c *handlerConfig) { c.auth = auth }
+}
+
+// WithMaxBodyBytes limits request bodies to n bytes (default 1 MiB); larger ones are
+// answered 413.
+func WithMaxBodyBytes(n int64) HandlerOption { return func(c *handlerConfig) { c.maxBody = n } }
+
+// WithHandlerLogger logs server-side failures through l. Nil means the service's
+// logger.
+func WithHandlerLogger(l *slog.Logger) HandlerOption {
+	return func(c *handlerConfig) { c.logger = l }
+}
+
+// WithOperations runs replications started without ?wait=true in ops, so that
+// several handlers share one registry and the host can Close it on shutdown.
+func WithOperations(ops *httpx.Operations) HandlerOption {
+	return func(c *handlerConfig) { c.ops = ops }
+}
+
+type handler struct {
+	svc    *Service
+	cfg    handlerConfig
+	routes http.Handler
+}
+
+// NewHandler returns the HTTP API of svc, on a private ServeMux with paths relative
+// to its root (a host mounts it with http.StripPrefix):
+//
+//	GET    /targets                 Page[store.Target]; secrets are never shown
+//	POST   /targets[?verify=true]   TargetRequest → 201 store.Target
+//	GET    /targets/{id}            store.Target
+//	PATCH  /targets/{id}            TargetRequest (fields to change) → store.Target
+//	DELETE /targets/{id}            204
+//	POST   /targets/{id}/check      CheckResult
+//	POST   /replicate[?wait=true]   ReplicateRequest → 202 operation, or 200 Page[Result]
+//	GET    /status                  Page[Status]
+//	GET    /events?target_id=&graph_id=&kind=&status=&limit=&cursor=   Page[store.ReplicationEvent]
+//	GET    /operations/{id}         an operation's state
+//
+// Requests are authorized, then their ids and bodies validated, before any work.
+// Errors are problem+json: ErrInvalid and malformed requests 400, ErrNotFound 404,
+// ErrConflict 409, ErrUnreachable and ErrCorrupt 422, a replication that failed at
+// some target 502 (the detail names the targets and their errors), ErrClosed 503.
+//
+// NewHandler panics if svc is nil.
+func NewHandler(svc *Service, opts ...HandlerOption) http.Handler {
+	if svc == nil {
+		panic("replication: NewHandler needs a service")
+	}
+	c := handlerConfig{maxBody: httpx.DefaultMaxBodyBytes}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = httpx.DefaultMaxBodyBytes
+	}
+	if c.logger == nil {
+		c.logger = svc.log
+	}
+	if c.ops == nil {
+		c.ops = httpx.NewOperations(httpx.WithOperationsLogger(c.logger))
+	}
+	mapErrors()
+	h := &handler{svc: svc, cfg: c}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /targets", h.listTargets)
+	mux.HandleFunc("POST /targets", h.createTarget)
+	mux.HandleFunc("GET /targets/{id}", h.getTarget)
+	mux.HandleFunc("PATCH /targets/{id}", h.updateTarget)
+	mux.HandleFunc("DELETE /targets/{id}", h.deleteTarget)
+	mux.HandleFunc("POST /targets/{id}/check", h.check)
+	mux.HandleFunc("POST /replicate", h.replicate)
+	mux.HandleFunc("GET /status", h.status)
+	mux.HandleFunc("GET /events", h.events)
+	mux.Handle("GET /operations/{id}", c.ops)
+	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
+	return h
+}
+
+// mapErrors registers the status of this package's errors and of the store and
+// blob errors that reach the handlers through it.
+func mapErrors() {
+	httpx.Map(ErrInvalid, http.StatusBadRequest)
+	httpx.Map(ErrNotFound, http.StatusNotFound)
+	httpx.Map(ErrConflict, http.StatusConflict)
+	httpx.Map(ErrUnreachable, http.StatusUnprocessableEntity)
+	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
+	httpx.Map(ErrClosed, http.StatusServiceUnavailable)
+	httpx.Map(store.ErrNotFound, http.StatusNotFound)
+	httpx.Map(store.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(store.ErrConflict, http.StatusConflict)
+	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
+	httpx.Map(blob.ErrNotFound, http.StatusNotFound)
+	httpx.Map(blob.ErrInvalidKey, http.StatusBadRequest)
+	httpx.Map(blob.ErrExists, http.StatusConflict)
+	httpx.Map(blob.ErrClosed, http.StatusServiceUnavailable)
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(httpx.WithLogger(r.Context(), h.cfg.logger))
+	h.routes.ServeHTTP(w, r)
+}
+
+func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
+
+func targetID(r *http.Request) (string, error) { return httpx.PathID(r, "id", store.ValidID) }
+
+// TargetRequest is the body of POST /targets and PATCH /targets/{id}. Config values
+// may be given flat (path, endpoint, ...) or in config; the secret is secret_key
+// (s3) or token (http). The body of the older API, {"name", "base_url", "api_key"},
+// registers an http target. In a PATCH, absent fields are left alone and an empty
+// config value removes it.
+type TargetRequest struct {
+	Name      *string           `json:"name,omitempty"`
+	Kind      *string           `json:"kind,omitempty"`
+	Enabled   *bool             `json:"enabled,omitempty"`
+	Verify    bool              `json:"verify,omitempty"`
+	Config    map[string]string `json:"config,omitempty"`
+	Path      *string           `json:"path,omitempty"`
+	Endpoint  *string           `json:"endpoint,omitempty"`
+	Bucket    *string           `json:"bucket,omitempty"`
+	Prefix    *string           `json:"prefix,omitempty"`
+	AccessKey *string           `json:"access_key,omitempty"`
+	SecretKey *string           `json:"secret_key,omitempty"`
+	Region    *string           `json:"region,omitempty"`
+	Secure    *bool             `json:"secure,omitempty"`
+	BaseURL   *string           `json:"base_url,omitempty"`
+	Token     *string           `json:"token,omitempty"`
+	APIKey    *string           `json:"api_key,omitempty"` // the older API's name of token
+}
+
+// config gathers the config values and the secret of a request.
+func (q *TargetRequest) config() (map[string]string, *string, error) {
+	cfg := map[string]string{}
+	for k, v := range q.Config {
+		cfg[k] = v
+	}
+	flat := []struct {
+		key string
+		v   *string
+	}{{"path", q.Path}, {"endpoint", q.Endpoint}, {"bucket", q.Bucket}, {"prefix", q.Prefix},
+		{"access_key", q.AccessKey}, {"region", q.Region}, {"base_url", q.BaseURL}}
+	if q.Secure != nil {
+		s := "false"
+		if *q.Secure {
+			s = "true"
+		}
+		flat = append(flat, struct {
+			key string
+			v   *string
+		}{"secure", &s})
+	}
+	for _, f := range flat {
+		if f.v == nil {
+			continue
+		}
+		if old, ok := cfg[f.key]; ok && old != *f.v {
+			return nil, nil, httpx.FieldErrorf(f.key, "differs from config.%s", f.key)
+		}
+		cfg[f.key] = *f.v
+	}
+	var secret *string
+	for _, s := range []struct {
+		field string
+		v     *string
+	}{{"secret_key", q.SecretKey}, {"token", q.Token}, {"api_key", q.APIKey}} {
+		if s.v == nil {
+			continue
+		}
+		if secret != nil && *secret != *s.v {
+			return nil, nil, httpx.FieldErrorf(s.field, "gives a second, different secret")
+		}
+		secret = s.v
+	}
+	return cfg, secret, nil
+}
+
+// GET /targets → 200 Page[store.Target].
+func (h *handler) listTargets(w http.ResponseWriter, r *http.Request) {
+	ts, err := h.svc.List(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(ts, ""))
+}
+
+// POST /targets → 201 store.Target.
+func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) {
+	verify, err := httpx.QueryBool(r, "verify")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var req TargetRequest
+	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	cfg, secret, err := req.config()
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	spec := TargetSpec{Config: cfg, Verify: verify || req.Verify}
+	if req.Name == nil {
+		fail(w, r, httpx.FieldErrorf("name", "is required"))
+		return
+	}
+	spec.Name = *req.Name
+	switch {
+	case req.Kind != nil:
+		spec.Kind = *req.Kind
+	case cfg["base_url"] != "":
+		spec.Kind = KindHTTP
+	default:
+		fail(w, r, httpx.FieldErrorf("kind", "is required: file, s3 or http"))
+		return
+	}
+	if secret != nil {
+		spec.Secret = *secret
+	}
+	if err := secretFits(spec.Kind, &req); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if req.Enabled != nil {
+		spec.Disabled = !*req.Enabled
+	}
+	t, err := h.svc.Register(r.Context(), spec)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", httpx.Location(r, "/targets/"+t.ID))
+	httpx.WriteJSON(w, http.StatusCreated, t)
+}
+
+// secretFits refuses a secret field of another kind, so that a token is never
+// taken for an S3 key or the other way round.
+func secretFits(kind string, q *TargetRequest) error {
+	if kind != KindS3 && q.SecretKey != nil {
+		return httpx.FieldErrorf("secret_key", "is for s3 targets only")
+	}
+	if kind != KindHTTP && (q.Token != nil || q.APIKey != nil) {
+		return httpx.FieldErrorf("token", "is for http targets only")
+	}
+	return nil
+}
+
+// GET /targets/{id} → 200 store.Target.
+func (h *handler) getTarget(w http.ResponseWriter, r *http.Request) {
+	id, err := targetID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	t, err := h.svc.Get(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, t)
+}
+
+// PATCH /targets/{id} → 200 store.Target.
+func (h *handler) updateTarget(w http.ResponseWriter, r *http.Request) {
+	id, err := targetID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	verify, err := httpx.QueryBool(r, "verify")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var req TargetRequest
+	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	cfg, secret, err := req.config()
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	cur, err := h.svc.Get(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if req.Kind != nil && *req.Kind != cur.Kind {
+		fail(w, r, httpx.FieldErrorf("kind", "cannot change; remove the target and register a new one"))
+		return
+	}
+	if err := secretFits(cur.Kind, &req); err != nil {
+		fail(w, r, err)
+		return
+	}
+	t, err := h.svc.Update(r.Context(), id, TargetPatch{Name: req.Name, Enabled: req.Enabled, Config: cfg, Secret: secret, Verify: verify || req.Verify})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, t)
+}
+
+// DELETE /targets/{id} → 204.
+func (h *handler) deleteTarget(w http.ResponseWriter, r *http.Request) {
+	id, err := targetID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := h.svc.Remove(r.Context(), id); err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /targets/{id}/check → 200 CheckResult.
+func (h *handler) check(w http.ResponseWriter, r *http.Request) {
+	id, err := targetID(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	res, err := h.svc.Check(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+}
+
+// ReplicateRequest is the body of POST /replicate.
+type ReplicateRequest struct {
+	SnapshotID    string `json:"snapshot_id"`
+	TargetID      string `json:"target_id,omitempty"` // empty: every enabled target
+	VerifyContent bool   `json:"verify_content,omitempty"`
+}
+
+// POST /replicate → 202 operation, or with ?wait=true 200 Page[Result].
+func (h *handler) replicate(w http.ResponseWriter, r *http.Request) {
+	wait, err := httpx.QueryBool(r, "wait")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var req ReplicateRequest
+	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := httpx.CheckID("snapshot_id", req.SnapshotID, store.ValidID); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if req.TargetID != "" {
+		if err := httpx.CheckID("target_id", req.TargetID, store.ValidID); err != nil {
+			fail(w, r, err)
+			return
+		}
+		if _, err := h.svc.Get(r.Context(), req.TargetID); err != nil {
+			fail(w, r, err)
+			return
+		}
+	}
+	if _, err := h.svc.store.GetSnapshot(r.Context(), req.SnapshotID); err != nil {
+		fail(w, r, storeErr(err))
+		return
+	}
+	opts := ReplicateOptions{TargetID: req.TargetID, VerifyContent: req.VerifyContent}
+	run := func(ctx context.Context, _ func(any)) (any, error) {
+		res, err := h.svc.Replicate(ctx, req.SnapshotID, opts)
+		if err != nil && res != nil {
+			// Some targets failed: the request was fine, the places were not.
+			return nil, &httpx.Error{Status: http.StatusBadGateway, Detail: err.Error(), Err: err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return httpx.NewPage(res, ""), nil
+	}
+	if wait {
+		res, err := run(r.Context(), nil)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, res)
+		return
+	}
+	op, err := h.cfg.ops.Start("replicate", run)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.Accepted(w, r, op)
+}
+
+// GET /status → 200 Page[Status].
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	st, err := h.svc.Status(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(st, ""))
+}
+
+var (
+	eventKinds    = []string{store.EventSnapshot, store.EventJournal, store.EventCheck}
+	eventStatuses = []string{store.EventOK, store.EventFailed}
+)
+
+// GET /events → 200 Page[store.ReplicationEvent], newest first.
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := store.EventFilter{TargetID: q.Get("target_id"), GraphID: q.Get("graph_id"), Kind: q.Get("kind"),
+		Status: q.Get("status"), Cursor: p.Cursor, Limit: p.Limit}
+	switch {
+	case f.TargetID != "" && !store.ValidID(f.TargetID):
+		err = httpx.CheckID("target_id", f.TargetID, store.ValidID)
+	case f.GraphID != "" && !backup.ValidGraphID(f.GraphID):
+		err = httpx.CheckID("graph_id", f.GraphID, backup.ValidGraphID)
+	case f.Kind != "" && !slices.Contains(eventKinds, f.Kind):
+		err = httpx.FieldErrorf("kind", "must be one of %v", eventKinds)
+	case f.Status != "" && !slices.Contains(eventStatuses, f.Status):
+		err = httpx.FieldErrorf("status", "must be one of %v", eventStatuses)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	evs, next, err := h.svc.store.ListReplicationEvents(r.Context(), f)
+	if err != nil {
+		if errors.Is(err, store.ErrInvalid) { // a cursor the store does not accept
+			err = httpx.FieldErrorf("cursor", "must be a next_cursor value from a previous page")
+		}
+		fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(evs, next))
+}

@@ -1,0 +1,341 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+)
+
+// Object keys a receiver accepts (see backup/FORMAT.md).
+var (
+	contentKeyPattern  = regexp.MustCompile(`^(?:data|index)/([0-9a-f]{2})/([0-9a-f]{64})$`)
+	manifestKeyPattern = regexp.MustCompile(`^manifests/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/([0-9A-Z]{26})\.json$`)
+	dataKeyPattern     = regexp.MustCompile(`^keys/([0-9A-Z]{26})\.json$`)
+)
+
+const (
+	defaultMaxObject = 64 << 20
+	maxKeyObject     = 64 << 10
+	listPageMax      = 1000
+)
+
+// ReceiverOption configures NewReceiver.
+type ReceiverOption func(*receiverConfig)
+
+type receiverConfig struct {
+	maxObject int64
+	logger    *slog.Logger
+}
+
+// WithMaxObjectBytes limits the size of one object a receiver accepts (default
+// 64 MiB); larger ones are answered 413.
+func WithMaxObjectBytes(n int64) ReceiverOption {
+	return func(c *receiverConfig) { c.maxObject = n }
+}
+
+// WithReceiverLogger logs server-side failures through l (default slog.Default()).
+func WithReceiverLogger(l *slog.Logger) ReceiverOption {
+	return func(c *receiverConfig) { c.logger = l }
+}
+
+type receiver struct {
+	bucket *blob.Bucket
+	token  []byte
+	cfg    receiverConfig
+	routes http.Handler
+}
+
+// NewReceiver returns the endpoint http targets replicate to: it stores snapshot
+// objects in bucket, which another backup engine can then restore from (after its
+// Reindex). Every request needs "Authorization: Bearer <token>" (401 otherwise; an
+// empty token refuses everything).
+//
+//	PUT  /objects/{key...}  store an object: 204. A data or index object must hash
+//	                        (SHA-256) to the name in its key, a manifest must decode
+//	                        with its root hash and match its key, else 422. Manifests
+//	                        are put-if-absent: the same bytes again are 204, different
+//	                        ones 409, unless the stored one is damaged, which is
+//	                        replaced. With If-None-Match: * any taken key is 412.
+//	HEAD /objects/{key...}  200 with Content-Length, or 404
+//	GET  /objects/{key...}  the object's bytes, or 404
+//	GET  /objects?prefix=&limit=&cursor=  one page of {key, size, mod_time}, in key order
+//
+// Keys failing blob.ValidateKey, and keys outside the snapshot layout (data/,
+// index/, keys/, manifests/), are 400; bodies over the limit 413.
+func NewReceiver(bucket *blob.Bucket, token string, opts ...ReceiverOption) http.Handler {
+	if bucket == nil {
+		panic("replication: NewReceiver needs a bucket")
+	}
+	c := receiverConfig{maxObject: defaultMaxObject}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.maxObject <= 0 {
+		c.maxObject = defaultMaxObject
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	mapErrors()
+	rc := &receiver{bucket: bucket, token: []byte(token), cfg: c}
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /objects/{key...}", rc.put)
+	mux.HandleFunc("GET /objects/{key...}", rc.get) // HEAD too
+	mux.HandleFunc("GET /objects", rc.list)
+	rc.routes = httpx.Authorize(rc.authorize, httpx.Routes(mux))
+	return rc
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(httpx.WithLogger(r.Context(), rc.cfg.logger))
+	rc.routes.ServeHTTP(w, r)
+}
+
+func (rc *receiver) authorize(r *http.Request) error {
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || len(rc.token) == 0 ||
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), rc.token) != 1 {
+		return httpx.ErrUnauthorized
+	}
+	return nil
+}
+
+func objectKey(r *http.Request) (string, error) {
+	key := r.PathValue("key")
+	if err := blob.ValidateKey(key); err != nil {
+		return "", httpx.FieldErrorf("key", "is not a valid object key: %v", err)
+	}
+	return key, nil
+}
+
+func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
+	key, err := objectKey(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	limit := rc.cfg.maxObject
+	kind := ""
+	switch {
+	case contentKeyPattern.MatchString(key):
+		kind = "content"
+	case manifestKeyPattern.MatchString(key):
+		kind = "manifest"
+	case dataKeyPattern.MatchString(key):
+		kind, limit = "key", min(limit, maxKeyObject)
+	default:
+		httpx.WriteError(w, r, httpx.FieldErrorf("key", "is not a snapshot object key (data/, index/, keys/ or manifests/)"))
+		return
+	}
+	if r.ContentLength > limit {
+		httpx.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			httpx.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
+			return
+		}
+		httpx.WriteError(w, r, &httpx.Error{Status: http.StatusBadRequest, Detail: "reading the body failed", Err: err})
+		return
+	}
+	ifAbsent := r.Header.Get("If-None-Match") == "*"
+	ctx := r.Context()
+	switch kind {
+	case "content":
+		m := contentKeyPattern.FindStringSubmatch(key)
+		sum := sha256.Sum256(body)
+		if h := hex.EncodeToString(sum[:]); h != m[2] || m[1] != h[:2] {
+			httpx.WriteProblem(w, r, http.StatusUnprocessableEntity, "the body's SHA-256 does not match the key")
+			return
+		}
+	case "key":
+		if !json.Valid(body) || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+			httpx.WriteProblem(w, r, http.StatusUnprocessableEntity, "a data key object must be a JSON object")
+			return
+		}
+	case "manifest":
+		if err := rc.putManifest(ctx, key, body); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if ifAbsent {
+		err = rc.bucket.PutIfAbsent(ctx, key, body)
+		if errors.Is(err, blob.ErrExists) {
+			httpx.WriteProblem(w, r, http.StatusPreconditionFailed, "the object exists")
+			return
+		}
+	} else {
+		err = rc.bucket.Put(ctx, key, body)
+	}
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// putManifest stores a manifest unless an intact one is there: the same bytes are
+// accepted again, different ones are a conflict, a damaged one is replaced.
+func (rc *receiver) putManifest(ctx context.Context, key string, body []byte) error {
+	m, err := DecodeManifest(body)
+	if err != nil {
+		return httpx.Errorf(http.StatusUnprocessableEntity, "%v", err)
+	}
+	km := manifestKeyPattern.FindStringSubmatch(key)
+	if m.GraphID != km[1] || m.ID != km[2] {
+		return httpx.Errorf(http.StatusUnprocessableEntity, "the manifest is of snapshot %s/%s, not of its key", m.GraphID, m.ID)
+	}
+	for range 3 {
+		err := rc.bucket.PutIfAbsent(ctx, key, body)
+		if !errors.Is(err, blob.ErrExists) {
+			return err
+		}
+		old, err := rc.bucket.Get(ctx, key)
+		if errors.Is(err, blob.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(old, body) {
+			return nil
+		}
+		if _, err := DecodeManifest(old); err == nil {
+			return httpx.Errorf(http.StatusConflict, "a different manifest of snapshot %s is stored", m.ID)
+		}
+		return rc.bucket.Put(ctx, key, body) // the stored one is damaged
+	}
+	return httpx.Errorf(http.StatusConflict, "the manifest of snapshot %s keeps changing", m.ID)
+}
+
+func (rc *receiver) get(w http.ResponseWriter, r *http.Request) {
+	key, err := objectKey(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	h := w.Header()
+	if r.Method == http.MethodHead {
+		a, err := rc.bucket.Stat(r.Context(), key)
+		if err != nil {
+			w.WriteHeader(httpx.StatusOf(err))
+			return
+		}
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
+		h.Set("Last-Modified", a.ModTime.UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	data, err := rc.bucket.Get(r.Context(), key)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(data) //nolint:errcheck // the client is gone; nothing to do
+}
+
+// ObjectInfo is one item of a receiver's list.
+type ObjectInfo struct {
+	Key     string    `json:"key"`
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"mod_time"`
+}
+
+func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	prefix := q.Get("prefix")
+	if err := blob.ValidatePrefix(prefix); err != nil {
+		httpx.WriteError(w, r, httpx.FieldErrorf("prefix", "is not a valid prefix: %v", err))
+		return
+	}
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	p.Limit = min(p.Limit, listPageMax)
+	after := ""
+	if p.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+		if err != nil || blob.ValidateKey(string(b)) != nil {
+			httpx.WriteError(w, r, httpx.FieldErrorf("cursor", "must be a next_cursor value from a previous page"))
+			return
+		}
+		after = string(b)
+	}
+	items := []ObjectInfo{}
+	next := ""
+	for a, err := range rc.bucket.List(r.Context(), prefix) {
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		if after != "" && a.Key <= after {
+			continue
+		}
+		if len(items) == p.Limit {
+			next = base64.RawURLEncoding.EncodeToString([]byte(items[len(items)-1].Key))
+			break
+		}
+		items = append(items, ObjectInfo{Key: a.Key, Size: a.Size, ModTime: a.ModTime.UTC()})
+	}
+	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(items, next))
+}
+
+// DecodeManifest decodes a stored manifest strictly and checks its root hash: the
+// SHA-256 of its JSON with the root empty, as the backup engine writes it.
+func DecodeManifest(b []byte) (*backup.Manifest, error) {
+	var m backup.Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrCorrupt, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: manifest: trailing data", ErrCorrupt)
+	}
+	if m.Format < 1 || m.Format > backup.FormatVersion {
+		return nil, fmt.Errorf("%w: manifest: format %d not supported", ErrCorrupt, m.Format)
+	}
+	c := m
+	c.Root = ""
+	raw, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	if hex.EncodeToString(sum[:]) != m.Root {
+		return nil, fmt.Errorf("%w: manifest: root hash does not match its content", ErrCorrupt)
+	}
+	if !backup.ValidGraphID(m.GraphID) || !store.ValidID(m.ID) || len(m.Layers) == 0 {
+		return nil, fmt.Errorf("%w: manifest: bad graph id, snapshot id or no layers", ErrCorrupt)
+	}
+	return &m, nil
+}
