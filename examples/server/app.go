@@ -43,6 +43,7 @@ type app struct {
 	ops       *httpx.Operations
 	sched     *backup.Scheduler
 	health    *recovery.Health
+	recovery  *recovery.Service
 	collector *monitoring.Collector
 	handler   http.Handler
 }
@@ -91,6 +92,9 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 			}
 		}
 	}
+	if a.recovery, err = recovery.New(a.engine, a.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
+		return nil, err
+	}
 	checks := []recovery.Checker{
 		recovery.NewStoreCheck(a.store),
 		recovery.NewBucketCheck("snapshots", a.bucket),
@@ -99,6 +103,7 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 	if o.every > 0 {
 		checks = append(checks, recovery.NewSchedulerCheck(a.sched, recovery.SchedulePolicy{}))
 	}
+	checks = append(checks, recovery.NewCheckpointCheck(a.recovery))
 	if a.health, err = recovery.NewHealth(a.store, checks, recovery.WithHealthMeterProvider(mp),
 		recovery.WithHealthLogger(log), recovery.WithHealthInterval(time.Minute)); err != nil {
 		return nil, err
@@ -209,6 +214,9 @@ func (a *app) routes() http.Handler {
 	monH := monitoring.NewHandler(a.store, monitoring.WithPrometheus(a.prom), monitoring.WithCollector(a.collector),
 		monitoring.WithHealth(a.health), monitoring.WithAuthorizer(auth), monitoring.WithHandlerLogger(a.log))
 	mux.Handle("/api/monitoring/", http.StripPrefix("/api/monitoring", monH))
+	recH := recovery.NewHandler(a.recovery, a.health, recovery.WithOperations(a.ops),
+		recovery.WithAuthorizer(auth), recovery.WithHandlerLogger(a.log))
+	mux.Handle("/api/backup/recovery/", http.StripPrefix("/api/backup/recovery", recH))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/api/monitoring/dashboard", http.StatusFound)
 	})
