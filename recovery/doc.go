@@ -35,4 +35,24 @@
 //     result "pass", "warn" or "fail"): checks run.
 //   - graphvault.health.check.duration (histogram, s, {component, check}): how long
 //     each check took.
+//
+// # Checkpoints and restores
+//
+// A [Service] (made by [New] over a backup engine and a graph catalog) creates
+// checkpoints that bind several graphs, each to a snapshot and the journal position
+// it reflects; [Service.Validate] verifies them in full and records the outcome on
+// the checkpoint and as health events (component "recovery", check "checkpoint",
+// which [CheckpointCheck] also reports under). [Service.Plan] builds a dry-run
+// [Plan] for a checkpoint or for a graph at a point in time (a snapshot, then the
+// graph's journal replayed up to that time), saying whether the point is reached
+// exactly; [Service.Execute] verifies the snapshots and runs it. [Service.Status]
+// says per graph how much data a restore now would lose and how long it should take.
+// [NewHandler] serves all of it, and the health answer, over HTTP. Its errors are
+// [ErrInvalid], [ErrNotFound] (also a checkpoint naming a graph that does not exist
+// and has no snapshots), [ErrCorrupt] (naming the object) and [ErrInexact] (the point
+// asked for cannot be reached exactly and the nearest earlier one was not allowed).
+// Its metrics, through [WithMeterProvider]: graphvault.recovery.checkpoints
+// (counter), graphvault.recovery.validations{result} (valid, invalid, error),
+// graphvault.recovery.restores{result} (ok, refused, failed) and
+// graphvault.recovery.restore.duration (histogram, s, {result}).
 package recovery
