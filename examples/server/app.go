@@ -17,6 +17,7 @@ import (
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/monitoring"
+	"github.com/graphvault/graphvault/monitoring/dashboard"
 	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
@@ -212,7 +213,8 @@ func (a *app) routes() http.Handler {
 		backup.WithAuthorizer(auth), backup.WithHandlerLogger(a.log))
 	mux.Handle("/api/backup/backup/", http.StripPrefix("/api/backup/backup", backupH))
 	monH := monitoring.NewHandler(a.store, monitoring.WithPrometheus(a.prom), monitoring.WithCollector(a.collector),
-		monitoring.WithHealth(a.health), monitoring.WithAuthorizer(auth), monitoring.WithHandlerLogger(a.log))
+		monitoring.WithHealth(a.health), monitoring.WithAuthorizer(auth), monitoring.WithHandlerLogger(a.log),
+		monitoring.WithDashboard(dashboard.Handler()))
 	mux.Handle("/api/monitoring/", http.StripPrefix("/api/monitoring", monH))
 	recH := recovery.NewHandler(a.recovery, a.health, recovery.WithOperations(a.ops),
 		recovery.WithAuthorizer(auth), recovery.WithHandlerLogger(a.log))
