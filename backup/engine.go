@@ -113,6 +113,7 @@ type Engine struct {
 	dec *zstd.Decoder // DecodeAll is safe for concurrent use
 
 	masterKey atomic.Pointer[[]byte] // nil when not encrypting
+	damaged   sync.Map               // object keys a read found damaged; put rewrites them
 
 	mu      sync.Mutex
 	graphMu map[string]*sync.Mutex

@@ -27,20 +27,31 @@ func (e *Engine) pack(prefix string, raw, dataKey []byte) (string, []byte, error
 	return contentKey(prefix, sha256.Sum256(stored)), stored, nil
 }
 
-// put stores a content-addressed object unless it is already there. It reports
-// whether bytes were written.
+// put stores a content-addressed object unless an intact copy is already there. A
+// present object of the wrong size, or one a read has found damaged, is written
+// again, so the next snapshot repairs what verification found.
 func (e *Engine) put(ctx context.Context, key string, stored []byte) (bool, error) {
-	ok, err := e.bucket.Exists(ctx, key)
-	if err != nil {
+	a, err := e.bucket.Stat(ctx, key)
+	switch {
+	case err == nil && a.Size == int64(len(stored)) && !e.isDamaged(key):
+	case err == nil || errors.Is(err, blob.ErrNotFound):
+		if err := e.bucket.Put(ctx, key, stored); err != nil {
+			return false, err
+		}
+		e.damaged.Delete(key)
+		return true, nil
+	default:
 		return false, err
 	}
-	if ok {
-		return false, nil
-	}
-	if err := e.bucket.Put(ctx, key, stored); err != nil {
-		return false, err
-	}
-	return true, nil
+	return false, nil
+}
+
+// markDamaged remembers an object that failed its hash or decoding on read.
+func (e *Engine) markDamaged(key string) { e.damaged.Store(key, struct{}{}) }
+
+func (e *Engine) isDamaged(key string) bool {
+	_, ok := e.damaged.Load(key)
+	return ok
 }
 
 // load reads an object back and checks it: present, the recorded size, the hash its
@@ -62,6 +73,7 @@ func (e *Engine) load(ctx context.Context, obj Object, dataKey []byte) ([]byte, 
 	}
 	sum := sha256.Sum256(stored)
 	if want := path.Base(obj.Key); hex.EncodeToString(sum[:]) != want {
+		e.markDamaged(obj.Key)
 		return nil, &CorruptError{Key: obj.Key, Err: errors.New("SHA-256 does not match the key")}
 	}
 	if dataKey != nil {

@@ -44,6 +44,13 @@ func (r *VerifyReport) Err() error {
 
 func (r *VerifyReport) add(obj, format string, args ...any) {
 	r.OK = false
+	if obj != "" {
+		for _, p := range r.Problems {
+			if p.Object == obj {
+				return // one problem per object is enough to name it
+			}
+		}
+	}
 	r.Problems = append(r.Problems, Problem{Object: obj, Detail: fmt.Sprintf(format, args...)})
 }
 
@@ -121,9 +128,11 @@ func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*Ver
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if !full || !rep.OK {
+	if !full {
 		return rep, nil
 	}
+	// A full verification reads every object even when some are missing, so that
+	// every damaged one is named (and rewritten by the next snapshot).
 	keys, err := e.layerKeys(ctx, m)
 	if err != nil {
 		var ce *CorruptError
