@@ -59,17 +59,17 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 	if err := os.MkdirAll(o.data, 0o755); err != nil {
 		return nil, err
 	}
-	if a.store, err = store.Open(ctx, filepath.Join(o.data, "graphvault.db"), store.WithLogger(log)); err != nil {
+	if a.prom, err = monitoring.NewPrometheus(); err != nil {
+		return nil, err
+	}
+	mp := a.prom.MeterProvider
+	if a.store, err = store.Open(ctx, filepath.Join(o.data, "graphvault.db"), store.WithLogger(log), store.WithMeterProvider(mp)); err != nil {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
 	drv, err := fileblob.Open(filepath.Join(o.data, "bucket"))
 	if err != nil {
 		return nil, fmt.Errorf("open bucket: %w", err)
 	}
-	if a.prom, err = monitoring.NewPrometheus(); err != nil {
-		return nil, err
-	}
-	mp := a.prom.MeterProvider
 	a.bucket = blob.NewBucket(drv, blob.WithMeterProvider(mp))
 	if a.engine, err = backup.New(a.store, a.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log)); err != nil {
 		return nil, err
