@@ -85,7 +85,9 @@ type Reader interface {
 type Writer interface {
 	// Replace swaps the whole content of the graph for the nodes, then the edges, the
 	// two sequences yield. If either yields an error or ctx ends, the graph is left as
-	// it was. Edges whose ends are not among the nodes are an error.
+	// it was. Edges whose ends are not among the nodes are an error. Replace may keep
+	// the labels and property maps it is given (a bulk load need not copy them), so
+	// the caller must not change them afterwards.
 	Replace(ctx context.Context, meta Meta, nodes iter.Seq2[Node, error], edges iter.Seq2[Edge, error]) error
 	// Apply applies the operations of one batch in order, atomically.
 	Apply(ctx context.Context, ops []Op) error

@@ -144,3 +144,37 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("registered graph: %v", err)
 	}
 }
+
+func TestAdopt(t *testing.T) {
+	props := map[string]any{"a": int64(1), "b": []any{"x"}}
+	n, err := graph.Node{ID: "x", Labels: []string{"a", "b"}, Props: props}.Adopt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	props["c"] = true // shared: Adopt made no copy of a normal node
+	if _, ok := n.Props["c"]; !ok {
+		t.Fatal("Adopt copied a node already in normal form")
+	}
+	loose := map[string]any{"a": 1}
+	n, err = graph.Node{ID: "x", Labels: []string{"b", "a"}, Props: loose}.Adopt()
+	if err != nil || n.Props["a"] != int64(1) || n.Labels[0] != "a" {
+		t.Fatalf("Adopt of a loose node: %+v %v", n, err)
+	}
+	for _, bad := range []graph.Node{{ID: ""}, {ID: "x", Labels: []string{"\x00"}}, {ID: "x", Props: map[string]any{"f": math.NaN()}}} {
+		if _, err := bad.Adopt(); err == nil {
+			t.Errorf("Adopt(%+v) accepted", bad)
+		}
+	}
+	e, err := graph.Edge{Source: "a", Target: "b", Props: map[string]any{}}.Adopt()
+	if err != nil || e.Props != nil {
+		t.Fatalf("edge: %+v %v", e, err)
+	}
+	if e, err := (graph.Edge{Source: "a", Target: "b", Props: map[string]any{"w": float32(2)}}).Adopt(); err != nil || e.Props["w"] != 2.0 {
+		t.Fatalf("loose edge: %+v %v", e, err)
+	}
+	for _, bad := range []graph.Edge{{Source: "", Target: "b"}, {Source: "a"}, {Source: "a", Target: "b", Type: "\x00"}} {
+		if _, err := bad.Adopt(); err == nil {
+			t.Errorf("Adopt(%+v) accepted", bad)
+		}
+	}
+}

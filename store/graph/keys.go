@@ -276,3 +276,86 @@ func EqualNodes(a, b Node) bool {
 func EqualEdges(a, b Edge, directed bool) bool {
 	return a.Key(directed) == b.Key(directed) && EqualProps(a.Props, b.Props)
 }
+
+// isNormal reports whether v is already in the form NormalizeValue returns.
+func isNormal(v any, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	switch x := v.(type) {
+	case nil, bool, int64:
+		return true
+	case string:
+		return utf8.ValidString(x)
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case []any:
+		for _, e := range x {
+			if !isNormal(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) || !isNormal(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func sortedUnique(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Adopt validates n and returns it normalized like Normalize, but without copying
+// when n is already in normal form: the result then shares its labels and property
+// maps with n. Bulk loads use it for values nobody else holds.
+func (n Node) Adopt() (Node, error) {
+	if err := ValidateID(n.ID); err != nil {
+		return Node{}, err
+	}
+	for _, l := range n.Labels {
+		if err := ValidateID(l); err != nil {
+			return Node{}, fmt.Errorf("node %q label: %w", n.ID, err)
+		}
+	}
+	if !sortedUnique(n.Labels) || !isNormal(n.Props, 0) {
+		return n.Normalize()
+	}
+	if len(n.Props) == 0 {
+		n.Props = nil
+	}
+	if len(n.Labels) == 0 {
+		n.Labels = nil
+	}
+	return n, nil
+}
+
+// Adopt is Node.Adopt for edges.
+func (e Edge) Adopt() (Edge, error) {
+	if err := ValidateID(e.Source); err != nil {
+		return Edge{}, fmt.Errorf("edge source: %w", err)
+	}
+	if err := ValidateID(e.Target); err != nil {
+		return Edge{}, fmt.Errorf("edge target: %w", err)
+	}
+	if err := validateType(e.Type); err != nil {
+		return Edge{}, fmt.Errorf("edge type: %w", err)
+	}
+	if !isNormal(e.Props, 0) {
+		return e.Normalize()
+	}
+	if len(e.Props) == 0 {
+		e.Props = nil
+	}
+	return e, nil
+}

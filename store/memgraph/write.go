@@ -211,6 +211,8 @@ func (u undoLog) revert(g *Graph) {
 // error, a value is invalid, an edge end is missing or ctx ends, the graph is left
 // as it was. A node or edge yielded twice keeps its last value. meta.Directed must
 // match the graph's; meta.Position is ignored (positions are the graph's own).
+// Values already in normal form are kept as given, not copied: the caller must not
+// change them afterwards.
 func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
 	if meta.Directed != g.directed {
 		return fmt.Errorf("memgraph: replace: %w: content directed=%t, graph directed=%t", ErrDirection, meta.Directed, g.directed)
@@ -230,7 +232,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 					return err
 				}
 			}
-			nn, err := n.Normalize()
+			nn, err := n.Adopt()
 			if err != nil {
 				return fmt.Errorf("memgraph: replace: %w", err)
 			}
@@ -248,7 +250,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 					return err
 				}
 			}
-			ne, err := e.Normalize()
+			ne, err := e.Adopt()
 			if err != nil {
 				return fmt.Errorf("memgraph: replace: %w", err)
 			}
