@@ -19,6 +19,7 @@ import (
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/monitoring/dashboard"
 	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault/replication"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
@@ -46,6 +47,7 @@ type app struct {
 	health    *recovery.Health
 	recovery  *recovery.Service
 	collector *monitoring.Collector
+	repl      *replication.Service
 	handler   http.Handler
 }
 
@@ -110,6 +112,12 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	if a.collector, err = monitoring.NewCollector(a.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log)); err != nil {
+		return nil, err
+	}
+	// Automatic replication: the service's loop pushes each graph's newest snapshot
+	// to every enabled target that lacks it, and checks the targets' health.
+	if a.repl, err = replication.New(a.engine, replication.WithMeterProvider(mp), replication.WithLogger(log),
+		replication.WithCheckInterval(10*time.Second)); err != nil {
 		return nil, err
 	}
 	a.handler = a.routes()
@@ -219,6 +227,14 @@ func (a *app) routes() http.Handler {
 	recH := recovery.NewHandler(a.recovery, a.health, recovery.WithOperations(a.ops),
 		recovery.WithAuthorizer(auth), recovery.WithHandlerLogger(a.log))
 	mux.Handle("/api/backup/recovery/", http.StripPrefix("/api/backup/recovery", recH))
+	replH := replication.NewHandler(a.repl, replication.WithOperations(a.ops),
+		replication.WithAuthorizer(auth), replication.WithHandlerLogger(a.log))
+	mux.Handle("/api/backup/replication/", http.StripPrefix("/api/backup/replication", replH))
+	if a.opts.token != "" {
+		// Another server's http target stores snapshot objects here, under the same token.
+		recv := replication.NewReceiver(a.bucket, a.opts.token, replication.WithReceiverLogger(a.log))
+		mux.Handle("/api/backup/replication/receive/", http.StripPrefix("/api/backup/replication/receive", recv))
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/api/monitoring/dashboard", http.StatusFound)
 	})
@@ -258,6 +274,9 @@ func (a *app) start(ctx context.Context) error {
 	if err := a.health.Start(ctx); err != nil {
 		return err
 	}
+	if err := a.repl.Start(ctx); err != nil {
+		return err
+	}
 	return a.collector.Start(ctx)
 }
 
@@ -269,6 +288,7 @@ func (a *app) shutdown(ctx context.Context) error {
 		a.ops.Close(ctx),
 		a.health.Close(ctx),
 		a.collector.Close(ctx),
+		a.repl.Close(ctx),
 	)
 }
 
