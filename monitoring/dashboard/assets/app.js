@@ -260,9 +260,16 @@
     return step * mag;
   }
 
-  function yTicks(max, count, integer) {
+  // yTicks returns round axis values from 0 past max: whole numbers for counts,
+  // round numbers of KiB, MiB, ... for bytes.
+  function yTicks(max, count, fmt) {
     if (!(max > 0)) return [0, 1];
-    const step = integer ? Math.max(1, niceStep(max, count)) : niceStep(max, count);
+    let step = niceStep(max, count);
+    if (fmt === fmtCount) step = Math.max(1, step);
+    if (fmt === fmtBytes) {
+      const unit = Math.pow(1024, Math.max(0, Math.floor(Math.log(max) / Math.log(1024))));
+      step = niceStep(max / unit, count) * unit;
+    }
     const ticks = [];
     for (let v = 0; v < max + step * 0.999; v += step) ticks.push(v);
     if (ticks.length < 2) ticks.push(step);
@@ -326,7 +333,7 @@
       t0 = mid - 5 * 60e3;
       t1 = mid + 5 * 60e3;
     }
-    const ticks = yTicks(vmax, 4);
+    const ticks = yTicks(vmax, 4, fmt);
     const ymax = ticks[ticks.length - 1];
     const X = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
     const Y = (v) => H - m.b - (v / ymax) * (H - m.t - m.b);
@@ -391,7 +398,7 @@
     const H = m.t + rows.length * rowH + m.b;
     let vmax = 0;
     for (const r of rows) for (const b of r.bars) vmax = Math.max(vmax, b.v || 0);
-    const ticks = yTicks(vmax, 4, fmt === fmtCount);
+    const ticks = yTicks(vmax, 4, fmt);
     const xmax = ticks[ticks.length - 1];
     const X = (v) => m.l + (v / xmax) * (W - m.l - m.r);
 
@@ -502,7 +509,7 @@
         h('td', { class: 'num' }, fmtCount(counts.failed)));
     });
     return [table(['Graph', 'Last snapshot', { label: 'Size', num: true }, { label: 'Nodes / edges', num: true },
-      { label: 'Took', num: true }, { label: 'Completed', num: true }, { label: 'Failed', num: true }], rows,
+      { label: 'Took', num: true }, { label: 'Done', num: true }, { label: 'Failed', num: true }], rows,
     'Last completed snapshot of every graph')];
   }
 
@@ -682,10 +689,11 @@
     const el = document.getElementById('overall');
     const status = (d.health && d.health.status) || (d.summary && d.summary.health && d.summary.health.status) || 'unknown';
     const known = ['pass', 'warn', 'fail'].includes(status) ? status : 'unknown';
+    el.title = (d.health && d.health.output) || '';
+    if (el.textContent === known) return; // a live region: announce changes only
     el.className = `badge badge-${known}`;
     el.textContent = known;
     el.setAttribute('aria-label', `Overall health: ${known}`);
-    el.title = (d.health && d.health.output) || '';
   }
 
   function renderUpdated() {
