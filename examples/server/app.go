@@ -102,6 +102,7 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 		recovery.NewStoreCheck(a.store),
 		recovery.NewBucketCheck("snapshots", a.bucket),
 		recovery.NewSnapshotFreshnessCheck(a.engine, a.catalog, freshness(o.every)),
+		recovery.NewJournalCheck(a.store, a.catalog),
 	}
 	if o.every > 0 {
 		checks = append(checks, recovery.NewSchedulerCheck(a.sched, recovery.SchedulePolicy{}))
@@ -235,6 +236,7 @@ func (a *app) routes() http.Handler {
 		recv := replication.NewReceiver(a.bucket, a.opts.token, replication.WithReceiverLogger(a.log))
 		mux.Handle("/api/backup/replication/receive/", http.StripPrefix("/api/backup/replication/receive", recv))
 	}
+	mux.HandleFunc("GET /api/openapi.yaml", serveOpenAPI)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/api/monitoring/dashboard", http.StatusFound)
 	})
