@@ -28,7 +28,7 @@ func snapshotBytes(t *testing.T, h *harness, sid string) (int64, int) {
 
 func TestReplicateCopiesOnlyWhatIsMissing(t *testing.T) {
 	// Segment sizes as in production, so that the manifest's share is realistic.
-	h := newHarness(t, harnessOpts{nodes: 10000, edges: 20000, engine: []backup.Option{backup.WithSegmentSize(64<<10, 4<<20, 2048)}})
+	h := newHarness(t, harnessOpts{nodes: 4000, edges: 8000, engine: []backup.Option{backup.WithSegmentSize(64<<10, 4<<20, 2048)}})
 	tg := h.target("replica")
 	full := h.snapshot(backup.KindFull)
 	fullBytes, fullObjects := snapshotBytes(t, h, full.ID)
