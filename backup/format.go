@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"github.com/zeebo/xxh3"
+
+	"github.com/graphvault/graphvault/store"
 )
 
 // FormatVersion is the snapshot format this package writes and the newest it reads.
@@ -277,7 +279,7 @@ func (m *Manifest) rootHash() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// objects lists every object the manifest needs, including itself last.
+// objects lists every object the manifest needs.
 func (m *Manifest) objects() []Object {
 	var out []Object
 	for _, l := range m.Layers {
@@ -292,12 +294,30 @@ func (m *Manifest) objects() []Object {
 	return out
 }
 
+// DecodeManifest decodes a stored manifest strictly (unknown fields and trailing
+// data refused) and checks its format version, ids and root hash. Errors wrap
+// ErrCorrupt.
+func DecodeManifest(b []byte) (*Manifest, error) {
+	m, err := decodeManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return m, nil
+}
+
+// Objects lists every object the manifest needs to restore, data first: segments,
+// indexes and data keys of every layer. The manifest itself is not listed.
+func (m *Manifest) Objects() []Object { return m.objects() }
+
 func decodeManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest: %v", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("manifest: trailing data")
 	}
 	if m.Format < 1 || m.Format > FormatVersion {
 		return nil, fmt.Errorf("manifest: format %d not supported (newest %d)", m.Format, FormatVersion)
@@ -309,8 +329,8 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if root != m.Root {
 		return nil, fmt.Errorf("manifest: root hash %s does not match content %s", m.Root, root)
 	}
-	if !ValidGraphID(m.GraphID) || len(m.Layers) == 0 {
-		return nil, fmt.Errorf("manifest: bad graph id or no layers")
+	if !ValidGraphID(m.GraphID) || !store.ValidID(m.ID) || len(m.Layers) == 0 {
+		return nil, fmt.Errorf("manifest: bad graph id, snapshot id or no layers")
 	}
 	return &m, nil
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -309,33 +308,12 @@ func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(items, next))
 }
 
-// DecodeManifest decodes a stored manifest strictly and checks its root hash: the
-// SHA-256 of its JSON with the root empty, as the backup engine writes it.
+// DecodeManifest decodes a stored manifest strictly and checks its root hash (see
+// backup.DecodeManifest). Errors wrap ErrCorrupt.
 func DecodeManifest(b []byte) (*backup.Manifest, error) {
-	var m backup.Manifest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: manifest: %v", ErrCorrupt, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: manifest: trailing data", ErrCorrupt)
-	}
-	if m.Format < 1 || m.Format > backup.FormatVersion {
-		return nil, fmt.Errorf("%w: manifest: format %d not supported", ErrCorrupt, m.Format)
-	}
-	c := m
-	c.Root = ""
-	raw, err := json.Marshal(&c)
+	m, err := backup.DecodeManifest(b)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	sum := sha256.Sum256(raw)
-	if hex.EncodeToString(sum[:]) != m.Root {
-		return nil, fmt.Errorf("%w: manifest: root hash does not match its content", ErrCorrupt)
-	}
-	if !backup.ValidGraphID(m.GraphID) || !store.ValidID(m.ID) || len(m.Layers) == 0 {
-		return nil, fmt.Errorf("%w: manifest: bad graph id, snapshot id or no layers", ErrCorrupt)
-	}
-	return &m, nil
+	return m, nil
 }

@@ -134,18 +134,15 @@ func (s *Service) loadSource(ctx context.Context, snapshotID string) (*source, e
 			src.objects = append(src.objects, o)
 		}
 	}
-	for _, l := range m.Layers {
-		for _, sg := range l.Segments {
-			add(sg.Object)
-		}
-		add(l.Index)
-		if l.Key != "" && !seen[l.Key] {
-			a, err := s.src.Stat(ctx, l.Key)
+	for _, o := range m.Objects() {
+		if o.Size == 0 && !seen[o.Key] { // data keys: the manifest records no size
+			a, err := s.src.Stat(ctx, o.Key)
 			if err != nil {
-				return nil, fmt.Errorf("replication: data key %s: %w", l.Key, err)
+				return nil, fmt.Errorf("replication: data key %s: %w", o.Key, err)
 			}
-			add(backup.Object{Key: l.Key, Size: a.Size})
+			o.Size = a.Size
 		}
+		add(o)
 	}
 	return src, nil
 }
