@@ -73,7 +73,11 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 		return nil, fmt.Errorf("open bucket: %w", err)
 	}
 	a.bucket = blob.NewBucket(drv, blob.WithMeterProvider(mp))
-	if a.engine, err = backup.New(a.store, a.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log)); err != nil {
+	// Every committed snapshot is pushed to the replication targets at once; the
+	// hook is bound to the replication service once it exists.
+	var replHook replication.Hook
+	if a.engine, err = backup.New(a.store, a.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log),
+		backup.WithCommitHook(replHook.OnCommit)); err != nil {
 		return nil, err
 	}
 	if n, err := a.engine.ResolveInterrupted(ctx, 0); err != nil {
@@ -118,7 +122,7 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 	// Automatic replication: the service's loop pushes each graph's newest snapshot
 	// to every enabled target that lacks it, and checks the targets' health.
 	if a.repl, err = replication.New(a.engine, replication.WithMeterProvider(mp), replication.WithLogger(log),
-		replication.WithCheckInterval(10*time.Second)); err != nil {
+		replication.WithCheckInterval(10*time.Second), replication.WithHook(&replHook)); err != nil {
 		return nil, err
 	}
 	a.handler = a.routes()
