@@ -48,6 +48,17 @@ func startServer(t *testing.T, args ...string) (string, context.CancelFunc, <-ch
 	return base, cancel, done
 }
 
+func post(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
 func call(t *testing.T, method, url, token string) (int, []byte, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
@@ -94,6 +105,23 @@ func TestDocumentedCalls(t *testing.T) {
 				t.Fatalf("GET %s does not show the snapshot: %s", path, body)
 			}
 		}
+	}
+	// The old system's bodies, with its field names.
+	for _, c := range []struct{ path, body string }{
+		{"/api/backup/replication/targets", `{"name":"offsite","base_url":"http://127.0.0.1:1/api/backup/replication/receive","api_key":"k3y"}`},
+		{"/api/backup/recovery/checkpoints", `{"graph_ids":["graph1"],"description":"before upgrade"}`},
+	} {
+		status, body := post(t, base+c.path, c.body)
+		if status/100 != 2 || !json.Valid(body) || strings.Contains(string(body), "k3y") {
+			t.Fatalf("POST %s: %d %s", c.path, status, body)
+		}
+		status, body, _ = call(t, "GET", base+c.path, "")
+		if status != http.StatusOK || !json.Valid(body) || strings.Contains(string(body), "k3y") {
+			t.Fatalf("GET %s: %d %s", c.path, status, body)
+		}
+	}
+	if status, body, _ := call(t, "GET", base+"/api/backup/recovery/health", ""); (status != http.StatusOK && status != http.StatusServiceUnavailable) || !json.Valid(body) {
+		t.Fatalf("recovery health: %d %s", status, body)
 	}
 	if status, body, _ := call(t, "POST", base+"/api/monitoring/metrics/collect", ""); status/100 != 2 || !json.Valid(body) {
 		t.Fatalf("collect: %d %s", status, body)
