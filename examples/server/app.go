@@ -244,7 +244,7 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/api/monitoring/dashboard", http.StatusFound)
 	})
-	return mux
+	return newMutationLimiter(a.opts.rate, max(1, int(2*a.opts.rate))).wrap(mux)
 }
 
 func (a *app) printWhere(w io.Writer, addr net.Addr) {

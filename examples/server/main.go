@@ -16,6 +16,7 @@
 //	-every D         snapshot period per graph (default 1h); 0 disables the schedule
 //	-keep N          snapshots kept per graph by the schedule's retention (default 48)
 //	-token T         bearer token required for every mutating call (or GRAPHVAULT_TOKEN)
+//	-rate R          mutating calls per second allowed per client address (default 20)
 //
 // Graphs served from memory (the demo) are restored from their newest snapshot when
 // the server starts again, so their content survives restarts.
@@ -56,6 +57,7 @@ type options struct {
 	every   time.Duration
 	keep    int
 	token   string
+	rate    float64
 }
 
 type stringList []string
@@ -74,6 +76,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.DurationVar(&o.every, "every", time.Hour, "snapshot period per graph; 0 disables")
 	fs.IntVar(&o.keep, "keep", 48, "snapshots kept per graph by the schedule")
 	fs.StringVar(&o.token, "token", "", "bearer token for mutating calls (default $GRAPHVAULT_TOKEN)")
+	fs.Float64Var(&o.rate, "rate", 20, "mutating calls per second allowed per client address")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -89,8 +92,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.token == "" {
 		o.token = getenv("GRAPHVAULT_TOKEN")
 	}
-	if o.every < 0 || o.keep < 1 {
-		return o, fmt.Errorf("-every must not be negative and -keep must be at least 1")
+	if o.every < 0 || o.keep < 1 || o.rate <= 0 {
+		return o, fmt.Errorf("-every must not be negative, -keep must be at least 1 and -rate above 0")
 	}
 	abs, err := filepath.Abs(o.data)
 	if err != nil {
@@ -122,6 +125,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	srv := &http.Server{
 		Handler:           app.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
