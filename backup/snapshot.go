@@ -245,8 +245,12 @@ func (e *Engine) needsCompaction(m *Manifest) bool {
 func (e *Engine) commit(ctx context.Context, m *Manifest, progress func(Progress)) error {
 	report(progress, Progress{Phase: "manifest"})
 	for _, o := range m.objects() {
-		if _, err := e.bucket.Stat(ctx, o.Key); err != nil {
+		a, err := e.bucket.Stat(ctx, o.Key)
+		if err != nil {
 			return fmt.Errorf("backup: object %q vanished before commit: %w", o.Key, err)
+		}
+		if o.Size > 0 && a.Size != o.Size {
+			return &CorruptError{Key: o.Key, Err: fmt.Errorf("size %d before commit, written %d", a.Size, o.Size)}
 		}
 	}
 	m.CreatedAt = time.Now().UTC()
