@@ -115,7 +115,7 @@ func decodeIndex(b []byte) ([]indexEntry, error) {
 	}
 	b = b[len(indexMagic):]
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n*25 != uint64(len(b)-k) {
+	if k <= 0 || n > uint64(len(b)-k)/25 || n*25 != uint64(len(b)-k) { // n*25 must not wrap
 		return nil, fmt.Errorf("index: bad length")
 	}
 	b = b[k:]
