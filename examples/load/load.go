@@ -64,6 +64,7 @@ type load struct {
 	graphs  []string
 	clients int
 	dur     time.Duration
+	think   time.Duration
 	timeout time.Duration
 	http    *http.Client
 }
@@ -80,7 +81,7 @@ func newLoad(ctx context.Context, base string, c config) (*load, error) {
 		DisableCompression:  true,
 	}
 	l := &load{
-		base: strings.TrimRight(base, "/"), clients: c.clients, dur: c.duration, timeout: c.timeout,
+		base: strings.TrimRight(base, "/"), clients: c.clients, dur: c.duration, think: c.think, timeout: c.timeout,
 		http: &http.Client{Transport: tr, Timeout: c.timeout},
 	}
 	graphs, err := l.graphIDs(ctx)
@@ -208,7 +209,18 @@ func (l *load) client(ctx context.Context, seed uint64, end time.Time) map[strin
 	for _, a := range mix {
 		total += a.weight
 	}
+	if l.think > 0 {
+		// Start spread over one think time, not all at once.
+		pause(ctx, time.Duration(rng.Int64N(int64(l.think))), end)
+	}
 	for ctx.Err() == nil && time.Now().Before(end) {
+		if l.think > 0 {
+			// Mean think time between calls, from 0 to twice of it.
+			pause(ctx, time.Duration(rng.Int64N(2*int64(l.think))), end)
+			if !time.Now().Before(end) {
+				break
+			}
+		}
 		w := rng.IntN(total)
 		a := mix[0]
 		for _, m := range mix {
@@ -226,6 +238,20 @@ func (l *load) client(ctx context.Context, seed uint64, end time.Time) map[strin
 		record(a.name, d, err)
 	}
 	return seen
+}
+
+// pause waits d, or less when ctx ends or end comes first.
+func pause(ctx context.Context, d time.Duration, end time.Time) {
+	d = min(d, time.Until(end))
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // listSnapshots reads a first page of one graph's snapshots, sometimes filtered by

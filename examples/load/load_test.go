@@ -49,7 +49,7 @@ func TestRunTiny(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	wantKeys := []string{"clients", "duration_seconds", "endpoints", "graphs", "p99_limit_ms", "pass", "rows", "total"}
+	wantKeys := []string{"clients", "duration_seconds", "endpoints", "graphs", "p99_limit_ms", "pass", "rows", "think_seconds", "total"}
 	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, wantKeys) {
 		t.Errorf("top-level keys = %v, want %v", got, wantKeys)
 	}
@@ -119,6 +119,8 @@ func TestParseFlags(t *testing.T) {
 		{"no clients", []string{"-clients", "0"}, false},
 		{"too few rows", []string{"-rows", "3"}, false},
 		{"zero duration", []string{"-duration", "0s"}, false},
+		{"think time", []string{"-think", "1s"}, true},
+		{"negative think time", []string{"-think", "-1s"}, false},
 		{"argument", []string{"extra"}, false},
 	}
 	for _, tt := range tests {

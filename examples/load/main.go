@@ -23,10 +23,16 @@
 //	12  /api/monitoring/stats/backups
 //	 8  /api/monitoring/health
 //
-// Clients wait for nothing between calls, so the run measures the server at the
-// concurrency asked. A call fails when it gets no answer, an answer other than
-// 2xx, or (for lists) a body that is not a page. Latency is measured from sending
-// the request to reading the last byte of the answer.
+// By default clients wait for nothing between calls: every client always has a
+// call in flight, so the run measures the server saturated at the concurrency
+// asked, and latency is mostly queueing (by Little's law the mean latency is the
+// number of clients over the throughput). With -think D each client pauses a random
+// time between 0 and 2D (mean D) before each call, as pollers and dashboards do,
+// and the run measures latency at about clients/D calls a second.
+//
+// A call fails when it gets no answer, an answer other than 2xx, or (for lists) a
+// body that is not a page. Latency is measured from sending the request to
+// reading the last byte of the answer.
 //
 // It prints, per endpoint and in all, requests, errors, latency percentiles and
 // throughput, writes the same as JSON with -json FILE, and ends with PASS when no
@@ -37,6 +43,7 @@
 //
 //	-clients N     concurrent clients (default 200)
 //	-duration D    how long the clients run (default 30s)
+//	-think D       mean pause of a client before each call (default 0: none)
 //	-rows N        snapshot rows the store holds (default 10000)
 //	-p99 D         the p99 latency the run must stay within (default 100ms)
 //	-timeout D     per-call timeout (default 10s)
@@ -85,6 +92,7 @@ func main() {
 type config struct {
 	clients  int
 	duration time.Duration
+	think    time.Duration
 	rows     int
 	p99      time.Duration
 	timeout  time.Duration
@@ -100,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&c.clients, "clients", 200, "concurrent clients")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long the clients run")
+	fs.DurationVar(&c.think, "think", 0, "mean pause of a client between calls; 0 for none")
 	fs.IntVar(&c.rows, "rows", 10000, "snapshot rows the store holds")
 	fs.DurationVar(&c.p99, "p99", 100*time.Millisecond, "the p99 latency the run must stay within")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "per-call timeout")
@@ -118,6 +127,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-clients must be at least 1")
 	case c.duration <= 0 || c.p99 <= 0 || c.timeout <= 0:
 		return c, errors.New("-duration, -p99 and -timeout must be positive")
+	case c.think < 0:
+		return c, errors.New("-think must not be negative")
 	case c.url == "" && c.rows < len(seedGraphs):
 		return c, fmt.Errorf("-rows must be at least %d, one real snapshot per graph", len(seedGraphs))
 	case c.url != "" && (c.data != "" || c.server != ""):
@@ -169,7 +180,7 @@ func run(ctx context.Context, c config, stdout io.Writer) (_ *Report, err error)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "load: %d clients for %v against %s, graphs %v\n", c.clients, c.duration, base, l.graphs)
+	fmt.Fprintf(stdout, "load: %d clients, think time %v, for %v against %s, graphs %v\n", c.clients, c.think, c.duration, base, l.graphs)
 	res := l.run(ctx)
 	rep := newReport(res, c, rows, l.graphs)
 	printReport(stdout, rep)

@@ -14,6 +14,7 @@ import (
 // Report is what a run measured; it is written as the -json file.
 type Report struct {
 	Clients         int             `json:"clients"`
+	ThinkSeconds    float64         `json:"think_seconds"`    // mean pause before each call
 	DurationSeconds float64         `json:"duration_seconds"` // how long the clients ran
 	Rows            int             `json:"rows"`             // snapshot rows in the store; 0 with -url
 	Graphs          []string        `json:"graphs"`
@@ -40,7 +41,7 @@ type EndpointStats struct {
 func newReport(res results, c config, rows int, graphs []string) *Report {
 	secs := res.elapsed.Seconds()
 	rep := &Report{
-		Clients: c.clients, DurationSeconds: round(secs, 3), Rows: rows, Graphs: graphs,
+		Clients: c.clients, ThinkSeconds: c.think.Seconds(), DurationSeconds: round(secs, 3), Rows: rows, Graphs: graphs,
 		P99LimitMS: ms(c.p99), Endpoints: []EndpointStats{},
 	}
 	all := &series{}
