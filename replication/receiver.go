@@ -77,8 +77,10 @@ type receiver struct {
 //	GET  /objects/{key...}  the object's bytes, or 404
 //	GET  /objects?prefix=&limit=&cursor=  one page of {key, size, mod_time}, in key order
 //
-// Keys failing blob.ValidateKey, and keys outside the snapshot layout (data/,
-// index/, keys/, manifests/), are 400; bodies over the limit 413.
+// Journal segments must hash to the name in their key and a journal HEAD must
+// decode (see JournalPrefix), else 422. Keys failing blob.ValidateKey, and keys
+// outside the snapshot and journal layout (data/, index/, keys/, manifests/,
+// journal/), are 400; bodies over the limit 413.
 func NewReceiver(bucket *blob.Bucket, token string, opts ...ReceiverOption) http.Handler {
 	if bucket == nil {
 		panic("replication: NewReceiver needs a bucket")
@@ -140,6 +142,8 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 		kind = "manifest"
 	case dataKeyPattern.MatchString(key):
 		kind, limit = "key", min(limit, maxKeyObject)
+	case isJournalObjectKey(key):
+		kind = "journal"
 	default:
 		httpx.WriteError(w, r, httpx.FieldErrorf("key", "is not a snapshot object key (data/, index/, keys/ or manifests/)"))
 		return
@@ -165,6 +169,11 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(body)
 		if h := hex.EncodeToString(sum[:]); h != m[2] || m[1] != h[:2] {
 			httpx.WriteProblem(w, r, http.StatusUnprocessableEntity, "the body's SHA-256 does not match the key")
+			return
+		}
+	case "journal":
+		if err := checkJournalObject(key, body); err != nil {
+			httpx.WriteProblem(w, r, http.StatusUnprocessableEntity, err.Error())
 			return
 		}
 	case "key":

@@ -20,6 +20,7 @@ import (
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/graph"
 )
 
 // Sentinel errors. Test them with errors.Is.
@@ -67,6 +68,9 @@ type config struct {
 	client        *http.Client
 	now           func() time.Time
 	queue         int
+	// journal shipping (journal.go)
+	journal         graph.Catalog
+	journalInterval time.Duration
 }
 
 // Option configures a Service.
@@ -118,6 +122,7 @@ type Service struct {
 	cfg    config
 	log    *slog.Logger
 	m      *metrics
+	ship   *shipper // nil without WithJournal
 
 	mu      sync.Mutex
 	buckets map[string]*openBucket // by target id
@@ -153,11 +158,12 @@ func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("%w: an engine is required", ErrInvalid)
 	}
 	c := config{
-		concurrency:   4,
-		retry:         RetryPolicy{Attempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second},
-		attempt:       2 * time.Minute,
-		checkInterval: 30 * time.Second,
-		queue:         256,
+		concurrency:     4,
+		retry:           RetryPolicy{Attempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second},
+		attempt:         2 * time.Minute,
+		checkInterval:   30 * time.Second,
+		queue:           256,
+		journalInterval: defaultJournalInterval,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -173,6 +179,8 @@ func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("%w: bandwidth limit must not be negative", ErrInvalid)
 	case c.checkInterval <= 0:
 		return nil, fmt.Errorf("%w: check interval must be positive", ErrInvalid)
+	case c.journalInterval <= 0:
+		return nil, fmt.Errorf("%w: journal interval must be positive", ErrInvalid)
 	}
 	if c.meter == nil {
 		c.meter = otel.GetMeterProvider()
@@ -194,6 +202,9 @@ func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 		engine: engine, store: engine.Store(), src: engine.Bucket(), cfg: c, log: c.logger, m: m,
 		buckets: map[string]*openBucket{}, running: map[string]*sync.Mutex{},
 		queue: make(chan *store.Snapshot, c.queue),
+	}
+	if s.ship, err = newShipper(s); err != nil {
+		return nil, err
 	}
 	if c.hook != nil {
 		c.hook.Bind(s)
@@ -254,6 +265,10 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.drain(ctx)
 	go s.loop(ctx)
+	if s.ship != nil {
+		s.wg.Add(1)
+		go s.ship.loop(ctx)
+	}
 	return nil
 }
 

@@ -34,6 +34,13 @@ type Status struct {
 	LagSeconds float64 `json:"lag_seconds"`
 	// LastError is the error of the target's latest run for the graph, if it failed.
 	LastError string `json:"last_error,omitempty"`
+	// Journal shipping (with WithJournal): the newest batch the target holds, the
+	// age of the oldest it lacks (0 when it holds all), whether a journal gap left it
+	// waiting for a baseline snapshot, and the last shipping error.
+	JournalShipped    uint64  `json:"journal_shipped,omitempty"`
+	JournalLagSeconds float64 `json:"journal_lag_seconds,omitempty"`
+	JournalGap        bool    `json:"journal_gap,omitempty"`
+	JournalError      string  `json:"journal_error,omitempty"`
 }
 
 // Status returns the status of every target for every graph with snapshots,
@@ -98,6 +105,7 @@ func (s *Service) status(ctx context.Context, t *store.Target, graphID string) (
 		st.LagSeconds = max(0, now.Sub(newest.FinishedAt).Seconds())
 	}
 	s.m.recordLag(ctx, t.Name, graphID, st.LagSeconds)
+	s.journalStatus(st)
 	return st, nil
 }
 
