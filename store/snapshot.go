@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -98,6 +99,7 @@ func oneOfOrEmpty(what, v string, allowed ...string) error {
 // "full", an empty Status with "pending", and sets CreatedAt (if zero) and UpdatedAt.
 // A duplicate ID is ErrConflict.
 func (s *Store) CreateSnapshot(ctx context.Context, sn *Snapshot) error {
+	defer s.stats.invalidate()
 	return s.do(ctx, "create snapshot", sn.ID, func(ctx context.Context) error {
 		if err := checkID(&sn.ID); err != nil {
 			return err
@@ -119,6 +121,7 @@ func (s *Store) CreateSnapshot(ctx context.Context, sn *Snapshot) error {
 // UpdateSnapshot writes every field of sn over the row with its ID and sets
 // UpdatedAt. An absent row is ErrNotFound.
 func (s *Store) UpdateSnapshot(ctx context.Context, sn *Snapshot) error {
+	defer s.stats.invalidate()
 	return s.do(ctx, "update snapshot", sn.ID, func(ctx context.Context) error {
 		if err := sn.validate(); err != nil {
 			return err
@@ -148,6 +151,7 @@ func (s *Store) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) {
 
 // DeleteSnapshot deletes the snapshot with the given ID. An absent row is ErrNotFound.
 func (s *Store) DeleteSnapshot(ctx context.Context, id string) error {
+	defer s.stats.invalidate()
 	return s.do(ctx, "delete snapshot", id, func(ctx context.Context) error {
 		return s.deleteByID(ctx, "graphvault_snapshots", id)
 	})
@@ -278,7 +282,25 @@ type GraphStats struct {
 }
 
 // SnapshotStats returns one row per graph that has snapshots, sorted by graph ID.
+// The answer is computed from every row, so it is cached: snapshot writes through
+// this Store are reflected at once, writes by other processes within two seconds.
 func (s *Store) SnapshotStats(ctx context.Context) ([]GraphStats, error) {
+	c := &s.stats
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gen := c.gen.Load()
+	if c.val != nil && c.valOf == gen && time.Since(c.valAt) < statsTTL {
+		return slices.Clone(c.val), nil
+	}
+	out, err := s.snapshotStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.val, c.valAt, c.valOf = out, time.Now(), gen
+	return slices.Clone(out), nil
+}
+
+func (s *Store) snapshotStats(ctx context.Context) ([]GraphStats, error) {
 	var rows []struct {
 		GraphStats
 		LatestCreated   bun.NullTime `bun:"latest_created_at"`

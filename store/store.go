@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,7 +43,24 @@ type Store struct {
 
 	ops metric.Int64Counter
 	dur metric.Float64Histogram
+
+	stats statsCache
 }
+
+// statsCache keeps the last SnapshotStats answer. Snapshot writes through this
+// Store invalidate it at once; writes by other processes sharing the database are
+// seen within statsTTL. One caller recomputes while the others wait for its answer.
+type statsCache struct {
+	gen   atomic.Uint64 // bumped by every snapshot write
+	mu    sync.Mutex
+	val   []GraphStats
+	valAt time.Time
+	valOf uint64 // gen the value was computed at
+}
+
+const statsTTL = 2 * time.Second
+
+func (c *statsCache) invalidate() { c.gen.Add(1) }
 
 type config struct {
 	logger *slog.Logger
@@ -82,6 +101,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			sqldb.SetMaxIdleConns(1)
 			sqldb.SetConnMaxLifetime(0)
 			sqldb.SetConnMaxIdleTime(0)
+		} else {
+			// A file database: a few pooled connections serve concurrent readers (WAL);
+			// opening one per request would re-read the schema and start with a cold
+			// page cache each time.
+			n := max(4, 2*runtime.NumCPU())
+			sqldb.SetMaxOpenConns(n)
+			sqldb.SetMaxIdleConns(n)
 		}
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	case DialectPostgres:

@@ -76,3 +76,50 @@ func TestSharedDatabase(t *testing.T) {
 		}
 	})
 }
+
+func TestSnapshotStatsCacheSeesOwnWrites(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	count := func() int64 {
+		t.Helper()
+		st, err := s.SnapshotStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, g := range st {
+			n += g.Snapshots
+		}
+		return n
+	}
+	sn := &store.Snapshot{GraphID: "g"}
+	if err := s.CreateSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != 1 {
+		t.Fatalf("after create: %d snapshots", got)
+	}
+	sn.Status = store.SnapshotCompleted
+	sn.BytesStored = 10
+	if err := s.UpdateSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.SnapshotStats(ctx)
+	if st[0].Completed != 1 || st[0].BytesStored != 10 {
+		t.Fatalf("after update: %+v", st[0])
+	}
+	st[0].Completed = 99 // callers get copies
+	if again, _ := s.SnapshotStats(ctx); again[0].Completed != 1 {
+		t.Fatal("the cached answer was changed through a returned slice")
+	}
+	if err := s.DeleteSnapshot(ctx, sn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != 0 {
+		t.Fatalf("after delete: %d snapshots", got)
+	}
+}
