@@ -93,10 +93,11 @@ func WithClock(now func() time.Time) CollectorOption {
 // instruments, and keeps metric samples in the store as history for dashboards. It
 // is safe for concurrent use.
 type Collector struct {
-	st  *store.Store
-	cfg collectorConfig
-	log *slog.Logger
-	reg metric.Registration
+	st    *store.Store
+	state *stateCache // for metric callbacks, which run one at a time
+	cfg   collectorConfig
+	log   *slog.Logger
+	reg   metric.Registration
 
 	snapshots   metric.Int64ObservableGauge
 	stored      metric.Int64ObservableGauge
@@ -141,7 +142,7 @@ func NewCollector(st *store.Store, opts ...CollectorOption) (*Collector, error) 
 	if c.now == nil {
 		c.now = time.Now
 	}
-	col := &Collector{st: st, cfg: c, log: c.logger}
+	col := &Collector{st: st, state: newStateCache(st), cfg: c, log: c.logger}
 	if err := col.register(c.mp.Meter(meterName)); err != nil {
 		return nil, fmt.Errorf("monitoring: instruments: %w", err)
 	}
@@ -190,7 +191,7 @@ func (c *Collector) register(m metric.Meter) error {
 func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 	ctx, cancel := context.WithTimeout(ctx, callbackTimeout)
 	defer cancel()
-	s, err := readState(ctx, c.st, c.cfg.now())
+	s, err := c.state.read(ctx, c.cfg.now())
 	if err != nil {
 		return fmt.Errorf("monitoring: reading the store: %w", err)
 	}

@@ -81,6 +81,7 @@ func WithHandlerClock(now func() time.Time) HandlerOption {
 
 type handler struct {
 	st     *store.Store
+	state  *stateCache
 	cfg    handlerConfig
 	routes http.Handler
 }
@@ -123,7 +124,7 @@ func NewHandler(st *store.Store, opts ...HandlerOption) http.Handler {
 	httpx.Map(store.ErrNotFound, http.StatusNotFound)
 	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
 
-	h := &handler{st: st, cfg: c}
+	h := &handler{st: st, state: newStateCache(st), cfg: c}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", h.metrics)
 	mux.HandleFunc("GET /metrics/prometheus", h.prometheus)

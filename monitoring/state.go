@@ -3,6 +3,7 @@ package monitoring
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/graphvault/graphvault/recovery"
@@ -64,6 +65,36 @@ func healthOverall(events []store.HealthEvent) recovery.Status {
 		s = s.Worse(recovery.Status(e.Status))
 	}
 	return s
+}
+
+// stateCache shares one read of the store among the requests and metric callbacks
+// that arrive within ttl of each other: under a burst of scrapes the store is read
+// once, and a caller waits for a read in progress instead of starting another.
+type stateCache struct {
+	st  *store.Store
+	ttl time.Duration
+
+	mu  sync.Mutex
+	val *state
+	at  time.Time
+}
+
+func newStateCache(st *store.Store) *stateCache { return &stateCache{st: st, ttl: time.Second} }
+
+// read returns a state at most ttl old. The state is shared: callers must not
+// change it.
+func (c *stateCache) read(ctx context.Context, now time.Time) (*state, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.val != nil && time.Since(c.at) < c.ttl {
+		return c.val, nil
+	}
+	s, err := readState(ctx, c.st, now)
+	if err != nil {
+		return nil, err
+	}
+	c.val, c.at = s, time.Now()
+	return s, nil
 }
 
 // readState reads the store. Each part is read with its own query; a failing part

@@ -81,7 +81,7 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.cfg.now().UTC()
-	s, err := readState(r.Context(), h.st, now)
+	s, err := h.state.read(r.Context(), now)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -414,7 +414,7 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	now := h.cfg.now().UTC()
-	s, err := readState(ctx, h.st, now)
+	s, err := h.state.read(ctx, now)
 	if err != nil {
 		fail(w, r, err)
 		return
