@@ -80,10 +80,11 @@ func WithHandlerClock(now func() time.Time) HandlerOption {
 }
 
 type handler struct {
-	st     *store.Store
-	state  *stateCache
-	cfg    handlerConfig
-	routes http.Handler
+	st      *store.Store
+	state   *stateCache
+	backups shared[*BackupStats]
+	cfg     handlerConfig
+	routes  http.Handler
 }
 
 // NewHandler returns the monitoring API over st on a private ServeMux, with paths
@@ -124,7 +125,7 @@ func NewHandler(st *store.Store, opts ...HandlerOption) http.Handler {
 	httpx.Map(store.ErrNotFound, http.StatusNotFound)
 	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
 
-	h := &handler{st: st, state: newStateCache(st), cfg: c}
+	h := &handler{st: st, state: newStateCache(st), backups: shared[*BackupStats]{ttl: time.Second}, cfg: c}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", h.metrics)
 	mux.HandleFunc("GET /metrics/prometheus", h.prometheus)

@@ -68,33 +68,43 @@ func healthOverall(events []store.HealthEvent) recovery.Status {
 }
 
 // stateCache shares one read of the store among the requests and metric callbacks
-// that arrive within ttl of each other: under a burst of scrapes the store is read
-// once, and a caller waits for a read in progress instead of starting another.
+// that arrive within a second of each other: under a burst of scrapes the store is
+// read once. The state is shared: callers must not change it.
 type stateCache struct {
-	st  *store.Store
-	ttl time.Duration
-
-	mu  sync.Mutex
-	val *state
-	at  time.Time
+	st *store.Store
+	shared[*state]
 }
 
-func newStateCache(st *store.Store) *stateCache { return &stateCache{st: st, ttl: time.Second} }
+func newStateCache(st *store.Store) *stateCache {
+	return &stateCache{st: st, shared: shared[*state]{ttl: time.Second}}
+}
 
-// read returns a state at most ttl old. The state is shared: callers must not
-// change it.
 func (c *stateCache) read(ctx context.Context, now time.Time) (*state, error) {
+	return c.get(func() (*state, error) { return readState(ctx, c.st, now) })
+}
+
+// shared keeps one computed answer for a short time and lets concurrent callers
+// wait for a computation in progress rather than start their own.
+type shared[T any] struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	val T
+	at  time.Time
+	ok  bool
+}
+
+func (c *shared[T]) get(compute func() (T, error)) (T, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.val != nil && time.Since(c.at) < c.ttl {
+	if c.ok && time.Since(c.at) < c.ttl {
 		return c.val, nil
 	}
-	s, err := readState(ctx, c.st, now)
+	v, err := compute()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	c.val, c.at = s, time.Now()
-	return s, nil
+	c.val, c.at, c.ok = v, time.Now(), true
+	return v, nil
 }
 
 // readState reads the store. Each part is read with its own query; a failing part

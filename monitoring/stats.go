@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -150,14 +151,22 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	ctx := r.Context()
-	now := h.cfg.now().UTC()
-	stats, err := h.st.SnapshotStats(ctx)
+	out, err := h.backups.get(func() (*BackupStats, error) { return h.readBackupStats(r.Context()) })
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	out := BackupStats{Time: now, Graphs: []GraphStats{}}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// readBackupStats reads the per-graph backup figures: a few small queries per graph.
+func (h *handler) readBackupStats(ctx context.Context) (*BackupStats, error) {
+	now := h.cfg.now().UTC()
+	stats, err := h.st.SnapshotStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &BackupStats{Time: now, Graphs: []GraphStats{}}
 	for _, gs := range stats {
 		g := GraphStats{
 			GraphID: gs.GraphID,
@@ -167,8 +176,7 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		}
 		newest, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Limit: 1})
 		if err != nil {
-			fail(w, r, err)
-			return
+			return nil, err
 		}
 		if len(newest) > 0 {
 			g.NewestSnapshot = snapshotInfo(&newest[0], now)
@@ -176,8 +184,7 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		if gs.Completed > 0 {
 			done, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Status: store.SnapshotCompleted, Limit: durationWindow})
 			if err != nil {
-				fail(w, r, err)
-				return
+				return nil, err
 			}
 			var total time.Duration
 			for i := range done {
@@ -192,8 +199,7 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		if gs.Failed > 0 {
 			failed, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Status: store.SnapshotFailed, Limit: 1})
 			if err != nil {
-				fail(w, r, err)
-				return
+				return nil, err
 			}
 			if len(failed) > 0 {
 				g.LastFailure = snapshotInfo(&failed[0], now)
@@ -201,7 +207,7 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Graphs = append(out.Graphs, g)
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // RecoveryStats is the answer of GET stats/recovery.
