@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"time"
@@ -356,4 +357,15 @@ func checkJournalObject(key string, body []byte) error {
 		return err
 	}
 	return fmt.Errorf("%w: not a journal key", ErrInvalid)
+}
+
+// NewReceiverDriver returns a blob driver for the receive endpoint of another
+// server (see [NewReceiver]) at baseURL, authorized with token; a nil client means
+// http.DefaultClient. Followers read an http target's snapshots and journal with
+// it. It cannot delete.
+func NewReceiverDriver(baseURL, token string, client *http.Client) blob.Driver {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return newHTTPDriver(baseURL, token, client)
 }
