@@ -179,7 +179,7 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, httpx.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
 		return
 	}
-	fams, err := gatherFamilies(h.cfg.prom.Registry, MetricPrefix)
+	fams, err := gatherFamilies(h.cfg.prom.Gatherer, MetricPrefix)
 	if err != nil {
 		// Gathering continues past a failing collector; say so without failing.
 		httpx.Logger(r.Context()).WarnContext(r.Context(), "monitoring: gathering metrics", "err", err)

@@ -1,8 +1,11 @@
 package monitoring
 
 import (
+	"time"
+
 	"context"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
 	"net/http"
 	"sync"
 
@@ -23,6 +26,8 @@ type Prometheus struct {
 	// Registry is the private registry the exporter is registered with. A host may
 	// register collectors of its own with it.
 	Registry *prometheus.Registry
+	// Gatherer reads the registry, sharing one gathering among the reads of a second.
+	Gatherer prometheus.Gatherer
 	// Handler serves the registry in the Prometheus exposition formats.
 	Handler http.Handler
 
@@ -69,13 +74,27 @@ func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
 	if len(c.views) > 0 {
 		mpOpts = append(mpOpts, sdkmetric.WithView(c.views...))
 	}
+	g := &sharedGatherer{g: reg, c: shared[[]*dto.MetricFamily]{ttl: time.Second}}
 	return &Prometheus{
 		MeterProvider: sdkmetric.NewMeterProvider(mpOpts...),
 		Registry:      reg,
-		Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Gatherer:      g,
+		Handler: promhttp.HandlerFor(g, promhttp.HandlerOpts{
 			ErrorHandling: promhttp.ContinueOnError,
 		}),
 	}, nil
+}
+
+// sharedGatherer answers scrapes that arrive within a second of each other from one
+// gathering: the SDK runs metric callbacks one collection at a time, so a burst of
+// scrapes would otherwise queue behind each other.
+type sharedGatherer struct {
+	g prometheus.Gatherer
+	c shared[[]*dto.MetricFamily]
+}
+
+func (s *sharedGatherer) Gather() ([]*dto.MetricFamily, error) {
+	return s.c.get(s.g.Gather)
 }
 
 // Shutdown stops the meter provider: instruments record nothing afterwards and the
