@@ -64,6 +64,7 @@ type handler struct {
 //	GET    /status                  Page[Status]
 //	GET    /events?target_id=&graph_id=&kind=&status=&limit=&cursor=   Page[store.ReplicationEvent]
 //	GET    /operations/{id}         an operation's state
+//	POST   /failover[?wait=true]    FailoverRequest → 202 operation, or 200 FailoverResult
 //
 // Requests are authorized, then their ids and bodies validated, before any work.
 // Errors are problem+json: ErrInvalid and malformed requests 400, ErrNotFound 404,
@@ -101,6 +102,7 @@ func NewHandler(svc *Service, opts ...HandlerOption) http.Handler {
 	mux.HandleFunc("GET /status", h.status)
 	mux.HandleFunc("GET /events", h.events)
 	mux.Handle("GET /operations/{id}", c.ops)
+	h.failoverRoutes(mux) // POST /failover, failover_handler.go
 	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
 	return h
 }

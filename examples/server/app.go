@@ -120,9 +120,11 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	// Automatic replication: the service's loop pushes each graph's newest snapshot
-	// to every enabled target that lacks it, and checks the targets' health.
+	// to every enabled target that lacks it, and checks the targets' health; the
+	// journals of the graphs that keep one are shipped to the targets every second.
 	if a.repl, err = replication.New(a.engine, replication.WithMeterProvider(mp), replication.WithLogger(log),
-		replication.WithCheckInterval(10*time.Second), replication.WithHook(&replHook)); err != nil {
+		replication.WithCheckInterval(10*time.Second), replication.WithHook(&replHook),
+		replication.WithJournal(a.catalog)); err != nil {
 		return nil, err
 	}
 	a.handler = a.routes()
