@@ -18,6 +18,14 @@
 // the targets' health and catches up targets that missed snapshots (while they were
 // down, or because the queue was full).
 //
+// Continuous replication: with [WithJournal], the change journal of every graph of
+// a catalog that keeps one (graph.Journal) is shipped to every enabled target every
+// second ([WithJournalInterval]) as hash-named segments with a HEAD (layout at
+// [JournalPrefix]); a gap in the primary's journal is reported and shipping
+// restarts from a baseline snapshot replicated first. examples/replica follows a
+// target. [Service.Failover] restores a graph from the freshest source whose
+// snapshot passes full verification, then replays its journal tail.
+//
 // Secrets (the S3 secret key, the http bearer token) live only in the target's
 // Secret field: they are never returned by the API, written to logs, put in errors
 // or used as metric labels.
@@ -37,6 +45,10 @@
 // secret: graphvault.replication.bytes{target,result} (By, object bytes sent),
 // graphvault.replication.objects{target,result} (result copied, skipped or failed),
 // graphvault.replication.operations{target,result} (one per replication run or
-// check; result ok or failed), graphvault.replication.errors{target} and
-// graphvault.replication.lag{target,graph} (s, gauge).
+// check; result ok or failed), graphvault.replication.errors{target},
+// graphvault.replication.lag{target,graph} (s, gauge),
+// graphvault.replication.journal.position{target,graph} (gauge, newest batch held),
+// graphvault.replication.journal.batches{target,result} (result ok, failed or gap)
+// and graphvault.replication.journal.lag{target,graph} (s, gauge: age of the oldest
+// batch not shipped yet, 0 when caught up).
 package replication
