@@ -192,7 +192,7 @@ func forEachRecord(raw []byte, kind byte, fn func(r segmentRecord) error) (int, 
 			}
 			r.value = b[k : k+int(vl)]
 			b = b[k+int(vl):]
-			if len(r.key) == 0 || r.key[0] != kind {
+			if len(r.key) < 2 || r.key[0] != kind || r.key[1] != ':' { // "n:" or "e:"
 				return n, formatErr("segment: record %d: key of the wrong kind", n)
 			}
 			r.kh = hashKey(r.key)
