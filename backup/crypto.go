@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -28,7 +29,10 @@ func masterKeyID(master []byte) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func seal(key, plain []byte) ([]byte, error) {
+func seal(key, plain []byte) ([]byte, error) { return sealAD(key, plain, nil) }
+
+// sealAD seals plain with additional data that open must be given again.
+func sealAD(key, plain, ad []byte) ([]byte, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
@@ -41,10 +45,12 @@ func seal(key, plain []byte) ([]byte, error) {
 	if _, err := rand.Read(out); err != nil {
 		return nil, err
 	}
-	return aead.Seal(out, out, plain, nil), nil
+	return aead.Seal(out, out, plain, ad), nil
 }
 
-func open(key, sealed []byte) ([]byte, error) {
+func open(key, sealed []byte) ([]byte, error) { return openAD(key, sealed, nil) }
+
+func openAD(key, sealed, ad []byte) ([]byte, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
@@ -56,7 +62,7 @@ func open(key, sealed []byte) ([]byte, error) {
 	if len(sealed) < aead.NonceSize()+aead.Overhead() {
 		return nil, fmt.Errorf("sealed data too short")
 	}
-	return aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	return aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], ad)
 }
 
 func newDataKey() ([]byte, error) {
@@ -65,15 +71,21 @@ func newDataKey() ([]byte, error) {
 	return k, err
 }
 
-func wrapKey(master, dataKey []byte) ([]byte, error) {
-	w, err := seal(master, dataKey)
+// errKeyMismatch marks an unwrap refused because the key object names another
+// master key, as opposed to a key object that is damaged.
+var errKeyMismatch = errors.New("master key id differs")
+
+// wrapKey seals a data key under the master key, bound to the name of the key
+// object: a key object copied over another one does not unwrap.
+func wrapKey(master, dataKey []byte, objectKey string) ([]byte, error) {
+	w, err := sealAD(master, dataKey, []byte(objectKey))
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(keyFile{MasterKeyID: masterKeyID(master), Wrapped: w})
 }
 
-func unwrapKey(master, stored []byte) ([]byte, error) {
+func unwrapKey(master, stored []byte, objectKey string) ([]byte, error) {
 	var kf keyFile
 	if err := json.Unmarshal(stored, &kf); err != nil {
 		return nil, fmt.Errorf("%w: key object: %v", ErrCorrupt, err)
@@ -82,9 +94,9 @@ func unwrapKey(master, stored []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: snapshot is encrypted and no key was given", ErrWrongKey)
 	}
 	if kf.MasterKeyID != masterKeyID(master) {
-		return nil, fmt.Errorf("%w: data key is wrapped by master key %s, not %s", ErrWrongKey, kf.MasterKeyID, masterKeyID(master))
+		return nil, fmt.Errorf("%w: data key is wrapped by master key %s, not %s: %w", ErrWrongKey, kf.MasterKeyID, masterKeyID(master), errKeyMismatch)
 	}
-	k, err := open(master, kf.Wrapped)
+	k, err := openAD(master, kf.Wrapped, []byte(objectKey))
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot unwrap data key: %v", ErrWrongKey, err)
 	}
@@ -123,11 +135,11 @@ func (e *Engine) RotateKey(ctx context.Context, newKey []byte) (int, error) {
 		if kf.MasterKeyID == newID {
 			continue
 		}
-		dk, err := unwrapKey(old, stored)
+		dk, err := unwrapKey(old, stored, a.Key)
 		if err != nil {
 			return n, fmt.Errorf("backup: rotate %s: %w", a.Key, err)
 		}
-		rewrapped, err := wrapKey(newKey, dk)
+		rewrapped, err := wrapKey(newKey, dk, a.Key)
 		if err != nil {
 			return n, err
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,15 +60,6 @@ func (h *faultHarness) manifests(t *testing.T) []string {
 	return keys
 }
 
-// knownBug skips a case that fails today because of the bug described, unless
-// GRAPHVAULT_KNOWN_BUGS=1, so the failing test stays one variable away.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if bug != "" && os.Getenv("GRAPHVAULT_KNOWN_BUGS") != "1" {
-		t.Skipf("known bug (GRAPHVAULT_KNOWN_BUGS=1 runs it): %s", bug)
-	}
-}
-
 // TestFailpointsEveryPersistStep injects each fault kind at each step a snapshot
 // persists something, for a first (full) snapshot and for an incremental one. The
 // snapshot must fail, leave its row failed and no manifest, change nothing that was
@@ -99,11 +89,6 @@ func TestFailpointsEveryPersistStep(t *testing.T) {
 		{"hang", func(r *faultblob.Rule) { r.Hang = true }, false},
 	}
 	// Faults the engine does not detect today; see RELIABILITY.md.
-	bugs := map[string]string{
-		"key object put-if-absent/short write": "the key object has no recorded size or hash, and the commit check only stats it",
-		"manifest put-if-absent/lost write":    "the manifest is not read back after put-if-absent, so a lost write reports a completed snapshot",
-		"manifest put-if-absent/short write":   "the manifest is not read back after put-if-absent, so a truncated manifest is committed",
-	}
 	cases, detected := 0, 0
 	for _, step := range steps {
 		for _, kind := range kinds {
@@ -117,7 +102,6 @@ func TestFailpointsEveryPersistStep(t *testing.T) {
 					mode = "incremental"
 				}
 				t.Run(name+"/"+mode, func(t *testing.T) {
-					knownBug(t, bugs[name])
 					cases++
 					h := newFaultHarness(t, step.encrypted)
 					g := loadGenerated(t, 150, 450, false)
@@ -232,14 +216,10 @@ func TestFailpointsOnRead(t *testing.T) {
 		{"error", faultblob.Rule{Ops: faultblob.OpGet, Err: errors.New("injected read fault")}},
 		{"hang", faultblob.Rule{Ops: faultblob.OpGet, Hang: true}},
 	}
-	bugs := map[string]string{
-		"key object/bit flip": "a damaged key object is reported as a wrong master key (ErrWrongKey) without naming the object",
-	}
 	for _, obj := range objects {
 		for _, f := range faults {
 			name := obj.name + "/" + f.name
 			t.Run(name, func(t *testing.T) {
-				knownBug(t, bugs[name])
 				h := newFaultHarness(t, true)
 				g := loadGenerated(t, 150, 450, false)
 				if _, err := h.engine.Snapshot(h.ctx, "g1", g, SnapshotOptions{}); err != nil {

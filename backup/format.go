@@ -235,7 +235,8 @@ type Segment struct {
 type Layer struct {
 	Snapshot   string    `json:"snapshot"`
 	Kind       string    `json:"kind"`
-	Key        string    `json:"key,omitempty"` // wrapped data key object, when encrypted
+	Key        string    `json:"key,omitempty"`      // wrapped data key object, when encrypted
+	KeySize    int64     `json:"key_size,omitempty"` // its size in bytes
 	Index      Object    `json:"index"`
 	Segments   []Segment `json:"segments"`
 	Records    int64     `json:"records"`
@@ -288,7 +289,7 @@ func (m *Manifest) objects() []Object {
 		}
 		out = append(out, l.Index)
 		if l.Key != "" {
-			out = append(out, Object{Key: l.Key})
+			out = append(out, Object{Key: l.Key, Size: l.KeySize})
 		}
 	}
 	return out

@@ -105,8 +105,17 @@ func (e *Engine) layerKeys(ctx context.Context, m *Manifest) ([][]byte, error) {
 			}
 			return nil, fmt.Errorf("backup: read %q: %w", l.Key, err)
 		}
-		if keys[i], err = unwrapKey(e.key(), stored); err != nil {
-			return nil, err
+		if l.KeySize > 0 && int64(len(stored)) != l.KeySize {
+			e.markDamaged(l.Key)
+			return nil, &CorruptError{Key: l.Key, Err: fmt.Errorf("size %d, manifest says %d", len(stored), l.KeySize)}
+		}
+		if keys[i], err = unwrapKey(e.key(), stored, l.Key); err != nil {
+			if errors.Is(err, errKeyMismatch) || e.key() == nil {
+				return nil, err // the key given is not the one the data was sealed for
+			}
+			// The key object names the right master key but does not open or parse:
+			// the object is damaged.
+			return nil, &CorruptError{Key: l.Key, Err: err}
 		}
 	}
 	return keys, nil

@@ -195,6 +195,13 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	if err != nil {
 		return nil, err
 	}
+	// Restore reads segments only, but a damaged index would break the next
+	// incremental snapshot of this chain: check every index before writing.
+	for i, l := range m.Layers {
+		if _, err := e.load(ctx, l.Index, keys[i]); err != nil {
+			return nil, err
+		}
+	}
 	var selected map[keyHash]struct{}
 	if opts.partial() {
 		if selected, err = e.selectNodes(ctx, m, keys, opts); err != nil {
@@ -343,7 +350,7 @@ func (e *Engine) selectNodes(ctx context.Context, m *Manifest, keys [][]byte, op
 
 // compact replaces the chain of m by one synthetic layer holding its live records,
 // read from the chain's objects rather than the graph. It returns the bytes written.
-func (e *Engine) compact(ctx context.Context, m *Manifest, dataKey []byte, keyObject string) (int64, error) {
+func (e *Engine) compact(ctx context.Context, m *Manifest, dataKey []byte, newest Layer) (int64, error) {
 	keys, err := e.layerKeys(ctx, m)
 	if err != nil {
 		return 0, err
@@ -369,7 +376,8 @@ func (e *Engine) compact(ctx context.Context, m *Manifest, dataKey []byte, keyOb
 		return 0, err
 	}
 	written := lw.bytesNew.Load()
-	layer := Layer{Snapshot: m.ID, Kind: string(KindSynthetic), Key: keyObject, Segments: segs, Records: int64(len(entries))}
+	layer := Layer{Snapshot: m.ID, Kind: string(KindSynthetic), Key: newest.Key, KeySize: newest.KeySize,
+		Segments: segs, Records: int64(len(entries))}
 	idxRaw := encodeIndex(entries)
 	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey)
 	if err != nil {

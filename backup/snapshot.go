@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -144,11 +145,12 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 		if dataKey, err = newDataKey(); err != nil {
 			return nil, err
 		}
-		wrapped, err := wrapKey(master, dataKey)
+		layer.Key = keysPrefix + row.ID + ".json"
+		wrapped, err := wrapKey(master, dataKey, layer.Key)
 		if err != nil {
 			return nil, err
 		}
-		layer.Key = keysPrefix + row.ID + ".json"
+		layer.KeySize = int64(len(wrapped))
 		if err := e.bucket.PutIfAbsent(ctx, layer.Key, wrapped); err != nil {
 			return nil, fmt.Errorf("backup: store data key: %w", err)
 		}
@@ -204,7 +206,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	}
 	if parent != nil && e.needsCompaction(m) {
 		report(opts.Progress, Progress{Phase: "compact"})
-		written, err := e.compact(ctx, m, dataKey, layer.Key)
+		written, err := e.compact(ctx, m, dataKey, layer)
 		if err != nil {
 			return nil, fmt.Errorf("backup: compact chain: %w", err)
 		}
@@ -263,11 +265,25 @@ func (e *Engine) commit(ctx context.Context, m *Manifest, progress func(Progress
 	if err != nil {
 		return err
 	}
-	if err := e.bucket.PutIfAbsent(ctx, manifestKey(m.GraphID, m.ID), b); err != nil {
+	key := manifestKey(m.GraphID, m.ID)
+	if err := e.bucket.PutIfAbsent(ctx, key, b); err != nil {
 		if errors.Is(err, blob.ErrExists) {
 			return fmt.Errorf("%w: manifest of %s already exists", ErrBusy, m.ID)
 		}
 		return fmt.Errorf("backup: write manifest: %w", err)
+	}
+	// Read the commit record back: a store that lost or cut the write must not leave
+	// a snapshot marked completed without a whole manifest.
+	if got, err := e.bucket.Get(ctx, key); err != nil || !bytes.Equal(got, b) {
+		if err == nil {
+			err = errors.New("stored manifest differs from the one written")
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if derr := e.bucket.Delete(dctx, key); derr != nil && !errors.Is(derr, blob.ErrNotFound) {
+			err = errors.Join(err, derr)
+		}
+		return &CorruptError{Key: key, Err: fmt.Errorf("manifest not stored whole: %w", err)}
 	}
 	return nil
 }
