@@ -196,8 +196,9 @@ func (d *Driver) commit(name string, step func() error) error {
 // writeTemp writes data to a new synced temporary file in dir and returns its name
 // and whether dir had to be created.
 func (d *Driver) writeTemp(dir string, data []byte) (tmp string, created bool, _ error) {
-	// A concurrent Delete may remove dir, empty, between MkdirAll and OpenFile; try
-	// again then. Once the temporary file exists the directory is not empty.
+	// A concurrent Delete may remove dir or one of its parents, empty, while MkdirAll
+	// builds the path or before OpenFile; try again then. Once the temporary file
+	// exists the directory is not empty.
 	for attempt := 0; ; attempt++ {
 		fi, err := d.root.Stat(dir)
 		if err != nil {
@@ -208,6 +209,10 @@ func (d *Driver) writeTemp(dir string, data []byte) (tmp string, created bool, _
 		}
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
 			return "", false, fmt.Errorf("%w: a prefix of the key is an object: %w", ErrConflict, err)
+		}
+		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
+			// A parent MkdirAll had just made was removed, empty, by a concurrent Delete.
+			continue
 		}
 		if err != nil {
 			return "", false, err
