@@ -468,6 +468,9 @@ func collect(ctx context.Context, j graph.Journal, pos uint64) ([]graph.Batch, e
 }
 
 func graphPosition(ctx context.Context, g graph.Reader) (uint64, error) {
+	if p, ok := g.(interface{ Position() uint64 }); ok { // memgraph: no view to open
+		return p.Position(), nil
+	}
 	v, err := g.View(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("open graph view: %w", err)

@@ -22,6 +22,9 @@ import (
 // The follower does not skip: it keeps its position and tries again.
 var ErrGap = errors.New("replica: journal gap")
 
+// followerJournal is how many batches the follower's graph keeps in its journal.
+const followerJournal = 1024
+
 // ErrPromoted is returned by Sync and Run after Promote.
 var ErrPromoted = errors.New("replica: promoted")
 
@@ -98,7 +101,10 @@ func NewFollower(cfg Config) (*Follower, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Follower{cfg: cfg, log: cfg.Logger, g: memgraph.New(), st: Status{GraphID: cfg.GraphID}}, nil
+	// The follower's own journal is kept short: its position is the primary's, held
+	// in Status; a promoted follower's new writes are journaled from there on.
+	g := memgraph.New(memgraph.WithJournalLimit(followerJournal))
+	return &Follower{cfg: cfg, log: cfg.Logger, g: g, st: Status{GraphID: cfg.GraphID}}, nil
 }
 
 // Graph returns the follower's graph. Read it only; the follower writes it.
