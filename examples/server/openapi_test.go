@@ -547,6 +547,10 @@ func exerciseReplication(c *apiClient) {
 	c.do(req{method: "GET", path: repl + "/operations/" + strings.Repeat("C", 26)}, 404)
 	c.do(req{method: "DELETE", path: repl + "/targets/" + unknown}, 404)
 	c.do(req{method: "DELETE", path: repl + "/targets/" + peer.ID}, 204)
+	c.do(req{method: "POST", path: repl + "/failover?wait=true", body: map[string]any{"graph_id": "graph1"}}, 200)
+	c.await(c.do(req{method: "POST", path: repl + "/failover", body: map[string]any{"graph_id": "graph1", "no_journal": true}}, 202), repl)
+	c.do(req{method: "POST", path: repl + "/failover", body: map[string]any{"graph_id": "nope"}}, 404)
+	c.do(req{method: "POST", path: repl + "/failover", body: map[string]any{"graph_id": "../x"}, invalid: true}, 400)
 }
 
 func exerciseReceiver(c *apiClient) {
@@ -748,7 +752,7 @@ func checkNoUndocumented(t *testing.T, c *apiClient) {
 	}
 
 	candidates := map[string]bool{}
-	words := []string{"status", "stats", "health", "events", "targets", "replicate", "verify", "validate",
+	words := []string{"status", "stats", "health", "events", "targets", "replicate", "failover", "verify", "validate",
 		"restore", "plan", "diff", "manifest", "check", "prune", "gc", "operations", "snapshots",
 		"checkpoints", "graphs", "metrics", "history", "collect", "summary", "prometheus", "backups",
 		"recovery", "replication", "dashboard", "assets", "export", "import", "cancel", "latest",
