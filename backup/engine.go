@@ -155,7 +155,7 @@ func New(st *store.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) 
 	if err != nil {
 		return nil, err
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(c.workers))
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,13 @@ import (
 // pack turns raw bytes into a stored object: zstd, then AES-256-GCM when dataKey is
 // set. The key is the SHA-256 of the stored bytes, so identical unencrypted content
 // is stored once and any change to stored bytes is detected on read.
-func (e *Engine) pack(prefix string, raw, dataKey []byte) (string, []byte, error) {
-	stored := e.enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+1024))
+//
+// dst, when not nil, is reused for the compressed bytes; the result may alias it.
+func (e *Engine) pack(prefix string, raw, dataKey, dst []byte) (string, []byte, error) {
+	if dst == nil {
+		dst = make([]byte, 0, len(raw)/3+1024)
+	}
+	stored := e.enc.EncodeAll(raw, dst[:0])
 	if dataKey != nil {
 		var err error
 		if stored, err = seal(dataKey, stored); err != nil {
@@ -141,6 +146,7 @@ type layerWriter struct {
 	n       int64
 	seq     int
 	jobs    chan segmentJob
+	free    chan []byte
 	wg      sync.WaitGroup
 	errOnce sync.Once
 	err     error
@@ -160,6 +166,7 @@ func (e *Engine) newLayerWriter(ctx context.Context, dataKey []byte, progress fu
 	w := &layerWriter{
 		e: e, ctx: ctx, cancel: cancel, dataKey: dataKey, progress: progress,
 		jobs: make(chan segmentJob, e.cfg.workers), segments: map[int]Segment{},
+		free: make(chan []byte, 2*e.cfg.workers+2),
 	}
 	for range e.cfg.workers {
 		w.wg.Add(1)
@@ -177,13 +184,20 @@ func (w *layerWriter) fail(err error) {
 
 func (w *layerWriter) work() {
 	defer w.wg.Done()
+	// out is this worker's compressed-bytes buffer, reused from segment to segment:
+	// a bucket does not keep the data it is given after Put returns.
+	var out []byte
 	for j := range w.jobs {
 		if w.ctx.Err() != nil {
+			w.release(j.raw)
 			continue
 		}
-		key, stored, err := w.e.pack(dataPrefix, j.raw, w.dataKey)
+		key, stored, err := w.e.pack(dataPrefix, j.raw, w.dataKey, out)
+		if w.dataKey == nil {
+			out = stored
+		}
 		rawLen := len(j.raw)
-		putBuffer(j.raw)
+		w.release(j.raw)
 		if err != nil {
 			w.fail(err)
 			continue
@@ -224,7 +238,7 @@ func (w *layerWriter) begin(kind byte) error {
 
 func (w *layerWriter) startBuf() {
 	if w.buf == nil {
-		w.buf = getBuffer()
+		w.buf = w.acquire()
 		w.buf = append(w.buf, segmentMagic...)
 		w.buf = append(w.buf, w.kind)
 	}
@@ -301,20 +315,25 @@ func (w *layerWriter) abort() {
 	w.stop()
 }
 
-// Segment buffers are recycled: a snapshot fills hundreds of them, and every fresh
-// allocation makes the collector mark the host's graph again.
-var bufferPool sync.Pool
+// Segment buffers are recycled within a layer: a snapshot fills hundreds of them,
+// and every fresh allocation brings the next garbage collection nearer, which marks
+// the host's whole graph again. At most workers+2 buffers exist at once (one being
+// filled, the queued ones and the ones being packed), so the free list never blocks.
 
-func getBuffer() []byte {
-	if b, ok := bufferPool.Get().(*[]byte); ok {
-		return (*b)[:0]
+// acquire returns an empty segment buffer.
+func (w *layerWriter) acquire() []byte {
+	select {
+	case b := <-w.free:
+		return b[:0]
+	default:
+		return make([]byte, 0, w.e.cfg.minSegment*2)
 	}
-	return make([]byte, 0, 256<<10)
 }
 
-func putBuffer(b []byte) {
-	if cap(b) > 16<<20 {
-		return
+// release gives a segment buffer back for the next segment.
+func (w *layerWriter) release(b []byte) {
+	select {
+	case w.free <- b:
+	default:
 	}
-	bufferPool.Put(&b)
 }

@@ -379,7 +379,7 @@ func (e *Engine) compact(ctx context.Context, m *Manifest, dataKey []byte, newes
 	layer := Layer{Snapshot: m.ID, Kind: string(KindSynthetic), Key: newest.Key, KeySize: newest.KeySize,
 		Segments: segs, Records: int64(len(entries))}
 	idxRaw := encodeIndex(entries)
-	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey)
+	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey, nil)
 	if err != nil {
 		return 0, err
 	}

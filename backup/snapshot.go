@@ -185,7 +185,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	report(opts.Progress, Progress{Phase: "index", Records: int64(len(entries))})
 	idxRaw := encodeIndex(entries)
 	entries = nil
-	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey)
+	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -298,7 +298,8 @@ func wrap(op, key string, err error) error {
 	return &Error{Op: op, Key: key, Err: err}
 }
 
-// Put stores data under key atomically, replacing any object there.
+// Put stores data under key atomically, replacing any object there. data is not
+// kept after Put returns; the caller may reuse it.
 func (b *Bucket) Put(ctx context.Context, key string, data []byte) (err error) {
 	start := time.Now()
 	defer func() { b.m.record(ctx, opPut, start, len(data), err) }()

@@ -21,7 +21,8 @@ type Attrs struct {
 // existing key returns an error wrapping ErrExists.
 type Driver interface {
 	// Put stores data under key atomically: a reader sees the old object, or the
-	// whole new one, never part of it.
+	// whole new one, never part of it. It does not keep data after it returns:
+	// callers reuse the slice.
 	Put(ctx context.Context, key string, data []byte) error
 	// PutIfAbsent is Put that fails with ErrExists if key is already stored.
 	PutIfAbsent(ctx context.Context, key string, data []byte) error
