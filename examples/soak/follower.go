@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/replication"
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/memgraph"
+)
+
+// follower keeps a graph equal to a replication target's copy of the primary, as
+// examples/replica does: the target's newest snapshot, then the journal segments
+// after its position. A gap in the segments is resynced from a newer snapshot; it
+// is never skipped.
+type follower struct {
+	b       *blob.Bucket
+	graphID string
+	g       *memgraph.Graph
+
+	mu      sync.Mutex
+	pos     uint64
+	based   bool
+	resyncs int
+
+	errs    atomic.Int64
+	lastErr atomic.Value // string
+}
+
+func newFollower(b *blob.Bucket, graphID string) *follower {
+	// The follower's own journal is not read; keep it short.
+	return &follower{b: b, graphID: graphID, g: memgraph.New(memgraph.WithJournalLimit(16))}
+}
+
+func (f *follower) position() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pos
+}
+
+// run syncs every poll until ctx ends, counting the syncs that fail.
+func (f *follower) run(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if err := f.sync(ctx); err != nil && ctx.Err() == nil {
+			f.errs.Add(1)
+			f.lastErr.Store(err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sync restores the newest snapshot when nothing is applied yet, then applies the
+// segments after the position up to the target's HEAD.
+func (f *follower) sync(ctx context.Context) error {
+	if !f.based {
+		ok, err := f.resync(ctx, 0, true)
+		if err != nil || !ok {
+			return err // nothing at the target yet is not an error
+		}
+	}
+	head, err := replication.ReadJournalHead(ctx, f.b, f.graphID)
+	if errors.Is(err, replication.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pos := f.position()
+	for head.Position > pos {
+		segs, err := replication.ListSegments(ctx, f.b, f.graphID, pos)
+		if err != nil {
+			return err
+		}
+		_, chain := replication.Chain(segs, pos)
+		if len(chain) == 0 {
+			ok, err := f.resync(ctx, pos, false)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("follower: segments after %d are missing and no newer snapshot is at the target (HEAD %d)", pos, head.Position)
+			}
+			pos = f.position()
+			continue
+		}
+		for _, sg := range chain {
+			batches, err := replication.ReadSegment(ctx, f.b, sg)
+			if err != nil {
+				return err
+			}
+			for _, bt := range batches {
+				if bt.Seq <= pos {
+					continue
+				}
+				if bt.Seq != pos+1 {
+					return fmt.Errorf("follower: segment %s holds batch %d after %d", sg.Key, bt.Seq, pos)
+				}
+				if err := f.g.Apply(ctx, bt.Ops); err != nil {
+					return fmt.Errorf("follower: apply batch %d: %w", bt.Seq, err)
+				}
+				pos = bt.Seq
+				f.mu.Lock()
+				f.pos = pos
+				f.mu.Unlock()
+			}
+		}
+	}
+	return nil
+}
+
+// resync restores the target's newest snapshot if it is past pos (or, the first
+// time, whatever it is, or an empty graph when the journal there starts at 1).
+func (f *follower) resync(ctx context.Context, pos uint64, first bool) (bool, error) {
+	st, err := store.Open(ctx, ":memory:")
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	e, err := backup.New(st, f.b, backup.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return false, err
+	}
+	if _, _, err := e.Reindex(ctx); err != nil {
+		return false, fmt.Errorf("follower: read the target's snapshots: %w", err)
+	}
+	row, err := st.LatestSnapshot(ctx, f.graphID, store.SnapshotCompleted)
+	if errors.Is(err, store.ErrNotFound) {
+		if first {
+			segs, err := replication.ListSegments(ctx, f.b, f.graphID, 0)
+			if err != nil {
+				return false, err
+			}
+			if len(segs) > 0 && segs[0].First == 1 {
+				f.based = true
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !first && uint64(row.JournalPos) <= pos {
+		return false, nil
+	}
+	if _, err := e.Restore(ctx, row.ID, f.g, backup.RestoreOptions{}); err != nil {
+		return false, fmt.Errorf("follower: restore snapshot %s: %w", row.ID, err)
+	}
+	f.mu.Lock()
+	f.pos, f.based = uint64(row.JournalPos), true
+	if !first {
+		f.resyncs++
+	}
+	f.mu.Unlock()
+	return true, nil
+}
