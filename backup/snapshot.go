@@ -306,7 +306,16 @@ func (c *scanCounts) addNode(labels []string) {
 // encodeNode validates a node and appends its record key to kbuf and its value to
 // vbuf. The codec takes any Go integer or float type and unsorted labels and writes
 // their canonical form, so no normalized copy of the node is made.
-func encodeNode(kbuf, vbuf []byte, n graph.Node) ([]byte, []byte, error) {
+//
+// A node from a graph.Normalized view (normal) is not checked again.
+func encodeNode(kbuf, vbuf []byte, n graph.Node, normal bool) ([]byte, []byte, error) {
+	if normal {
+		vbuf, err := codec.AppendNodeValid(vbuf[:0], n.Labels, n.Props)
+		if err != nil {
+			return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
+		}
+		return append(append(kbuf[:0], graph.NodePrefix...), n.ID...), vbuf, nil
+	}
 	if err := graph.ValidateID(n.ID); err != nil {
 		return kbuf, vbuf, err
 	}
@@ -323,21 +332,15 @@ func encodeNode(kbuf, vbuf []byte, n graph.Node) ([]byte, []byte, error) {
 	return kbuf, vbuf, nil
 }
 
-func encodeEdge(kbuf, vbuf []byte, ed graph.Edge, directed bool) ([]byte, []byte, error) {
-	if err := graph.ValidateID(ed.Source); err != nil {
-		return kbuf, vbuf, fmt.Errorf("source: %w", err)
+func encodeEdge(kbuf, vbuf []byte, ed graph.Edge, directed, normal bool) ([]byte, []byte, error) {
+	var err error
+	if normal {
+		vbuf, err = codec.AppendEdgeValid(vbuf[:0], ed.Props)
+	} else {
+		vbuf, err = checkedEdgeValue(vbuf, ed)
 	}
-	if err := graph.ValidateID(ed.Target); err != nil {
-		return kbuf, vbuf, fmt.Errorf("target: %w", err)
-	}
-	if ed.Type != "" {
-		if err := graph.ValidateID(ed.Type); err != nil {
-			return kbuf, vbuf, fmt.Errorf("type: %w", err)
-		}
-	}
-	vbuf, err := codec.AppendEdge(vbuf[:0], ed.Props)
 	if err != nil {
-		return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
+		return kbuf, vbuf, err
 	}
 	src, tgt := ed.Source, ed.Target
 	if !directed && tgt < src {
@@ -351,11 +354,34 @@ func encodeEdge(kbuf, vbuf []byte, ed graph.Edge, directed bool) ([]byte, []byte
 	return kbuf, vbuf, nil
 }
 
+// checkedEdgeValue validates an edge from a view that does not vouch for its
+// content and encodes its value.
+func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
+	if err := graph.ValidateID(ed.Source); err != nil {
+		return vbuf, fmt.Errorf("source: %w", err)
+	}
+	if err := graph.ValidateID(ed.Target); err != nil {
+		return vbuf, fmt.Errorf("target: %w", err)
+	}
+	if ed.Type != "" {
+		if err := graph.ValidateID(ed.Type); err != nil {
+			return vbuf, fmt.Errorf("type: %w", err)
+		}
+	}
+	vbuf, err := codec.AppendEdge(vbuf[:0], ed.Props)
+	if err != nil {
+		return vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
+	}
+	return vbuf, nil
+}
+
 // scanRecords streams every record of the view, nodes then edges, to fn with its
 // key, key hash and encoded value. The key and value buffers are reused between
 // calls.
 func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, fn func(kind byte, key []byte, kh keyHash, value []byte, labels []string) error) error {
 	directed := view.Meta().Directed
+	nv, ok := view.(graph.Normalized)
+	normal := ok && nv.Normalized()
 	var kbuf, vbuf []byte
 	var err error
 	if err := onKind(kindNode); err != nil {
@@ -365,7 +391,7 @@ func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, 
 		if rerr != nil {
 			return fmt.Errorf("backup: read nodes: %w", rerr)
 		}
-		if kbuf, vbuf, err = encodeNode(kbuf, vbuf, n); err != nil {
+		if kbuf, vbuf, err = encodeNode(kbuf, vbuf, n, normal); err != nil {
 			return fmt.Errorf("backup: node %q: %w", n.ID, err)
 		}
 		if err := fn(kindNode, kbuf, hashKeyBytes(kbuf), vbuf, n.Labels); err != nil {
@@ -379,7 +405,7 @@ func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, 
 		if rerr != nil {
 			return fmt.Errorf("backup: read edges: %w", rerr)
 		}
-		if kbuf, vbuf, err = encodeEdge(kbuf, vbuf, ed, directed); err != nil {
+		if kbuf, vbuf, err = encodeEdge(kbuf, vbuf, ed, directed, normal); err != nil {
 			return fmt.Errorf("backup: edge %q-%q: %w", ed.Source, ed.Target, err)
 		}
 		if err := fn(kindEdge, kbuf, hashKeyBytes(kbuf), vbuf, nil); err != nil {

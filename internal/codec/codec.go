@@ -52,8 +52,11 @@ const (
 // Go types carry it. Non-finite floats, strings that are not UTF-8 and other types
 // are errors.
 func AppendValue(b []byte, v any) ([]byte, error) {
-	return appendValue(b, v, 0)
+	return encoder{check: true}.value(b, v, 0)
 }
+
+// encoder writes values; check says whether strings are checked for UTF-8.
+type encoder struct{ check bool }
 
 var (
 	errNotUTF8     = errors.New("codec: string is not valid UTF-8")
@@ -61,7 +64,7 @@ var (
 	errIntOverflow = errors.New("codec: integer overflows int64")
 )
 
-func appendValue(b []byte, v any, depth int) ([]byte, error) {
+func (en encoder) value(b []byte, v any, depth int) ([]byte, error) {
 	if depth > MaxDepth {
 		return b, fmt.Errorf("codec: nesting deeper than %d", MaxDepth)
 	}
@@ -105,13 +108,13 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		return appendFloat(b, float64(x))
 	case string:
 		b = append(b, tagString)
-		return appendString(b, x)
+		return en.str(b, x)
 	case []any:
 		b = append(b, tagList)
 		b = binary.AppendUvarint(b, uint64(len(x)))
 		var err error
 		for _, e := range x {
-			if b, err = appendValue(b, e, depth+1); err != nil {
+			if b, err = en.value(b, e, depth+1); err != nil {
 				return b, err
 			}
 		}
@@ -122,21 +125,21 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		var err error
 		for _, e := range x {
 			b = append(b, tagString)
-			if b, err = appendString(b, e); err != nil {
+			if b, err = en.str(b, e); err != nil {
 				return b, err
 			}
 		}
 		return b, nil
 	case map[string]any:
 		b = append(b, tagMap)
-		return appendMap(b, x, depth)
+		return en.mapBody(b, x, depth)
 	case map[string]string:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
 			m[k] = e
 		}
 		b = append(b, tagMap)
-		return appendMap(b, m, depth)
+		return en.mapBody(b, m, depth)
 	}
 	return b, fmt.Errorf("codec: cannot encode %T", v)
 }
@@ -154,15 +157,15 @@ func appendFloat(b []byte, x float64) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), nil
 }
 
-func appendString(b []byte, s string) ([]byte, error) {
-	if !utf8.ValidString(s) {
+func (en encoder) str(b []byte, s string) ([]byte, error) {
+	if en.check && !utf8.ValidString(s) {
 		return b, errNotUTF8
 	}
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...), nil
 }
 
-func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
+func (en encoder) mapBody(b []byte, m map[string]any, depth int) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(m)))
 	var arr [16]string
 	keys := arr[:0]
@@ -172,10 +175,10 @@ func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
 	slices.Sort(keys)
 	var err error
 	for _, k := range keys {
-		if b, err = appendString(b, k); err != nil {
+		if b, err = en.str(b, k); err != nil {
 			return b, err
 		}
-		if b, err = appendValue(b, m[k], depth+1); err != nil {
+		if b, err = en.value(b, m[k], depth+1); err != nil {
 			return b, err
 		}
 	}
@@ -185,17 +188,29 @@ func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
 // AppendNode appends a node's record value: labels, then properties. Labels are
 // written sorted and without duplicates whatever order they come in.
 func AppendNode(b []byte, labels []string, props map[string]any) ([]byte, error) {
+	return encoder{check: true}.node(b, labels, props)
+}
+
+// AppendNodeValid is AppendNode for content that already passed graph.Normalize or
+// graph.Adopt: it skips the UTF-8 checks, which are most of the encoding time of
+// text-heavy records. Invalid UTF-8 given to it is written as is and refused by the
+// decoder.
+func AppendNodeValid(b []byte, labels []string, props map[string]any) ([]byte, error) {
+	return encoder{}.node(b, labels, props)
+}
+
+func (en encoder) node(b []byte, labels []string, props map[string]any) ([]byte, error) {
 	if !sortedUnique(labels) {
 		labels = slices.Compact(slices.Sorted(slices.Values(labels)))
 	}
 	b = binary.AppendUvarint(b, uint64(len(labels)))
 	var err error
 	for _, l := range labels {
-		if b, err = appendString(b, l); err != nil {
+		if b, err = en.str(b, l); err != nil {
 			return b, err
 		}
 	}
-	return appendMap(b, props, 0)
+	return en.mapBody(b, props, 0)
 }
 
 func sortedUnique(s []string) bool {
@@ -209,7 +224,13 @@ func sortedUnique(s []string) bool {
 
 // AppendEdge appends an edge's record value: its properties.
 func AppendEdge(b []byte, props map[string]any) ([]byte, error) {
-	return appendMap(b, props, 0)
+	return encoder{check: true}.mapBody(b, props, 0)
+}
+
+// AppendEdgeValid is AppendEdge for content that already passed graph.Normalize or
+// graph.Adopt; see AppendNodeValid.
+func AppendEdgeValid(b []byte, props map[string]any) ([]byte, error) {
+	return encoder{}.mapBody(b, props, 0)
 }
 
 // decoder reads from a byte slice; every read checks bounds.

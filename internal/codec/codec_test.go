@@ -186,3 +186,32 @@ func BenchmarkAppendNode(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func TestValidVariantsWriteTheSameBytes(t *testing.T) {
+	labels := []string{"org", "person"}
+	props := map[string]any{"description": "long text, ünïcode", "tags": []any{"a", int64(1)}, "m": map[string]any{"k": "v"}}
+	checked, err := AppendNode(nil, labels, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, err := AppendNodeValid(nil, labels, props)
+	if err != nil || !bytes.Equal(checked, valid) {
+		t.Fatalf("node: AppendNodeValid gives %x, %v; AppendNode %x", valid, err, checked)
+	}
+	checked, _ = AppendEdge(nil, props)
+	valid, err = AppendEdgeValid(nil, props)
+	if err != nil || !bytes.Equal(checked, valid) {
+		t.Fatalf("edge: AppendEdgeValid gives %x, %v; AppendEdge %x", valid, err, checked)
+	}
+	// What the unchecked variant lets through, the decoder refuses.
+	bad, err := AppendEdgeValid(nil, map[string]any{"k": "\xff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AppendEdge(nil, map[string]any{"k": "\xff"}); err == nil {
+		t.Fatal("AppendEdge took invalid UTF-8")
+	}
+	if _, err := DecodeEdge(bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("decoding invalid UTF-8: %v, want ErrCorrupt", err)
+	}
+}

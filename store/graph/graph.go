@@ -76,6 +76,14 @@ type View interface {
 	Close() error
 }
 
+// Normalized is an optional View method. A view whose every node and edge passed
+// Normalize or Adopt when it was written (memgraph's views do) returns true, and
+// readers such as the backup engine skip checking ids and text again. A view that
+// says so falsely makes snapshots that restore refuses as corrupt.
+type Normalized interface {
+	Normalized() bool
+}
+
 // Reader opens consistent views of a graph. View may be called concurrently.
 type Reader interface {
 	View(ctx context.Context) (View, error)

@@ -244,6 +244,9 @@ type view struct {
 
 func (v *view) Meta() graph.Meta { return v.meta }
 
+// Normalized reports that every record passed Normalize or Adopt on its way in.
+func (v *view) Normalized() bool { return true }
+
 func (v *view) Close() error {
 	v.s = nil
 	return nil
