@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"iter"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -152,8 +153,9 @@ func expected(ctx context.Context, seed uint64, round int, directed bool) (*memg
 }
 
 // helperMain is the child process: it takes snapshots of successive rounds, each
-// restored and verified, with a GC every third round, until it is killed or has
-// run its rounds. Before each snapshot it appends the round to the rounds file, so
+// restored, verified and replicated to a file target, with a GC every third round
+// and a checkpoint (a full snapshot and its record) every second round, until it is
+// killed or has run its rounds. Before each snapshot it appends the round to the rounds file, so
 // the graph of any snapshot can be rebuilt from (seed, round); the round is also in
 // the snapshot's labels. It prints each phase it enters on stdout.
 func helperMain() int {
@@ -180,13 +182,18 @@ func helperMain() int {
 	if _, err := e.ResolveInterrupted(ctx, 0); err != nil {
 		return fail("resolve interrupted: %v", err)
 	}
+	sv, err := openServices(ctx, w, e, true)
+	if err != nil {
+		return fail("open replication and recovery: %v", err)
+	}
+	defer sv.close()
 	next, err := lastRound(w.dir)
 	if err != nil {
 		return fail("rounds file: %v", err)
 	}
 	for i := 0; rounds <= 0 || i < rounds; i++ {
 		round := next + 1 + i
-		if err := appendRound(w.dir, round); err != nil {
+		if err := appendLine(roundsFile(w.dir), round); err != nil {
 			return fail("rounds file: %v", err)
 		}
 		phase("generate", round)
@@ -226,6 +233,16 @@ func helperMain() int {
 				return fail("gc: %v", err)
 			}
 		}
+		phase("replicate", round)
+		if _, err := sv.replicate(ctx, row.ID); err != nil {
+			return fail("replicate round %d: %v", round, err)
+		}
+		if round%2 == 0 {
+			phase("checkpoint", round)
+			if err := sv.checkpoint(ctx, w, round, g); err != nil {
+				return fail("checkpoint round %d: %v", round, err)
+			}
+		}
 	}
 	phase("done", -1)
 	return 0
@@ -235,34 +252,35 @@ func roundsFile(dir string) string { return filepath.Join(dir, "rounds") }
 
 // lastRound returns the last round started, or -1.
 func lastRound(dir string) (int, error) {
-	b, err := os.ReadFile(roundsFile(dir))
-	if errors.Is(err, os.ErrNotExist) {
-		return -1, nil
+	rounds, err := readLines(roundsFile(dir))
+	if err != nil || len(rounds) == 0 {
+		return -1, err
 	}
-	if err != nil {
-		return 0, err
-	}
-	last := -1
-	for line := range strings.Lines(string(b)) {
-		if !strings.HasSuffix(line, "\n") {
-			break // a write cut short by the kill
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(line))
-		if err != nil {
-			return 0, fmt.Errorf("line %q: %v", line, err)
-		}
-		last = n
-	}
-	return last, nil
+	return rounds[len(rounds)-1], nil
 }
 
-// appendRound records durably that round starts.
-func appendRound(dir string, round int) error {
-	f, err := os.OpenFile(roundsFile(dir), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+// splitLines yields the complete lines of s, trimmed; a last line without its
+// newline was cut short by a kill and is left out.
+func splitLines(s string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for line := range strings.Lines(s) {
+			if !strings.HasSuffix(line, "\n") {
+				return
+			}
+			if !yield(strings.TrimSpace(line)) {
+				return
+			}
+		}
+	}
+}
+
+// appendLine records n durably at the end of the file.
+func appendLine(path string, n int) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(f, "%d\n", round); err != nil {
+	if _, err := fmt.Fprintf(f, "%d\n", n); err != nil {
 		f.Close()
 		return err
 	}
@@ -283,11 +301,70 @@ type stats struct {
 	leftovers   int // unreferenced objects GC collected after kills
 	tempFiles   int // temporary files of interrupted writes removed
 	retryRounds int
+
+	targetVerified        int // copies at the target verified in full
+	targetTemp            int // temporary files removed at the target
+	replRetried           int // completed snapshots replicated by the checker
+	replResumed           int // of those, copies a kill had cut short
+	checkpoints           int // checkpoints checked and validated
+	orphanCheckpointSnaps int // checkpoint snapshots a kill left without their checkpoint
+}
+
+func (s *stats) add(o stats) {
+	s.kills += o.kills
+	for p, n := range o.byPhase {
+		s.byPhase[p] += n
+	}
+	s.resolved += o.resolved
+	s.completed += o.completed
+	s.failedRows += o.failedRows
+	s.leftovers += o.leftovers
+	s.tempFiles += o.tempFiles
+	s.retryRounds += o.retryRounds
+	s.targetVerified += o.targetVerified
+	s.targetTemp += o.targetTemp
+	s.replRetried += o.replRetried
+	s.replResumed += o.replResumed
+	s.checkpoints += o.checkpoints
+	s.orphanCheckpointSnaps += o.orphanCheckpointSnaps
 }
 
 func (s stats) String() string {
-	return fmt.Sprintf("kills %d (by phase %v), rows resolved %d, completed snapshots verified and restored equal %d, failed rows %d, leftover objects collected %d, temporary files removed %d, retry rounds %d",
-		s.kills, s.byPhase, s.resolved, s.completed, s.failedRows, s.leftovers, s.tempFiles, s.retryRounds)
+	return fmt.Sprintf("kills %d (by phase %v), rows resolved %d, completed snapshots verified and restored equal %d, failed rows %d, "+
+		"leftover objects collected %d, temporary files removed %d, retry rounds %d; "+
+		"target copies verified %d, target temporary files removed %d, replications retried %d (resumed after a cut %d); "+
+		"checkpoints validated %d, checkpoint snapshots left without their checkpoint %d",
+		s.kills, s.byPhase, s.resolved, s.completed, s.failedRows, s.leftovers, s.tempFiles, s.retryRounds,
+		s.targetVerified, s.targetTemp, s.replRetried, s.replResumed, s.checkpoints, s.orphanCheckpointSnaps)
+}
+
+// kill is one planned kill of the child: delay after it starts, or, with phase
+// set, delay after it enters that phase.
+type kill struct {
+	phase string
+	delay time.Duration
+}
+
+// phaseSpan is about how long a phase aimed at lasts in the workload; a kill aimed
+// at it lands at a seeded point within.
+var phaseSpan = map[string]int{"replicate": 300, "checkpoint": 300} // ms
+
+// plan returns the kills of a seed: random ones spread over the whole workload
+// (start-up, snapshots, restores, verifications, GC, replication, checkpoints) and
+// aimed ones inside replication and checkpoint creation, in a seeded order.
+func plan(seed uint64, random, aimed int) []kill {
+	sched := rand.New(rand.NewPCG(seed, 0xc0ffee))
+	var ks []kill
+	for range random {
+		ks = append(ks, kill{delay: time.Duration(30+sched.IntN(1500)) * time.Millisecond})
+	}
+	for range aimed {
+		for _, ph := range []string{"replicate", "checkpoint"} {
+			ks = append(ks, kill{phase: ph, delay: time.Duration(sched.IntN(phaseSpan[ph])) * time.Millisecond})
+		}
+	}
+	sched.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] })
+	return ks
 }
 
 func TestCrash(t *testing.T) {
@@ -295,10 +372,11 @@ func TestCrash(t *testing.T) {
 		t.Skip("crash test starts processes")
 	}
 	longMode := *long || os.Getenv("GRAPHVAULT_LONG") == "1"
-	// Short: 2 seeds × 4 kills. Long: 6 seeds × 10 kills.
-	seeds, kills := []uint64{1, 2}, 4
+	// Short: 2 seeds × (4 random kills + 1 aimed at replication + 1 at a
+	// checkpoint). Long: 6 seeds × (10 random + 4 + 4).
+	seeds, random, aimed := []uint64{1, 2}, 4, 1
 	if longMode {
-		seeds, kills = []uint64{1, 2, 3, 4, 5, 6}, 10
+		seeds, random, aimed = []uint64{1, 2, 3, 4, 5, 6}, 10, 4
 	}
 	if *seedFlag != 0 {
 		seeds = []uint64{*seedFlag}
@@ -310,43 +388,34 @@ func TestCrash(t *testing.T) {
 	total := stats{byPhase: map[string]int{}}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			s := crashRun(t, exe, seed, kills)
+			s := crashRun(t, exe, seed, plan(seed, random, aimed))
 			t.Logf("seed %d: %v", seed, s)
-			total.kills += s.kills
-			for p, n := range s.byPhase {
-				total.byPhase[p] += n
-			}
-			total.resolved += s.resolved
-			total.completed += s.completed
-			total.failedRows += s.failedRows
-			total.leftovers += s.leftovers
-			total.tempFiles += s.tempFiles
-			total.retryRounds += s.retryRounds
+			total.add(s)
 		})
 	}
 	t.Logf("total: %v", total)
 }
 
-// crashRun kills the workload of one seed kills times at seeded points, checking
-// the invariants after each kill, then lets it run to the end and checks again.
-func crashRun(t *testing.T, exe string, seed uint64, kills int) stats {
+// crashRun kills the workload of one seed at the planned points, checking the
+// invariants after each kill, then lets it run to the end and checks again.
+func crashRun(t *testing.T, exe string, seed uint64, kills []kill) stats {
 	ctx := t.Context()
 	w := workload{dir: t.TempDir(), seed: seed}
 	s := stats{byPhase: map[string]int{}}
 	verified := map[string]bool{}
-	// The schedule: how long each child lives. The spread covers start-up, the
-	// middle of a snapshot (segments, index, key object, manifest, row update),
-	// restores, verifications and GC.
-	sched := rand.New(rand.NewPCG(seed, 0xc0ffee))
-	for k := range kills {
-		delay := time.Duration(30+sched.IntN(900)) * time.Millisecond
-		ph, err := runAndKill(ctx, exe, w, delay)
+	seen := &phaseSeen{targetVerified: map[string]bool{}, validated: map[string]bool{}}
+	for k, kl := range kills {
+		ph, err := runAndKill(ctx, exe, w, kl)
 		if err != nil {
 			t.Fatalf("kill %d: %v", k, err)
 		}
 		s.kills++
 		s.byPhase[ph]++
-		check(t, w, &s, verified, fmt.Sprintf("after kill %d (%v, in %s)", k, delay, ph))
+		at := kl.delay.String()
+		if kl.phase != "" {
+			at = kl.phase + " + " + at
+		}
+		check(t, w, &s, verified, seen, fmt.Sprintf("after kill %d (%s, in %s)", k, at, ph))
 	}
 	// A retry without a kill runs to the end.
 	const retry = 3
@@ -355,7 +424,7 @@ func crashRun(t *testing.T, exe string, seed uint64, kills int) stats {
 		t.Fatalf("retry after the kills failed: %v\n%s", err, out)
 	}
 	s.retryRounds = retry
-	check(t, w, &s, verified, "after the retry")
+	check(t, w, &s, verified, seen, "after the retry")
 	return s
 }
 
@@ -366,43 +435,81 @@ func childEnv(w workload, rounds int) []string {
 		envRounds+"="+strconv.Itoa(rounds))
 }
 
-// runAndKill starts the workload, kills it with SIGKILL after delay and returns
+// aimTimeout bounds the wait for the phase a kill is aimed at.
+const aimTimeout = time.Minute
+
+// runAndKill starts the workload, kills it with SIGKILL as planned and returns
 // the phase it was in.
-func runAndKill(ctx context.Context, exe string, w workload, delay time.Duration) (string, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = childEnv(w, 0)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+func runAndKill(ctx context.Context, exe string, w workload, k kill) (string, error) {
+	var stderr bytes.Buffer
+	pr, pw, err := os.Pipe()
+	if err != nil {
 		return "", err
 	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = childEnv(w, 0)
+	cmd.Stdout, cmd.Stderr = pw, &stderr
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return "", err
+	}
+	pw.Close() // the child holds the write end now
+	// The phases the child prints, read as they come.
+	entered := make(chan string, 1024)
+	last := make(chan string, 1)
+	go func() {
+		defer pr.Close()
+		ph := "exec"
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) == 2 {
+				ph = f[0]
+				select {
+				case entered <- ph:
+				default:
+				}
+			}
+		}
+		last <- ph
+	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	early := func(err error) (string, error) {
+		return "", fmt.Errorf("workload exited before the kill: %v\n%s", err, stderr.String())
+	}
+	if k.phase != "" {
+		aim := time.After(aimTimeout)
+	wait:
+		for {
+			select {
+			case err := <-exited:
+				return early(err)
+			case ph := <-entered:
+				if ph == k.phase {
+					break wait
+				}
+			case <-aim:
+				cmd.Process.Kill()
+				<-exited
+				return "", fmt.Errorf("the workload did not enter phase %s within %v", k.phase, aimTimeout)
+			}
+		}
+	}
 	select {
 	case err := <-exited:
-		return "", fmt.Errorf("workload exited before the kill: %v\n%s", err, stderr.String())
-	case <-time.After(delay):
+		return early(err)
+	case <-time.After(k.delay):
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		return "", err
 	}
-	err := <-exited
+	err = <-exited
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		return "", fmt.Errorf("workload ended with %v, not by the kill\n%s", err, stderr.String())
 	}
-	return lastPhase(stdout.String()), nil
-}
-
-func lastPhase(out string) string {
-	ph := "exec"
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 {
-			ph = f[0]
-		}
-	}
-	return ph
+	return <-last, nil
 }
 
 // run runs the workload for rounds rounds without a kill.
@@ -414,8 +521,9 @@ func run(ctx context.Context, exe string, w workload, rounds int) (string, error
 }
 
 // check reopens the store and bucket of a killed workload and checks the crash
-// safety promises of the backup engine (see RELIABILITY.md).
-func check(t *testing.T, w workload, s *stats, verified map[string]bool, when string) {
+// safety promises of the backup engine, of replication to the target and of
+// checkpoints (see RELIABILITY.md).
+func check(t *testing.T, w workload, s *stats, verified map[string]bool, seen *phaseSeen, when string) {
 	t.Helper()
 	ctx := t.Context()
 	e, drv, closeAll, err := w.open(ctx)
@@ -513,6 +621,14 @@ func check(t *testing.T, w workload, s *stats, verified map[string]bool, when st
 			t.Fatalf("%s: after gc, full verify of %s: %v %+v", when, newest.ID, err, rep)
 		}
 	}
+
+	sv, err := openServices(ctx, w, e, false)
+	if err != nil {
+		t.Fatalf("%s: open replication and recovery: %v", when, err)
+	}
+	defer sv.close()
+	checkCheckpoints(t, e, sv, rows, s, seen, when)
+	checkReplication(t, w, e, sv, rows, s, seen, when)
 }
 
 func allRows(t *testing.T, st *store.Store, when string) []store.Snapshot {
@@ -533,10 +649,16 @@ func allRows(t *testing.T, st *store.Store, when string) []store.Snapshot {
 }
 
 // restoreEqual restores a snapshot into a fresh graph and compares it with the
-// graph of the round its labels name.
+// graph of the round its labels name; a checkpoint's snapshot, labelled with the
+// checkpoint only, must equal the graph of one of the rounds checkpoints were
+// started in.
 func restoreEqual(t *testing.T, e *backup.Engine, w workload, row store.Snapshot, when string) {
 	t.Helper()
 	ctx := t.Context()
+	if row.Labels["checkpoint"] != "" && row.Labels["round"] == "" {
+		checkpointGraphMatches(t, e, w, row, when)
+		return
+	}
 	round, err := strconv.Atoi(row.Labels["round"])
 	if err != nil || row.Labels["seed"] != strconv.FormatUint(w.seed, 10) {
 		t.Fatalf("%s: snapshot %s has labels %v", when, row.ID, row.Labels)
