@@ -255,6 +255,7 @@ type Manifest struct {
 	StartedAt   time.Time         `json:"started_at"`
 	Directed    bool              `json:"directed"`
 	Position    uint64            `json:"position"`
+	Journal     string            `json:"journal,omitempty"`
 	Nodes       int64             `json:"nodes"`
 	Edges       int64             `json:"edges"`
 	LabelCounts map[string]int64  `json:"label_counts,omitempty"`

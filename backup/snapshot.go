@@ -122,7 +122,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 
 	m := &Manifest{
 		Format: FormatVersion, ID: row.ID, GraphID: row.GraphID, Kind: string(KindFull),
-		StartedAt: row.StartedAt, Directed: meta.Directed, Position: meta.Position,
+		StartedAt: row.StartedAt, Directed: meta.Directed, Position: meta.Position, Journal: meta.Journal,
 		Encrypted: master != nil, Labels: opts.Labels,
 	}
 	var parent *Manifest
@@ -165,7 +165,10 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 		layer.Kind = string(KindIncremental)
 		m.Kind = string(KindIncremental)
 		m.ParentID = parent.ID
-		entries, counts, err = e.scanDelta(ctx, view, parent, lw)
+		entries, counts, err = e.journalDelta(ctx, r, view, parent, lw)
+		if errors.Is(err, errNoJournalDelta) {
+			entries, counts, err = e.scanDelta(ctx, view, parent, lw)
+		}
 	}
 	if err != nil {
 		lw.abort()

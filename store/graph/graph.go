@@ -62,6 +62,11 @@ type Meta struct {
 	// Position is the journal position the view reflects: every batch with Seq <=
 	// Position is in the view and none after it. Zero when the graph has no journal.
 	Position uint64
+	// Journal names the journal Position counts in, unique per journal: positions
+	// of views with different Journal values are unrelated (a graph made afresh
+	// counts from 1 again). Empty when unknown, and then positions are never
+	// compared across views.
+	Journal string
 }
 
 // View is a consistent, read-only picture of one graph. Nodes and Edges may each be
@@ -82,6 +87,16 @@ type View interface {
 // says so falsely makes snapshots that restore refuses as corrupt.
 type Normalized interface {
 	Normalized() bool
+}
+
+// Getter is an optional View method set for reading single records of the view.
+// Incremental snapshots use it with a Journal to read only what changed.
+type Getter interface {
+	// Node returns the node with the id, and whether it exists.
+	Node(ctx context.Context, id string) (Node, bool, error)
+	// Edge returns the edge with the key, and whether it exists; in an undirected
+	// graph the ends may be given either way round.
+	Edge(ctx context.Context, source, target, typ string) (Edge, bool, error)
 }
 
 // Reader opens consistent views of a graph. View may be called concurrently.

@@ -34,6 +34,8 @@ package memgraph
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -93,6 +95,9 @@ type Graph struct {
 	rev   *btree.BTreeG[*edgeRec] // by (hi, lo, type): finds a node's edges by its other end
 	snap  *snapshot               // read-only clone of the current content, nil after a write
 	seq   uint64                  // position of the newest batch
+	// journalID names this graph's journal in views' Meta: positions restart at 1
+	// in a new graph, so they are only comparable within one id.
+	journalID string
 	// journal holds the kept batches, oldest first; journal[i].b.Seq == seq-len+1+i.
 	// Slots are never written again once appended, so readers may keep sub-slices.
 	journal []entry
@@ -170,7 +175,7 @@ func New(opts ...Option) *Graph {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	g := &Graph{directed: c.directed, limit: c.journalLimit, now: c.now}
+	g := &Graph{directed: c.directed, limit: c.journalLimit, now: c.now, journalID: newJournalID()}
 	g.nodes, g.edges, g.rev = newTrees()
 	return g
 }
@@ -233,7 +238,7 @@ func (g *Graph) View(ctx context.Context) (graph.View, error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return &view{meta: graph.Meta{Directed: g.directed, Position: g.seq}, s: g.snapshotLocked()}, nil
+	return &view{meta: graph.Meta{Directed: g.directed, Position: g.seq, Journal: g.journalID}, s: g.snapshotLocked()}, nil
 }
 
 // view is a graph.View over a snapshot.
@@ -246,6 +251,37 @@ func (v *view) Meta() graph.Meta { return v.meta }
 
 // Normalized reports that every record passed Normalize or Adopt on its way in.
 func (v *view) Normalized() bool { return true }
+
+// Node returns the view's node with the id. The caller must not modify it.
+func (v *view) Node(ctx context.Context, id string) (graph.Node, bool, error) {
+	if v.s == nil {
+		return graph.Node{}, false, fmt.Errorf("memgraph: view node: %w", graph.ErrClosed)
+	}
+	n, ok := v.s.nodes.Get(&graph.Node{ID: id})
+	if !ok {
+		return graph.Node{}, false, nil
+	}
+	return *n, true, nil
+}
+
+// Edge returns the view's edge with the key. The caller must not modify it.
+func (v *view) Edge(ctx context.Context, source, target, typ string) (graph.Edge, bool, error) {
+	if v.s == nil {
+		return graph.Edge{}, false, fmt.Errorf("memgraph: view edge: %w", graph.ErrClosed)
+	}
+	r, ok := v.s.edges.Get(newEdgeRec(graph.Edge{Source: source, Target: target, Type: typ}, v.meta.Directed))
+	if !ok {
+		return graph.Edge{}, false, nil
+	}
+	return r.e, true, nil
+}
+
+// newJournalID returns a random name for a new journal.
+func newJournalID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
 
 func (v *view) Close() error {
 	v.s = nil
