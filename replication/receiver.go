@@ -245,6 +245,13 @@ func (rc *receiver) get(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
+	// Only what a receiver accepts is served: a key outside the layout names
+	// nothing replicated, and may be one the bucket's file system cannot even hold
+	// (a segment longer than a file name), which would answer 500.
+	if !inLayout(key) {
+		httpx.WriteError(w, r, httpx.FieldErrorf("key", "is not a snapshot or journal object key"))
+		return
+	}
 	h := w.Header()
 	if r.Method == http.MethodHead {
 		a, err := rc.bucket.Stat(r.Context(), key)
@@ -267,6 +274,13 @@ func (rc *receiver) get(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(data) //nolint:errcheck // the client is gone; nothing to do
+}
+
+// inLayout reports whether key is one a receiver stores: a data or index object, a
+// manifest, a data key object or a journal object.
+func inLayout(key string) bool {
+	return contentKeyPattern.MatchString(key) || manifestKeyPattern.MatchString(key) ||
+		dataKeyPattern.MatchString(key) || isJournalObjectKey(key)
 }
 
 // ObjectInfo is one item of a receiver's list.

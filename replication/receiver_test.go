@@ -14,6 +14,7 @@ import (
 	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 )
@@ -228,5 +229,40 @@ func TestHTTPTargetRestore(t *testing.T) {
 	evs, _, err := h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: tg.ID, Limit: 1})
 	if err != nil || len(evs) != 1 || evs[0].Status != store.EventFailed {
 		t.Fatalf("latest event: %+v, %v; want failed", evs, err)
+	}
+}
+
+// TestReceiverReadsOnlyItsLayout: a read of a key outside the layout is a 400, also
+// on a folder bucket whose file system cannot hold the key's long segment (which
+// used to answer 500).
+func TestReceiverReadsOnlyItsLayout(t *testing.T) {
+	drv, err := fileblob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := blob.NewBucket(drv)
+	defer b.Close()
+	if err := b.Put(t.Context(), "other/x", []byte("not replicated")); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewReceiver(b, "tok"))
+	defer srv.Close()
+	long := strings.Repeat("g", 300)
+	for _, key := range []string{
+		"other/x", "data/" + long + "/" + strings.Repeat("ab", 32), "manifests/" + long + "/01ARZ3NDEKTSV4RRFFQ69G5FAV.json",
+		"manifests/graph1/" + long, "keys/" + long, "journal/graph1/" + long,
+	} {
+		for _, method := range []string{"GET", "HEAD"} {
+			req, _ := http.NewRequest(method, srv.URL+"/objects/"+key, nil)
+			req.Header.Set("Authorization", "Bearer tok")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("%s %s: %d, want 400", method, key, resp.StatusCode)
+			}
+		}
 	}
 }
