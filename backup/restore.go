@@ -17,10 +17,17 @@ import (
 // fetchOrdered loads objects with bounded concurrency and hands them to fn in
 // order. It stops at the first error.
 func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte, fn func(i int, raw []byte) error) error {
+	return fetchMapped(ctx, e, objs, keys, func(_ int, raw []byte) ([]byte, error) { return raw, nil }, fn)
+}
+
+// fetchMapped loads objects with bounded concurrency, turns each into a T with prep
+// in the goroutine that loaded it, and hands the results to fn in order. It stops at
+// the first error.
+func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]byte, prep func(i int, raw []byte) (T, error), fn func(i int, v T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		raw []byte
+		v   T
 		err error
 	}
 	futures := make([]chan result, len(objs))
@@ -36,8 +43,14 @@ func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte,
 				return
 			}
 			go func() {
+				var r result
 				raw, err := e.load(ctx, objs[i], keys[i])
-				futures[i] <- result{raw, err}
+				if err != nil {
+					r.err = err
+				} else {
+					r.v, r.err = prep(i, raw)
+				}
+				futures[i] <- r
 			}()
 		}
 	}()
@@ -51,7 +64,7 @@ func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte,
 		if r.err != nil {
 			return r.err
 		}
-		err := fn(i, r.raw)
+		err := fn(i, r.v)
 		<-sem
 		if err != nil {
 			return err
@@ -60,13 +73,9 @@ func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte,
 	return nil
 }
 
-// mergedRecords calls fn with every live record of one kind in the snapshot: layers
-// newest first, so the first record seen for a key is its latest state; tombstones
-// hide older records and are not passed on. Memory is one key hash per record.
-func (e *Engine) mergedRecords(ctx context.Context, m *Manifest, keys [][]byte, kind byte, fn func(r segmentRecord) error) error {
-	var objs []Object
-	var objKeys [][]byte
-	var oldest []bool // whether the object is in the base layer
+// kindObjects lists the segments of one kind, newest layer first, with each one's
+// data key and whether it belongs to the base layer.
+func kindObjects(m *Manifest, keys [][]byte, kind byte) (objs []Object, objKeys [][]byte, base []bool) {
 	want := "node"
 	if kind == kindEdge {
 		want = "edge"
@@ -76,42 +85,109 @@ func (e *Engine) mergedRecords(ctx context.Context, m *Manifest, keys [][]byte, 
 			if s.Kind == want {
 				objs = append(objs, s.Object)
 				objKeys = append(objKeys, keys[li])
-				oldest = append(oldest, li == 0)
+				base = append(base, li == 0)
 			}
 		}
 	}
-	// Keys met in newer layers hide the same keys in older ones. Keys of the base
-	// layer need not be remembered: nothing older follows, and a layer never holds a
-	// key twice (full verification checks it).
-	var seen map[keyHash]struct{}
-	if len(m.Layers) > 1 {
-		var newer int64
-		for _, l := range m.Layers[1:] {
-			newer += l.Records + l.Tombstones
-		}
-		seen = make(map[keyHash]struct{}, newer)
+	return objs, objKeys, base
+}
+
+// shadows tracks the keys met in newer layers, which hide the same keys in older
+// ones. Keys of the base layer need not be remembered: nothing older follows, and
+// a layer never holds a key twice (full verification checks it). A single-layer
+// snapshot needs no tracking at all.
+type shadows map[keyHash]struct{}
+
+func newShadows(m *Manifest) shadows {
+	if len(m.Layers) < 2 {
+		return nil
 	}
+	var newer int64
+	for _, l := range m.Layers[1:] {
+		newer += l.Records + l.Tombstones
+	}
+	return make(shadows, newer)
+}
+
+// hidden reports whether a record is hidden by a newer one, and remembers it
+// otherwise.
+func (s shadows) hidden(kh keyHash, base bool) bool {
+	if s == nil {
+		return false
+	}
+	if _, dup := s[kh]; dup {
+		return true
+	}
+	if !base {
+		s[kh] = struct{}{}
+	}
+	return false
+}
+
+// segmentErr names the segment in a decoding error.
+func segmentErr(o Object, err error) error {
+	var fe formatError
+	if errors.As(err, &fe) || errors.Is(err, codec.ErrCorrupt) {
+		return &CorruptError{Key: o.Key, Err: err}
+	}
+	return err
+}
+
+// mergedRecords calls fn with every live record of one kind in the snapshot: layers
+// newest first, so the first record seen for a key is its latest state; tombstones
+// hide older records and are not passed on. Memory is one key hash per record.
+func (e *Engine) mergedRecords(ctx context.Context, m *Manifest, keys [][]byte, kind byte, fn func(r segmentRecord) error) error {
+	objs, objKeys, base := kindObjects(m, keys, kind)
+	seen := newShadows(m)
 	return e.fetchOrdered(ctx, objs, objKeys, func(i int, raw []byte) error {
-		base := oldest[i]
 		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-			if seen != nil {
-				if _, dup := seen[r.kh]; dup {
-					return nil
-				}
-				if !base {
-					seen[r.kh] = struct{}{}
-				}
-			}
-			if r.op == opTombstone {
+			if seen.hidden(r.kh, base[i]) || r.op == opTombstone {
 				return nil
 			}
 			return fn(r)
 		})
-		var fe formatError
-		if errors.As(err, &fe) || errors.Is(err, codec.ErrCorrupt) {
-			return &CorruptError{Key: objs[i].Key, Err: err}
+		return segmentErr(objs[i], err)
+	})
+}
+
+// decoded is one record of a segment decoded ahead of use.
+type decoded[T any] struct {
+	kh        keyHash
+	tombstone bool
+	v         T
+}
+
+// mergedDecoded is mergedRecords with every record decoded by decode in the
+// goroutines that load the segments, so that decoding runs beside fn instead of
+// before it. It is what a restore reads.
+func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, decode func(segmentRecord) (T, error), fn func(kh keyHash, v T) error) error {
+	objs, objKeys, base := kindObjects(m, keys, kind)
+	seen := newShadows(m)
+	prep := func(i int, raw []byte) ([]decoded[T], error) {
+		var out []decoded[T]
+		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+			d := decoded[T]{kh: r.kh, tombstone: r.op == opTombstone}
+			if !d.tombstone {
+				var err error
+				if d.v, err = decode(r); err != nil {
+					return err
+				}
+			}
+			out = append(out, d)
+			return nil
+		})
+		return out, segmentErr(objs[i], err)
+	}
+	return fetchMapped(ctx, e, objs, objKeys, prep, func(i int, recs []decoded[T]) error {
+		for _, d := range recs {
+			if seen.hidden(d.kh, base[i]) || d.tombstone {
+				continue
+			}
+			if err := fn(d.kh, d.v); err != nil {
+				return err
+			}
 		}
-		return err
+		return nil
 	})
 }
 
@@ -211,15 +287,11 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	res := &RestoreResult{SnapshotID: m.ID, GraphID: m.GraphID, Partial: opts.partial()}
 	nodes := func(yield func(graph.Node, error) bool) {
 		stopped := false
-		err := e.mergedRecords(ctx, m, keys, kindNode, func(r segmentRecord) error {
+		err := mergedDecoded(ctx, e, m, keys, kindNode, decodeNodeRecord, func(kh keyHash, n graph.Node) error {
 			if selected != nil {
-				if _, ok := selected[r.kh]; !ok {
+				if _, ok := selected[kh]; !ok {
 					return nil
 				}
-			}
-			n, err := decodeNodeRecord(r)
-			if err != nil {
-				return err
 			}
 			res.Nodes++
 			if res.Nodes%65536 == 0 {
@@ -237,11 +309,7 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	}
 	edges := func(yield func(graph.Edge, error) bool) {
 		stopped := false
-		err := e.mergedRecords(ctx, m, keys, kindEdge, func(r segmentRecord) error {
-			ed, err := decodeEdgeRecord(r)
-			if err != nil {
-				return err
-			}
+		err := mergedDecoded(ctx, e, m, keys, kindEdge, decodeEdgeRecord, func(_ keyHash, ed graph.Edge) error {
 			if selected != nil && !(inSet(selected, ed.Source) && inSet(selected, ed.Target)) {
 				return nil
 			}

@@ -240,28 +240,8 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 		}
 	}
 	if edges != nil {
-		var probe graph.Node
-		for e, err := range edges {
-			if err != nil {
-				return fmt.Errorf("memgraph: replace: edges: %w", err)
-			}
-			if i++; i%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			ne, err := e.Adopt()
-			if err != nil {
-				return fmt.Errorf("memgraph: replace: %w", err)
-			}
-			for _, end := range [2]string{ne.Source, ne.Target} {
-				if probe.ID = end; !nt.Has(&probe) {
-					return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, ne.Source, ne.Target, end)
-				}
-			}
-			r := newEdgeRec(ne, g.directed)
-			et.ReplaceOrInsert(r)
-			rt.ReplaceOrInsert(r)
+		if err := replaceEdges(ctx, edges, g.directed, nt, et, rt, &i); err != nil {
+			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -274,4 +254,61 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 	g.snap = nil
 	g.journalLocked(entry{content: g.snapshotLocked()})
 	return nil
+}
+
+// replaceEdges loads the edges of a Replace into et and, on a second goroutine, into
+// the reverse index rt, checking that both ends of each are in nt.
+func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], directed bool, nt *btree.BTreeG[*graph.Node], et, rt *btree.BTreeG[*edgeRec], i *int) error {
+	const batch = 1024
+	batches := make(chan []*edgeRec, 4)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range batches {
+			for _, r := range b {
+				rt.ReplaceOrInsert(r)
+			}
+		}
+	}()
+	err := func() error {
+		var probe graph.Node
+		lastSource := "\x00" // never an id: ids are not empty and hold no NUL
+		pending := make([]*edgeRec, 0, batch)
+		for e, err := range edges {
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: edges: %w", err)
+			}
+			if *i++; *i%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			ne, err := e.Adopt()
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: %w", err)
+			}
+			for k, end := range [2]string{ne.Source, ne.Target} {
+				if k == 0 && end == lastSource {
+					continue // edges in key order share their first end
+				}
+				if probe.ID = end; !nt.Has(&probe) {
+					return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, ne.Source, ne.Target, end)
+				}
+			}
+			lastSource = ne.Source
+			r := newEdgeRec(ne, directed)
+			et.ReplaceOrInsert(r)
+			if pending = append(pending, r); len(pending) == batch {
+				batches <- pending
+				pending = make([]*edgeRec, 0, batch)
+			}
+		}
+		if len(pending) > 0 {
+			batches <- pending
+		}
+		return nil
+	}()
+	close(batches)
+	<-done
+	return err
 }
