@@ -93,7 +93,7 @@ func WithCommitHook(fn func(ctx context.Context, row *store.Snapshot)) Option {
 func WithConcurrency(n int) Option { return func(c *config) { c.workers = n } }
 
 // WithSegmentSize sets the raw segment size bounds in bytes and the average number
-// of records between content-defined cuts. Defaults: 64 KiB, 4 MiB, 2048.
+// of records between content-defined cuts. Defaults: 64 KiB, 2 MiB, 2048.
 func WithSegmentSize(minBytes, maxBytes, avgRecords int) Option {
 	return func(c *config) {
 		c.minSegment, c.maxSegment, c.segmentSplit = minBytes, maxBytes, uint64(avgRecords)
@@ -130,7 +130,7 @@ func New(st *store.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) 
 		workers:      max(2, runtime.GOMAXPROCS(0)),
 		segmentSplit: 2048,
 		minSegment:   64 << 10,
-		maxSegment:   4 << 20,
+		maxSegment:   2 << 20,
 	}
 	for _, o := range opts {
 		o(&c)

@@ -192,6 +192,11 @@ func (w *layerWriter) work() {
 			w.release(j.raw)
 			continue
 		}
+		if need := len(j.raw) + len(j.raw)/32 + 1024; cap(out) < need {
+			// Room for an incompressible segment of the largest usual size.
+			size := max(len(j.raw), w.e.cfg.maxSegment+64<<10)
+			out = make([]byte, 0, size+size/32+1024)
+		}
 		key, stored, err := w.e.pack(dataPrefix, j.raw, w.dataKey, out)
 		if w.dataKey == nil {
 			out = stored
@@ -326,7 +331,9 @@ func (w *layerWriter) acquire() []byte {
 	case b := <-w.free:
 		return b[:0]
 	default:
-		return make([]byte, 0, w.e.cfg.minSegment*2)
+		// Room for a whole segment, which ends at the first record that takes it
+		// to maxSegment: a buffer grows only for a record larger than the margin.
+		return make([]byte, 0, w.e.cfg.maxSegment+64<<10)
 	}
 }
 
