@@ -201,7 +201,8 @@ func decodeNodeRecord(r segmentRecord) (graph.Node, error) {
 }
 
 func decodeEdgeRecord(r segmentRecord) (graph.Edge, error) {
-	kind, parts, err := graph.ParseKey(r.key)
+	// One copy of the key holds all three parts.
+	kind, parts, err := graph.ParseKey(strings.Clone(r.key))
 	if err != nil || kind != 'e' {
 		return graph.Edge{}, fmt.Errorf("bad edge key: %v", err)
 	}
@@ -209,7 +210,7 @@ func decodeEdgeRecord(r segmentRecord) (graph.Edge, error) {
 	if err != nil {
 		return graph.Edge{}, err
 	}
-	return graph.Edge{Source: strings.Clone(parts[0]), Target: strings.Clone(parts[1]), Type: strings.Clone(parts[2]), Props: props}, nil
+	return graph.Edge{Source: parts[0], Target: parts[1], Type: parts[2], Props: props}, nil
 }
 
 // RestoreOptions choose what to restore. The zero value restores the whole graph.

@@ -237,6 +237,10 @@ func AppendEdgeValid(b []byte, props map[string]any) ([]byte, error) {
 type decoder struct {
 	b   []byte
 	off int
+	// s, when set, is b as a string: decoded strings are cut from it instead of
+	// being allocated one by one, so the strings of one record share one
+	// allocation, freed when the last of them is.
+	s string
 }
 
 func (d *decoder) fail(what string) error {
@@ -273,7 +277,12 @@ func (d *decoder) str() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := string(d.b[d.off : d.off+n])
+	var s string
+	if d.s != "" {
+		s = d.s[d.off : d.off+n]
+	} else {
+		s = string(d.b[d.off : d.off+n])
+	}
 	if !utf8.ValidString(s) {
 		return "", d.fail("string is not UTF-8")
 	}
@@ -381,9 +390,10 @@ func DecodeValue(b []byte) (any, error) {
 	return v, d.end()
 }
 
-// DecodeNode decodes a node's record value into its labels and properties.
+// DecodeNode decodes a node's record value into its labels and properties. The
+// strings it returns share one copy of b.
 func DecodeNode(b []byte) (labels []string, props map[string]any, err error) {
-	d := decoder{b: b}
+	d := decoder{b: b, s: string(b)}
 	n, err := d.count()
 	if err != nil {
 		return nil, nil, err
@@ -405,9 +415,10 @@ func DecodeNode(b []byte) (labels []string, props map[string]any, err error) {
 	return labels, props, d.end()
 }
 
-// DecodeEdge decodes an edge's record value into its properties.
+// DecodeEdge decodes an edge's record value into its properties. The strings it
+// returns share one copy of b.
 func DecodeEdge(b []byte) (map[string]any, error) {
-	d := decoder{b: b}
+	d := decoder{b: b, s: string(b)}
 	props, err := d.mapBody(0)
 	if err != nil {
 		return nil, err
