@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,11 +65,21 @@ func WithOperations(ops *httpx.Operations) HandlerOption {
 }
 
 type handler struct {
-	e      *Engine
-	graphs graph.Catalog
-	cfg    handlerConfig
-	routes http.Handler
+	e       *Engine
+	graphs  graph.Catalog
+	cfg     handlerConfig
+	routes  http.Handler
+	answers *httpx.Cache // encoded answers of the snapshot lists and stats
 }
+
+// Cached answers of the read endpoints that clients poll (snapshot lists, stats):
+// served while the store's generation is the one they were computed at, so a
+// write through this process shows at once, and for at most answerTTL, so that a
+// write by another process sharing the store shows within it.
+const (
+	answerTTL         = 2 * time.Second
+	answerBudgetBytes = 32 << 20
+)
 
 // NewHandler returns the HTTP API of the engine: snapshots of the graphs in
 // graphs, restores into them, verification, diffs, retention and garbage
@@ -107,7 +118,7 @@ func NewHandler(e *Engine, graphs graph.Catalog, opts ...HandlerOption) http.Han
 		c.ops = httpx.NewOperations(httpx.WithOperationsLogger(c.logger))
 	}
 	mapErrors()
-	h := &handler{e: e, graphs: graphs, cfg: c}
+	h := &handler{e: e, graphs: graphs, cfg: c, answers: httpx.NewCache(answerTTL, answerBudgetBytes)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /graphs", h.listGraphs)
 	mux.HandleFunc("POST /graphs/{id}/snapshots", h.createSnapshot)
@@ -318,12 +329,20 @@ func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, httpx.FieldErrorf("kind", "must be one of %v", snapshotKinds))
 		return
 	}
-	rows, next, err := h.e.Store().ListSnapshots(r.Context(), f)
+	key := strings.Join([]string{"snapshots", id, f.Status, f.Kind, f.Cursor, strconv.Itoa(f.Limit)}, "\x00")
+	st := h.e.Store()
+	resp, err := h.answers.Get(r.Context(), key, st.Generation(), func(ctx context.Context) (*httpx.Response, error) {
+		rows, next, err := st.ListSnapshots(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return httpx.JSONResponse(http.StatusOK, httpx.NewPage(rows, next))
+	})
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(rows, next))
+	resp.Write(w)
 }
 
 // GET /snapshots/{sid} → 200 store.Snapshot, whatever its status.
@@ -635,10 +654,17 @@ func (h *handler) gc(w http.ResponseWriter, r *http.Request) {
 
 // GET /stats → 200 Page[store.GraphStats], one item per graph with snapshots.
 func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
-	stats, err := h.e.Store().SnapshotStats(r.Context())
+	st := h.e.Store()
+	resp, err := h.answers.Get(r.Context(), "stats", st.Generation(), func(ctx context.Context) (*httpx.Response, error) {
+		stats, err := st.SnapshotStats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return httpx.JSONResponse(http.StatusOK, httpx.NewPage(stats, ""))
+	})
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(stats, ""))
+	resp.Write(w)
 }

@@ -710,3 +710,45 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		t.Fatalf("documented %v, served %v", documented, routes)
 	}
 }
+
+// TestHandlerCachedAnswersSeeWrites reads the snapshot list and the stats, which
+// are kept between requests, then changes the snapshots through the API: the next
+// reads show each change at once.
+func TestHandlerCachedAnswersSeeWrites(t *testing.T) {
+	a := newAPI(t)
+	list := func() []string {
+		t.Helper()
+		var page httpx.Page[store.Snapshot]
+		a.want(a.do("GET", "/graphs/g1/snapshots?limit=10", nil), http.StatusOK).decode(t, &page)
+		return snapshotIDs(page.Items)
+	}
+	count := func() int64 {
+		t.Helper()
+		var page httpx.Page[store.GraphStats]
+		a.want(a.do("GET", "/stats", nil), http.StatusOK).decode(t, &page)
+		var n int64
+		for _, g := range page.Items {
+			n += g.Snapshots
+		}
+		return n
+	}
+	if got, n := list(), count(); len(got) != 0 || n != 0 {
+		t.Fatalf("empty store: list %v, stats count %d", got, n)
+	}
+	first := a.snapshot("g1")
+	if got, n := list(), count(); !slices.Equal(got, []string{first.ID}) || n != 1 {
+		t.Fatalf("after a snapshot: list %v, stats count %d; want [%s] and 1", got, n, first.ID)
+	}
+	second := a.snapshot("g1")
+	if got, n := list(), count(); !slices.Equal(got, []string{second.ID, first.ID}) || n != 2 {
+		t.Fatalf("after a second snapshot: list %v, stats count %d; want [%s %s] and 2", got, n, second.ID, first.ID)
+	}
+	a.want(a.do("DELETE", "/snapshots/"+second.ID, nil), http.StatusNoContent)
+	if got, n := list(), count(); !slices.Equal(got, []string{first.ID}) || n != 1 {
+		t.Fatalf("after a delete: list %v, stats count %d; want [%s] and 1", got, n, first.ID)
+	}
+	// A closed store answers 503, not a kept answer.
+	a.store.Close()
+	a.want(a.do("GET", "/graphs/g1/snapshots?limit=10", nil), http.StatusServiceUnavailable)
+	a.want(a.do("GET", "/stats", nil), http.StatusServiceUnavailable)
+}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -44,9 +43,8 @@ type Bucket struct {
 // the JSON answer leaves out.
 func scopeLabel(name string) bool { return strings.HasPrefix(name, "otel_scope_") }
 
-// gatherFamilies gathers g and converts the families whose name starts with prefix.
-func gatherFamilies(g prometheus.Gatherer, prefix string) (map[string]Family, error) {
-	mfs, err := g.Gather()
+// convertFamilies converts the families whose name starts with prefix.
+func convertFamilies(mfs []*dto.MetricFamily, prefix string) map[string]Family {
 	out := map[string]Family{}
 	for _, mf := range mfs {
 		name := mf.GetName()
@@ -60,7 +58,7 @@ func gatherFamilies(g prometheus.Gatherer, prefix string) (map[string]Family, er
 		sort.Slice(f.Series, func(i, j int) bool { return labelKey(f.Series[i].Labels) < labelKey(f.Series[j].Labels) })
 		out[name] = f
 	}
-	return out, err
+	return out
 }
 
 func labelKey(l map[string]string) string {

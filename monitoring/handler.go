@@ -3,12 +3,14 @@ package monitoring
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/graphvault/graphvault/internal/httpx"
@@ -82,10 +84,20 @@ func WithHandlerClock(now func() time.Time) HandlerOption {
 type handler struct {
 	st      *store.Store
 	state   *stateCache
-	backups shared[*BackupStats]
+	answers *httpx.Cache // encoded answers of the endpoints dashboards and scrapers poll
 	cfg     handlerConfig
 	routes  http.Handler
+
+	healthMu sync.Mutex // one run of the checks at a time for answers that found the report old
 }
+
+// Cached answers (metrics, exposition, summary, backup stats) live at most
+// answerTTL, and less when what they are made of changes: the store's generation,
+// the registry's gathering, the health report.
+const (
+	answerTTL         = time.Second
+	answerBudgetBytes = 8 << 20
+)
 
 // NewHandler returns the monitoring API over st on a private ServeMux, with paths
 // relative to its root so that a host mounts it under any prefix with
@@ -125,7 +137,12 @@ func NewHandler(st *store.Store, opts ...HandlerOption) http.Handler {
 	httpx.Map(store.ErrNotFound, http.StatusNotFound)
 	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
 
-	h := &handler{st: st, state: newStateCache(st), backups: shared[*BackupStats]{ttl: time.Second}, cfg: c}
+	if c.prom != nil {
+		if g, ok := c.prom.Gatherer.(*sharedGatherer); ok {
+			g.follow(st.Generation)
+		}
+	}
+	h := &handler{st: st, state: newStateCache(st), answers: httpx.NewCache(answerTTL, answerBudgetBytes), cfg: c}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", h.metrics)
 	mux.HandleFunc("GET /metrics/prometheus", h.prometheus)
@@ -179,22 +196,63 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, httpx.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
 		return
 	}
-	fams, err := gatherFamilies(h.cfg.prom.Gatherer, MetricPrefix)
+	mfs, seq, shared, err := h.cfg.prom.gather()
 	if err != nil {
 		// Gathering continues past a failing collector; say so without failing.
 		httpx.Logger(r.Context()).WarnContext(r.Context(), "monitoring: gathering metrics", "err", err)
 	}
-	httpx.WriteJSON(w, http.StatusOK, MetricsResponse{Time: h.cfg.now().UTC(), Metrics: fams})
+	build := func(context.Context) (*httpx.Response, error) {
+		return httpx.JSONResponse(http.StatusOK, MetricsResponse{Time: h.cfg.now().UTC(), Metrics: convertFamilies(mfs, MetricPrefix)})
+	}
+	var resp *httpx.Response
+	if shared {
+		// One answer per gathering.
+		resp, err = h.answers.Get(r.Context(), "metrics", seq, build)
+	} else {
+		resp, err = build(r.Context())
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	resp.Write(w)
 }
 
 // GET /metrics/prometheus → 200 text exposition.
 func (h *handler) prometheus(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.prom == nil {
+	p := h.cfg.prom
+	if p == nil {
 		fail(w, r, httpx.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
 		return
 	}
-	h.cfg.prom.Handler.ServeHTTP(w, r)
+	_, seq, shared, _ := p.gather()
+	accept, encoding := r.Header.Get("Accept"), r.Header.Get("Accept-Encoding")
+	if !shared || len(accept)+len(encoding) > maxNegotiationBytes {
+		p.Handler.ServeHTTP(w, r)
+		return
+	}
+	// One answer per gathering and per format and encoding the request negotiates.
+	key := "prometheus\x00" + accept + "\x00" + encoding
+	resp, err := h.answers.Get(r.Context(), key, seq, func(context.Context) (*httpx.Response, error) {
+		resp := httpx.Record(p.Handler, r)
+		if resp.Status != http.StatusOK {
+			return nil, errNotKept
+		}
+		return resp, nil
+	})
+	if err != nil {
+		p.Handler.ServeHTTP(w, r) // as it answers, uncached
+		return
+	}
+	resp.Write(w)
 }
+
+// maxNegotiationBytes bounds the Accept and Accept-Encoding headers whose
+// exposition answers are kept.
+const maxNegotiationBytes = 512
+
+// errNotKept is an answer the cache must not keep.
+var errNotKept = errors.New("monitoring: answer not kept")
 
 // POST /metrics/collect → 200 CollectResult. The body may be absent or {}.
 func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
@@ -315,7 +373,17 @@ func parseSince(vs []string, now time.Time) (time.Time, error) {
 func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (recovery.Report, error) {
 	if hc := h.cfg.health; hc != nil {
 		last, ok := hc.Last()
-		if mayRun && (fresh || !ok || h.cfg.now().Sub(last.Time) > h.cfg.healthMaxAge) {
+		if mayRun && fresh {
+			return hc.Run(ctx), nil
+		}
+		if mayRun && (!ok || h.old(last)) {
+			// Requests that find the report old share one run: the first runs the
+			// checks, the others wait and then find its report young.
+			h.healthMu.Lock()
+			defer h.healthMu.Unlock()
+			if last, ok := hc.Last(); ok && !h.old(last) {
+				return last, nil
+			}
 			return hc.Run(ctx), nil
 		}
 		if ok {
@@ -341,6 +409,11 @@ func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (recover
 		rep.Checks = append(rep.Checks, cr)
 	}
 	return rep, nil
+}
+
+// old reports whether rep is older than the health's max age.
+func (h *handler) old(rep recovery.Report) bool {
+	return h.cfg.now().Sub(rep.Time) > h.cfg.healthMaxAge
 }
 
 // HealthResponse is the answer of GET health, per draft-inadarei-api-health-check.

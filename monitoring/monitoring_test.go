@@ -751,3 +751,57 @@ func TestNewCollectorRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswersSeeWritesAtOnce reads every kept answer, takes one more snapshot and
+// reads them again at once: each shows it.
+func TestAnswersSeeWritesAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.work()
+	type counts struct{ summary, backups, metrics, exposition float64 }
+	read := func() counts {
+		t.Helper()
+		var c counts
+		var sum Summary
+		e.getJSON("/metrics/summary", http.StatusOK, &sum)
+		c.summary = float64(sum.Totals.Completed)
+		var bs BackupStats
+		e.getJSON("/stats/backups", http.StatusOK, &bs)
+		for _, g := range bs.Graphs {
+			c.backups += float64(g.Counts.Completed)
+		}
+		var mr MetricsResponse
+		e.getJSON("/metrics", http.StatusOK, &mr)
+		for _, s := range mr.Metrics["graphvault_stats_snapshots"].Series {
+			if s.Labels["status"] == store.SnapshotCompleted && s.Value != nil {
+				c.metrics += *s.Value
+			}
+		}
+		resp := e.do(http.MethodGet, "/metrics/prometheus", nil)
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range fams["graphvault_stats_snapshots"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "status" && l.GetValue() == store.SnapshotCompleted {
+					c.exposition += m.GetGauge().GetValue()
+				}
+			}
+		}
+		return c
+	}
+	before := read()
+	if before.summary == 0 || before != read() {
+		t.Fatalf("before: %+v, then %+v; want the same non-zero counts", before, read())
+	}
+	g1, _ := e.graphs.Graph(e.ctx, "g1")
+	if _, err := e.engine.Snapshot(e.ctx, "g1", g1, backup.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	after := read()
+	want := counts{before.summary + 1, before.backups + 1, before.metrics + 1, before.exposition + 1}
+	if after != want {
+		t.Errorf("after a snapshot: %+v, want %+v", after, want)
+	}
+}

@@ -1,16 +1,15 @@
 package monitoring
 
 import (
-	"time"
-
 	"context"
 	"fmt"
-	dto "github.com/prometheus/client_model/go"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -26,7 +25,9 @@ type Prometheus struct {
 	// Registry is the private registry the exporter is registered with. A host may
 	// register collectors of its own with it.
 	Registry *prometheus.Registry
-	// Gatherer reads the registry, sharing one gathering among the reads of a second.
+	// Gatherer reads the registry, sharing one gathering among the reads of a
+	// second; a write to the store of a handler made with WithPrometheus starts a
+	// new one.
 	Gatherer prometheus.Gatherer
 	// Handler serves the registry in the Prometheus exposition formats.
 	Handler http.Handler
@@ -91,10 +92,45 @@ func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
 type sharedGatherer struct {
 	g prometheus.Gatherer
 	c shared[[]*dto.MetricFamily]
+
+	mu   sync.Mutex
+	gens []func() uint64 // store generations whose change starts a new gathering
 }
 
 func (s *sharedGatherer) Gather() ([]*dto.MetricFamily, error) {
-	return s.c.get(s.g.Gather)
+	mfs, _, err := s.c.getAt(s.version(), s.g.Gather)
+	return mfs, err
+}
+
+// follow makes a change of gen start a new gathering.
+func (s *sharedGatherer) follow(gen func() uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gens = append(s.gens, gen)
+}
+
+// version is the sum of the generations followed: they only grow, so it changes
+// whenever one of them does.
+func (s *sharedGatherer) version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var v uint64
+	for _, gen := range s.gens {
+		v += gen()
+	}
+	return v
+}
+
+// gather gathers p's registry. When the gathering is one shared among the reads of
+// a second, it also returns its number and true: answers encoded from one
+// gathering may be kept as long as the same number comes back.
+func (p *Prometheus) gather() ([]*dto.MetricFamily, uint64, bool, error) {
+	if s, ok := p.Gatherer.(*sharedGatherer); ok {
+		mfs, seq, err := s.c.getAt(s.version(), s.g.Gather)
+		return mfs, seq, err == nil, err
+	}
+	mfs, err := p.Gatherer.Gather()
+	return mfs, 0, false, err
 }
 
 // Shutdown stops the meter provider: instruments record nothing afterwards and the

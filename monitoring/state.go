@@ -69,7 +69,8 @@ func healthOverall(events []store.HealthEvent) recovery.Status {
 
 // stateCache shares one read of the store among the requests and metric callbacks
 // that arrive within a second of each other: under a burst of scrapes the store is
-// read once. The state is shared: callers must not change it.
+// read once. A write through the store (a new generation) is seen by the next
+// read. The state is shared: callers must not change it.
 type stateCache struct {
 	st *store.Store
 	shared[*state]
@@ -80,7 +81,8 @@ func newStateCache(st *store.Store) *stateCache {
 }
 
 func (c *stateCache) read(ctx context.Context, now time.Time) (*state, error) {
-	return c.get(func() (*state, error) { return readState(ctx, c.st, now) })
+	s, _, err := c.getAt(c.st.Generation(), func() (*state, error) { return readState(ctx, c.st, now) })
+	return s, err
 }
 
 // shared keeps one computed answer for a short time and lets concurrent callers
@@ -89,22 +91,28 @@ type shared[T any] struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	val T
+	ver any // the version val was computed at
 	at  time.Time
 	ok  bool
+	seq uint64 // numbers the answers kept
 }
 
-func (c *shared[T]) get(compute func() (T, error)) (T, error) {
+// getAt returns the kept answer while it is younger than the ttl and was computed
+// at version ver (compared with ==), and otherwise computes and keeps a new one.
+// It also returns the number of the answer: the same number, the same answer.
+func (c *shared[T]) getAt(ver any, compute func() (T, error)) (T, uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ok && time.Since(c.at) < c.ttl {
-		return c.val, nil
+	if c.ok && c.ver == ver && time.Since(c.at) < c.ttl {
+		return c.val, c.seq, nil
 	}
 	v, err := compute()
 	if err != nil {
-		return v, err
+		return v, 0, err
 	}
-	c.val, c.at, c.ok = v, time.Now(), true
-	return v, nil
+	c.seq++
+	c.val, c.ver, c.at, c.ok = v, ver, time.Now(), true
+	return v, c.seq, nil
 }
 
 // readState reads the store. Each part is read with its own query; a failing part

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/store"
 )
 
@@ -81,16 +82,38 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	now := h.cfg.now().UTC()
-	s, err := h.state.read(r.Context(), now)
+	// The answer is made of the store and of the health's newest report: kept
+	// while neither changes, for at most a second.
+	ver := summaryVersion{gen: h.st.Generation()}
+	if hc := h.cfg.health; hc != nil {
+		if last, ok := hc.Last(); ok {
+			ver.health, ver.status = last.Time.UnixNano(), last.Status
+		}
+	}
+	resp, err := h.answers.Get(r.Context(), "summary", ver, h.buildSummary)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	rep, err := h.healthReport(r.Context(), false, false)
+	resp.Write(w)
+}
+
+// summaryVersion is what a summary answer is made of.
+type summaryVersion struct {
+	gen    uint64 // the store's generation
+	health int64  // when the health's newest report was made (Unix ns); 0 for none
+	status recovery.Status
+}
+
+func (h *handler) buildSummary(ctx context.Context) (*httpx.Response, error) {
+	now := h.cfg.now().UTC()
+	s, err := h.state.read(ctx, now)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return nil, err
+	}
+	rep, err := h.healthReport(ctx, false, false)
+	if err != nil {
+		return nil, err
 	}
 	out := Summary{
 		Time:   now,
@@ -109,7 +132,7 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 		out.Totals.Failed += gs.Failed
 		out.Totals.BytesWritten += gs.BytesWritten
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return httpx.JSONResponse(http.StatusOK, out)
 }
 
 // BackupStats is the answer of GET stats/backups.
@@ -151,12 +174,18 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	out, err := h.backups.get(func() (*BackupStats, error) { return h.readBackupStats(r.Context()) })
+	resp, err := h.answers.Get(r.Context(), "stats/backups", h.st.Generation(), func(ctx context.Context) (*httpx.Response, error) {
+		out, err := h.readBackupStats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return httpx.JSONResponse(http.StatusOK, out)
+	})
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	resp.Write(w)
 }
 
 // readBackupStats reads the per-graph backup figures: a few small queries per graph.

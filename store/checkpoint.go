@@ -37,7 +37,7 @@ func (c *Checkpoint) normalize() {
 
 // CreateCheckpoint inserts c, filling an empty ID and a zero CreatedAt.
 func (s *Store) CreateCheckpoint(ctx context.Context, c *Checkpoint) error {
-	return s.do(ctx, "create checkpoint", c.ID, func(ctx context.Context) error {
+	return s.write(ctx, "create checkpoint", c.ID, func(ctx context.Context) error {
 		if err := checkID(&c.ID); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (s *Store) ListCheckpoints(ctx context.Context, cursor string, limit int) (
 // UpdateCheckpoint writes every field of c except CreatedAt over the row with its ID.
 // An absent row is ErrNotFound.
 func (s *Store) UpdateCheckpoint(ctx context.Context, c *Checkpoint) error {
-	return s.do(ctx, "update checkpoint", c.ID, func(ctx context.Context) error {
+	return s.write(ctx, "update checkpoint", c.ID, func(ctx context.Context) error {
 		c.normalize()
 		res, err := s.db.NewUpdate().Model(c).ExcludeColumn("created_at").WherePK().Exec(ctx)
 		if err != nil {
@@ -98,7 +98,7 @@ func (s *Store) UpdateCheckpoint(ctx context.Context, c *Checkpoint) error {
 // DeleteCheckpoint deletes the checkpoint with the given ID. An absent row is
 // ErrNotFound.
 func (s *Store) DeleteCheckpoint(ctx context.Context, id string) error {
-	return s.do(ctx, "delete checkpoint", id, func(ctx context.Context) error {
+	return s.write(ctx, "delete checkpoint", id, func(ctx context.Context) error {
 		return s.deleteByID(ctx, "graphvault_checkpoints", id)
 	})
 }

@@ -37,7 +37,7 @@ func (h *HealthEvent) validate() error {
 
 // AddHealthEvent inserts h, filling an empty ID and a zero CreatedAt.
 func (s *Store) AddHealthEvent(ctx context.Context, h *HealthEvent) error {
-	return s.do(ctx, "add health event", h.ID, func(ctx context.Context) error {
+	return s.write(ctx, "add health event", h.ID, func(ctx context.Context) error {
 		if err := checkID(&h.ID); err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func (s *Store) PruneHealthEvents(ctx context.Context, before time.Time) (int64,
 // prune deletes the rows of table whose column is before the given time.
 func (s *Store) prune(ctx context.Context, op, table, column string, before time.Time) (int64, error) {
 	var n int64
-	err := s.do(ctx, op, "", func(ctx context.Context) error {
+	err := s.write(ctx, op, "", func(ctx context.Context) error {
 		if before.IsZero() {
 			return fmt.Errorf("%w: zero time", ErrInvalid)
 		}

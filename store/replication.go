@@ -52,7 +52,7 @@ func (e *ReplicationEvent) validate() error {
 
 // AddReplicationEvent inserts e, filling an empty ID, and StartedAt with now if zero.
 func (s *Store) AddReplicationEvent(ctx context.Context, e *ReplicationEvent) error {
-	return s.do(ctx, "add replication event", e.ID, func(ctx context.Context) error {
+	return s.write(ctx, "add replication event", e.ID, func(ctx context.Context) error {
 		if err := checkID(&e.ID); err != nil {
 			return err
 		}

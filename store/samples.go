@@ -48,7 +48,7 @@ const sampleBatch = 500
 // AddMetricSamples inserts the samples in batches inside one transaction. Empty IDs
 // are filled with [NewID] and zero times with now; the caller's slice is not changed.
 func (s *Store) AddMetricSamples(ctx context.Context, samples []MetricSample) error {
-	return s.do(ctx, "add metric samples", "", func(ctx context.Context) error {
+	return s.write(ctx, "add metric samples", "", func(ctx context.Context) error {
 		if len(samples) == 0 {
 			return nil
 		}

@@ -100,7 +100,7 @@ func oneOfOrEmpty(what, v string, allowed ...string) error {
 // A duplicate ID is ErrConflict.
 func (s *Store) CreateSnapshot(ctx context.Context, sn *Snapshot) error {
 	defer s.stats.invalidate()
-	return s.do(ctx, "create snapshot", sn.ID, func(ctx context.Context) error {
+	return s.write(ctx, "create snapshot", sn.ID, func(ctx context.Context) error {
 		if err := checkID(&sn.ID); err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (s *Store) CreateSnapshot(ctx context.Context, sn *Snapshot) error {
 // UpdatedAt. An absent row is ErrNotFound.
 func (s *Store) UpdateSnapshot(ctx context.Context, sn *Snapshot) error {
 	defer s.stats.invalidate()
-	return s.do(ctx, "update snapshot", sn.ID, func(ctx context.Context) error {
+	return s.write(ctx, "update snapshot", sn.ID, func(ctx context.Context) error {
 		if err := sn.validate(); err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (s *Store) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) {
 // DeleteSnapshot deletes the snapshot with the given ID. An absent row is ErrNotFound.
 func (s *Store) DeleteSnapshot(ctx context.Context, id string) error {
 	defer s.stats.invalidate()
-	return s.do(ctx, "delete snapshot", id, func(ctx context.Context) error {
+	return s.write(ctx, "delete snapshot", id, func(ctx context.Context) error {
 		return s.deleteByID(ctx, "graphvault_snapshots", id)
 	})
 }
@@ -283,16 +283,26 @@ type GraphStats struct {
 
 // SnapshotStats returns one row per graph that has snapshots, sorted by graph ID.
 // The answer is computed from every row, so it is cached: snapshot writes through
-// this Store are reflected at once, writes by other processes within two seconds.
+// this Store are reflected at once, writes by other processes within four seconds
+// (past two, one caller computes it again while the others get the older answer).
 func (s *Store) SnapshotStats(ctx context.Context) ([]GraphStats, error) {
 	c := &s.stats
+	if v, ok := c.cached(false); ok {
+		return v, nil
+	}
+	c.compute.Lock()
+	defer c.compute.Unlock()
+	if v, ok := c.cached(true); ok {
+		return v, nil // computed while this caller waited
+	}
+	gen := c.gen.Load()
+	c.mu.Lock()
+	c.refreshing = c.val != nil && c.valOf == gen
+	c.mu.Unlock()
+	out, err := s.snapshotStats(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	gen := c.gen.Load()
-	if c.val != nil && c.valOf == gen && time.Since(c.valAt) < statsTTL {
-		return slices.Clone(c.val), nil
-	}
-	out, err := s.snapshotStats(ctx)
+	c.refreshing = false
 	if err != nil {
 		return nil, err
 	}

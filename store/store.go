@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,23 +45,44 @@ type Store struct {
 	ops metric.Int64Counter
 	dur metric.Float64Histogram
 
+	gen   atomic.Uint64 // see Generation
 	stats statsCache
 }
 
 // statsCache keeps the last SnapshotStats answer. Snapshot writes through this
-// Store invalidate it at once; writes by other processes sharing the database are
-// seen within statsTTL. One caller recomputes while the others wait for its answer.
+// Store invalidate it at once: the next caller recomputes it and the others wait
+// for its answer. Past statsTTL, one caller recomputes it while the others are
+// still answered the older one, for at most another statsTTL: writes by other
+// processes sharing the database are seen within two.
 type statsCache struct {
-	gen   atomic.Uint64 // bumped by every snapshot write
-	mu    sync.Mutex
-	val   []GraphStats
-	valAt time.Time
-	valOf uint64 // gen the value was computed at
+	gen     atomic.Uint64 // bumped by every snapshot write
+	compute sync.Mutex    // one computation at a time
+
+	mu         sync.Mutex
+	val        []GraphStats
+	valAt      time.Time
+	valOf      uint64 // gen the value was computed at
+	refreshing bool   // a computation runs for a value of gen valOf
 }
 
 const statsTTL = 2 * time.Second
 
 func (c *statsCache) invalidate() { c.gen.Add(1) }
+
+// cached returns a copy of the kept answer if it is of the current generation and
+// young enough: within statsTTL, or within two while another caller refreshes it.
+func (c *statsCache) cached(fresh bool) ([]GraphStats, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.val == nil || c.valOf != c.gen.Load() {
+		return nil, false
+	}
+	age := time.Since(c.valAt)
+	if age < statsTTL || !fresh && c.refreshing && age < 2*statsTTL {
+		return slices.Clone(c.val), true
+	}
+	return nil, false
+}
 
 type config struct {
 	logger *slog.Logger
@@ -213,6 +235,10 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// Answers cached from the store are no longer current: the calls that would
+	// compute them again return ErrClosed.
+	s.gen.Add(1)
+	s.stats.invalidate()
 	if !s.ownDB {
 		return nil
 	}
@@ -238,6 +264,23 @@ func (s *Store) do(ctx context.Context, op, id string, fn func(ctx context.Conte
 	}
 	return nil
 }
+
+// write is do for an operation that changes rows: once it has returned, committed
+// or not, the generation moves on, so that an answer computed before is not
+// served as current.
+func (s *Store) write(ctx context.Context, op, id string, fn func(ctx context.Context) error) error {
+	defer s.gen.Add(1)
+	return s.do(ctx, op, id, fn)
+}
+
+// Generation returns a number that changes after every write through this Store
+// (of snapshots, checkpoints, targets, replication and health events, metric
+// samples; leases aside). A cache of answers computed from the store keeps the
+// generation read before computing one and drops the answer when the generation
+// has moved on: it then never serves an answer older than a write of this
+// process. Writes by other processes sharing the database do not move it; such
+// caches also need a time limit.
+func (s *Store) Generation() uint64 { return s.gen.Load() }
 
 // nowUTC is the store clock, normalised like every stored time.
 func (s *Store) nowUTC() time.Time { return utc(s.now()) }

@@ -65,7 +65,7 @@ func (t *Target) validate() error {
 // CreateTarget inserts t, filling an empty ID and the times. A name already taken is
 // ErrConflict.
 func (s *Store) CreateTarget(ctx context.Context, t *Target) error {
-	return s.do(ctx, "create target", t.Name, func(ctx context.Context) error {
+	return s.write(ctx, "create target", t.Name, func(ctx context.Context) error {
 		if err := checkID(&t.ID); err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (s *Store) ListTargets(ctx context.Context) ([]Target, error) {
 // UpdateTarget writes every field of t over the row with its ID and sets UpdatedAt.
 // An absent row is ErrNotFound; a name taken by another target is ErrConflict.
 func (s *Store) UpdateTarget(ctx context.Context, t *Target) error {
-	return s.do(ctx, "update target", t.ID, func(ctx context.Context) error {
+	return s.write(ctx, "update target", t.ID, func(ctx context.Context) error {
 		if err := t.validate(); err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func (s *Store) UpdateTarget(ctx context.Context, t *Target) error {
 // DeleteTarget deletes the target with the given ID; its replication events stay.
 // An absent row is ErrNotFound.
 func (s *Store) DeleteTarget(ctx context.Context, id string) error {
-	return s.do(ctx, "delete target", id, func(ctx context.Context) error {
+	return s.write(ctx, "delete target", id, func(ctx context.Context) error {
 		return s.deleteByID(ctx, "graphvault_targets", id)
 	})
 }
