@@ -41,6 +41,8 @@ func (s *suite) tests() []testCase {
 		{"InvalidValues", s.testInvalidValues},
 		{"Generated", s.testGenerated},
 		{"ViewIsolation", s.testViewIsolation},
+		{"ViewGetter", s.testViewGetter},
+		{"JournalNames", s.testJournalNames},
 		{"ViewConcurrentWrites", s.testViewConcurrentWrites},
 		{"IterateTwice", s.testIterateTwice},
 		{"BreakEarly", s.testBreakEarly},
@@ -732,6 +734,76 @@ func (s *suite) testViewIsolation(t *testing.T) {
 	}
 	if err := v1.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// testViewGetter checks the optional graph.Getter of views: every record the view
+// yields reads back equal, missing ones are reported missing, an undirected edge is
+// found either way round, and a view keeps answering from its own moment.
+func (s *suite) testViewGetter(t *testing.T) {
+	g := s.new(t)
+	s.replace(t, g, s.sample())
+	v, err := g.View(t.Context())
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	defer v.Close()
+	get, ok := v.(graph.Getter)
+	if !ok {
+		t.Skip("views do not implement graph.Getter")
+	}
+	s.apply(t, g, deleteNode("alice"), upsertNode("later", nil))
+	want, err := ReadView(t.Context(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range want.Nodes {
+		got, found, err := get.Node(t.Context(), n.ID)
+		if err != nil || !found || !graph.EqualNodes(got, n) {
+			t.Errorf("Node(%q) = %v, %t, %v; want %v", n.ID, got, found, err, n)
+		}
+	}
+	for _, e := range want.Edges {
+		got, found, err := get.Edge(t.Context(), e.Source, e.Target, e.Type)
+		if err != nil || !found || !graph.EqualEdges(got, e, s.directed) {
+			t.Errorf("Edge(%q, %q, %q) = %v, %t, %v; want %v", e.Source, e.Target, e.Type, got, found, err, e)
+		}
+		_, found, err = get.Edge(t.Context(), e.Target, e.Source, e.Type)
+		if err != nil || (!s.directed && !found) {
+			t.Errorf("Edge with ends swapped: found %t, %v", found, err)
+		}
+	}
+	if _, found, err := get.Node(t.Context(), "later"); err != nil || found {
+		t.Errorf("Node of a node added after the view: found %t, %v", found, err)
+	}
+	if _, found, err := get.Edge(t.Context(), "nobody", "alice", ""); err != nil || found {
+		t.Errorf("Edge that does not exist: found %t, %v", found, err)
+	}
+}
+
+// testJournalNames checks Meta.Journal: views of one graph name the same journal,
+// and two graphs, whose positions both count from 1, never name the same one.
+func (s *suite) testJournalNames(t *testing.T) {
+	a, b := s.new(t), s.new(t)
+	s.journal(t, a)
+	name := func(g Graph) string {
+		v, err := g.View(t.Context())
+		if err != nil {
+			t.Fatalf("View: %v", err)
+		}
+		defer v.Close()
+		return v.Meta().Journal
+	}
+	first := name(a)
+	if first == "" {
+		t.Skip("views do not name their journal")
+	}
+	s.replace(t, a, s.sample())
+	if got := name(a); got != first {
+		t.Errorf("journal name changed from %q to %q after a write", first, got)
+	}
+	if other := name(b); other == first {
+		t.Errorf("two graphs name the same journal %q", first)
 	}
 }
 
