@@ -75,8 +75,12 @@ func ParseKey(key string) (kind byte, parts [3]string, err error) {
 		parts[0] = id
 		return 'n', parts, nil
 	case strings.HasPrefix(key, EdgePrefix):
-		f := strings.Split(key[len(EdgePrefix):], keySep)
-		if len(f) != 3 {
+		var f [3]string
+		var rest string
+		var ok1, ok2 bool
+		f[0], rest, ok1 = strings.Cut(key[len(EdgePrefix):], keySep)
+		f[1], f[2], ok2 = strings.Cut(rest, keySep)
+		if !ok1 || !ok2 || strings.Contains(f[2], keySep) {
 			return 0, parts, fmt.Errorf("%w: edge key %q does not have three fields", ErrInvalidID, key)
 		}
 		if err := ValidateID(f[0]); err != nil {
@@ -88,7 +92,7 @@ func ParseKey(key string) (kind byte, parts [3]string, err error) {
 		if err := validateType(f[2]); err != nil {
 			return 0, parts, fmt.Errorf("edge key type: %w", err)
 		}
-		return 'e', [3]string{f[0], f[1], f[2]}, nil
+		return 'e', f, nil
 	}
 	return 0, parts, fmt.Errorf("%w: key %q has no n: or e: prefix", ErrInvalidID, key)
 }
