@@ -378,58 +378,18 @@ func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
 	return vbuf, nil
 }
 
-// scanRecords streams every record of the view, nodes then edges, to fn with its
-// key, key hash and encoded value. The key and value buffers are reused between
-// calls.
-func scanRecords(ctx context.Context, view graph.View, onKind func(byte) error, fn func(kind byte, key []byte, kh keyHash, value []byte, labels []string) error) error {
-	directed := view.Meta().Directed
-	nv, ok := view.(graph.Normalized)
-	normal := ok && nv.Normalized()
-	var kbuf, vbuf []byte
-	var err error
-	if err := onKind(kindNode); err != nil {
-		return err
-	}
-	for n, rerr := range view.Nodes(ctx) {
-		if rerr != nil {
-			return fmt.Errorf("backup: read nodes: %w", rerr)
-		}
-		if kbuf, vbuf, err = encodeNode(kbuf, vbuf, n, normal); err != nil {
-			return fmt.Errorf("backup: node %q: %w", n.ID, err)
-		}
-		if err := fn(kindNode, kbuf, hashKeyBytes(kbuf), vbuf, n.Labels); err != nil {
-			return err
-		}
-	}
-	if err := onKind(kindEdge); err != nil {
-		return err
-	}
-	for ed, rerr := range view.Edges(ctx) {
-		if rerr != nil {
-			return fmt.Errorf("backup: read edges: %w", rerr)
-		}
-		if kbuf, vbuf, err = encodeEdge(kbuf, vbuf, ed, directed, normal); err != nil {
-			return fmt.Errorf("backup: edge %q-%q: %w", ed.Source, ed.Target, err)
-		}
-		if err := fn(kindEdge, kbuf, hashKeyBytes(kbuf), vbuf, nil); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
-}
-
 // scanFull writes every record of the view into one layer.
 func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) ([]indexEntry, scanCounts, error) {
 	var entries []indexEntry
 	var c scanCounts
-	err := scanRecords(ctx, view, lw.begin, func(kind byte, key []byte, kh keyHash, value []byte, labels []string) error {
-		entries = append(entries, indexEntry{kh: kh, rh: hashValue(value)})
-		if kind == kindNode {
-			c.addNode(labels)
+	err := scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
+		entries = append(entries, indexEntry{kh: r.kh, rh: r.rh})
+		if r.kind == kindNode {
+			c.addNode(r.labels)
 		} else {
 			c.edges++
 		}
-		return lw.add(key, kh, value)
+		return lw.add(r.key, r.kh, r.value)
 	})
 	if err != nil {
 		return nil, c, err
@@ -462,13 +422,13 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 	var entries []indexEntry
 	var c scanCounts
 	var dup error
-	err = scanRecords(ctx, view, lw.begin, func(kind byte, key []byte, kh keyHash, value []byte, labels []string) error {
-		if kind == kindNode {
-			c.addNode(labels)
+	err = scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
+		if r.kind == kindNode {
+			c.addNode(r.labels)
 		} else {
 			c.edges++
 		}
-		rh := hashValue(value)
+		kh, rh := r.kh, r.rh
 		i, found := slices.BinarySearchFunc(live, kh, func(a liveEntry, k keyHash) int { return a.kh.compare(k) })
 		if found {
 			if seen[i/64]&(1<<(i%64)) != 0 {
@@ -481,7 +441,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 			}
 		}
 		entries = append(entries, indexEntry{kh: kh, rh: rh})
-		return lw.add(key, kh, value)
+		return lw.add(r.key, kh, r.value)
 	})
 	if err != nil {
 		return nil, c, err

@@ -71,7 +71,9 @@ type Meta struct {
 
 // View is a consistent, read-only picture of one graph. Nodes and Edges may each be
 // called more than once and see the same content; a View is used by one goroutine at
-// a time. The caller must Close it.
+// a time. A node or edge it yields, with its labels and property maps, is not
+// changed afterwards: readers may hand it to other goroutines while the iteration
+// goes on. The caller must Close it.
 type View interface {
 	Meta() Meta
 	// Nodes yields every node once, then stops. Edges yields every edge once. A

@@ -1,0 +1,212 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// scanned is one record of a view, encoded. key and value alias a buffer that is
+// reused once the callback returns.
+type scanned struct {
+	kind   byte
+	key    []byte
+	value  []byte
+	kh     keyHash
+	rh     uint64
+	labels []string
+}
+
+// scanBatch is a run of records of one kind, encoded together by one worker.
+type scanBatch struct {
+	kind  byte
+	nodes []graph.Node
+	edges []graph.Edge
+	// Filled by the worker.
+	buf  []byte
+	recs []scannedAt
+	err  error
+	done chan struct{}
+}
+
+// scannedAt is a scanned record whose key and value are offsets into the batch's buf.
+type scannedAt struct {
+	kh         keyHash
+	rh         uint64
+	klen, vlen int
+	labels     []string
+}
+
+const scanBatchSize = 256
+
+// scanRecords streams every record of the view, nodes then edges, to fn in the
+// view's order, calling onKind before the nodes and before the edges. Encoding and
+// hashing, most of a scan's work, run on `workers` goroutines while one reads the
+// view; fn runs on the calling goroutine.
+func scanRecords(parent context.Context, view graph.View, workers int, onKind func(byte) error, fn func(r *scanned) error) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	meta := view.Meta()
+	nv, ok := view.(graph.Normalized)
+	normal := ok && nv.Normalized()
+
+	// Batches travel to the workers through todo and to the caller, in order,
+	// through ordered; free recycles them.
+	todo := make(chan *scanBatch, workers)
+	ordered := make(chan *scanBatch, 2*workers)
+	free := make(chan *scanBatch, 3*workers+2)
+	newBatch := func(kind byte) *scanBatch {
+		var b *scanBatch
+		select {
+		case b = <-free:
+			b.nodes, b.edges, b.buf, b.recs, b.err = b.nodes[:0], b.edges[:0], b.buf[:0], b.recs[:0], nil
+		default:
+			b = &scanBatch{}
+		}
+		b.kind, b.done = kind, make(chan struct{})
+		return b
+	}
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for b := range todo {
+				b.encode(meta.Directed, normal)
+				close(b.done)
+			}
+		})
+	}
+
+	// The reader: one goroutine iterates the view and cuts it into batches.
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(todo)
+		defer close(ordered)
+		send := func(b *scanBatch) bool {
+			select {
+			case ordered <- b:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case todo <- b:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		readErr <- func() error {
+			b := newBatch(kindNode)
+			for n, err := range view.Nodes(ctx) {
+				if err != nil {
+					return fmt.Errorf("backup: read nodes: %w", err)
+				}
+				if b.nodes = append(b.nodes, n); len(b.nodes) == scanBatchSize {
+					if !send(b) {
+						return ctx.Err()
+					}
+					b = newBatch(kindNode)
+				}
+			}
+			// The node batch is sent even when empty: it marks the end of the nodes.
+			if !send(b) {
+				return ctx.Err()
+			}
+			b = newBatch(kindEdge)
+			for ed, err := range view.Edges(ctx) {
+				if err != nil {
+					return fmt.Errorf("backup: read edges: %w", err)
+				}
+				if b.edges = append(b.edges, ed); len(b.edges) == scanBatchSize {
+					if !send(b) {
+						return ctx.Err()
+					}
+					b = newBatch(kindEdge)
+				}
+			}
+			if !send(b) {
+				return ctx.Err()
+			}
+			return nil
+		}()
+	}()
+
+	err := func() error {
+		if err := onKind(kindNode); err != nil {
+			return err
+		}
+		kind := kindNode
+		var r scanned
+		for b := range ordered {
+			select {
+			case <-b.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if b.err != nil {
+				return b.err
+			}
+			if b.kind != kind {
+				if err := onKind(b.kind); err != nil {
+					return err
+				}
+				kind = b.kind
+			}
+			off := 0
+			for i := range b.recs {
+				a := &b.recs[i]
+				r = scanned{kind: b.kind, kh: a.kh, rh: a.rh, labels: a.labels}
+				r.key = b.buf[off : off+a.klen]
+				off += a.klen
+				r.value = b.buf[off : off+a.vlen]
+				off += a.vlen
+				if err := fn(&r); err != nil {
+					return err
+				}
+			}
+			select {
+			case free <- b:
+			default:
+			}
+		}
+		return nil // the reader's error, if any, says why it stopped
+	}()
+	cancel()
+	for range ordered { // let the reader finish
+	}
+	wg.Wait()
+	if rerr := <-readErr; err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
+		return err
+	}
+	return parent.Err()
+}
+
+// encode encodes and hashes the batch's records into its buffer.
+func (b *scanBatch) encode(directed, normal bool) {
+	var kbuf, vbuf []byte
+	var err error
+	add := func(labels []string) {
+		kh := hashKeyBytes(kbuf)
+		b.buf = append(append(b.buf, kbuf...), vbuf...)
+		b.recs = append(b.recs, scannedAt{kh: kh, rh: hashValue(vbuf), klen: len(kbuf), vlen: len(vbuf), labels: labels})
+	}
+	for _, n := range b.nodes {
+		if kbuf, vbuf, err = encodeNode(kbuf, vbuf, n, normal); err != nil {
+			b.err = fmt.Errorf("backup: node %q: %w", n.ID, err)
+			return
+		}
+		add(n.Labels)
+	}
+	for _, ed := range b.edges {
+		if kbuf, vbuf, err = encodeEdge(kbuf, vbuf, ed, directed, normal); err != nil {
+			b.err = fmt.Errorf("backup: edge %q-%q: %w", ed.Source, ed.Target, err)
+			return
+		}
+		add(nil)
+	}
+}

@@ -1,0 +1,133 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"testing"
+
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// listView is a view over slices; edgeErr, when set, is yielded after failAfter edges.
+type listView struct {
+	nodes     []graph.Node
+	edges     []graph.Edge
+	edgeErr   error
+	failAfter int
+}
+
+func (v *listView) Meta() graph.Meta { return graph.Meta{} }
+func (v *listView) Close() error     { return nil }
+
+func (v *listView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
+	return func(yield func(graph.Node, error) bool) {
+		for _, n := range v.nodes {
+			if !yield(n, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (v *listView) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
+	return func(yield func(graph.Edge, error) bool) {
+		for i, e := range v.edges {
+			if v.edgeErr != nil && i == v.failAfter {
+				yield(graph.Edge{}, v.edgeErr)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+func chainView(nodes, edges int) *listView {
+	v := &listView{}
+	for i := range nodes {
+		v.nodes = append(v.nodes, graph.Node{ID: fmt.Sprintf("n%06d", i), Props: map[string]any{"i": int64(i)}})
+	}
+	for i := range edges {
+		v.edges = append(v.edges, graph.Edge{Source: fmt.Sprintf("n%06d", i%nodes), Target: fmt.Sprintf("n%06d", (i+1)%nodes), Type: fmt.Sprint(i)})
+	}
+	return v
+}
+
+func TestScanKeepsTheViewsOrder(t *testing.T) {
+	for _, size := range [][2]int{{0, 0}, {1, 0}, {3, 5}, {scanBatchSize, scanBatchSize + 1}, {1000, 3000}} {
+		v := chainView(size[0], size[1])
+		var kinds []byte
+		var keys []string
+		err := scanRecords(t.Context(), v, 3, func(k byte) error { kinds = append(kinds, k); return nil }, func(r *scanned) error {
+			if r.kh != hashKeyBytes(r.key) || r.rh != hashValue(r.value) {
+				return fmt.Errorf("record %q: hashes do not match its bytes", r.key)
+			}
+			keys = append(keys, string(r.key))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(kinds) != string([]byte{kindNode, kindEdge}) {
+			t.Fatalf("%v: onKind calls %q, want nodes then edges", size, kinds)
+		}
+		var want []string
+		for _, n := range v.nodes {
+			want = append(want, graph.NodePrefix+n.ID)
+		}
+		for _, e := range v.edges {
+			want = append(want, graph.EdgeKey(e.Source, e.Target, e.Type, false))
+		}
+		if strings.Join(keys, "|") != strings.Join(want, "|") {
+			t.Fatalf("%v: records out of the view's order", size)
+		}
+	}
+}
+
+func TestScanStopsAtTheFirstError(t *testing.T) {
+	boom := errors.New("storage went away")
+	t.Run("view", func(t *testing.T) {
+		v := chainView(600, 2000)
+		v.edgeErr, v.failAfter = boom, 1500
+		err := scanRecords(t.Context(), v, 2, func(byte) error { return nil }, func(*scanned) error { return nil })
+		if !errors.Is(err, boom) {
+			t.Fatalf("got %v, want the view's error", err)
+		}
+	})
+	t.Run("invalid record", func(t *testing.T) {
+		v := chainView(600, 10)
+		v.nodes[400].ID = "bad\x00id"
+		err := scanRecords(t.Context(), v, 2, func(byte) error { return nil }, func(*scanned) error { return nil })
+		if !errors.Is(err, graph.ErrInvalidID) || !strings.Contains(err.Error(), "bad") {
+			t.Fatalf("got %v, want an invalid id error naming the node", err)
+		}
+	})
+	t.Run("callback", func(t *testing.T) {
+		v := chainView(2000, 2000)
+		seen := 0
+		err := scanRecords(t.Context(), v, 2, func(byte) error { return nil }, func(*scanned) error {
+			if seen++; seen == 700 {
+				return boom
+			}
+			return nil
+		})
+		if !errors.Is(err, boom) || seen != 700 {
+			t.Fatalf("got %v after %d records, want the callback's error at 700", err, seen)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		v := chainView(2000, 2000)
+		err := scanRecords(ctx, v, 2, func(byte) error { return nil }, func(*scanned) error {
+			cancel()
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	})
+}
