@@ -805,3 +805,49 @@ func TestAnswersSeeWritesAtOnce(t *testing.T) {
 		t.Errorf("after a snapshot: %+v, want %+v", after, want)
 	}
 }
+
+// TestSharedGivesOlderAnswerWhileOneComputes checks the answer kept by shared: of
+// its version only, while young, and past its ttl given to the others while one
+// caller computes the next.
+func TestSharedGivesOlderAnswerWhileOneComputes(t *testing.T) {
+	c := shared[string]{ttl: 50 * time.Millisecond}
+	computed := 0
+	get := func(ver any, v string) (string, uint64) {
+		t.Helper()
+		got, seq, err := c.getAt(ver, func() (string, error) { computed++; return v, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, seq
+	}
+	if v, seq := get(1, "a"); v != "a" || seq != 1 || computed != 1 {
+		t.Fatalf("first: %q #%d after %d computations", v, seq, computed)
+	}
+	if v, seq := get(1, "b"); v != "a" || seq != 1 || computed != 1 {
+		t.Fatalf("young: %q #%d after %d computations, want the kept a", v, seq, computed)
+	}
+	if v, seq := get(2, "c"); v != "c" || seq != 2 || computed != 2 {
+		t.Fatalf("new version: %q #%d after %d computations, want c computed", v, seq, computed)
+	}
+	if _, _, err := c.getAt(2, func() (string, error) { return "", errors.New("boom") }); err != nil {
+		t.Fatalf("a young answer was computed again: %v", err)
+	}
+
+	time.Sleep(60 * time.Millisecond)
+	started, release, done := make(chan struct{}), make(chan struct{}), make(chan string)
+	go func() {
+		v, _, _ := c.getAt(2, func() (string, error) { close(started); <-release; return "d", nil })
+		done <- v
+	}()
+	<-started
+	if v, _ := get(2, "x"); v != "c" || computed != 2 {
+		t.Errorf("old while another computes: %q after %d computations, want the kept c", v, computed)
+	}
+	close(release)
+	if v := <-done; v != "d" {
+		t.Errorf("the computing caller got %q", v)
+	}
+	if v, seq := get(2, "x"); v != "d" || seq != 3 {
+		t.Errorf("after the computation: %q #%d, want d #3", v, seq)
+	}
+}

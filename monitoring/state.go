@@ -70,7 +70,7 @@ func healthOverall(events []store.HealthEvent) recovery.Status {
 // stateCache shares one read of the store among the requests and metric callbacks
 // that arrive within a second of each other: under a burst of scrapes the store is
 // read once. A write through the store (a new generation) is seen by the next
-// read. The state is shared: callers must not change it.
+// read; a write by another process within two seconds. The state is shared: callers must not change it.
 type stateCache struct {
 	st *store.Store
 	shared[*state]
@@ -86,33 +86,62 @@ func (c *stateCache) read(ctx context.Context, now time.Time) (*state, error) {
 }
 
 // shared keeps one computed answer for a short time and lets concurrent callers
-// wait for a computation in progress rather than start their own.
+// wait for a computation in progress rather than start their own. Once the answer
+// is older than the ttl, one caller computes the next while the others are still
+// given it, for at most another ttl; an answer of another version is never given.
 type shared[T any] struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	val T
-	ver any // the version val was computed at
-	at  time.Time
-	ok  bool
-	seq uint64 // numbers the answers kept
+	ttl     time.Duration
+	compute sync.Mutex // one computation at a time
+
+	mu         sync.Mutex
+	val        T
+	ver        any // the version val was computed at
+	at         time.Time
+	ok         bool
+	seq        uint64 // numbers the answers kept
+	refreshing bool   // a computation of val's successor runs
 }
 
-// getAt returns the kept answer while it is younger than the ttl and was computed
-// at version ver (compared with ==), and otherwise computes and keeps a new one.
-// It also returns the number of the answer: the same number, the same answer.
+// getAt returns the kept answer while it was computed at version ver (compared
+// with ==) and is young enough, and otherwise computes and keeps a new one. It
+// also returns the number of the answer: the same number, the same answer.
 func (c *shared[T]) getAt(ver any, compute func() (T, error)) (T, uint64, error) {
+	if v, seq, ok := c.kept(ver, false); ok {
+		return v, seq, nil
+	}
+	c.compute.Lock()
+	defer c.compute.Unlock()
+	if v, seq, ok := c.kept(ver, true); ok {
+		return v, seq, nil // computed while this caller waited
+	}
+	c.mu.Lock()
+	c.refreshing = c.ok && c.ver == ver
+	c.mu.Unlock()
+	v, err := compute()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ok && c.ver == ver && time.Since(c.at) < c.ttl {
-		return c.val, c.seq, nil
-	}
-	v, err := compute()
+	c.refreshing = false
 	if err != nil {
 		return v, 0, err
 	}
 	c.seq++
 	c.val, c.ver, c.at, c.ok = v, ver, time.Now(), true
 	return v, c.seq, nil
+}
+
+// kept returns the kept answer if it is of version ver and younger than the ttl,
+// or, unless fresh is asked, younger than two while its successor is computed.
+func (c *shared[T]) kept(ver any, fresh bool) (T, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ok && c.ver == ver {
+		age := time.Since(c.at)
+		if age < c.ttl || !fresh && c.refreshing && age < 2*c.ttl {
+			return c.val, c.seq, true
+		}
+	}
+	var zero T
+	return zero, 0, false
 }
 
 // readState reads the store. Each part is read with its own query; a failing part
