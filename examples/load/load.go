@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -205,6 +206,7 @@ func (l *load) client(ctx context.Context, seed uint64, end time.Time) map[strin
 		}
 		s.add(d, err)
 	}
+	buf := new(bytes.Buffer) // answers are read into it, one after the other
 	total := 0
 	for _, a := range mix {
 		total += a.weight
@@ -231,10 +233,10 @@ func (l *load) client(ctx context.Context, seed uint64, end time.Time) map[strin
 			w -= m.weight
 		}
 		if a.name == epSnapshots {
-			l.listSnapshots(ctx, rng, end, record)
+			l.listSnapshots(ctx, rng, end, buf, record)
 			continue
 		}
-		d, err := l.get(ctx, l.base+a.path, nil)
+		d, err := l.get(ctx, l.base+a.path, buf, nil)
 		record(a.name, d, err)
 	}
 	return seen
@@ -256,7 +258,7 @@ func pause(ctx context.Context, d time.Duration, end time.Time) {
 
 // listSnapshots reads a first page of one graph's snapshots, sometimes filtered by
 // status, then up to maxExtraPages more while there are more and time is left.
-func (l *load) listSnapshots(ctx context.Context, rng *rand.Rand, end time.Time, record func(string, time.Duration, error)) {
+func (l *load) listSnapshots(ctx context.Context, rng *rand.Rand, end time.Time, buf *bytes.Buffer, record func(string, time.Duration, error)) {
 	q := url.Values{}
 	q.Set("limit", strconv.Itoa(pageLimits[rng.IntN(len(pageLimits))]))
 	switch rng.IntN(10) {
@@ -267,7 +269,7 @@ func (l *load) listSnapshots(ctx context.Context, rng *rand.Rand, end time.Time,
 	}
 	path := l.base + "/api/backup/backup/graphs/" + url.PathEscape(l.graphs[rng.IntN(len(l.graphs))]) + "/snapshots?"
 	var page snapshotPage
-	d, err := l.get(ctx, path+q.Encode(), &page)
+	d, err := l.get(ctx, path+q.Encode(), buf, &page)
 	record(epSnapshots, d, err)
 	for extra := rng.IntN(maxExtraPages + 1); err == nil && extra > 0 && page.NextCursor != ""; extra-- {
 		if ctx.Err() != nil || !time.Now().Before(end) {
@@ -275,24 +277,25 @@ func (l *load) listSnapshots(ctx context.Context, rng *rand.Rand, end time.Time,
 		}
 		q.Set("cursor", page.NextCursor)
 		page = snapshotPage{}
-		d, err = l.get(ctx, path+q.Encode(), &page)
+		d, err = l.get(ctx, path+q.Encode(), buf, &page)
 		record(epSnapshotsNext, d, err)
 	}
 }
 
 // snapshotPage is the part of a list answer a client reads.
 type snapshotPage struct {
-	Items      []json.RawMessage `json:"items"`
-	NextCursor string            `json:"next_cursor"`
+	NextCursor string
 }
 
 // errNotPage is a list answer without an items array.
 var errNotPage = errors.New("answer is not a page: no items array")
 
-// get makes one GET and reads the whole answer, into page when it is not nil. It
+// get makes one GET and reads the whole answer, into buf (a buffer of the client,
+// used again by its next call), and checks it as a page when page is not nil. It
 // returns the time from sending to the last byte read, and an error for no
-// answer, an answer other than 2xx, or a page that does not decode.
-func (l *load) get(ctx context.Context, u string, page *snapshotPage) (time.Duration, error) {
+// answer, an answer other than 2xx, or a page that does not parse (see
+// parsePage).
+func (l *load) get(ctx context.Context, u string, buf *bytes.Buffer, page *snapshotPage) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, err
@@ -303,9 +306,9 @@ func (l *load) get(ctx context.Context, u string, page *snapshotPage) (time.Dura
 		return time.Since(start), errors.Unwrap(err) // the *url.Error repeats the URL
 	}
 	defer resp.Body.Close()
-	var body []byte
+	buf.Reset()
 	if resp.StatusCode/100 != 2 || page != nil {
-		body, err = io.ReadAll(resp.Body)
+		_, err = buf.ReadFrom(resp.Body)
 	} else {
 		_, err = io.Copy(io.Discard, resp.Body)
 	}
@@ -314,13 +317,10 @@ func (l *load) get(ctx context.Context, u string, page *snapshotPage) (time.Dura
 	case err != nil:
 		return d, fmt.Errorf("read answer: %w", err)
 	case resp.StatusCode/100 != 2:
-		return d, fmt.Errorf("%s: %s", resp.Status, firstLine(body, 200))
+		return d, fmt.Errorf("%s: %s", resp.Status, firstLine(buf.Bytes(), 200))
 	case page != nil:
-		if err := json.Unmarshal(body, page); err != nil {
-			return d, fmt.Errorf("decode page: %w", err)
-		}
-		if page.Items == nil {
-			return d, errNotPage
+		if page.NextCursor, err = parsePage(buf.Bytes()); err != nil {
+			return d, err
 		}
 	}
 	return d, nil

@@ -31,8 +31,11 @@
 // and the run measures latency at about clients/D calls a second.
 //
 // A call fails when it gets no answer, an answer other than 2xx, or (for lists) a
-// body that is not a page. Latency is measured from sending the request to
-// reading the last byte of the answer.
+// body that is not a page: not one valid JSON object with an items array and, if
+// any, a string next_cursor. Pages are checked in one pass (see parsePage), so
+// that checking them takes little of the CPU the clients share with the server.
+// Latency is measured from sending the request to reading the last byte of the
+// answer.
 //
 // It prints, per endpoint and in all, requests, errors, latency percentiles and
 // throughput, writes the same as JSON with -json FILE, and ends with PASS when no
