@@ -74,8 +74,9 @@ type handler struct {
 
 // Cached answers of the read endpoints that clients poll (snapshot lists, stats):
 // served while the store's generation is the one they were computed at, so a
-// write through this process shows at once, and for at most answerTTL, so that a
-// write by another process sharing the store shows within it.
+// write through this process shows at once, and fresh for answerTTL, so that a
+// write by another process sharing the store shows within two of them (see
+// httpx.Cache).
 const (
 	answerTTL         = 2 * time.Second
 	answerBudgetBytes = 32 << 20

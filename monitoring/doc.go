@@ -18,7 +18,11 @@
 //
 // [NewHandler] serves JSON and Prometheus metrics, a summary, metric history,
 // application/health+json, and backup, recovery and replication statistics on a
-// private ServeMux. The dashboard page is plugged in with [WithDashboard].
+// private ServeMux. The dashboard page is plugged in with [WithDashboard]. The
+// answers that dashboards and scrapers poll (metrics, the exposition, the summary,
+// backup statistics) are kept encoded for a second and shared by the requests of
+// that second; a write through the store, a new gathering or a new health report
+// makes the next request compute them again, so a snapshot shows at once.
 //
 // # Errors
 //

@@ -91,9 +91,10 @@ type handler struct {
 	healthMu sync.Mutex // one run of the checks at a time for answers that found the report old
 }
 
-// Cached answers (metrics, exposition, summary, backup stats) live at most
-// answerTTL, and less when what they are made of changes: the store's generation,
-// the registry's gathering, the health report.
+// Cached answers (metrics, exposition, summary, backup stats) are fresh for
+// answerTTL (see httpx.Cache), and are computed again at once when what they are
+// made of changes: the store's generation, the registry's gathering, the health
+// report.
 const (
 	answerTTL         = time.Second
 	answerBudgetBytes = 8 << 20
