@@ -193,9 +193,17 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 
 func decodeNodeRecord(r segmentRecord) (graph.Node, error) {
 	id := strings.Clone(r.key[len(graph.NodePrefix):])
+	if err := graph.ValidateID(id); err != nil {
+		return graph.Node{}, fmt.Errorf("%w: node key: %v", codec.ErrCorrupt, err)
+	}
 	labels, props, err := codec.DecodeNode(r.value)
 	if err != nil {
 		return graph.Node{}, err
+	}
+	for _, l := range labels {
+		if err := graph.ValidateID(l); err != nil {
+			return graph.Node{}, fmt.Errorf("%w: node %q label: %v", codec.ErrCorrupt, id, err)
+		}
 	}
 	return graph.Node{ID: id, Labels: labels, Props: props}, nil
 }
@@ -204,7 +212,7 @@ func decodeEdgeRecord(r segmentRecord) (graph.Edge, error) {
 	// One copy of the key holds all three parts.
 	kind, parts, err := graph.ParseKey(strings.Clone(r.key))
 	if err != nil || kind != 'e' {
-		return graph.Edge{}, fmt.Errorf("bad edge key: %v", err)
+		return graph.Edge{}, fmt.Errorf("%w: bad edge key: %v", codec.ErrCorrupt, err)
 	}
 	props, err := codec.DecodeEdge(r.value)
 	if err != nil {
@@ -332,7 +340,9 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 			yield(graph.Edge{}, err)
 		}
 	}
-	meta := graph.Meta{Directed: m.Directed, Position: m.Position}
+	// Decoding checked every record as Adopt would (ids, UTF-8, types), on the
+	// goroutines that load segments: the writer need not check again.
+	meta := graph.Meta{Directed: m.Directed, Position: m.Position, Normalized: true}
 	if err := w.Replace(ctx, meta, iter.Seq2[graph.Node, error](nodes), iter.Seq2[graph.Edge, error](edges)); err != nil {
 		return nil, fmt.Errorf("backup: restore %s: %w", snapshotID, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -166,6 +167,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs:\n got %x\nwant %x", again, b)
+		}
+		// And it is already in normal form: restore hands decoded values to
+		// writers as normalized content.
+		// Adopt keeps a map that is normal and copies one that is not.
+		props := map[string]any{"v": v}
+		n, err := graph.Node{ID: "x", Props: props}.Adopt()
+		if err != nil || reflect.ValueOf(n.Props).UnsafePointer() != reflect.ValueOf(props).UnsafePointer() {
+			t.Fatalf("decoded %#v is not normal: Adopt gives %#v, %v", v, n.Props, err)
 		}
 	})
 }

@@ -67,6 +67,11 @@ type Meta struct {
 	// counts from 1 again). Empty when unknown, and then positions are never
 	// compared across views.
 	Journal string
+	// Normalized, given to Writer.Replace, promises that every node and edge the
+	// sequences yield is valid and already in the form Normalize returns, with
+	// labels and maps nobody else holds: content decoded from a snapshot is. The
+	// writer may skip checking it again. Views leave it false.
+	Normalized bool
 }
 
 // View is a consistent, read-only picture of one graph. Nodes and Edges may each be

@@ -355,3 +355,32 @@ func TestViewsShareSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// A Replace promised normalized content loads it as given, and still refuses an
+// edge whose ends are missing.
+func TestReplaceNormalized(t *testing.T) {
+	ctx := context.Background()
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 300, Edges: 900, Seed: 4, Labels: true})
+	want, err := graphtest.Read(ctx, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := memgraph.New()
+	meta := graph.Meta{Normalized: true}
+	if err := g.Replace(ctx, meta, gen.Nodes(), gen.Edges()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := graphtest.Read(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := graphtest.DiffContent(want, got); d != "" {
+		t.Fatal(d)
+	}
+	dangling := func(yield func(graph.Edge, error) bool) {
+		yield(graph.Edge{Source: want.Nodes[0].ID, Target: "nowhere"}, nil)
+	}
+	if err := g.Replace(ctx, meta, gen.Nodes(), dangling); !errors.Is(err, memgraph.ErrMissingEnd) {
+		t.Fatalf("dangling edge: %v, want ErrMissingEnd", err)
+	}
+}

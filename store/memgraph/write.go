@@ -233,9 +233,12 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 					return err
 				}
 			}
-			nn, err := n.Adopt()
-			if err != nil {
-				return fmt.Errorf("memgraph: replace: %w", err)
+			nn := n
+			if !meta.Normalized {
+				var err error
+				if nn, err = n.Adopt(); err != nil {
+					return fmt.Errorf("memgraph: replace: %w", err)
+				}
 			}
 			if len(slab) == 0 {
 				slab = make([]graph.Node, slabSize)
@@ -246,7 +249,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 		}
 	}
 	if edges != nil {
-		if err := replaceEdges(ctx, edges, g.directed, nt, et, rt, &i); err != nil {
+		if err := replaceEdges(ctx, edges, g.directed, meta.Normalized, nt, et, rt, &i); err != nil {
 			return err
 		}
 	}
@@ -270,7 +273,7 @@ const slabSize = 256
 
 // replaceEdges loads the edges of a Replace into et and, on a second goroutine, into
 // the reverse index rt, checking that both ends of each are in nt.
-func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], directed bool, nt *btree.BTreeG[*graph.Node], et, rt *btree.BTreeG[*edgeRec], i *int) error {
+func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], directed, normalized bool, nt *btree.BTreeG[*graph.Node], et, rt *btree.BTreeG[*edgeRec], i *int) error {
 	const batch = 1024
 	batches := make(chan []*edgeRec, 4)
 	done := make(chan struct{})
@@ -296,9 +299,11 @@ func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], direc
 					return err
 				}
 			}
-			ne, err := e.Adopt()
-			if err != nil {
-				return fmt.Errorf("memgraph: replace: %w", err)
+			ne := e
+			if !normalized {
+				if ne, err = e.Adopt(); err != nil {
+					return fmt.Errorf("memgraph: replace: %w", err)
+				}
 			}
 			for k, end := range [2]string{ne.Source, ne.Target} {
 				if k == 0 && end == lastSource {
