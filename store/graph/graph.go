@@ -10,9 +10,13 @@
 // The host implements:
 //   - [Reader]: a consistent [View] of one graph, streamed node by node, then edge by edge;
 //   - [Writer]: replace a graph's whole content, or apply a batch of changes;
-//   - optionally [Journal]: the ordered change batches since a position.
+//   - optionally [Journal]: the ordered change batches since a position, named by
+//     [Meta.Journal] so that positions of different journals are never compared;
+//   - optionally, on views, [Getter] (read single records: with a Journal, an
+//     incremental snapshot then reads only what changed) and [Normalized] (the
+//     content was checked on its way in: snapshots skip checking it again).
 //
-// store/memgraph implements all three; store/graph/graphtest is the conformance
+// store/memgraph implements all of them; store/graph/graphtest is the conformance
 // suite every implementation runs.
 //
 // # Errors
