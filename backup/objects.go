@@ -63,6 +63,11 @@ func (e *Engine) isDamaged(key string) bool {
 // key names, decryptable and decompressable. Any failure is a *CorruptError naming
 // the object, except a cancelled context and ErrWrongKey.
 func (e *Engine) load(ctx context.Context, obj Object, dataKey []byte) ([]byte, error) {
+	return e.loadInto(ctx, obj, dataKey, nil)
+}
+
+// loadInto is load decompressing into dst when it has room for the object.
+func (e *Engine) loadInto(ctx context.Context, obj Object, dataKey, dst []byte) ([]byte, error) {
 	stored, err := e.bucket.Get(ctx, obj.Key)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -86,7 +91,10 @@ func (e *Engine) load(ctx context.Context, obj Object, dataKey []byte) ([]byte, 
 			return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decrypt: %v", err)}
 		}
 	}
-	raw, err := e.dec.DecodeAll(stored, make([]byte, 0, max(obj.Raw, 0)))
+	if int64(cap(dst)) < obj.Raw {
+		dst = make([]byte, 0, max(obj.Raw, 0))
+	}
+	raw, err := e.dec.DecodeAll(stored, dst[:0])
 	if err != nil {
 		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decompress: %v", err)}
 	}

@@ -17,13 +17,14 @@ import (
 // fetchOrdered loads objects with bounded concurrency and hands them to fn in
 // order. It stops at the first error.
 func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte, fn func(i int, raw []byte) error) error {
-	return fetchMapped(ctx, e, objs, keys, func(_ int, raw []byte) ([]byte, error) { return raw, nil }, fn)
+	return fetchMapped(ctx, e, objs, keys, false, func(_ int, raw []byte) ([]byte, error) { return raw, nil }, fn)
 }
 
 // fetchMapped loads objects with bounded concurrency, turns each into a T with prep
 // in the goroutine that loaded it, and hands the results to fn in order. It stops at
-// the first error.
-func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]byte, prep func(i int, raw []byte) (T, error), fn func(i int, v T) error) error {
+// the first error. With reuse, the buffers objects are decompressed into are
+// recycled as soon as prep returns, so prep must copy whatever it keeps.
+func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]byte, reuse bool, prep func(i int, raw []byte) (T, error), fn func(i int, v T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -35,6 +36,7 @@ func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]
 		futures[i] = make(chan result, 1)
 	}
 	sem := make(chan struct{}, e.cfg.workers+1)
+	free := make(chan []byte, e.cfg.workers+1)
 	go func() {
 		for i := range objs {
 			select {
@@ -44,11 +46,24 @@ func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]
 			}
 			go func() {
 				var r result
-				raw, err := e.load(ctx, objs[i], keys[i])
+				var dst []byte
+				if reuse {
+					select {
+					case dst = <-free:
+					default:
+					}
+				}
+				raw, err := e.loadInto(ctx, objs[i], keys[i], dst)
 				if err != nil {
 					r.err = err
 				} else {
 					r.v, r.err = prep(i, raw)
+					if reuse {
+						select {
+						case free <- raw:
+						default:
+						}
+					}
 				}
 				futures[i] <- r
 			}()
@@ -159,7 +174,8 @@ type decoded[T any] struct {
 
 // mergedDecoded is mergedRecords with every record decoded by decode in the
 // goroutines that load the segments, so that decoding runs beside fn instead of
-// before it. It is what a restore reads.
+// before it. It is what a restore reads. decode must copy what it keeps of the
+// record: segment buffers are reused.
 func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, decode func(segmentRecord) (T, error), fn func(kh keyHash, v T) error) error {
 	objs, objKeys, base := kindObjects(m, keys, kind)
 	seen := newShadows(m)
@@ -178,7 +194,7 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 		})
 		return out, segmentErr(objs[i], err)
 	}
-	return fetchMapped(ctx, e, objs, objKeys, prep, func(i int, recs []decoded[T]) error {
+	return fetchMapped(ctx, e, objs, objKeys, true, prep, func(i int, recs []decoded[T]) error {
 		for _, d := range recs {
 			if seen.hidden(d.kh, base[i]) || d.tombstone {
 				continue

@@ -223,6 +223,9 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 	nt, et, rt := newTrees()
 	i := 0
 	var slab []graph.Node // records are allocated in blocks: fewer objects to collect
+	// ids answers "is this edge end a node?" for the edges in O(1); looking ends
+	// up in the tree was most of the time of a large load.
+	ids := map[string]struct{}{}
 	if nodes != nil {
 		for n, err := range nodes {
 			if err != nil {
@@ -245,11 +248,12 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			}
 			slab[0] = nn
 			nt.ReplaceOrInsert(&slab[0])
+			ids[nn.ID] = struct{}{}
 			slab = slab[1:]
 		}
 	}
 	if edges != nil {
-		if err := replaceEdges(ctx, edges, g.directed, meta.Normalized, nt, et, rt, &i); err != nil {
+		if err := replaceEdges(ctx, edges, g.directed, meta.Normalized, ids, et, rt, &i); err != nil {
 			return err
 		}
 	}
@@ -272,8 +276,8 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 const slabSize = 256
 
 // replaceEdges loads the edges of a Replace into et and, on a second goroutine, into
-// the reverse index rt, checking that both ends of each are in nt.
-func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], directed, normalized bool, nt *btree.BTreeG[*graph.Node], et, rt *btree.BTreeG[*edgeRec], i *int) error {
+// the reverse index rt, checking that both ends of each are among the node ids.
+func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], directed, normalized bool, ids map[string]struct{}, et, rt *btree.BTreeG[*edgeRec], i *int) error {
 	const batch = 1024
 	batches := make(chan []*edgeRec, 4)
 	done := make(chan struct{})
@@ -286,7 +290,6 @@ func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], direc
 		}
 	}()
 	err := func() error {
-		var probe graph.Node
 		var slab []edgeRec
 		lastSource := "\x00" // never an id: ids are not empty and hold no NUL
 		pending := make([]*edgeRec, 0, batch)
@@ -309,7 +312,7 @@ func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], direc
 				if k == 0 && end == lastSource {
 					continue // edges in key order share their first end
 				}
-				if probe.ID = end; !nt.Has(&probe) {
+				if _, ok := ids[end]; !ok {
 					return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, ne.Source, ne.Target, end)
 				}
 			}
