@@ -90,7 +90,7 @@ func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]
 
 // kindObjects lists the segments of one kind, newest layer first, with each one's
 // data key and whether it belongs to the base layer.
-func kindObjects(m *Manifest, keys [][]byte, kind byte) (objs []Object, objKeys [][]byte, base []bool) {
+func kindObjects(m *Manifest, keys [][]byte, kind byte) (segs []Segment, objs []Object, objKeys [][]byte, base []bool) {
 	want := "node"
 	if kind == kindEdge {
 		want = "edge"
@@ -98,13 +98,14 @@ func kindObjects(m *Manifest, keys [][]byte, kind byte) (objs []Object, objKeys 
 	for li := len(m.Layers) - 1; li >= 0; li-- {
 		for _, s := range m.Layers[li].Segments {
 			if s.Kind == want {
+				segs = append(segs, s)
 				objs = append(objs, s.Object)
 				objKeys = append(objKeys, keys[li])
 				base = append(base, li == 0)
 			}
 		}
 	}
-	return objs, objKeys, base
+	return segs, objs, objKeys, base
 }
 
 // shadows tracks the keys met in newer layers, which hide the same keys in older
@@ -152,7 +153,7 @@ func segmentErr(o Object, err error) error {
 // newest first, so the first record seen for a key is its latest state; tombstones
 // hide older records and are not passed on. Memory is one key hash per record.
 func (e *Engine) mergedRecords(ctx context.Context, m *Manifest, keys [][]byte, kind byte, fn func(r segmentRecord) error) error {
-	objs, objKeys, base := kindObjects(m, keys, kind)
+	_, objs, objKeys, base := kindObjects(m, keys, kind)
 	seen := newShadows(m)
 	return e.fetchOrdered(ctx, objs, objKeys, func(i int, raw []byte) error {
 		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
@@ -177,10 +178,11 @@ type decoded[T any] struct {
 // before it. It is what a restore reads. decode must copy what it keeps of the
 // record: segment buffers are reused.
 func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, decode func(segmentRecord) (T, error), fn func(kh keyHash, v T) error) error {
-	objs, objKeys, base := kindObjects(m, keys, kind)
+	segs, objs, objKeys, base := kindObjects(m, keys, kind)
 	seen := newShadows(m)
 	prep := func(i int, raw []byte) ([]decoded[T], error) {
-		var out []decoded[T]
+		// Sized by the manifest's count, bounded by what the bytes can hold.
+		out := make([]decoded[T], 0, min(segs[i].Records, int64(len(raw)/3)+1))
 		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
 			d := decoded[T]{kh: r.kh, tombstone: r.op == opTombstone}
 			if !d.tombstone {
