@@ -202,21 +202,29 @@ func (p *pageParser) object() error {
 		if err := p.value(); err != nil {
 			return err
 		}
-		p.space()
-		if p.i >= len(p.b) {
-			return p.fail("unterminated object")
-		}
-		switch p.b[p.i] {
-		case '}':
-			p.i++
-			p.depth--
-			return nil
-		case ',':
-			p.i++
-		default:
-			return p.fail("missing comma")
+		if done, err := p.after('}', "unterminated object"); done || err != nil {
+			return err
 		}
 	}
+}
+
+// after reads what follows a member or an element: the closing byte ends the
+// container (done), a comma announces another one.
+func (p *pageParser) after(closing byte, unterminated string) (done bool, err error) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, p.fail(unterminated)
+	}
+	switch p.b[p.i] {
+	case closing:
+		p.i++
+		p.depth--
+		return true, nil
+	case ',':
+		p.i++
+		return false, nil
+	}
+	return false, p.fail("missing comma")
 }
 
 func (p *pageParser) array() error {
@@ -235,19 +243,8 @@ func (p *pageParser) array() error {
 		if err := p.value(); err != nil {
 			return err
 		}
-		p.space()
-		if p.i >= len(p.b) {
-			return p.fail("unterminated array")
-		}
-		switch p.b[p.i] {
-		case ']':
-			p.i++
-			p.depth--
-			return nil
-		case ',':
-			p.i++
-		default:
-			return p.fail("missing comma")
+		if done, err := p.after(']', "unterminated array"); done || err != nil {
+			return err
 		}
 	}
 }
