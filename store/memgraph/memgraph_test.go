@@ -384,3 +384,51 @@ func TestReplaceNormalized(t *testing.T) {
 		t.Fatalf("dangling edge: %v, want ErrMissingEnd", err)
 	}
 }
+
+// Replace keeps the last of several records with one key, in the forward and the
+// reverse index alike: deleting an end afterwards removes the edge for good.
+func TestReplaceDuplicateEdges(t *testing.T) {
+	ctx := context.Background()
+	g := memgraph.New()
+	nodes := func(yield func(graph.Node, error) bool) {
+		for _, id := range []string{"a", "b", "c"} {
+			if !yield(graph.Node{ID: id}, nil) {
+				return
+			}
+		}
+	}
+	edges := func(yield func(graph.Edge, error) bool) {
+		for _, e := range []graph.Edge{
+			{Source: "b", Target: "a", Props: map[string]any{"n": int64(1)}},
+			{Source: "a", Target: "c"},
+			{Source: "a", Target: "b", Props: map[string]any{"n": int64(2)}}, // the same edge, undirected
+		} {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	if err := g.Replace(ctx, graph.Meta{}, nodes, edges); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := g.Edge("a", "b", "")
+	if !ok || !graph.EqualProps(e.Props, map[string]any{"n": int64(2)}) {
+		t.Fatalf("edge a-b = %v, %t; want the last record", e, ok)
+	}
+	if err := g.Apply(ctx, []graph.Op{{Kind: graph.OpDeleteNode, Node: graph.Node{ID: "b"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := graphtest.Read(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Nodes) != 2 || len(c.Edges) != 1 {
+		t.Fatalf("after deleting b: %d nodes, %d edges; want 2 and 1 (a-c)", len(c.Nodes), len(c.Edges))
+	}
+	if err := g.Apply(ctx, []graph.Op{{Kind: graph.OpDeleteNode, Node: graph.Node{ID: "c"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = graphtest.Read(ctx, g); len(c.Edges) != 0 {
+		t.Fatalf("after deleting c: %d edges left", len(c.Edges))
+	}
+}

@@ -1,9 +1,13 @@
 package memgraph
 
 import (
+	"cmp"
+	"container/heap"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/google/btree"
 
@@ -283,11 +287,7 @@ func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], direc
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for b := range batches {
-			for _, r := range b {
-				rt.ReplaceOrInsert(r)
-			}
-		}
+		buildReverse(rt, batches)
 	}()
 	err := func() error {
 		var slab []edgeRec
@@ -337,4 +337,80 @@ func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], direc
 	close(batches)
 	<-done
 	return err
+}
+
+// revEntry is an edge on its way into the reverse index, with the first bytes of
+// its reverse key as a number so that sorting seldom reads the strings, and its
+// place in the input so that of two records with one key the later one wins, as
+// in the forward index.
+type revEntry struct {
+	prefix uint64
+	seq    int
+	r      *edgeRec
+}
+
+func compareRev(a, b revEntry) int {
+	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+		return c
+	}
+	switch {
+	case lessRev(a.r, b.r):
+		return -1
+	case lessRev(b.r, a.r):
+		return 1
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// buildReverse fills rt from the edges batches carries, in the reverse index's
+// order: inserting in random order into a tree of millions of records was the
+// slowest part of a large Replace. Runs of edges are sorted as they arrive, beside
+// the forward load; at the end the runs are merged into the tree.
+func buildReverse(rt *btree.BTreeG[*edgeRec], batches <-chan []*edgeRec) {
+	const runSize = 1 << 16
+	var runs [][]revEntry
+	cur := make([]revEntry, 0, runSize)
+	seq := 0
+	for b := range batches {
+		for _, r := range b {
+			var p [8]byte
+			copy(p[:], r.hi())
+			cur = append(cur, revEntry{prefix: binary.BigEndian.Uint64(p[:]), seq: seq, r: r})
+			seq++
+			if len(cur) == runSize {
+				slices.SortFunc(cur, compareRev)
+				runs = append(runs, cur)
+				cur = make([]revEntry, 0, runSize)
+			}
+		}
+	}
+	if len(cur) > 0 {
+		slices.SortFunc(cur, compareRev)
+		runs = append(runs, cur)
+	}
+	// Merge: repeatedly take the smallest head among the runs.
+	h := &runHeap{runs: runs}
+	heap.Init(h)
+	for h.Len() > 0 {
+		run := h.runs[0]
+		rt.ReplaceOrInsert(run[0].r)
+		if h.runs[0] = run[1:]; len(h.runs[0]) == 0 {
+			heap.Pop(h)
+		} else {
+			heap.Fix(h, 0)
+		}
+	}
+}
+
+// runHeap orders sorted runs by their first entry.
+type runHeap struct{ runs [][]revEntry }
+
+func (h *runHeap) Len() int           { return len(h.runs) }
+func (h *runHeap) Less(i, j int) bool { return compareRev(h.runs[i][0], h.runs[j][0]) < 0 }
+func (h *runHeap) Swap(i, j int)      { h.runs[i], h.runs[j] = h.runs[j], h.runs[i] }
+func (h *runHeap) Push(x any)         { h.runs = append(h.runs, x.([]revEntry)) }
+func (h *runHeap) Pop() any {
+	last := h.runs[len(h.runs)-1]
+	h.runs = h.runs[:len(h.runs)-1]
+	return last
 }
