@@ -97,20 +97,19 @@ func (e *Engine) liveIndex(ctx context.Context, m *Manifest) ([]liveEntry, error
 		if err != nil {
 			return nil, err
 		}
+		if i == 0 {
+			// The base layer, the largest, is decoded straight into live entries.
+			live, err = decodeIndexInto(raw, func(en indexEntry) (liveEntry, bool) { return liveEntry{en.kh, en.rh}, !en.tombstone })
+			if err != nil {
+				return nil, &CorruptError{Key: l.Index.Key, Err: err}
+			}
+			continue
+		}
 		entries, err := decodeIndex(raw)
 		if err != nil {
 			return nil, &CorruptError{Key: l.Index.Key, Err: err}
 		}
 		raw = nil
-		if i == 0 {
-			live = make([]liveEntry, 0, len(entries))
-			for _, en := range entries {
-				if !en.tombstone {
-					live = append(live, liveEntry{en.kh, en.rh})
-				}
-			}
-			continue
-		}
 		live = mergeLive(live, entries)
 	}
 	return live, nil

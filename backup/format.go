@@ -98,18 +98,28 @@ func encodeIndex(entries []indexEntry) []byte {
 	b = append(b, indexMagic...)
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	for _, e := range entries {
-		b = append(b, e.kh[:]...)
-		b = binary.LittleEndian.AppendUint64(b, e.rh)
-		var f byte
-		if e.tombstone {
-			f = 1
-		}
-		b = append(b, f)
+		b = appendIndexEntry(b, e)
 	}
 	return b
 }
 
+func appendIndexEntry(b []byte, e indexEntry) []byte {
+	b = append(b, e.kh[:]...)
+	b = binary.LittleEndian.AppendUint64(b, e.rh)
+	var f byte
+	if e.tombstone {
+		f = 1
+	}
+	return append(b, f)
+}
+
 func decodeIndex(b []byte) ([]indexEntry, error) {
+	return decodeIndexInto(b, func(e indexEntry) (indexEntry, bool) { return e, true })
+}
+
+// decodeIndexInto decodes an index into a slice of what keep makes of each entry
+// it keeps, without a slice of every entry on the way.
+func decodeIndexInto[T any](b []byte, keep func(indexEntry) (T, bool)) ([]T, error) {
 	if !bytes.HasPrefix(b, []byte(indexMagic)) {
 		return nil, fmt.Errorf("index: bad magic")
 	}
@@ -119,9 +129,10 @@ func decodeIndex(b []byte) ([]indexEntry, error) {
 		return nil, fmt.Errorf("index: bad length")
 	}
 	b = b[k:]
-	out := make([]indexEntry, n)
-	for i := range out {
-		e := &out[i]
+	out := make([]T, 0, n)
+	var prev keyHash
+	for i := range int(n) {
+		var e indexEntry
 		copy(e.kh[:], b[:16])
 		e.rh = binary.LittleEndian.Uint64(b[16:24])
 		switch b[24] {
@@ -131,8 +142,12 @@ func decodeIndex(b []byte) ([]indexEntry, error) {
 		default:
 			return nil, fmt.Errorf("index: bad flag at entry %d", i)
 		}
-		if i > 0 && out[i-1].kh.compare(e.kh) >= 0 {
+		if i > 0 && prev.compare(e.kh) >= 0 {
 			return nil, fmt.Errorf("index: entries not strictly increasing at %d", i)
+		}
+		prev = e.kh
+		if v, ok := keep(e); ok {
+			out = append(out, v)
 		}
 		b = b[25:]
 	}

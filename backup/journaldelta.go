@@ -24,7 +24,7 @@ var errNoJournalDelta = errors.New("backup: journal cannot name the changes")
 // (graph.Getter). A reset, or a node deletion (whose edges go with it without
 // their own operations), makes it give up with errNoJournalDelta before anything
 // is written; so does a journal that cannot reach the view's position.
-func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.View, parent *Manifest, lw *layerWriter) ([]indexEntry, scanCounts, error) {
+func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.View, parent *Manifest, lw *layerWriter) (*entryList, scanCounts, error) {
 	meta := view.Meta()
 	j, ok := r.(graph.Journal)
 	get, ok2 := view.(graph.Getter)
@@ -50,7 +50,7 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 	nv, ok := view.(graph.Normalized)
 	normal := ok && nv.Normalized()
 
-	var entries []indexEntry
+	entries := &entryList{}
 	c := scanCounts{nodes: parent.Nodes, edges: parent.Edges}
 	// put records the state of one touched key: a put when it is new or its value
 	// changed, a tombstone when it is gone, nothing when it is as it was.
@@ -69,10 +69,10 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 			if had && was.rh == rh {
 				return nil
 			}
-			entries = append(entries, indexEntry{kh: kh, rh: rh})
+			entries.add(indexEntry{kh: kh, rh: rh})
 			return lw.add(key, kh, value)
 		case had:
-			entries = append(entries, indexEntry{kh: kh, tombstone: true})
+			entries.add(indexEntry{kh: kh, tombstone: true})
 			return lw.addTombstone(kh)
 		}
 		return nil
@@ -115,9 +115,6 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 		if err := put(present, kbuf, vbuf, &c.edges); err != nil {
 			return nil, c, err
 		}
-	}
-	if err := checkUnique(entries); err != nil {
-		return nil, c, err
 	}
 	return entries, c, ctx.Err()
 }

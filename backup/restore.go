@@ -453,14 +453,14 @@ func (e *Engine) compact(ctx context.Context, m *Manifest, dataKey []byte, newes
 		return 0, err
 	}
 	lw := e.newLayerWriter(ctx, dataKey, nil)
-	var entries []indexEntry
+	entries := &entryList{}
 	for _, kind := range []byte{kindNode, kindEdge} {
 		if err := lw.begin(kind); err != nil {
 			lw.abort()
 			return 0, err
 		}
 		err := e.mergedRecords(ctx, m, keys, kind, func(r segmentRecord) error {
-			entries = append(entries, indexEntry{kh: r.kh, rh: hashValue(r.value)})
+			entries.add(indexEntry{kh: r.kh, rh: hashValue(r.value)})
 			return lw.add(unsafe.Slice(unsafe.StringData(r.key), len(r.key)), r.kh, r.value)
 		})
 		if err != nil {
@@ -474,20 +474,13 @@ func (e *Engine) compact(ctx context.Context, m *Manifest, dataKey []byte, newes
 	}
 	written := lw.bytesNew.Load()
 	layer := Layer{Snapshot: m.ID, Kind: string(KindSynthetic), Key: newest.Key, KeySize: newest.KeySize,
-		Segments: segs, Records: int64(len(entries))}
-	idxRaw := encodeIndex(entries)
-	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey, nil)
+		Segments: segs, Records: int64(entries.len())}
+	idx, n, err := e.storeIndex(ctx, entries, dataKey)
 	if err != nil {
 		return 0, err
 	}
-	wrote, err := e.put(ctx, key, stored)
-	if err != nil {
-		return 0, err
-	}
-	if wrote {
-		written += int64(len(stored))
-	}
-	layer.Index = Object{Key: key, Size: int64(len(stored)), Raw: int64(len(idxRaw))}
+	written += n
+	layer.Index = idx
 	m.Layers = []Layer{layer}
 	m.Kind = string(KindSynthetic)
 	return written, nil

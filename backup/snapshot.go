@@ -157,7 +157,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	}
 
 	lw := e.newLayerWriter(ctx, dataKey, opts.Progress)
-	var entries []indexEntry
+	var entries *entryList
 	var counts scanCounts
 	if parent == nil {
 		entries, counts, err = e.scanFull(ctx, view, lw)
@@ -178,28 +178,15 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 		return nil, err
 	}
 	bytesNew := lw.bytesNew.Load()
-	for _, en := range entries {
-		if en.tombstone {
-			layer.Tombstones++
-		} else {
-			layer.Records++
-		}
-	}
-	report(opts.Progress, Progress{Phase: "index", Records: int64(len(entries))})
-	idxRaw := encodeIndex(entries)
-	entries = nil
-	key, stored, err := e.pack(indexPrefix, idxRaw, dataKey, nil)
+	layer.Records, layer.Tombstones = entries.counts()
+	report(opts.Progress, Progress{Phase: "index", Records: int64(entries.len())})
+	idx, written, err := e.storeIndex(ctx, entries, dataKey)
 	if err != nil {
 		return nil, err
 	}
-	wrote, err := e.put(ctx, key, stored)
-	if err != nil {
-		return nil, fmt.Errorf("backup: store index: %w", err)
-	}
-	if wrote {
-		bytesNew += int64(len(stored))
-	}
-	layer.Index = Object{Key: key, Size: int64(len(stored)), Raw: int64(len(idxRaw))}
+	entries = nil
+	bytesNew += written
+	layer.Index = idx
 
 	m.Nodes, m.Edges, m.LabelCounts = counts.nodes, counts.edges, counts.labels
 	if parent != nil {
@@ -379,11 +366,11 @@ func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
 }
 
 // scanFull writes every record of the view into one layer.
-func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) ([]indexEntry, scanCounts, error) {
-	var entries []indexEntry
+func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) (*entryList, scanCounts, error) {
+	entries := &entryList{}
 	var c scanCounts
 	err := scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
-		entries = append(entries, indexEntry{kh: r.kh, rh: r.rh})
+		entries.add(indexEntry{kh: r.kh, rh: r.rh})
 		if r.kind == kindNode {
 			c.addNode(r.labels)
 		} else {
@@ -394,32 +381,19 @@ func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter)
 	if err != nil {
 		return nil, c, err
 	}
-	if err := checkUnique(entries); err != nil {
-		return nil, c, err
-	}
+	// A key yielded twice is refused when the index is written.
 	return entries, c, nil
-}
-
-// checkUnique sorts entries by key hash and refuses a view that yielded one key twice.
-func checkUnique(entries []indexEntry) error {
-	slices.SortFunc(entries, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
-	for i := 1; i < len(entries); i++ {
-		if entries[i].kh == entries[i-1].kh {
-			return fmt.Errorf("%w: the graph view yielded one record key twice", ErrInvalid)
-		}
-	}
-	return nil
 }
 
 // scanDelta compares every record of the view with the parent chain's live index
 // and writes only what changed, plus a tombstone for every key that is gone.
-func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter) ([]indexEntry, scanCounts, error) {
+func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter) (*entryList, scanCounts, error) {
 	live, err := e.liveIndex(ctx, parent)
 	if err != nil {
 		return nil, scanCounts{}, err
 	}
 	seen := make([]uint64, (len(live)+63)/64)
-	var entries []indexEntry
+	entries := &entryList{}
 	var c scanCounts
 	var dup error
 	err = scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
@@ -440,7 +414,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 				return nil
 			}
 		}
-		entries = append(entries, indexEntry{kh: kh, rh: rh})
+		entries.add(indexEntry{kh: kh, rh: rh})
 		return lw.add(r.key, kh, r.value)
 	})
 	if err != nil {
@@ -460,13 +434,10 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 				return nil, c, err
 			}
 		}
-		entries = append(entries, indexEntry{kh: le.kh, tombstone: true})
+		entries.add(indexEntry{kh: le.kh, tombstone: true})
 		if err := lw.addTombstone(le.kh); err != nil {
 			return nil, c, err
 		}
-	}
-	if err := checkUnique(entries); err != nil {
-		return nil, c, err
 	}
 	return entries, c, nil
 }

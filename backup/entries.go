@@ -1,0 +1,150 @@
+package backup
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// entryRunSize is how many index entries one run holds (2 MiB).
+const entryRunSize = 1 << 16
+
+// entryList collects the index entries of a layer in fixed-size runs, so that
+// millions of them never need one large allocation, nor a copy of all of them to
+// grow, nor a second copy to encode.
+type entryList struct {
+	runs [][]indexEntry
+	n    int
+}
+
+func (l *entryList) add(e indexEntry) {
+	if len(l.runs) == 0 || len(l.runs[len(l.runs)-1]) == entryRunSize {
+		l.runs = append(l.runs, make([]indexEntry, 0, entryRunSize))
+	}
+	last := &l.runs[len(l.runs)-1]
+	*last = append(*last, e)
+	l.n++
+}
+
+func (l *entryList) len() int { return l.n }
+
+// counts returns how many records and tombstones the list holds.
+func (l *entryList) counts() (records, tombstones int64) {
+	for _, run := range l.runs {
+		for _, e := range run {
+			if e.tombstone {
+				tombstones++
+			} else {
+				records++
+			}
+		}
+	}
+	return records, tombstones
+}
+
+// sorted sorts every run and yields all entries in key-hash order. Two entries
+// with one key hash are an ErrInvalid: a view yielded one record key twice.
+func (l *entryList) sorted(fn func(e indexEntry) error) error {
+	h := &entryHeap{}
+	for _, run := range l.runs {
+		slices.SortFunc(run, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
+		if len(run) > 0 {
+			h.runs = append(h.runs, run)
+		}
+	}
+	heap.Init(h)
+	var prev keyHash
+	first := true
+	for h.Len() > 0 {
+		e := h.runs[0][0]
+		if h.runs[0] = h.runs[0][1:]; len(h.runs[0]) == 0 {
+			heap.Pop(h)
+		} else {
+			heap.Fix(h, 0)
+		}
+		if !first && e.kh == prev {
+			return fmt.Errorf("%w: the graph view yielded one record key twice", ErrInvalid)
+		}
+		first, prev = false, e.kh
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkUnique refuses a list that holds one key hash twice.
+func (l *entryList) checkUnique() error {
+	return l.sorted(func(indexEntry) error { return nil })
+}
+
+// entryHeap orders sorted runs by their first entry.
+type entryHeap struct{ runs [][]indexEntry }
+
+func (h *entryHeap) Len() int           { return len(h.runs) }
+func (h *entryHeap) Less(i, j int) bool { return h.runs[i][0].kh.compare(h.runs[j][0].kh) < 0 }
+func (h *entryHeap) Swap(i, j int)      { h.runs[i], h.runs[j] = h.runs[j], h.runs[i] }
+func (h *entryHeap) Push(x any)         { h.runs = append(h.runs, x.([]indexEntry)) }
+func (h *entryHeap) Pop() any {
+	last := h.runs[len(h.runs)-1]
+	h.runs = h.runs[:len(h.runs)-1]
+	return last
+}
+
+// storeIndex encodes the list as a layer index (see encodeIndex), compresses it as
+// it goes, without the whole encoding in memory, encrypts it when dataKey is set,
+// and stores it. It returns the index object and the bytes newly written.
+func (e *Engine) storeIndex(ctx context.Context, l *entryList, dataKey []byte) (Object, int64, error) {
+	rawLen := len(indexMagic) + binary.PutUvarint(make([]byte, binary.MaxVarintLen64), uint64(l.len())) + 25*l.len()
+	// Index entries are hashes: they do not compress, so the output is about as
+	// large as the input.
+	out := bytes.NewBuffer(make([]byte, 0, rawLen+rawLen/64+1024))
+	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return Object{}, 0, err
+	}
+	chunk := make([]byte, 0, 64<<10)
+	chunk = append(chunk, indexMagic...)
+	chunk = binary.AppendUvarint(chunk, uint64(l.len()))
+	err = l.sorted(func(en indexEntry) error {
+		chunk = appendIndexEntry(chunk, en)
+		if len(chunk) >= cap(chunk)-25 {
+			if _, err := zw.Write(chunk); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = zw.Write(chunk)
+	}
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Object{}, 0, err
+	}
+	stored := out.Bytes()
+	if dataKey != nil {
+		if stored, err = seal(dataKey, stored); err != nil {
+			return Object{}, 0, err
+		}
+	}
+	key := contentKey(indexPrefix, sha256.Sum256(stored))
+	wrote, err := e.put(ctx, key, stored)
+	if err != nil {
+		return Object{}, 0, fmt.Errorf("backup: store index: %w", err)
+	}
+	obj := Object{Key: key, Size: int64(len(stored)), Raw: int64(rawLen)}
+	if wrote {
+		return obj, obj.Size, nil
+	}
+	return obj, 0, nil
+}
