@@ -16,15 +16,25 @@ import (
 
 // fetchOrdered loads objects with bounded concurrency and hands them to fn in
 // order. It stops at the first error.
+// fn must not keep raw: the buffer is reused once fn returns.
 func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte, fn func(i int, raw []byte) error) error {
-	return fetchMapped(ctx, e, objs, keys, false, func(_ int, raw []byte) ([]byte, error) { return raw, nil }, fn)
+	free := make(chan []byte, e.cfg.workers+1)
+	return fetchMapped(ctx, e, objs, keys, free, false, func(_ int, raw []byte) ([]byte, error) { return raw, nil }, func(i int, raw []byte) error {
+		err := fn(i, raw)
+		select {
+		case free <- raw:
+		default:
+		}
+		return err
+	})
 }
 
 // fetchMapped loads objects with bounded concurrency, turns each into a T with prep
 // in the goroutine that loaded it, and hands the results to fn in order. It stops at
-// the first error. With reuse, the buffers objects are decompressed into are
-// recycled as soon as prep returns, so prep must copy whatever it keeps.
-func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]byte, reuse bool, prep func(i int, raw []byte) (T, error), fn func(i int, v T) error) error {
+// the first error. Objects are decompressed into buffers taken from free when it
+// has one; with releaseAfterPrep the buffer goes back to free as soon as prep
+// returns, so prep must copy whatever it keeps.
+func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]byte, free chan []byte, releaseAfterPrep bool, prep func(i int, raw []byte) (T, error), fn func(i int, v T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -36,7 +46,6 @@ func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]
 		futures[i] = make(chan result, 1)
 	}
 	sem := make(chan struct{}, e.cfg.workers+1)
-	free := make(chan []byte, e.cfg.workers+1)
 	go func() {
 		for i := range objs {
 			select {
@@ -47,18 +56,16 @@ func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]
 			go func() {
 				var r result
 				var dst []byte
-				if reuse {
-					select {
-					case dst = <-free:
-					default:
-					}
+				select {
+				case dst = <-free: // a nil channel never gives one
+				default:
 				}
 				raw, err := e.loadInto(ctx, objs[i], keys[i], dst)
 				if err != nil {
 					r.err = err
 				} else {
 					r.v, r.err = prep(i, raw)
-					if reuse {
+					if releaseAfterPrep {
 						select {
 						case free <- raw:
 						default:
@@ -196,7 +203,7 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 		})
 		return out, segmentErr(objs[i], err)
 	}
-	return fetchMapped(ctx, e, objs, objKeys, true, prep, func(i int, recs []decoded[T]) error {
+	return fetchMapped(ctx, e, objs, objKeys, make(chan []byte, e.cfg.workers+1), true, prep, func(i int, recs []decoded[T]) error {
 		for _, d := range recs {
 			if seen.hidden(d.kh, base[i]) || d.tombstone {
 				continue
