@@ -12,61 +12,68 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// entryRunSize is how many index entries one run holds (2 MiB).
+// entryRunSize is how many index entries one run holds (1.5 MiB).
 const entryRunSize = 1 << 16
 
 // entryList collects the index entries of a layer in fixed-size runs, so that
 // millions of them never need one large allocation, nor a copy of all of them to
-// grow, nor a second copy to encode.
+// grow, nor a second copy to encode. Records are kept as 24-byte live entries;
+// tombstones, few, apart.
 type entryList struct {
-	runs [][]indexEntry
-	n    int
+	runs  [][]liveEntry
+	tombs []keyHash
+	n     int
 }
 
 func (l *entryList) add(e indexEntry) {
+	l.n++
+	if e.tombstone {
+		l.tombs = append(l.tombs, e.kh)
+		return
+	}
 	if len(l.runs) == 0 || len(l.runs[len(l.runs)-1]) == entryRunSize {
-		l.runs = append(l.runs, make([]indexEntry, 0, entryRunSize))
+		l.runs = append(l.runs, make([]liveEntry, 0, entryRunSize))
 	}
 	last := &l.runs[len(l.runs)-1]
-	*last = append(*last, e)
-	l.n++
+	*last = append(*last, liveEntry{e.kh, e.rh})
 }
 
 func (l *entryList) len() int { return l.n }
 
 // counts returns how many records and tombstones the list holds.
 func (l *entryList) counts() (records, tombstones int64) {
-	for _, run := range l.runs {
-		for _, e := range run {
-			if e.tombstone {
-				tombstones++
-			} else {
-				records++
-			}
-		}
-	}
-	return records, tombstones
+	return int64(l.n - len(l.tombs)), int64(len(l.tombs))
 }
 
 // sorted sorts every run and yields all entries in key-hash order. Two entries
 // with one key hash are an ErrInvalid: a view yielded one record key twice.
 func (l *entryList) sorted(fn func(e indexEntry) error) error {
+	byKey := func(a, b liveEntry) int { return a.kh.compare(b.kh) }
 	h := &entryHeap{}
 	for _, run := range l.runs {
-		slices.SortFunc(run, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
+		slices.SortFunc(run, byKey)
 		if len(run) > 0 {
 			h.runs = append(h.runs, run)
 		}
 	}
 	heap.Init(h)
+	slices.SortFunc(l.tombs, keyHash.compare)
+	tombs := l.tombs
 	var prev keyHash
 	first := true
-	for h.Len() > 0 {
-		e := h.runs[0][0]
-		if h.runs[0] = h.runs[0][1:]; len(h.runs[0]) == 0 {
-			heap.Pop(h)
+	for h.Len() > 0 || len(tombs) > 0 {
+		var e indexEntry
+		if h.Len() > 0 && (len(tombs) == 0 || h.runs[0][0].kh.compare(tombs[0]) <= 0) {
+			le := h.runs[0][0]
+			e = indexEntry{kh: le.kh, rh: le.rh}
+			if h.runs[0] = h.runs[0][1:]; len(h.runs[0]) == 0 {
+				heap.Pop(h)
+			} else {
+				heap.Fix(h, 0)
+			}
 		} else {
-			heap.Fix(h, 0)
+			e = indexEntry{kh: tombs[0], tombstone: true}
+			tombs = tombs[1:]
 		}
 		if !first && e.kh == prev {
 			return fmt.Errorf("%w: the graph view yielded one record key twice", ErrInvalid)
@@ -79,18 +86,13 @@ func (l *entryList) sorted(fn func(e indexEntry) error) error {
 	return nil
 }
 
-// checkUnique refuses a list that holds one key hash twice.
-func (l *entryList) checkUnique() error {
-	return l.sorted(func(indexEntry) error { return nil })
-}
-
 // entryHeap orders sorted runs by their first entry.
-type entryHeap struct{ runs [][]indexEntry }
+type entryHeap struct{ runs [][]liveEntry }
 
 func (h *entryHeap) Len() int           { return len(h.runs) }
 func (h *entryHeap) Less(i, j int) bool { return h.runs[i][0].kh.compare(h.runs[j][0].kh) < 0 }
 func (h *entryHeap) Swap(i, j int)      { h.runs[i], h.runs[j] = h.runs[j], h.runs[i] }
-func (h *entryHeap) Push(x any)         { h.runs = append(h.runs, x.([]indexEntry)) }
+func (h *entryHeap) Push(x any)         { h.runs = append(h.runs, x.([]liveEntry)) }
 func (h *entryHeap) Pop() any {
 	last := h.runs[len(h.runs)-1]
 	h.runs = h.runs[:len(h.runs)-1]

@@ -13,7 +13,10 @@ func TestStoreIndexMatchesEncodeIndex(t *testing.T) {
 	var l entryList
 	var want []indexEntry
 	for i := range 2*entryRunSize + 123 {
-		e := indexEntry{kh: hashKey(fmt.Sprintf("n:%d", i)), rh: uint64(i), tombstone: i%97 == 0}
+		e := indexEntry{kh: hashKey(fmt.Sprintf("n:%d", i)), rh: uint64(i)}
+		if i%97 == 0 {
+			e = indexEntry{kh: e.kh, tombstone: true} // a tombstone carries no value hash
+		}
 		l.add(e)
 		want = append(want, e)
 	}
@@ -53,5 +56,13 @@ func TestStoreIndexRefusesADuplicateKey(t *testing.T) {
 	l.add(indexEntry{kh: hashKey("n:5"), rh: 1}) // in another run than the first "n:5"
 	if _, _, err := h.engine.storeIndex(h.ctx, &l, nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("got %v, want ErrInvalid", err)
+	}
+	// A tombstone and a record of one key are refused too.
+	var mixed entryList
+	mixed.add(indexEntry{kh: hashKey("n:x"), rh: 3})
+	mixed.add(indexEntry{kh: hashKey("n:y"), tombstone: true})
+	mixed.add(indexEntry{kh: hashKey("n:x"), tombstone: true})
+	if _, _, err := h.engine.storeIndex(h.ctx, &mixed, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("record and tombstone of one key: got %v, want ErrInvalid", err)
 	}
 }
