@@ -93,17 +93,16 @@ func (e *Engine) liveIndex(ctx context.Context, m *Manifest) ([]liveEntry, error
 	}
 	var live []liveEntry
 	for i, l := range m.Layers {
+		if i == 0 {
+			// The base layer, the largest, is streamed straight into live entries.
+			if live, err = e.liveBase(ctx, l.Index, keys[i]); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		raw, err := e.load(ctx, l.Index, keys[i])
 		if err != nil {
 			return nil, err
-		}
-		if i == 0 {
-			// The base layer, the largest, is decoded straight into live entries.
-			live, err = decodeIndexInto(raw, func(en indexEntry) (liveEntry, bool) { return liveEntry{en.kh, en.rh}, !en.tombstone })
-			if err != nil {
-				return nil, &CorruptError{Key: l.Index.Key, Err: err}
-			}
-			continue
 		}
 		entries, err := decodeIndex(raw)
 		if err != nil {

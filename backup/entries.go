@@ -1,12 +1,14 @@
 package backup
 
 import (
+	"bufio"
 	"bytes"
 	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/klauspost/compress/zstd"
@@ -103,7 +105,7 @@ func (h *entryHeap) Pop() any {
 // it goes, without the whole encoding in memory, encrypts it when dataKey is set,
 // and stores it. It returns the index object and the bytes newly written.
 func (e *Engine) storeIndex(ctx context.Context, l *entryList, dataKey []byte) (Object, int64, error) {
-	rawLen := len(indexMagic) + binary.PutUvarint(make([]byte, binary.MaxVarintLen64), uint64(l.len())) + 25*l.len()
+	rawLen := len(indexMagic) + uvarintLen(uint64(l.len())) + 25*l.len()
 	// Index entries are hashes: they do not compress, so the output is about as
 	// large as the input.
 	out := bytes.NewBuffer(make([]byte, 0, rawLen+rawLen/64+1024))
@@ -149,4 +151,68 @@ func (e *Engine) storeIndex(ctx context.Context, l *entryList, dataKey []byte) (
 		return obj, obj.Size, nil
 	}
 	return obj, 0, nil
+}
+
+// liveBase reads the index of a chain's base layer straight into live entries,
+// decompressing it as a stream: the decoded index, as large as the live set, is
+// never all in memory. The checks are decodeIndex's.
+func (e *Engine) liveBase(ctx context.Context, obj Object, dataKey []byte) ([]liveEntry, error) {
+	compressed, err := e.readChecked(ctx, obj, dataKey)
+	if err != nil {
+		return nil, err
+	}
+	corrupt := func(format string, args ...any) error {
+		return &CorruptError{Key: obj.Key, Err: fmt.Errorf("index: "+format, args...)}
+	}
+	zr, err := zstd.NewReader(bytes.NewReader(compressed), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	br := bufio.NewReaderSize(zr, 64<<10)
+	magic := make([]byte, len(indexMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != indexMagic {
+		return nil, corrupt("bad magic")
+	}
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return nil, corrupt("bad length")
+	}
+	if obj.Raw > 0 && (n > uint64(obj.Raw)/25 || int64(len(indexMagic)+uvarintLen(n))+25*int64(n) != obj.Raw) {
+		return nil, corrupt("%d entries do not fill %d bytes", n, obj.Raw)
+	}
+	live := make([]liveEntry, 0, min(n, 1<<20))
+	var rec [25]byte
+	var prev keyHash
+	for i := range n {
+		if _, err := io.ReadFull(br, rec[:]); err != nil {
+			return nil, corrupt("entry %d: %v", i, err)
+		}
+		var en liveEntry
+		copy(en.kh[:], rec[:16])
+		en.rh = binary.LittleEndian.Uint64(rec[16:24])
+		if i > 0 && prev.compare(en.kh) >= 0 {
+			return nil, corrupt("entries not strictly increasing at %d", i)
+		}
+		prev = en.kh
+		switch rec[24] {
+		case 0:
+			live = append(live, en)
+		case 1: // a tombstone in a base layer hides nothing
+		default:
+			return nil, corrupt("bad flag at entry %d", i)
+		}
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		if err == nil {
+			return nil, corrupt("trailing bytes")
+		}
+		return nil, corrupt("%v", err)
+	}
+	return live, nil
+}
+
+func uvarintLen(n uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], n)
 }

@@ -68,6 +68,26 @@ func (e *Engine) load(ctx context.Context, obj Object, dataKey []byte) ([]byte, 
 
 // loadInto is load decompressing into dst when it has room for the object.
 func (e *Engine) loadInto(ctx context.Context, obj Object, dataKey, dst []byte) ([]byte, error) {
+	compressed, err := e.readChecked(ctx, obj, dataKey)
+	if err != nil {
+		return nil, err
+	}
+	if int64(cap(dst)) < obj.Raw {
+		dst = make([]byte, 0, max(obj.Raw, 0))
+	}
+	raw, err := e.dec.DecodeAll(compressed, dst[:0])
+	if err != nil {
+		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decompress: %v", err)}
+	}
+	if obj.Raw > 0 && int64(len(raw)) != obj.Raw {
+		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("raw size %d, manifest says %d", len(raw), obj.Raw)}
+	}
+	return raw, nil
+}
+
+// readChecked reads an object and checks its size and hash, and decrypts it: what
+// it returns is the zstd frame.
+func (e *Engine) readChecked(ctx context.Context, obj Object, dataKey []byte) ([]byte, error) {
 	stored, err := e.bucket.Get(ctx, obj.Key)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -91,17 +111,7 @@ func (e *Engine) loadInto(ctx context.Context, obj Object, dataKey, dst []byte) 
 			return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decrypt: %v", err)}
 		}
 	}
-	if int64(cap(dst)) < obj.Raw {
-		dst = make([]byte, 0, max(obj.Raw, 0))
-	}
-	raw, err := e.dec.DecodeAll(stored, dst[:0])
-	if err != nil {
-		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decompress: %v", err)}
-	}
-	if obj.Raw > 0 && int64(len(raw)) != obj.Raw {
-		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("raw size %d, manifest says %d", len(raw), obj.Raw)}
-	}
-	return raw, nil
+	return stored, nil
 }
 
 // layerKeys resolves the data key of each encrypted layer of a manifest.
