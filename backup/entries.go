@@ -181,7 +181,13 @@ func (e *Engine) liveBase(ctx context.Context, obj Object, dataKey []byte) ([]li
 	if obj.Raw > 0 && (n > uint64(obj.Raw)/25 || int64(len(indexMagic)+uvarintLen(n))+25*int64(n) != obj.Raw) {
 		return nil, corrupt("%d entries do not fill %d bytes", n, obj.Raw)
 	}
-	live := make([]liveEntry, 0, min(n, 1<<20))
+	// n is bounded by the recorded size of the hash-checked object; without a
+	// recorded size, the slice grows as entries arrive.
+	size := n
+	if obj.Raw <= 0 {
+		size = min(n, 1<<20)
+	}
+	live := make([]liveEntry, 0, size)
 	var rec [25]byte
 	var prev keyHash
 	for i := range n {
