@@ -291,7 +291,6 @@ func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], direc
 	}()
 	err := func() error {
 		var slab []edgeRec
-		lastSource := "\x00" // never an id: ids are not empty and hold no NUL
 		pending := make([]*edgeRec, 0, batch)
 		for e, err := range edges {
 			if err != nil {
@@ -308,15 +307,11 @@ func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], direc
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			for k, end := range [2]string{ne.Source, ne.Target} {
-				if k == 0 && end == lastSource {
-					continue // edges in key order share their first end
-				}
+			for _, end := range [2]string{ne.Source, ne.Target} {
 				if _, ok := ids[end]; !ok {
 					return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, ne.Source, ne.Target, end)
 				}
 			}
-			lastSource = ne.Source
 			if len(slab) == 0 {
 				slab = make([]edgeRec, slabSize)
 			}
