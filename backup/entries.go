@@ -101,7 +101,7 @@ func (h *entryHeap) Pop() any {
 	return last
 }
 
-// storeIndex encodes the list as a layer index (see encodeIndex), compresses it as
+// storeIndex encodes the list as a layer index (see FORMAT.md), compresses it as
 // it goes, without the whole encoding in memory, encrypts it when dataKey is set,
 // and stores it. It returns the index object and the bytes newly written.
 func (e *Engine) storeIndex(ctx context.Context, l *entryList, dataKey []byte) (Object, int64, error) {
@@ -155,7 +155,7 @@ func (e *Engine) storeIndex(ctx context.Context, l *entryList, dataKey []byte) (
 
 // liveBase reads the index of a chain's base layer straight into live entries,
 // decompressing it as a stream: the decoded index, as large as the live set, is
-// never all in memory. The checks are decodeIndex's.
+// never all in memory. It checks what decodeIndex checks.
 func (e *Engine) liveBase(ctx context.Context, obj Object, dataKey []byte) ([]liveEntry, error) {
 	compressed, err := e.readChecked(ctx, obj, dataKey)
 	if err != nil {
@@ -194,19 +194,13 @@ func (e *Engine) liveBase(ctx context.Context, obj Object, dataKey []byte) ([]li
 		if _, err := io.ReadFull(br, rec[:]); err != nil {
 			return nil, corrupt("entry %d: %v", i, err)
 		}
-		var en liveEntry
-		copy(en.kh[:], rec[:16])
-		en.rh = binary.LittleEndian.Uint64(rec[16:24])
-		if i > 0 && prev.compare(en.kh) >= 0 {
-			return nil, corrupt("entries not strictly increasing at %d", i)
+		en, err := parseIndexEntry(rec[:], i, prev)
+		if err != nil {
+			return nil, &CorruptError{Key: obj.Key, Err: err}
 		}
 		prev = en.kh
-		switch rec[24] {
-		case 0:
-			live = append(live, en)
-		case 1: // a tombstone in a base layer hides nothing
-		default:
-			return nil, corrupt("bad flag at entry %d", i)
+		if !en.tombstone { // a tombstone in a base layer hides nothing
+			live = append(live, liveEntry{en.kh, en.rh})
 		}
 	}
 	if _, err := br.ReadByte(); err != io.EOF {

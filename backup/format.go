@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"slices"
 	"time"
 	"unsafe"
 
@@ -90,18 +89,8 @@ type indexEntry struct {
 
 func hashValue(v []byte) uint64 { return xxh3.Hash(v) }
 
-// encodeIndex sorts entries by key hash and encodes them:
-// magic, uvarint count, then 16-byte key hash, 8-byte value hash, 1 flag byte each.
-func encodeIndex(entries []indexEntry) []byte {
-	slices.SortFunc(entries, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
-	b := make([]byte, 0, len(indexMagic)+binary.MaxVarintLen64+len(entries)*25)
-	b = append(b, indexMagic...)
-	b = binary.AppendUvarint(b, uint64(len(entries)))
-	for _, e := range entries {
-		b = appendIndexEntry(b, e)
-	}
-	return b
-}
+// An index is magic, uvarint count, then per entry a 16-byte key hash, an 8-byte
+// value hash and a flag byte, sorted by key hash (see FORMAT.md).
 
 func appendIndexEntry(b []byte, e indexEntry) []byte {
 	b = append(b, e.kh[:]...)
@@ -113,13 +102,26 @@ func appendIndexEntry(b []byte, e indexEntry) []byte {
 	return append(b, f)
 }
 
-func decodeIndex(b []byte) ([]indexEntry, error) {
-	return decodeIndexInto(b, func(e indexEntry) (indexEntry, bool) { return e, true })
+// parseIndexEntry parses entry i, 25 bytes, of an index whose entry i-1 had key
+// hash prev.
+func parseIndexEntry(rec []byte, i uint64, prev keyHash) (indexEntry, error) {
+	var e indexEntry
+	copy(e.kh[:], rec[:16])
+	e.rh = binary.LittleEndian.Uint64(rec[16:24])
+	switch rec[24] {
+	case 0:
+	case 1:
+		e.tombstone = true
+	default:
+		return e, fmt.Errorf("index: bad flag at entry %d", i)
+	}
+	if i > 0 && prev.compare(e.kh) >= 0 {
+		return e, fmt.Errorf("index: entries not strictly increasing at %d", i)
+	}
+	return e, nil
 }
 
-// decodeIndexInto decodes an index into a slice of what keep makes of each entry
-// it keeps, without a slice of every entry on the way.
-func decodeIndexInto[T any](b []byte, keep func(indexEntry) (T, bool)) ([]T, error) {
+func decodeIndex(b []byte) ([]indexEntry, error) {
 	if !bytes.HasPrefix(b, []byte(indexMagic)) {
 		return nil, fmt.Errorf("index: bad magic")
 	}
@@ -129,27 +131,14 @@ func decodeIndexInto[T any](b []byte, keep func(indexEntry) (T, bool)) ([]T, err
 		return nil, fmt.Errorf("index: bad length")
 	}
 	b = b[k:]
-	out := make([]T, 0, n)
+	out := make([]indexEntry, n)
 	var prev keyHash
-	for i := range int(n) {
-		var e indexEntry
-		copy(e.kh[:], b[:16])
-		e.rh = binary.LittleEndian.Uint64(b[16:24])
-		switch b[24] {
-		case 0:
-		case 1:
-			e.tombstone = true
-		default:
-			return nil, fmt.Errorf("index: bad flag at entry %d", i)
+	for i := range n {
+		e, err := parseIndexEntry(b[25*i:25*i+25], i, prev)
+		if err != nil {
+			return nil, err
 		}
-		if i > 0 && prev.compare(e.kh) >= 0 {
-			return nil, fmt.Errorf("index: entries not strictly increasing at %d", i)
-		}
-		prev = e.kh
-		if v, ok := keep(e); ok {
-			out = append(out, v)
-		}
-		b = b[25:]
+		out[i], prev = e, e.kh
 	}
 	return out, nil
 }

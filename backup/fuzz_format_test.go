@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"testing"
 )
@@ -68,4 +69,15 @@ func FuzzIndex(f *testing.F) {
 			t.Fatalf("index decodes but its entries do not re-encode the same: %v", err)
 		}
 	})
+}
+
+// encodeIndex is the whole encoding of an index in one slice, the reference that
+// storeIndex's streamed encoding is held to.
+func encodeIndex(entries []indexEntry) []byte {
+	slices.SortFunc(entries, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
+	b := append([]byte(indexMagic), binary.AppendUvarint(nil, uint64(len(entries)))...)
+	for _, e := range entries {
+		b = appendIndexEntry(b, e)
+	}
+	return b
 }
