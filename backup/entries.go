@@ -3,7 +3,6 @@ package backup
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -11,6 +10,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/graphvault/graphvault/internal/kmerge"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -51,54 +51,34 @@ func (l *entryList) counts() (records, tombstones int64) {
 // with one key hash are an ErrInvalid: a view yielded one record key twice.
 func (l *entryList) sorted(fn func(e indexEntry) error) error {
 	byKey := func(a, b liveEntry) int { return a.kh.compare(b.kh) }
-	h := &entryHeap{}
 	for _, run := range l.runs {
 		slices.SortFunc(run, byKey)
-		if len(run) > 0 {
-			h.runs = append(h.runs, run)
-		}
 	}
-	heap.Init(h)
 	slices.SortFunc(l.tombs, keyHash.compare)
 	tombs := l.tombs
 	var prev keyHash
 	first := true
-	for h.Len() > 0 || len(tombs) > 0 {
-		var e indexEntry
-		if h.Len() > 0 && (len(tombs) == 0 || h.runs[0][0].kh.compare(tombs[0]) <= 0) {
-			le := h.runs[0][0]
-			e = indexEntry{kh: le.kh, rh: le.rh}
-			if h.runs[0] = h.runs[0][1:]; len(h.runs[0]) == 0 {
-				heap.Pop(h)
-			} else {
-				heap.Fix(h, 0)
-			}
-		} else {
-			e = indexEntry{kh: tombs[0], tombstone: true}
-			tombs = tombs[1:]
-		}
+	emit := func(e indexEntry) error {
 		if !first && e.kh == prev {
 			return fmt.Errorf("%w: the graph view yielded one record key twice", ErrInvalid)
 		}
 		first, prev = false, e.kh
-		if err := fn(e); err != nil {
-			return err
-		}
+		return fn(e)
 	}
-	return nil
-}
-
-// entryHeap orders sorted runs by their first entry.
-type entryHeap struct{ runs [][]liveEntry }
-
-func (h *entryHeap) Len() int           { return len(h.runs) }
-func (h *entryHeap) Less(i, j int) bool { return h.runs[i][0].kh.compare(h.runs[j][0].kh) < 0 }
-func (h *entryHeap) Swap(i, j int)      { h.runs[i], h.runs[j] = h.runs[j], h.runs[i] }
-func (h *entryHeap) Push(x any)         { h.runs = append(h.runs, x.([]liveEntry)) }
-func (h *entryHeap) Pop() any {
-	last := h.runs[len(h.runs)-1]
-	h.runs = h.runs[:len(h.runs)-1]
-	return last
+	// Tombstones, few, are slipped in between the records.
+	err := kmerge.Merge(l.runs, byKey, func(le liveEntry) error {
+		for len(tombs) > 0 && tombs[0].compare(le.kh) <= 0 {
+			if err := emit(indexEntry{kh: tombs[0], tombstone: true}); err != nil {
+				return err
+			}
+			tombs = tombs[1:]
+		}
+		return emit(indexEntry{kh: le.kh, rh: le.rh})
+	})
+	for ; err == nil && len(tombs) > 0; tombs = tombs[1:] {
+		err = emit(indexEntry{kh: tombs[0], tombstone: true})
+	}
+	return err
 }
 
 // storeIndex encodes the list as a layer index (see FORMAT.md), compresses it as

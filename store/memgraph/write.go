@@ -2,7 +2,6 @@ package memgraph
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/google/btree"
 
+	"github.com/graphvault/graphvault/internal/kmerge"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -383,29 +383,9 @@ func buildReverse(rt *btree.BTreeG[*edgeRec], batches <-chan []*edgeRec) {
 		slices.SortFunc(cur, compareRev)
 		runs = append(runs, cur)
 	}
-	// Merge: repeatedly take the smallest head among the runs.
-	h := &runHeap{runs: runs}
-	heap.Init(h)
-	for h.Len() > 0 {
-		run := h.runs[0]
-		rt.ReplaceOrInsert(run[0].r)
-		if h.runs[0] = run[1:]; len(h.runs[0]) == 0 {
-			heap.Pop(h)
-		} else {
-			heap.Fix(h, 0)
-		}
-	}
-}
-
-// runHeap orders sorted runs by their first entry.
-type runHeap struct{ runs [][]revEntry }
-
-func (h *runHeap) Len() int           { return len(h.runs) }
-func (h *runHeap) Less(i, j int) bool { return compareRev(h.runs[i][0], h.runs[j][0]) < 0 }
-func (h *runHeap) Swap(i, j int)      { h.runs[i], h.runs[j] = h.runs[j], h.runs[i] }
-func (h *runHeap) Push(x any)         { h.runs = append(h.runs, x.([]revEntry)) }
-func (h *runHeap) Pop() any {
-	last := h.runs[len(h.runs)-1]
-	h.runs = h.runs[:len(h.runs)-1]
-	return last
+	// Merge the runs into the tree, smallest first.
+	_ = kmerge.Merge(runs, compareRev, func(e revEntry) error {
+		rt.ReplaceOrInsert(e.r)
+		return nil
+	})
 }
