@@ -667,14 +667,21 @@ func restoreEqual(t *testing.T, e *backup.Engine, w workload, row store.Snapshot
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := memgraph.New()
-	if w.directed() {
-		got = memgraph.New(memgraph.Directed())
-	}
-	if _, err := e.Restore(ctx, row.ID, got, backup.RestoreOptions{}); err != nil {
+	got, err := restoreFresh(ctx, e, w, row.ID)
+	if err != nil {
 		t.Fatalf("%s: restore %s (round %d): %v", when, row.ID, round, err)
 	}
 	if d, err := graphtest.Diff(ctx, want, got); err != nil || d != "" {
 		t.Fatalf("%s: snapshot %s (round %d, %s) restores different from its graph: %s %v", when, row.ID, round, row.Kind, d, err)
 	}
+}
+
+// restoreFresh restores a snapshot into a new graph of the workload's shape.
+func restoreFresh(ctx context.Context, e *backup.Engine, w workload, id string) (*memgraph.Graph, error) {
+	got := memgraph.New()
+	if w.directed() {
+		got = memgraph.New(memgraph.Directed())
+	}
+	_, err := e.Restore(ctx, id, got, backup.RestoreOptions{})
+	return got, err
 }

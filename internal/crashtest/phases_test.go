@@ -311,11 +311,8 @@ func checkpointGraphMatches(t *testing.T, e *backup.Engine, w workload, row stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := memgraph.New()
-	if w.directed() {
-		got = memgraph.New(memgraph.Directed())
-	}
-	if _, err := e.Restore(ctx, row.ID, got, backup.RestoreOptions{}); err != nil {
+	got, err := restoreFresh(ctx, e, w, row.ID)
+	if err != nil {
 		t.Fatalf("%s: restore checkpoint snapshot %s: %v", when, row.ID, err)
 	}
 	slices.Reverse(rounds)
