@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,6 +157,15 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The checkers accept exactly what the decoders accept.
+		_, _, nerr := DecodeNode(b)
+		if cerr := ValidateNode(b, nil); (nerr == nil) != (cerr == nil) {
+			t.Fatalf("DecodeNode says %v, ValidateNode says %v", nerr, cerr)
+		}
+		_, eerr := DecodeEdge(b)
+		if cerr := ValidateEdge(b); (eerr == nil) != (cerr == nil) {
+			t.Fatalf("DecodeEdge says %v, ValidateEdge says %v", eerr, cerr)
+		}
 		v, err := DecodeValue(b)
 		if err != nil {
 			return
@@ -222,5 +232,51 @@ func TestValidVariantsWriteTheSameBytes(t *testing.T) {
 	}
 	if _, err := DecodeEdge(bad); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("decoding invalid UTF-8: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestValidateMatchesDecode(t *testing.T) {
+	node, err := AppendNode(nil, []string{"b", "a"}, map[string]any{"k": []any{int64(1), 2.5, "x", map[string]any{"z": nil}}, "t": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge, err := AppendEdge(nil, map[string]any{"w": 1.5, "d": "text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	if err := ValidateNode(node, func(l []byte) error { labels = append(labels, string(l)); return nil }); err != nil {
+		t.Fatalf("ValidateNode: %v", err)
+	}
+	if !slices.Equal(labels, []string{"a", "b"}) {
+		t.Errorf("labels %q, want [a b]", labels)
+	}
+	if err := ValidateNode(node, func([]byte) error { return errors.New("no") }); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a refused label: %v, want ErrCorrupt", err)
+	}
+	if err := ValidateEdge(edge); err != nil {
+		t.Fatalf("ValidateEdge: %v", err)
+	}
+	// Every truncation and every single-byte change is judged as the decoder judges it.
+	for _, b := range [][]byte{node, edge} {
+		for i := range len(b) {
+			cut := b[:i]
+			_, _, nerr := DecodeNode(cut)
+			if cerr := ValidateNode(cut, nil); (nerr == nil) != (cerr == nil) {
+				t.Fatalf("cut %x: DecodeNode %v, ValidateNode %v", cut, nerr, cerr)
+			}
+			for _, x := range []byte{0x00, 0x01, 0x7f, 0x80, 0xff} {
+				bad := slices.Clone(b)
+				bad[i] = x
+				_, eerr := DecodeEdge(bad)
+				if cerr := ValidateEdge(bad); (eerr == nil) != (cerr == nil) {
+					t.Fatalf("%x: DecodeEdge %v, ValidateEdge %v", bad, eerr, cerr)
+				}
+				_, _, nerr := DecodeNode(bad)
+				if cerr := ValidateNode(bad, nil); (nerr == nil) != (cerr == nil) {
+					t.Fatalf("%x: DecodeNode %v, ValidateNode %v", bad, nerr, cerr)
+				}
+			}
+		}
 	}
 }

@@ -1,0 +1,206 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"math"
+	"unicode/utf8"
+)
+
+// Record is one graph record in its encoded form: its key, as graph.NodeKey or
+// graph.EdgeKey writes it, and its record value.
+type Record struct {
+	Key   string
+	Value []byte
+}
+
+// Source is an optional method set of a graph.View whose records are held
+// encoded, as memgraph holds them. A reader that wants the encoding (a snapshot)
+// takes the records as they are instead of decoding and encoding them again.
+// EncodedNodes and EncodedEdges yield the same records, in the same order, as the
+// view's Nodes and Edges; the records share memory with the view and must not be
+// modified.
+type Source interface {
+	EncodedNodes(ctx context.Context) iter.Seq2[Record, error]
+	EncodedEdges(ctx context.Context) iter.Seq2[Record, error]
+}
+
+// Sink is an optional method set of a graph.Writer that stores records encoded.
+// ReplaceEncoded is graph.Writer.Replace for encoded records: the sink checks every
+// key and value as strictly as the decoder would and copies what it keeps, so a
+// record's Key and Value may be reused once the sequence goes on.
+type Sink interface {
+	ReplaceEncoded(ctx context.Context, directed bool, nodes, edges iter.Seq2[Record, error]) error
+}
+
+// ValidateNode checks that b is a node's record value exactly as AppendNode writes
+// it, without decoding it into Go values. label, when not nil, is called with each
+// label, which aliases b.
+func ValidateNode(b []byte, label func([]byte) error) error {
+	c := checker{b: b}
+	n, err := c.count()
+	if err != nil {
+		return err
+	}
+	var prev []byte
+	for i := range n {
+		l, err := c.str()
+		if err != nil {
+			return err
+		}
+		if i > 0 && bytes.Compare(prev, l) >= 0 {
+			return c.fail("labels not strictly increasing")
+		}
+		prev = l
+		if label != nil {
+			if err := label(l); err != nil {
+				return fmt.Errorf("%w: label: %v", ErrCorrupt, err)
+			}
+		}
+	}
+	if err := c.mapBody(0); err != nil {
+		return err
+	}
+	return c.end()
+}
+
+// ValidateEdge checks that b is an edge's record value exactly as AppendEdge writes
+// it, without decoding it into Go values.
+func ValidateEdge(b []byte) error {
+	c := checker{b: b}
+	if err := c.mapBody(0); err != nil {
+		return err
+	}
+	return c.end()
+}
+
+// checker walks an encoding with the decoder's rules and keeps nothing.
+type checker struct {
+	b   []byte
+	off int
+}
+
+func (c *checker) fail(what string) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, what, c.off)
+}
+
+func (c *checker) uvarint() (uint64, error) {
+	v, n := binary.Uvarint(c.b[c.off:])
+	if n <= 0 {
+		return 0, c.fail("bad uvarint")
+	}
+	if n > 1 && c.b[c.off+n-1] == 0 {
+		return 0, c.fail("non-minimal uvarint")
+	}
+	c.off += n
+	return v, nil
+}
+
+func (c *checker) count() (int, error) {
+	n, err := c.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if n > uint64(len(c.b)-c.off) {
+		return 0, c.fail("count exceeds input")
+	}
+	return int(n), nil
+}
+
+func (c *checker) str() ([]byte, error) {
+	n, err := c.count()
+	if err != nil {
+		return nil, err
+	}
+	s := c.b[c.off : c.off+n]
+	if !utf8.Valid(s) {
+		return nil, c.fail("string is not UTF-8")
+	}
+	c.off += n
+	return s, nil
+}
+
+func (c *checker) value(depth int) error {
+	if depth > MaxDepth {
+		return c.fail("nesting too deep")
+	}
+	if c.off >= len(c.b) {
+		return c.fail("truncated value")
+	}
+	tag := c.b[c.off]
+	c.off++
+	switch tag {
+	case tagNil, tagFalse, tagTrue:
+		return nil
+	case tagInt:
+		start := c.off
+		_, n := binary.Varint(c.b[c.off:])
+		if n <= 0 {
+			return c.fail("bad varint")
+		}
+		if n > 1 && c.b[start+n-1] == 0 {
+			return c.fail("non-minimal varint")
+		}
+		c.off += n
+		return nil
+	case tagFloat:
+		if len(c.b)-c.off < 8 {
+			return c.fail("truncated float")
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(c.b[c.off:]))
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return c.fail("float is not finite")
+		}
+		c.off += 8
+		return nil
+	case tagString:
+		_, err := c.str()
+		return err
+	case tagList:
+		n, err := c.count()
+		if err != nil {
+			return err
+		}
+		for range n {
+			if err := c.value(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case tagMap:
+		return c.mapBody(depth)
+	}
+	return c.fail(fmt.Sprintf("unknown tag 0x%02x", tag))
+}
+
+func (c *checker) mapBody(depth int) error {
+	n, err := c.count()
+	if err != nil {
+		return err
+	}
+	var prev []byte
+	for i := range n {
+		k, err := c.str()
+		if err != nil {
+			return err
+		}
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
+			return c.fail("map keys not strictly increasing")
+		}
+		prev = k
+		if err := c.value(depth + 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *checker) end() error {
+	if c.off != len(c.b) {
+		return c.fail("trailing bytes")
+	}
+	return nil
+}
