@@ -319,6 +319,13 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 		}
 	}
 	res := &RestoreResult{SnapshotID: m.ID, GraphID: m.GraphID, Partial: opts.partial()}
+	if sink, ok := w.(codec.Sink); ok && !opts.partial() {
+		if err := e.restoreEncoded(ctx, m, keys, sink, opts, res); err != nil {
+			return nil, fmt.Errorf("backup: restore %s: %w", snapshotID, err)
+		}
+		report(opts.Progress, Progress{Phase: "done", Records: res.Nodes + res.Edges})
+		return res, nil
+	}
 	nodes := func(yield func(graph.Node, error) bool) {
 		stopped := false
 		err := mergedDecoded(ctx, e, m, keys, kindNode, decodeNodeRecord, func(kh keyHash, n graph.Node) error {
@@ -373,6 +380,100 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	}
 	report(opts.Progress, Progress{Phase: "done", Records: res.Nodes + res.Edges})
 	return res, nil
+}
+
+// restoreEncoded restores the whole snapshot into a writer that stores records
+// encoded: records go from the segment buffers to the writer as they are, checked
+// on the goroutines that load the segments instead of decoded.
+func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte, sink codec.Sink, opts RestoreOptions, res *RestoreResult) error {
+	directed := m.Directed
+	seq := func(kind byte, check func(codec.Record) error, count *int64) iter.Seq2[codec.Record, error] {
+		return func(yield func(codec.Record, error) bool) {
+			stopped := false
+			err := mergedEncoded(ctx, e, m, keys, kind, check, func(r codec.Record) error {
+				if *count++; (res.Nodes+res.Edges)%65536 == 0 {
+					report(opts.Progress, Progress{Phase: kindPhase(kind), Records: res.Nodes + res.Edges})
+				}
+				if !yield(r, nil) {
+					stopped = true
+					return errStop
+				}
+				return nil
+			})
+			if err == nil && kind == kindEdge && (res.Nodes != m.Nodes || res.Edges != m.Edges) {
+				// Checked before the sequence ends, so the writer discards the content.
+				err = fmt.Errorf("%w: read %d nodes and %d edges, manifest says %d and %d", ErrCorrupt, res.Nodes, res.Edges, m.Nodes, m.Edges)
+			}
+			if err != nil && !stopped {
+				yield(codec.Record{}, err)
+			}
+		}
+	}
+	nodes := seq(kindNode, codec.CheckNode, &res.Nodes)
+	edges := seq(kindEdge, func(r codec.Record) error { return codec.CheckEdge(r, directed) }, &res.Edges)
+	meta := graph.Meta{Directed: m.Directed, Position: m.Position, Normalized: true}
+	return sink.ReplaceEncoded(ctx, meta, nodes, edges)
+}
+
+func kindPhase(kind byte) string {
+	if kind == kindNode {
+		return "nodes"
+	}
+	return "edges"
+}
+
+// encodedRecord is a live record of a segment, checked, aliasing the segment buffer.
+type encodedRecord struct {
+	kh        keyHash
+	tombstone bool
+	r         codec.Record
+}
+
+// encodedSegment is a loaded segment's records with the buffer they alias.
+type encodedSegment struct {
+	recs []encodedRecord
+	buf  []byte
+}
+
+// mergedEncoded is mergedRecords with every put record checked by check in the
+// goroutines that load the segments. fn gets records that alias segment buffers:
+// it must copy what it keeps.
+func mergedEncoded(ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, check func(codec.Record) error, fn func(r codec.Record) error) error {
+	segs, objs, objKeys, base := kindObjects(m, keys, kind)
+	seen := newShadows(m)
+	free := make(chan []byte, e.cfg.workers+1)
+	prep := func(i int, raw []byte) (encodedSegment, error) {
+		out := encodedSegment{buf: raw, recs: make([]encodedRecord, 0, min(segs[i].Records, int64(len(raw)/3)+1))}
+		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+			d := encodedRecord{kh: r.kh, tombstone: r.op == opTombstone}
+			if !d.tombstone {
+				d.r = codec.Record{Key: r.key, Value: r.value}
+				if err := check(d.r); err != nil {
+					return err
+				}
+			}
+			out.recs = append(out.recs, d)
+			return nil
+		})
+		return out, segmentErr(objs[i], err)
+	}
+	return fetchMapped(ctx, e, objs, objKeys, free, false, prep, func(i int, seg encodedSegment) error {
+		defer func() {
+			select {
+			case free <- seg.buf:
+			default:
+			}
+		}()
+		for _, d := range seg.recs {
+			if seen.hidden(d.kh, base[i]) || d.tombstone {
+				continue
+			}
+			if err := fn(d.r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 type stopError struct{}

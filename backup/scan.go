@@ -2,9 +2,12 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"sync"
 
+	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -21,9 +24,10 @@ type scanned struct {
 
 // scanBatch is a run of records of one kind, encoded together by one worker.
 type scanBatch struct {
-	kind  byte
-	nodes []graph.Node
-	edges []graph.Edge
+	kind    byte
+	nodes   []graph.Node
+	edges   []graph.Edge
+	encoded []codec.Record // from a codec.Source view, instead of nodes and edges
 	// Filled by the worker.
 	buf  []byte
 	recs []scannedAt
@@ -61,7 +65,7 @@ func scanRecords(parent context.Context, view graph.View, workers int, onKind fu
 		var b *scanBatch
 		select {
 		case b = <-free:
-			b.nodes, b.edges, b.buf, b.recs, b.err = b.nodes[:0], b.edges[:0], b.buf[:0], b.recs[:0], nil
+			b.nodes, b.edges, b.encoded, b.buf, b.recs, b.err = b.nodes[:0], b.edges[:0], b.encoded[:0], b.buf[:0], b.recs[:0], nil
 		default:
 			b = &scanBatch{}
 		}
@@ -97,37 +101,41 @@ func scanRecords(parent context.Context, view graph.View, workers int, onKind fu
 				return false
 			}
 		}
+		// A view that holds its records encoded hands them over as they are.
+		src, encoded := view.(codec.Source)
 		readErr <- func() error {
-			b := newBatch(kindNode)
-			for n, err := range view.Nodes(ctx) {
-				if err != nil {
-					return fmt.Errorf("backup: read nodes: %w", err)
-				}
-				if b.nodes = append(b.nodes, n); len(b.nodes) == scanBatchSize {
-					if !send(b) {
-						return ctx.Err()
+			for _, kind := range []byte{kindNode, kindEdge} {
+				b := newBatch(kind)
+				// flush sends a full batch and starts the next; false means stop.
+				flush := func() bool {
+					if len(b.nodes)+len(b.edges)+len(b.encoded) < scanBatchSize {
+						return true
 					}
-					b = newBatch(kindNode)
+					ok := send(b)
+					b = newBatch(kind)
+					return ok
 				}
-			}
-			// The node batch is sent even when empty: it marks the end of the nodes.
-			if !send(b) {
-				return ctx.Err()
-			}
-			b = newBatch(kindEdge)
-			for ed, err := range view.Edges(ctx) {
+				var err error
+				switch {
+				case encoded && kind == kindNode:
+					err = readInto(src.EncodedNodes(ctx), func(r codec.Record) bool { b.encoded = append(b.encoded, r); return flush() })
+				case encoded:
+					err = readInto(src.EncodedEdges(ctx), func(r codec.Record) bool { b.encoded = append(b.encoded, r); return flush() })
+				case kind == kindNode:
+					err = readInto(view.Nodes(ctx), func(n graph.Node) bool { b.nodes = append(b.nodes, n); return flush() })
+				default:
+					err = readInto(view.Edges(ctx), func(e graph.Edge) bool { b.edges = append(b.edges, e); return flush() })
+				}
+				if errors.Is(err, errStop) {
+					return ctx.Err()
+				}
 				if err != nil {
-					return fmt.Errorf("backup: read edges: %w", err)
+					return fmt.Errorf("backup: read %ss: %w", kindPhase(kind)[:4], err)
 				}
-				if b.edges = append(b.edges, ed); len(b.edges) == scanBatchSize {
-					if !send(b) {
-						return ctx.Err()
-					}
-					b = newBatch(kindEdge)
+				// The last batch of a kind is sent even when empty: it marks the end of the nodes.
+				if !send(b) {
+					return ctx.Err()
 				}
-			}
-			if !send(b) {
-				return ctx.Err()
 			}
 			return nil
 		}()
@@ -186,6 +194,19 @@ func scanRecords(parent context.Context, view graph.View, workers int, onKind fu
 	return parent.Err()
 }
 
+// readInto hands what seq yields to add; it returns errStop when add says stop.
+func readInto[T any](seq iter.Seq2[T, error], add func(T) bool) error {
+	for v, err := range seq {
+		if err != nil {
+			return err
+		}
+		if !add(v) {
+			return errStop
+		}
+	}
+	return nil
+}
+
 // encode encodes and hashes the batch's records into its buffer.
 func (b *scanBatch) encode(directed, normal bool) {
 	var kbuf, vbuf []byte
@@ -208,5 +229,24 @@ func (b *scanBatch) encode(directed, normal bool) {
 			return
 		}
 		add(nil)
+	}
+	for _, r := range b.encoded {
+		var labels []string
+		if b.kind == kindNode {
+			if !normal {
+				err = codec.CheckNode(r)
+			}
+			if err == nil {
+				labels, err = codec.Labels(r.Value)
+			}
+		} else if !normal {
+			err = codec.CheckEdge(r, directed)
+		}
+		if err != nil {
+			b.err = fmt.Errorf("backup: record %q: %w", r.Key, err)
+			return
+		}
+		kbuf, vbuf = append(kbuf[:0], r.Key...), r.Value
+		add(labels)
 	}
 }

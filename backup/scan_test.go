@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -106,6 +107,22 @@ func TestScanStopsAtTheFirstError(t *testing.T) {
 			t.Fatalf("got %v, want an invalid id error naming the node", err)
 		}
 	})
+	t.Run("invalid encoded record", func(t *testing.T) {
+		// Records taken encoded from a view that does not vouch for them are checked.
+		v := &encodedView{listView: chainView(600, 10)}
+		for i := range 600 {
+			v.recs = append(v.recs, codec.Record{Key: fmt.Sprintf("n:n%06d", i), Value: []byte{0, 0}})
+		}
+		v.recs[400].Value = []byte{0, 1, 1, 'k', 9}
+		var keys []string
+		err := scanRecords(t.Context(), v, 2, func(byte) error { return nil }, func(r *scanned) error {
+			keys = append(keys, string(r.key))
+			return nil
+		})
+		if !errors.Is(err, codec.ErrCorrupt) || !strings.Contains(err.Error(), "n000400") || len(keys) > 400 {
+			t.Fatalf("got %v after %d records, want a corrupt record error naming n000400", err, len(keys))
+		}
+	})
 	t.Run("callback", func(t *testing.T) {
 		v := chainView(2000, 2000)
 		seen := 0
@@ -130,4 +147,24 @@ func TestScanStopsAtTheFirstError(t *testing.T) {
 			t.Fatalf("got %v, want context.Canceled", err)
 		}
 	})
+}
+
+// encodedView yields recs as its encoded nodes, and no edges.
+type encodedView struct {
+	*listView
+	recs []codec.Record
+}
+
+func (v *encodedView) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
+	return func(yield func(codec.Record, error) bool) {
+		for _, r := range v.recs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (v *encodedView) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
+	return func(func(codec.Record, error) bool) {}
 }

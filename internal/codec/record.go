@@ -8,6 +8,8 @@ import (
 	"iter"
 	"math"
 	"unicode/utf8"
+
+	"github.com/graphvault/graphvault/store/graph"
 )
 
 // Record is one graph record in its encoded form: its key, as graph.NodeKey or
@@ -29,11 +31,36 @@ type Source interface {
 }
 
 // Sink is an optional method set of a graph.Writer that stores records encoded.
-// ReplaceEncoded is graph.Writer.Replace for encoded records: the sink checks every
-// key and value as strictly as the decoder would and copies what it keeps, so a
-// record's Key and Value may be reused once the sequence goes on.
+// ReplaceEncoded is graph.Writer.Replace for encoded records. The sink copies what
+// it keeps, so a record's Key and Value may be reused once the sequence goes on.
+// It checks every record with CheckNode or CheckEdge unless meta.Normalized
+// promises that the caller did.
 type Sink interface {
-	ReplaceEncoded(ctx context.Context, directed bool, nodes, edges iter.Seq2[Record, error]) error
+	ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edges iter.Seq2[Record, error]) error
+}
+
+// CheckNode checks a node record: a valid node key and a value ValidateNode
+// accepts, with labels that are valid ids. Errors wrap ErrCorrupt.
+func CheckNode(r Record) error {
+	kind, _, err := graph.ParseKey(r.Key)
+	if err != nil || kind != 'n' {
+		return fmt.Errorf("%w: bad node key %q: %v", ErrCorrupt, r.Key, err)
+	}
+	return ValidateNode(r.Value, func(l []byte) error { return graph.ValidateID(string(l)) })
+}
+
+// CheckEdge checks an edge record: a valid edge key, with the smaller end first
+// when the graph is undirected, and a value ValidateEdge accepts. Errors wrap
+// ErrCorrupt.
+func CheckEdge(r Record, directed bool) error {
+	kind, parts, err := graph.ParseKey(r.Key)
+	if err != nil || kind != 'e' {
+		return fmt.Errorf("%w: bad edge key %q: %v", ErrCorrupt, r.Key, err)
+	}
+	if !directed && parts[1] < parts[0] {
+		return fmt.Errorf("%w: undirected edge key %q has the larger end first", ErrCorrupt, r.Key)
+	}
+	return ValidateEdge(r.Value)
 }
 
 // ValidateNode checks that b is a node's record value exactly as AppendNode writes
@@ -203,4 +230,22 @@ func (c *checker) end() error {
 		return c.fail("trailing bytes")
 	}
 	return nil
+}
+
+// Labels decodes only the labels of a node's record value, nil when it has none.
+func Labels(b []byte) ([]string, error) {
+	c := checker{b: b}
+	n, err := c.count()
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	labels := make([]string, n)
+	for i := range labels {
+		l, err := c.str()
+		if err != nil {
+			return nil, err
+		}
+		labels[i] = string(l)
+	}
+	return labels, nil
 }

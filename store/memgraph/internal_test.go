@@ -38,7 +38,7 @@ func TestReverseIndexFollowsEdges(t *testing.T) {
 			}
 			for _, r := range rev {
 				if got, ok := g.edges.Get(r); !ok || got != r {
-					t.Errorf("directed %t, after batch %d: reverse index holds a stale edge %+v", directed, i, r.e)
+					t.Errorf("directed %t, after batch %d: reverse index holds a stale edge %q", directed, i, r.key)
 				}
 			}
 		}

@@ -60,7 +60,8 @@ func (g *Graph) Changes(ctx context.Context, after uint64) iter.Seq2[graph.Batch
 	}
 }
 
-// batch returns the entry's batch, making the operations of a Replace batch.
+// batch returns the entry's batch, making the operations of a Replace batch by
+// decoding its content.
 func (e entry) batch() graph.Batch {
 	if e.content == nil {
 		return e.b
@@ -68,12 +69,14 @@ func (e entry) batch() graph.Batch {
 	b := e.b
 	b.Ops = make([]graph.Op, 0, 1+e.content.nodes.Len()+e.content.edges.Len())
 	b.Ops = append(b.Ops, graph.Op{Kind: graph.OpReset})
-	e.content.nodes.Ascend(func(n *graph.Node) bool {
-		b.Ops = append(b.Ops, graph.Op{Kind: graph.OpUpsertNode, Node: *n})
+	e.content.nodes.Ascend(func(r *nodeRec) bool {
+		n, _ := mustDecode(r.node())
+		b.Ops = append(b.Ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
 		return true
 	})
 	e.content.edges.Ascend(func(r *edgeRec) bool {
-		b.Ops = append(b.Ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: r.e})
+		ed, _ := mustDecode(r.edge())
+		b.Ops = append(b.Ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: ed})
 		return true
 	})
 	return b

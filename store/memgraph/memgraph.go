@@ -8,11 +8,16 @@
 // nodes in key order, then edges in key order; the order is the same in every view
 // of the same content.
 //
-// Values are normalized and copied on the way in ([graph.Node.Normalize],
-// [graph.Edge.Normalize]), so a caller cannot change stored state through what it
-// passed to Apply or Replace. Values yielded by views, returned by [Graph.Node] and
-// [Graph.Edge] and carried by journal batches share memory with the stored state and
-// must not be modified.
+// Records are held encoded, in the encoding snapshots use (internal/codec): a
+// node or edge costs its encoded bytes and a few words, not a map and a boxed
+// value per property. Values are checked and normalized on the way in
+// ([graph.Node.Normalize], [graph.Edge.Normalize]) and encoded, so a caller cannot
+// change stored state through what it passed to Apply or Replace. Views,
+// [Graph.Node] and [Graph.Edge] decode: what they return is the caller's. Views
+// also yield the records undecoded ([codec.Source]), and [Graph.ReplaceEncoded]
+// loads encoded records ([codec.Sink]): snapshots and restores go through these
+// without decoding. Operations carried by journal batches share memory with the
+// graph and must not be modified.
 //
 // Every successful Apply or Replace is one journal batch. Positions start at 1 and
 // grow by one per batch. [WithJournalLimit] bounds the number of batches kept.
@@ -39,12 +44,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/btree"
 
+	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -90,8 +95,8 @@ type Graph struct {
 	now      func() time.Time
 
 	mu    sync.Mutex
-	nodes *btree.BTreeG[*graph.Node]
-	edges *btree.BTreeG[*edgeRec] // by (lo, hi, type): the record key order
+	nodes *btree.BTreeG[*nodeRec] // by record key
+	edges *btree.BTreeG[*edgeRec] // by record key: (lo, hi, type)
 	rev   *btree.BTreeG[*edgeRec] // by (hi, lo, type): finds a node's edges by its other end
 	snap  *snapshot               // read-only clone of the current content, nil after a write
 	seq   uint64                  // position of the newest batch
@@ -101,68 +106,15 @@ type Graph struct {
 	// journal holds the kept batches, oldest first; journal[i].b.Seq == seq-len+1+i.
 	// Slots are never written again once appended, so readers may keep sub-slices.
 	journal []entry
-	// nodeProbe is a reusable search key, used under mu.
-	nodeProbe graph.Node
 }
 
-// edgeRec is a stored edge. Records are immutable once stored: trees share them
-// between clones.
-type edgeRec struct {
-	e    graph.Edge
-	swap bool // undirected and Target < Source: the key starts with Target
-}
-
-func newEdgeRec(e graph.Edge, directed bool) *edgeRec {
-	return &edgeRec{e: e, swap: !directed && e.Target < e.Source}
-}
-
-// lo is the end the record key starts with.
-func (r *edgeRec) lo() string {
-	if r.swap {
-		return r.e.Target
-	}
-	return r.e.Source
-}
-
-// hi is the other end.
-func (r *edgeRec) hi() string {
-	if r.swap {
-		return r.e.Source
-	}
-	return r.e.Target
-}
-
-// lessEdge orders edges by (lo, hi, type), which is the order of their record keys:
-// ids hold no NUL, the byte that separates the fields of a key.
-func lessEdge(a, b *edgeRec) bool {
-	if c := strings.Compare(a.lo(), b.lo()); c != 0 {
-		return c < 0
-	}
-	if c := strings.Compare(a.hi(), b.hi()); c != 0 {
-		return c < 0
-	}
-	return a.e.Type < b.e.Type
-}
-
-func lessRev(a, b *edgeRec) bool {
-	if c := strings.Compare(a.hi(), b.hi()); c != 0 {
-		return c < 0
-	}
-	if c := strings.Compare(a.lo(), b.lo()); c != 0 {
-		return c < 0
-	}
-	return a.e.Type < b.e.Type
-}
-
-func lessNode(a, b *graph.Node) bool { return a.ID < b.ID }
-
-func newTrees() (*btree.BTreeG[*graph.Node], *btree.BTreeG[*edgeRec], *btree.BTreeG[*edgeRec]) {
+func newTrees() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec], *btree.BTreeG[*edgeRec]) {
 	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge), btree.NewG(degree, lessRev)
 }
 
 // snapshot is a read-only copy of the content, shared by views and journal entries.
 type snapshot struct {
-	nodes *btree.BTreeG[*graph.Node]
+	nodes *btree.BTreeG[*nodeRec]
 	edges *btree.BTreeG[*edgeRec]
 }
 
@@ -197,28 +149,36 @@ func (g *Graph) Position() uint64 {
 	return g.seq
 }
 
-// Node returns the node with the given id. The caller must not modify it.
+// Node returns the node with the given id.
 func (g *Graph) Node(id string) (graph.Node, bool) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.nodeProbe.ID = id
-	n, ok := g.nodes.Get(&g.nodeProbe)
+	r, ok := g.nodes.Get(&nodeRec{key: graph.NodeKey(id)})
+	g.mu.Unlock()
 	if !ok {
 		return graph.Node{}, false
 	}
-	return *n, true
+	return mustDecode(r.node())
 }
 
 // Edge returns the edge with the given key; in an undirected graph the ends may be
-// given in either order. The caller must not modify it.
+// given in either order.
 func (g *Graph) Edge(source, target, typ string) (graph.Edge, bool) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	r, ok := g.edges.Get(newEdgeRec(graph.Edge{Source: source, Target: target, Type: typ}, g.directed))
+	r, ok := g.edges.Get(edgeProbe(source, target, typ, g.directed))
+	g.mu.Unlock()
 	if !ok {
 		return graph.Edge{}, false
 	}
-	return r.e, true
+	return mustDecode(r.edge())
+}
+
+// mustDecode returns a decoded stored record. Stored records were encoded here
+// from checked content, so one that does not decode is a broken invariant.
+func mustDecode[T any](v T, err error) (T, bool) {
+	if err != nil {
+		panic(err)
+	}
+	return v, true
 }
 
 // snapshotLocked returns a read-only clone of the current content. Views opened
@@ -252,28 +212,30 @@ func (v *view) Meta() graph.Meta { return v.meta }
 // Normalized reports that every record passed Normalize or Adopt on its way in.
 func (v *view) Normalized() bool { return true }
 
-// Node returns the view's node with the id. The caller must not modify it.
+// Node returns the view's node with the id.
 func (v *view) Node(ctx context.Context, id string) (graph.Node, bool, error) {
 	if v.s == nil {
 		return graph.Node{}, false, fmt.Errorf("memgraph: view node: %w", graph.ErrClosed)
 	}
-	n, ok := v.s.nodes.Get(&graph.Node{ID: id})
+	r, ok := v.s.nodes.Get(&nodeRec{key: graph.NodeKey(id)})
 	if !ok {
 		return graph.Node{}, false, nil
 	}
-	return *n, true, nil
+	n, err := r.node()
+	return n, err == nil, err
 }
 
-// Edge returns the view's edge with the key. The caller must not modify it.
+// Edge returns the view's edge with the key.
 func (v *view) Edge(ctx context.Context, source, target, typ string) (graph.Edge, bool, error) {
 	if v.s == nil {
 		return graph.Edge{}, false, fmt.Errorf("memgraph: view edge: %w", graph.ErrClosed)
 	}
-	r, ok := v.s.edges.Get(newEdgeRec(graph.Edge{Source: source, Target: target, Type: typ}, v.meta.Directed))
+	r, ok := v.s.edges.Get(edgeProbe(source, target, typ, v.meta.Directed))
 	if !ok {
 		return graph.Edge{}, false, nil
 	}
-	return r.e, true, nil
+	e, err := r.edge()
+	return e, err == nil, err
 }
 
 // newJournalID returns a random name for a new journal.
@@ -289,41 +251,54 @@ func (v *view) Close() error {
 }
 
 func (v *view) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
-	return func(yield func(graph.Node, error) bool) {
-		if v.s == nil {
-			yield(graph.Node{}, fmt.Errorf("memgraph: view nodes: %w", graph.ErrClosed))
-			return
-		}
-		ascend(ctx, v.s.nodes, func(n *graph.Node) graph.Node { return *n }, yield)
-	}
+	return viewSeq(ctx, v, "nodes", func(s *snapshot) *btree.BTreeG[*nodeRec] { return s.nodes }, (*nodeRec).node)
 }
 
 func (v *view) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
-	return func(yield func(graph.Edge, error) bool) {
-		if v.s == nil {
-			yield(graph.Edge{}, fmt.Errorf("memgraph: view edges: %w", graph.ErrClosed))
-			return
-		}
-		ascend(ctx, v.s.edges, func(r *edgeRec) graph.Edge { return r.e }, yield)
-	}
+	return viewSeq(ctx, v, "edges", func(s *snapshot) *btree.BTreeG[*edgeRec] { return s.edges }, (*edgeRec).edge)
 }
 
-// ascend yields every item of t in order, checking ctx now and then.
-func ascend[T, V any](ctx context.Context, t *btree.BTreeG[T], conv func(T) V, yield func(V, error) bool) {
-	err := ctx.Err()
-	if err == nil {
-		i := 0
-		t.Ascend(func(item T) bool {
-			if i++; i%ctxEvery == 0 {
-				if err = ctx.Err(); err != nil {
+// EncodedNodes yields the nodes as they are stored: see [codec.Source].
+func (v *view) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
+	return viewSeq(ctx, v, "nodes", func(s *snapshot) *btree.BTreeG[*nodeRec] { return s.nodes }, func(r *nodeRec) (codec.Record, error) {
+		return codec.Record{Key: r.key, Value: r.val}, nil
+	})
+}
+
+// EncodedEdges yields the edges as they are stored: see [codec.Source].
+func (v *view) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
+	return viewSeq(ctx, v, "edges", func(s *snapshot) *btree.BTreeG[*edgeRec] { return s.edges }, func(r *edgeRec) (codec.Record, error) {
+		return codec.Record{Key: r.key, Value: r.val}, nil
+	})
+}
+
+// viewSeq yields every record of one of the view's trees, in order, converted by
+// conv, checking ctx now and then.
+func viewSeq[T, V any](ctx context.Context, v *view, what string, tree func(*snapshot) *btree.BTreeG[T], conv func(T) (V, error)) iter.Seq2[V, error] {
+	return func(yield func(V, error) bool) {
+		var zero V
+		if v.s == nil {
+			yield(zero, fmt.Errorf("memgraph: view %s: %w", what, graph.ErrClosed))
+			return
+		}
+		err := ctx.Err()
+		if err == nil {
+			i := 0
+			tree(v.s).Ascend(func(item T) bool {
+				if i++; i%ctxEvery == 0 {
+					if err = ctx.Err(); err != nil {
+						return false
+					}
+				}
+				var x V
+				if x, err = conv(item); err != nil {
 					return false
 				}
-			}
-			return yield(conv(item), nil)
-		})
-	}
-	if err != nil {
-		var zero V
-		yield(zero, err)
+				return yield(x, nil)
+			})
+		}
+		if err != nil {
+			yield(zero, err)
+		}
 	}
 }

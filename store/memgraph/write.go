@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/btree"
 
+	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/internal/kmerge"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -28,8 +29,12 @@ func (g *Graph) Apply(ctx context.Context, ops []graph.Op) error {
 		return nil
 	}
 	norm := make([]graph.Op, len(ops))
+	recs := make([]prepared, len(ops))
 	for i, op := range ops {
 		n, err := normalizeOp(op)
+		if err == nil {
+			recs[i], err = prepare(n, g.directed)
+		}
 		if err != nil {
 			return fmt.Errorf("memgraph: apply: op %d (%s): %w", i, op.Kind, err)
 		}
@@ -41,7 +46,7 @@ func (g *Graph) Apply(ctx context.Context, ops []graph.Op) error {
 	g.snap = nil
 	var u undoLog
 	for i, op := range norm {
-		if err := g.applyLocked(op, &u); err != nil {
+		if err := g.applyLocked(op, recs[i], &u); err != nil {
 			u.revert(g)
 			return fmt.Errorf("memgraph: apply: op %d (%s): %w", i, op.Kind, err)
 		}
@@ -50,7 +55,28 @@ func (g *Graph) Apply(ctx context.Context, ops []graph.Op) error {
 	return nil
 }
 
-// normalizeOp validates op and returns the copy the graph stores and journals.
+// prepared is the record an operation stores, or the key it deletes.
+type prepared struct {
+	node *nodeRec
+	edge *edgeRec
+}
+
+// prepare encodes the record a normalized op writes, before the lock is taken.
+func prepare(op graph.Op, directed bool) (p prepared, err error) {
+	switch op.Kind {
+	case graph.OpUpsertNode:
+		p.node, err = newNodeRec(op.Node)
+	case graph.OpDeleteNode:
+		p.node = &nodeRec{key: graph.NodeKey(op.Node.ID)}
+	case graph.OpUpsertEdge:
+		p.edge, err = newEdgeRec(op.Edge, directed)
+	case graph.OpDeleteEdge:
+		p.edge = edgeProbe(op.Edge.Source, op.Edge.Target, op.Edge.Type, directed)
+	}
+	return p, err
+}
+
+// normalizeOp validates op and returns the copy the graph journals.
 func normalizeOp(op graph.Op) (graph.Op, error) {
 	switch op.Kind {
 	case graph.OpUpsertNode:
@@ -77,37 +103,29 @@ func normalizeOp(op graph.Op) (graph.Op, error) {
 }
 
 // applyLocked applies one normalized op, logging what it changes in u.
-func (g *Graph) applyLocked(op graph.Op, u *undoLog) error {
+func (g *Graph) applyLocked(op graph.Op, p prepared, u *undoLog) error {
 	switch op.Kind {
 	case graph.OpUpsertNode:
-		n := op.Node
-		old, had := g.nodes.ReplaceOrInsert(&n)
-		u.node(n.ID, old, had)
+		old, had := g.nodes.ReplaceOrInsert(p.node)
+		u.node(p.node, old, had)
 	case graph.OpDeleteNode:
-		g.deleteNodeLocked(op.Node.ID, u)
+		g.deleteNodeLocked(p.node, u)
 	case graph.OpUpsertEdge:
 		for _, end := range [2]string{op.Edge.Source, op.Edge.Target} {
-			if !g.hasNodeLocked(end) {
+			if !g.nodes.Has(&nodeRec{key: graph.NodeKey(end)}) {
 				return fmt.Errorf("%w: edge %q-%q: node %q", ErrMissingEnd, op.Edge.Source, op.Edge.Target, end)
 			}
 		}
-		r := newEdgeRec(op.Edge, g.directed)
-		old, had := g.putEdgeLocked(r)
-		u.edge(r, old, had)
+		old, had := g.putEdgeLocked(p.edge)
+		u.edge(p.edge, old, had)
 	case graph.OpDeleteEdge:
-		r := newEdgeRec(op.Edge, g.directed)
-		old, had := g.deleteEdgeLocked(r)
-		u.edge(r, old, had)
+		old, had := g.deleteEdgeLocked(p.edge)
+		u.edge(p.edge, old, had)
 	case graph.OpReset:
 		u.reset(g)
 		g.nodes, g.edges, g.rev = newTrees()
 	}
 	return nil
-}
-
-func (g *Graph) hasNodeLocked(id string) bool {
-	g.nodeProbe.ID = id
-	return g.nodes.Has(&g.nodeProbe)
 }
 
 func (g *Graph) putEdgeLocked(r *edgeRec) (*edgeRec, bool) {
@@ -125,22 +143,23 @@ func (g *Graph) deleteEdgeLocked(key *edgeRec) (*edgeRec, bool) {
 }
 
 // deleteNodeLocked deletes the node and every edge that has it as an end.
-func (g *Graph) deleteNodeLocked(id string, u *undoLog) {
-	g.nodeProbe.ID = id
-	old, had := g.nodes.Delete(&g.nodeProbe)
+func (g *Graph) deleteNodeLocked(key *nodeRec, u *undoLog) {
+	old, had := g.nodes.Delete(key)
 	if !had {
 		return // a node that does not exist has no edges either
 	}
-	u.node(id, old, had)
+	u.node(key, old, had)
+	id := key.id()
 	var doomed []*edgeRec
-	g.edges.AscendGreaterOrEqual(&edgeRec{e: graph.Edge{Source: id}}, func(r *edgeRec) bool {
+	// Edges whose key starts with the node, then edges whose other end it is.
+	g.edges.AscendGreaterOrEqual(edgeKeyRec(graph.EdgePrefix+id+"\x00\x00", nil, false), func(r *edgeRec) bool {
 		if r.lo() != id {
 			return false
 		}
 		doomed = append(doomed, r)
 		return true
 	})
-	g.rev.AscendGreaterOrEqual(&edgeRec{e: graph.Edge{Target: id}}, func(r *edgeRec) bool {
+	g.rev.AscendGreaterOrEqual(edgeKeyRec(graph.EdgePrefix+"\x00"+id+"\x00", nil, false), func(r *edgeRec) bool {
 		if r.hi() != id {
 			return false
 		}
@@ -159,23 +178,23 @@ func (g *Graph) deleteNodeLocked(id string, u *undoLog) {
 type undoLog []undo
 
 type undo struct {
-	id      string      // node id, for a node change
-	node    *graph.Node // previous node, nil if there was none
-	key     *edgeRec    // edge key, for an edge change
-	edge    *edgeRec    // previous edge, nil if there was none
-	content *content    // previous trees, for a reset
+	nodeKey *nodeRec // node key, for a node change
+	node    *nodeRec // previous node, nil if there was none
+	key     *edgeRec // edge key, for an edge change
+	edge    *edgeRec // previous edge, nil if there was none
+	content *content // previous trees, for a reset
 }
 
 type content struct {
-	nodes     *btree.BTreeG[*graph.Node]
+	nodes     *btree.BTreeG[*nodeRec]
 	edges, rv *btree.BTreeG[*edgeRec]
 }
 
-func (u *undoLog) node(id string, old *graph.Node, had bool) {
+func (u *undoLog) node(key, old *nodeRec, had bool) {
 	if !had {
 		old = nil
 	}
-	*u = append(*u, undo{id: id, node: old})
+	*u = append(*u, undo{nodeKey: key, node: old})
 }
 
 func (u *undoLog) edge(key, old *edgeRec, had bool) {
@@ -202,8 +221,7 @@ func (u undoLog) revert(g *Graph) {
 		case x.node != nil:
 			g.nodes.ReplaceOrInsert(x.node)
 		default:
-			g.nodeProbe.ID = x.id
-			g.nodes.Delete(&g.nodeProbe)
+			g.nodes.Delete(x.nodeKey)
 		}
 	}
 }
@@ -215,8 +233,6 @@ func (u undoLog) revert(g *Graph) {
 // error, a value is invalid, an edge end is missing or ctx ends, the graph is left
 // as it was. A node or edge yielded twice keeps its last value. meta.Directed must
 // match the graph's; meta.Position is ignored (positions are the graph's own).
-// Values already in normal form are kept as given, not copied: the caller must not
-// change them afterwards.
 func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
 	if meta.Directed != g.directed {
 		return fmt.Errorf("memgraph: replace: %w: content directed=%t, graph directed=%t", ErrDirection, meta.Directed, g.directed)
@@ -224,50 +240,205 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	nt, et, rt := newTrees()
-	i := 0
-	var slab []graph.Node // records are allocated in blocks: fewer objects to collect
-	// ids answers "is this edge end a node?" for the edges in O(1); looking ends
-	// up in the tree was most of the time of a large load.
-	ids := map[string]struct{}{}
-	if nodes != nil {
-		for n, err := range nodes {
+	l := newLoader(ctx, g.directed)
+	var val []byte
+	err := func() error {
+		for n, err := range orEmpty(nodes) {
 			if err != nil {
 				return fmt.Errorf("memgraph: replace: nodes: %w", err)
 			}
-			if i++; i%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			nn := n
 			if !meta.Normalized {
-				var err error
-				if nn, err = n.Adopt(); err != nil {
+				if n, err = n.Adopt(); err != nil {
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			if len(slab) == 0 {
-				slab = make([]graph.Node, slabSize)
+			if val, err = codec.AppendNodeValid(val[:0], n.Labels, n.Props); err != nil {
+				return fmt.Errorf("memgraph: replace: node %q: %w", n.ID, err)
 			}
-			slab[0] = nn
-			nt.ReplaceOrInsert(&slab[0])
-			ids[nn.ID] = struct{}{}
-			slab = slab[1:]
+			if err := l.node(l.a.concat(graph.NodePrefix, n.ID), val); err != nil {
+				return err
+			}
 		}
-	}
-	if edges != nil {
-		if err := replaceEdges(ctx, edges, g.directed, meta.Normalized, ids, et, rt, &i); err != nil {
-			return err
+		for e, err := range orEmpty(edges) {
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: edges: %w", err)
+			}
+			if !meta.Normalized {
+				if e, err = e.Adopt(); err != nil {
+					return fmt.Errorf("memgraph: replace: %w", err)
+				}
+			}
+			if val, err = codec.AppendEdgeValid(val[:0], e.Props); err != nil {
+				return fmt.Errorf("memgraph: replace: edge %q-%q: %w", e.Source, e.Target, err)
+			}
+			lo, hi, swap := e.Source, e.Target, !g.directed && e.Target < e.Source
+			if swap {
+				lo, hi = hi, lo
+			}
+			key := l.a.concat(graph.EdgePrefix, lo, "\x00", hi, "\x00", e.Type)
+			if err := l.edge(key, val, swap); err != nil {
+				return err
+			}
 		}
+		return nil
+	}()
+	return g.finishLoad(l, err)
+}
+
+// ReplaceEncoded is Replace for records in the encoding the graph stores, as a
+// restore reads them from a snapshot: see [codec.Sink]. Records are checked with
+// [codec.CheckNode] and [codec.CheckEdge] unless meta.Normalized says the caller
+// did; edge ends are always checked.
+func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edges iter.Seq2[codec.Record, error]) error {
+	if meta.Directed != g.directed {
+		return fmt.Errorf("memgraph: replace: %w: content directed=%t, graph directed=%t", ErrDirection, meta.Directed, g.directed)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	l := newLoader(ctx, g.directed)
+	err := func() error {
+		for r, err := range orEmpty(nodes) {
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: nodes: %w", err)
+			}
+			if !meta.Normalized {
+				if err := codec.CheckNode(r); err != nil {
+					return fmt.Errorf("memgraph: replace: %w", err)
+				}
+			}
+			if err := l.node(l.a.string(r.Key), r.Value); err != nil {
+				return err
+			}
+		}
+		for r, err := range orEmpty(edges) {
+			if err != nil {
+				return fmt.Errorf("memgraph: replace: edges: %w", err)
+			}
+			if !meta.Normalized {
+				if err := codec.CheckEdge(r, g.directed); err != nil {
+					return fmt.Errorf("memgraph: replace: %w", err)
+				}
+			}
+			if err := l.edge(l.a.string(r.Key), r.Value, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	return g.finishLoad(l, err)
+}
 
+// orEmpty returns seq, or an empty sequence for nil.
+func orEmpty[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
+	if seq == nil {
+		return func(func(T, error) bool) {}
+	}
+	return seq
+}
+
+// loader builds the content of a Replace aside from the graph.
+type loader struct {
+	ctx      context.Context
+	directed bool
+	a        arena
+	n        int // records so far, for checking ctx now and then
+	nt       *btree.BTreeG[*nodeRec]
+	et, rt   *btree.BTreeG[*edgeRec]
+	nodeSlab []nodeRec // records are allocated in blocks: fewer objects to collect
+	edgeSlab []edgeRec
+	// ids answers "is this edge end a node?" in O(1); looking ends up in the
+	// tree was most of the time of a large load. Its keys share the stored keys.
+	ids map[string]struct{}
+	// The reverse index is built on another goroutine from batches of edges.
+	pending []*edgeRec
+	batches chan []*edgeRec
+	done    chan struct{}
+}
+
+const revBatch = 1024
+
+func newLoader(ctx context.Context, directed bool) *loader {
+	l := &loader{ctx: ctx, directed: directed, ids: map[string]struct{}{}}
+	l.nt, l.et, l.rt = newTrees()
+	return l
+}
+
+func (l *loader) tick() error {
+	if l.n++; l.n%ctxEvery == 0 {
+		return l.ctx.Err()
+	}
+	return nil
+}
+
+// node adds a node; key is the loader's, val is copied.
+func (l *loader) node(key string, val []byte) error {
+	if err := l.tick(); err != nil {
+		return err
+	}
+	if len(l.nodeSlab) == 0 {
+		l.nodeSlab = make([]nodeRec, slabSize)
+	}
+	r := &l.nodeSlab[0]
+	l.nodeSlab = l.nodeSlab[1:]
+	*r = nodeRec{key: key, val: l.a.bytes(val)}
+	l.nt.ReplaceOrInsert(r)
+	l.ids[r.id()] = struct{}{}
+	return nil
+}
+
+// edge adds an edge; key is the loader's and parses, val is copied.
+func (l *loader) edge(key string, val []byte, swap bool) error {
+	if err := l.tick(); err != nil {
+		return err
+	}
+	if len(l.edgeSlab) == 0 {
+		l.edgeSlab = make([]edgeRec, slabSize)
+	}
+	r := &l.edgeSlab[0]
+	l.edgeSlab = l.edgeSlab[1:]
+	*r = *edgeKeyRec(key, nil, swap)
+	for _, end := range [2]string{r.lo(), r.hi()} {
+		if _, ok := l.ids[end]; !ok {
+			s, t := r.ends()
+			return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, s, t, end)
+		}
+	}
+	r.val = l.a.bytes(val)
+	l.et.ReplaceOrInsert(r)
+	if l.batches == nil {
+		l.batches, l.done = make(chan []*edgeRec, 4), make(chan struct{})
+		go func() {
+			defer close(l.done)
+			buildReverse(l.rt, l.batches)
+		}()
+	}
+	if l.pending = append(l.pending, r); len(l.pending) == revBatch {
+		l.batches <- l.pending
+		l.pending = make([]*edgeRec, 0, revBatch)
+	}
+	return nil
+}
+
+// finishLoad waits for the reverse index and, when err is nil and ctx has not
+// ended, swaps the loaded content in and journals it.
+func (g *Graph) finishLoad(l *loader, err error) error {
+	if l.batches != nil {
+		if len(l.pending) > 0 {
+			l.batches <- l.pending
+		}
+		close(l.batches)
+		<-l.done
+	}
+	if err != nil {
+		return err
+	}
+	if err := l.ctx.Err(); err != nil {
+		return err
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.nodes, g.edges, g.rev = nt, et, rt
+	g.nodes, g.edges, g.rev = l.nt, l.et, l.rt
 	g.snap = nil
 	g.journalLocked(entry{content: g.snapshotLocked()})
 	return nil
@@ -275,64 +446,8 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 
 // slabSize is how many records Replace allocates at once. A block stays allocated
 // while any of its records is in the graph, so deleting bulk-loaded records frees
-// their memory only block by block: at most the block's size, 56 or 64 bytes a
-// record, is held for records already gone.
+// their memory only block by block.
 const slabSize = 256
-
-// replaceEdges loads the edges of a Replace into et and, on a second goroutine, into
-// the reverse index rt, checking that both ends of each are among the node ids.
-func replaceEdges(ctx context.Context, edges iter.Seq2[graph.Edge, error], directed, normalized bool, ids map[string]struct{}, et, rt *btree.BTreeG[*edgeRec], i *int) error {
-	const batch = 1024
-	batches := make(chan []*edgeRec, 4)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buildReverse(rt, batches)
-	}()
-	err := func() error {
-		var slab []edgeRec
-		pending := make([]*edgeRec, 0, batch)
-		for e, err := range edges {
-			if err != nil {
-				return fmt.Errorf("memgraph: replace: edges: %w", err)
-			}
-			if *i++; *i%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			ne := e
-			if !normalized {
-				if ne, err = e.Adopt(); err != nil {
-					return fmt.Errorf("memgraph: replace: %w", err)
-				}
-			}
-			for _, end := range [2]string{ne.Source, ne.Target} {
-				if _, ok := ids[end]; !ok {
-					return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, ne.Source, ne.Target, end)
-				}
-			}
-			if len(slab) == 0 {
-				slab = make([]edgeRec, slabSize)
-			}
-			r := &slab[0]
-			slab = slab[1:]
-			*r = edgeRec{e: ne, swap: !directed && ne.Target < ne.Source}
-			et.ReplaceOrInsert(r)
-			if pending = append(pending, r); len(pending) == batch {
-				batches <- pending
-				pending = make([]*edgeRec, 0, batch)
-			}
-		}
-		if len(pending) > 0 {
-			batches <- pending
-		}
-		return nil
-	}()
-	close(batches)
-	<-done
-	return err
-}
 
 // revEntry is an edge on its way into the reverse index, with the first bytes of
 // its reverse key as a number so that sorting seldom reads the strings, and its

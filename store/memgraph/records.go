@@ -1,0 +1,176 @@
+package memgraph
+
+import (
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// Records are held encoded: a record is its key and its value in the encoding of
+// internal/codec, the one snapshots use. A stored record costs its bytes and a few
+// words instead of a map and a boxed value per property, a snapshot copies it as
+// it is, and a restore stores what it read without building Go values. Reads
+// decode.
+
+// nodeRec is a stored node. Records are immutable once stored: trees share them
+// between clones.
+type nodeRec struct {
+	key string // graph.NodeKey(id)
+	val []byte // codec node value
+}
+
+func (r *nodeRec) id() string { return r.key[len(graph.NodePrefix):] }
+
+func (r *nodeRec) node() (graph.Node, error) {
+	labels, props, err := codec.DecodeNode(r.val)
+	if err != nil {
+		return graph.Node{}, fmt.Errorf("memgraph: stored node %q: %w", r.id(), err)
+	}
+	return graph.Node{ID: r.id(), Labels: labels, Props: props}, nil
+}
+
+// newNodeRec encodes a node that passed Normalize or Adopt.
+func newNodeRec(n graph.Node) (*nodeRec, error) {
+	val, err := codec.AppendNodeValid(nil, n.Labels, n.Props)
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %w", n.ID, err)
+	}
+	return &nodeRec{key: graph.NodeKey(n.ID), val: val}, nil
+}
+
+// edgeRec is a stored edge, immutable once stored like nodeRec.
+type edgeRec struct {
+	key  string // graph.EdgeKey: "e:" lo NUL hi NUL type
+	val  []byte // codec edge value
+	a, b uint32 // lo is key[2:a], hi is key[a+1:b], the type key[b+1:]
+	swap bool   // undirected and given Target first: Source is hi
+}
+
+// edgeKeyRec returns a record for an edge key that parses (see graph.ParseKey).
+func edgeKeyRec(key string, val []byte, swap bool) *edgeRec {
+	p := len(graph.EdgePrefix)
+	a := p + strings.IndexByte(key[p:], 0)
+	b := a + 1 + strings.IndexByte(key[a+1:], 0)
+	return &edgeRec{key: key, val: val, a: uint32(a), b: uint32(b), swap: swap}
+}
+
+// edgeProbe returns a record with the key of the edge, for lookups.
+func edgeProbe(source, target, typ string, directed bool) *edgeRec {
+	return edgeKeyRec(graph.EdgeKey(source, target, typ, directed), nil, !directed && target < source)
+}
+
+// newEdgeRec encodes an edge that passed Normalize or Adopt.
+func newEdgeRec(e graph.Edge, directed bool) (*edgeRec, error) {
+	val, err := codec.AppendEdgeValid(nil, e.Props)
+	if err != nil {
+		return nil, fmt.Errorf("edge %q-%q: %w", e.Source, e.Target, err)
+	}
+	r := edgeProbe(e.Source, e.Target, e.Type, directed)
+	r.val = val
+	return r, nil
+}
+
+// lo is the end the record key starts with.
+func (r *edgeRec) lo() string { return r.key[len(graph.EdgePrefix):r.a] }
+
+// hi is the other end.
+func (r *edgeRec) hi() string { return r.key[r.a+1 : r.b] }
+
+func (r *edgeRec) typ() string { return r.key[r.b+1:] }
+
+// ends returns the edge's source and target as it was given.
+func (r *edgeRec) ends() (source, target string) {
+	if r.swap {
+		return r.hi(), r.lo()
+	}
+	return r.lo(), r.hi()
+}
+
+func (r *edgeRec) edge() (graph.Edge, error) {
+	s, t := r.ends()
+	props, err := codec.DecodeEdge(r.val)
+	if err != nil {
+		return graph.Edge{}, fmt.Errorf("memgraph: stored edge %q-%q: %w", s, t, err)
+	}
+	return graph.Edge{Source: s, Target: t, Type: r.typ(), Props: props}, nil
+}
+
+// Record keys sort as the tuples they join: ids hold no NUL, the byte that
+// separates the fields and the smallest there is. So nodes and edges are ordered
+// by key, which is the order of their record keys.
+func lessNode(a, b *nodeRec) bool { return a.key < b.key }
+
+func lessEdge(a, b *edgeRec) bool { return a.key < b.key }
+
+// lessRev orders edges by (hi, lo, type), for finding a node's edges by their
+// other end.
+func lessRev(a, b *edgeRec) bool {
+	if c := strings.Compare(a.hi(), b.hi()); c != 0 {
+		return c < 0
+	}
+	if c := strings.Compare(a.lo(), b.lo()); c != 0 {
+		return c < 0
+	}
+	return a.typ() < b.typ()
+}
+
+// arena hands out byte regions cut from large blocks, so that a bulk load makes
+// few objects for the collector to trace. A block stays allocated while any
+// record cut from it is in the graph: records a later write replaces or deletes
+// free their memory only block by block. A region is written once, when it is
+// handed out, and never again, so a string may share its bytes.
+type arena struct{ block []byte }
+
+const (
+	arenaBlock = 64 << 10
+	// arenaMax is the largest region cut from a block; larger ones are allocated alone.
+	arenaMax = arenaBlock / 8
+)
+
+func (a *arena) alloc(n int) []byte {
+	if n > arenaMax {
+		return make([]byte, n)
+	}
+	if cap(a.block)-len(a.block) < n {
+		a.block = make([]byte, 0, arenaBlock)
+	}
+	l := len(a.block)
+	a.block = a.block[:l+n]
+	return a.block[l : l+n : l+n]
+}
+
+// bytes returns a copy of b.
+func (a *arena) bytes(b []byte) []byte {
+	r := a.alloc(len(b))
+	copy(r, b)
+	return r
+}
+
+// string returns a copy of s.
+func (a *arena) string(s string) string {
+	if s == "" {
+		return ""
+	}
+	r := a.alloc(len(s))
+	copy(r, s)
+	return unsafe.String(unsafe.SliceData(r), len(r))
+}
+
+// concat returns the strings joined, as one copy.
+func (a *arena) concat(parts ...string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n == 0 {
+		return ""
+	}
+	r := a.alloc(n)[:0]
+	for _, p := range parts {
+		r = append(r, p...)
+	}
+	return unsafe.String(unsafe.SliceData(r), len(r))
+}
