@@ -1,10 +1,22 @@
 package memgraph
 
 import (
+	"fmt"
+	"iter"
 	"testing"
 
 	"github.com/graphvault/graphvault/store/graph"
 )
+
+func count(rs []*edgeRec, r *edgeRec) int {
+	n := 0
+	for _, x := range rs {
+		if x == r {
+			n++
+		}
+	}
+	return n
+}
 
 // TestReverseIndexFollowsEdges checks that the index by the other end holds
 // exactly the stored edges after upserts, deletes, cascades and reverted batches.
@@ -30,16 +42,66 @@ func TestReverseIndexFollowsEdges(t *testing.T) {
 			if (err != nil) != (i == 3) {
 				t.Fatalf("batch %d: error %v", i, err)
 			}
-			var fwd, rev []*edgeRec
-			g.edges.Ascend(func(r *edgeRec) bool { fwd = append(fwd, r); return true })
-			g.rev.Ascend(func(r *edgeRec) bool { rev = append(rev, r); return true })
-			if len(fwd) != len(rev) {
-				t.Fatalf("directed %t, after batch %d: %d edges but %d in the reverse index", directed, i, len(fwd), len(rev))
+			checkEnds(t, g, fmt.Sprintf("directed %t, after batch %d", directed, i))
+		}
+	}
+}
+
+// checkEnds checks that every stored edge is under its hi end once, and nothing else is.
+func checkEnds(t *testing.T, g *Graph, when string) {
+	t.Helper()
+	stored := 0
+	g.edges.Ascend(func(r *edgeRec) bool {
+		stored++
+		if n := count(g.ends[r.hi()], r); n != 1 {
+			t.Errorf("%s: edge %q is %d times under its end", when, r.key, n)
+		}
+		return true
+	})
+	listed := 0
+	for id, rs := range g.ends {
+		if !g.nodes.Has(&nodeRec{key: graph.NodeKey(id)}) {
+			t.Errorf("%s: ends lists %q, which is not a node", when, id)
+		}
+		for _, r := range rs {
+			if got, ok := g.edges.Get(r); !ok || got != r || r.hi() != id {
+				t.Errorf("%s: ends holds a stale edge %q under %q", when, r.key, id)
 			}
-			for _, r := range rev {
-				if got, ok := g.edges.Get(r); !ok || got != r {
-					t.Errorf("directed %t, after batch %d: reverse index holds a stale edge %q", directed, i, r.key)
-				}
+		}
+		listed += len(rs)
+	}
+	if listed != stored || len(g.ends) != g.nodes.Len() {
+		t.Errorf("%s: %d edges listed by end, %d stored; %d ends, %d nodes", when, listed, stored, len(g.ends), g.nodes.Len())
+	}
+}
+
+// TestEndsAfterReplace checks the index by the other end after a bulk load that
+// yields an edge twice, and after deleting a node of it.
+func TestEndsAfterReplace(t *testing.T) {
+	g := New()
+	nodes := []graph.Node{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	edges := []graph.Edge{{Source: "b", Target: "a"}, {Source: "a", Target: "b", Props: map[string]any{"w": 2.0}}, {Source: "c", Target: "b"}, {Source: "c", Target: "c"}}
+	if err := g.Replace(t.Context(), graph.Meta{}, seqOf(nodes), seqOf(edges)); err != nil {
+		t.Fatal(err)
+	}
+	checkEnds(t, g, "after replace")
+	if _, e := g.Len(); e != 3 {
+		t.Fatalf("%d edges, want 3", e)
+	}
+	if err := g.Apply(t.Context(), []graph.Op{{Kind: graph.OpDeleteNode, Node: graph.Node{ID: "c"}}}); err != nil {
+		t.Fatal(err)
+	}
+	checkEnds(t, g, "after deleting c")
+	if _, e := g.Len(); e != 1 {
+		t.Fatalf("%d edges after deleting c, want 1", e)
+	}
+}
+
+func seqOf[T any](vs []T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for _, v := range vs {
+			if !yield(v, nil) {
+				return
 			}
 		}
 	}

@@ -97,7 +97,7 @@ type Graph struct {
 	mu    sync.Mutex
 	nodes *btree.BTreeG[*nodeRec] // by record key
 	edges *btree.BTreeG[*edgeRec] // by record key: (lo, hi, type)
-	rev   *btree.BTreeG[*edgeRec] // by (hi, lo, type): finds a node's edges by its other end
+	ends  ends                    // every node's edges by their other end
 	snap  *snapshot               // read-only clone of the current content, nil after a write
 	seq   uint64                  // position of the newest batch
 	// journalID names this graph's journal in views' Meta: positions restart at 1
@@ -108,8 +108,8 @@ type Graph struct {
 	journal []entry
 }
 
-func newTrees() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec], *btree.BTreeG[*edgeRec]) {
-	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge), btree.NewG(degree, lessRev)
+func newContent() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec], ends) {
+	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge), ends{}
 }
 
 // snapshot is a read-only copy of the content, shared by views and journal entries.
@@ -128,7 +128,7 @@ func New(opts ...Option) *Graph {
 		c.now = time.Now
 	}
 	g := &Graph{directed: c.directed, limit: c.journalLimit, now: c.now, journalID: newJournalID()}
-	g.nodes, g.edges, g.rev = newTrees()
+	g.nodes, g.edges, g.ends = newContent()
 	return g
 }
 

@@ -2,6 +2,7 @@ package memgraph
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -105,16 +106,44 @@ func lessNode(a, b *nodeRec) bool { return a.key < b.key }
 
 func lessEdge(a, b *edgeRec) bool { return a.key < b.key }
 
-// lessRev orders edges by (hi, lo, type), for finding a node's edges by their
-// other end.
-func lessRev(a, b *edgeRec) bool {
-	if c := strings.Compare(a.hi(), b.hi()); c != 0 {
-		return c < 0
+// ends maps every node's id to the edges whose key ends with it, their hi end.
+// With the edge tree, where a node's edges by their first end are one range, it
+// finds every edge of a node, and it answers whether a node exists in O(1). Its
+// slices belong to the graph's writers: views never see them.
+type ends map[string][]*edgeRec
+
+func (m ends) addNode(id string) {
+	if _, ok := m[id]; !ok {
+		m[id] = nil
 	}
-	if c := strings.Compare(a.lo(), b.lo()); c != 0 {
-		return c < 0
+}
+
+func (m ends) has(id string) bool {
+	_, ok := m[id]
+	return ok
+}
+
+// put adds r, in the place of old when r replaced it.
+func (m ends) put(r, old *edgeRec) {
+	hi := r.hi()
+	s := m[hi]
+	if old != nil {
+		if i := slices.Index(s, old); i >= 0 {
+			s[i] = r
+			return
+		}
 	}
-	return a.typ() < b.typ()
+	m[hi] = append(s, r)
+}
+
+func (m ends) remove(r *edgeRec) {
+	hi := r.hi()
+	s, ok := m[hi]
+	if i := slices.Index(s, r); ok && i >= 0 {
+		last := len(s) - 1
+		s[i], s[last] = s[last], nil
+		m[hi] = s[:last]
+	}
 }
 
 // arena hands out byte regions cut from large blocks, so that a bulk load makes

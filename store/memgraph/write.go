@@ -1,17 +1,13 @@
 package memgraph
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"iter"
-	"slices"
 
 	"github.com/google/btree"
 
 	"github.com/graphvault/graphvault/internal/codec"
-	"github.com/graphvault/graphvault/internal/kmerge"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -107,12 +103,13 @@ func (g *Graph) applyLocked(op graph.Op, p prepared, u *undoLog) error {
 	switch op.Kind {
 	case graph.OpUpsertNode:
 		old, had := g.nodes.ReplaceOrInsert(p.node)
+		g.ends.addNode(p.node.id())
 		u.node(p.node, old, had)
 	case graph.OpDeleteNode:
 		g.deleteNodeLocked(p.node, u)
 	case graph.OpUpsertEdge:
 		for _, end := range [2]string{op.Edge.Source, op.Edge.Target} {
-			if !g.nodes.Has(&nodeRec{key: graph.NodeKey(end)}) {
+			if !g.ends.has(end) {
 				return fmt.Errorf("%w: edge %q-%q: node %q", ErrMissingEnd, op.Edge.Source, op.Edge.Target, end)
 			}
 		}
@@ -123,21 +120,21 @@ func (g *Graph) applyLocked(op graph.Op, p prepared, u *undoLog) error {
 		u.edge(p.edge, old, had)
 	case graph.OpReset:
 		u.reset(g)
-		g.nodes, g.edges, g.rev = newTrees()
+		g.nodes, g.edges, g.ends = newContent()
 	}
 	return nil
 }
 
 func (g *Graph) putEdgeLocked(r *edgeRec) (*edgeRec, bool) {
 	old, had := g.edges.ReplaceOrInsert(r)
-	g.rev.ReplaceOrInsert(r)
+	g.ends.put(r, old)
 	return old, had
 }
 
 func (g *Graph) deleteEdgeLocked(key *edgeRec) (*edgeRec, bool) {
 	old, had := g.edges.Delete(key)
 	if had {
-		g.rev.Delete(old)
+		g.ends.remove(old)
 	}
 	return old, had
 }
@@ -159,19 +156,16 @@ func (g *Graph) deleteNodeLocked(key *nodeRec, u *undoLog) {
 		doomed = append(doomed, r)
 		return true
 	})
-	g.rev.AscendGreaterOrEqual(edgeKeyRec(graph.EdgePrefix+"\x00"+id+"\x00", nil, false), func(r *edgeRec) bool {
-		if r.hi() != id {
-			return false
-		}
+	for _, r := range g.ends[id] {
 		if r.lo() != id { // a self-loop was found by the first scan
 			doomed = append(doomed, r)
 		}
-		return true
-	})
+	}
 	for _, r := range doomed {
 		old, had := g.deleteEdgeLocked(r)
 		u.edge(r, old, had)
 	}
+	delete(g.ends, id)
 }
 
 // undoLog records what a batch changed so that a failed batch can be reverted.
@@ -186,8 +180,9 @@ type undo struct {
 }
 
 type content struct {
-	nodes     *btree.BTreeG[*nodeRec]
-	edges, rv *btree.BTreeG[*edgeRec]
+	nodes *btree.BTreeG[*nodeRec]
+	edges *btree.BTreeG[*edgeRec]
+	ends  ends
 }
 
 func (u *undoLog) node(key, old *nodeRec, had bool) {
@@ -205,7 +200,7 @@ func (u *undoLog) edge(key, old *edgeRec, had bool) {
 }
 
 func (u *undoLog) reset(g *Graph) {
-	*u = append(*u, undo{content: &content{nodes: g.nodes, edges: g.edges, rv: g.rev}})
+	*u = append(*u, undo{content: &content{nodes: g.nodes, edges: g.edges, ends: g.ends}})
 }
 
 // revert undoes the logged changes, newest first.
@@ -213,15 +208,18 @@ func (u undoLog) revert(g *Graph) {
 	for i := len(u) - 1; i >= 0; i-- {
 		switch x := u[i]; {
 		case x.content != nil:
-			g.nodes, g.edges, g.rev = x.content.nodes, x.content.edges, x.content.rv
+			g.nodes, g.edges, g.ends = x.content.nodes, x.content.edges, x.content.ends
 		case x.key != nil && x.edge != nil:
 			g.putEdgeLocked(x.edge)
 		case x.key != nil:
 			g.deleteEdgeLocked(x.key)
 		case x.node != nil:
 			g.nodes.ReplaceOrInsert(x.node)
+			g.ends.addNode(x.node.id())
 		default:
+			// The node was new: the batch's edges to it are already undone.
 			g.nodes.Delete(x.nodeKey)
+			delete(g.ends, x.nodeKey.id())
 		}
 	}
 }
@@ -344,23 +342,15 @@ type loader struct {
 	a        arena
 	n        int // records so far, for checking ctx now and then
 	nt       *btree.BTreeG[*nodeRec]
-	et, rt   *btree.BTreeG[*edgeRec]
+	et       *btree.BTreeG[*edgeRec]
+	ends     ends
 	nodeSlab []nodeRec // records are allocated in blocks: fewer objects to collect
 	edgeSlab []edgeRec
-	// ids answers "is this edge end a node?" in O(1); looking ends up in the
-	// tree was most of the time of a large load. Its keys share the stored keys.
-	ids map[string]struct{}
-	// The reverse index is built on another goroutine from batches of edges.
-	pending []*edgeRec
-	batches chan []*edgeRec
-	done    chan struct{}
 }
 
-const revBatch = 1024
-
 func newLoader(ctx context.Context, directed bool) *loader {
-	l := &loader{ctx: ctx, directed: directed, ids: map[string]struct{}{}}
-	l.nt, l.et, l.rt = newTrees()
+	l := &loader{ctx: ctx, directed: directed}
+	l.nt, l.et, l.ends = newContent()
 	return l
 }
 
@@ -383,7 +373,7 @@ func (l *loader) node(key string, val []byte) error {
 	l.nodeSlab = l.nodeSlab[1:]
 	*r = nodeRec{key: key, val: l.a.bytes(val)}
 	l.nt.ReplaceOrInsert(r)
-	l.ids[r.id()] = struct{}{}
+	l.ends.addNode(r.id())
 	return nil
 }
 
@@ -399,37 +389,20 @@ func (l *loader) edge(key string, val []byte, swap bool) error {
 	l.edgeSlab = l.edgeSlab[1:]
 	*r = *edgeKeyRec(key, nil, swap)
 	for _, end := range [2]string{r.lo(), r.hi()} {
-		if _, ok := l.ids[end]; !ok {
+		if !l.ends.has(end) {
 			s, t := r.ends()
 			return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, s, t, end)
 		}
 	}
 	r.val = l.a.bytes(val)
-	l.et.ReplaceOrInsert(r)
-	if l.batches == nil {
-		l.batches, l.done = make(chan []*edgeRec, 4), make(chan struct{})
-		go func() {
-			defer close(l.done)
-			buildReverse(l.rt, l.batches)
-		}()
-	}
-	if l.pending = append(l.pending, r); len(l.pending) == revBatch {
-		l.batches <- l.pending
-		l.pending = make([]*edgeRec, 0, revBatch)
-	}
+	old, _ := l.et.ReplaceOrInsert(r)
+	l.ends.put(r, old)
 	return nil
 }
 
-// finishLoad waits for the reverse index and, when err is nil and ctx has not
-// ended, swaps the loaded content in and journals it.
+// finishLoad swaps the loaded content in and journals it, when err is nil and ctx
+// has not ended.
 func (g *Graph) finishLoad(l *loader, err error) error {
-	if l.batches != nil {
-		if len(l.pending) > 0 {
-			l.batches <- l.pending
-		}
-		close(l.batches)
-		<-l.done
-	}
 	if err != nil {
 		return err
 	}
@@ -438,7 +411,7 @@ func (g *Graph) finishLoad(l *loader, err error) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.nodes, g.edges, g.rev = l.nt, l.et, l.rt
+	g.nodes, g.edges, g.ends = l.nt, l.et, l.ends
 	g.snap = nil
 	g.journalLocked(entry{content: g.snapshotLocked()})
 	return nil
@@ -448,59 +421,3 @@ func (g *Graph) finishLoad(l *loader, err error) error {
 // while any of its records is in the graph, so deleting bulk-loaded records frees
 // their memory only block by block.
 const slabSize = 256
-
-// revEntry is an edge on its way into the reverse index, with the first bytes of
-// its reverse key as a number so that sorting seldom reads the strings, and its
-// place in the input so that of two records with one key the later one wins, as
-// in the forward index.
-type revEntry struct {
-	prefix uint64
-	seq    int
-	r      *edgeRec
-}
-
-func compareRev(a, b revEntry) int {
-	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-		return c
-	}
-	switch {
-	case lessRev(a.r, b.r):
-		return -1
-	case lessRev(b.r, a.r):
-		return 1
-	}
-	return cmp.Compare(a.seq, b.seq)
-}
-
-// buildReverse fills rt from the edges batches carries, in the reverse index's
-// order: inserting in random order into a tree of millions of records was the
-// slowest part of a large Replace. Runs of edges are sorted as they arrive, beside
-// the forward load; at the end the runs are merged into the tree.
-func buildReverse(rt *btree.BTreeG[*edgeRec], batches <-chan []*edgeRec) {
-	const runSize = 1 << 16
-	var runs [][]revEntry
-	cur := make([]revEntry, 0, runSize)
-	seq := 0
-	for b := range batches {
-		for _, r := range b {
-			var p [8]byte
-			copy(p[:], r.hi())
-			cur = append(cur, revEntry{prefix: binary.BigEndian.Uint64(p[:]), seq: seq, r: r})
-			seq++
-			if len(cur) == runSize {
-				slices.SortFunc(cur, compareRev)
-				runs = append(runs, cur)
-				cur = make([]revEntry, 0, runSize)
-			}
-		}
-	}
-	if len(cur) > 0 {
-		slices.SortFunc(cur, compareRev)
-		runs = append(runs, cur)
-	}
-	// Merge the runs into the tree, smallest first.
-	_ = kmerge.Merge(runs, compareRev, func(e revEntry) error {
-		rt.ReplaceOrInsert(e.r)
-		return nil
-	})
-}
