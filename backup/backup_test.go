@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"slices"
 	"testing"
 
 	"github.com/graphvault/graphvault/internal/codec"
@@ -444,3 +445,77 @@ func TestDiff(t *testing.T) {
 }
 
 func newRand() *rand.Rand { return rand.New(rand.NewPCG(3, 4)) }
+
+// TestRestoreRefusesARecordThatDoesNotDecode rewrites a segment so that one record
+// is malformed while every hash matches, as only a writer other than this package
+// could store it: restore must refuse it, name the segment and leave the target as
+// it was, whether the writer takes records encoded or decoded.
+func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 50, 100, false)
+	row := h.snapshot(g, KindFull)
+	m, err := h.engine.Manifest(h.ctx, row.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := &m.Layers[0].Segments[0]
+	raw, err := h.engine.load(h.ctx, seg.Object, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind := raw[len(segmentMagic)]
+	bad := append([]byte(segmentMagic), kind)
+	first := true
+	if _, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+		v := r.value
+		if first {
+			v = append(slices.Clone(v), 0) // trailing bytes
+			first = false
+		}
+		bad = appendPut(bad, []byte(r.key), v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	key, stored, err := h.engine.pack(dataPrefix, bad, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.bucket.Put(h.ctx, key, stored); err != nil {
+		t.Fatal(err)
+	}
+	seg.Object = Object{Key: key, Size: int64(len(stored)), Raw: int64(len(bad))}
+	m.Root = ""
+	if m.Root, err = m.rootHash(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := marshalManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.bucket.Put(h.ctx, manifestKey(m.GraphID, m.ID), b); err != nil {
+		t.Fatal(err)
+	}
+	row.RootHash = m.Root
+	if err := h.store.UpdateSnapshot(h.ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	for _, plain := range []bool{false, true} {
+		target := memgraph.New()
+		if err := target.Apply(h.ctx, []graph.Op{{Kind: graph.OpUpsertNode, Node: graph.Node{ID: "kept"}}}); err != nil {
+			t.Fatal(err)
+		}
+		var w graph.Writer = target
+		if plain {
+			w = plainWriter{target}
+		}
+		_, err := h.engine.Restore(h.ctx, row.ID, w, RestoreOptions{})
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.Key != key {
+			t.Fatalf("plain writer %t: restore gave %v, want a CorruptError naming %s", plain, err, key)
+		}
+		if n, e := target.Len(); n != 1 || e != 0 || target.Position() != 1 {
+			t.Fatalf("plain writer %t: the target changed: %d nodes, %d edges", plain, n, e)
+		}
+	}
+}

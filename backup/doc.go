@@ -10,6 +10,12 @@
 // segments are stored once and any damage is found on read. FORMAT.md describes the
 // layout byte by byte.
 //
+// Records travel in the encoding of the segments when the graph allows it: a view
+// that holds its records encoded (store/memgraph's) hands them to a snapshot as
+// they are, and a whole restore into a writer that stores them encoded (memgraph
+// again) gives it the records as read, checked but not decoded. Any other view or
+// writer gets decoded nodes and edges.
+//
 // # Errors
 //
 // [ErrNotFound] for an unknown snapshot or graph; [ErrCorrupt] (as a *[CorruptError]
