@@ -233,43 +233,14 @@ func AppendEdgeValid(b []byte, props map[string]any) ([]byte, error) {
 	return encoder{}.mapBody(b, props, 0)
 }
 
-// decoder reads from a byte slice; every read checks bounds.
+// decoder reads from a byte slice; every read checks bounds. Its varint and
+// count rules are the checker's.
 type decoder struct {
-	b   []byte
-	off int
+	checker
 	// s, when set, is b as a string: decoded strings are cut from it instead of
 	// being allocated one by one, so the strings of one record share one
 	// allocation, freed when the last of them is.
 	s string
-}
-
-func (d *decoder) fail(what string) error {
-	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, what, d.off)
-}
-
-func (d *decoder) uvarint() (uint64, error) {
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		return 0, d.fail("bad uvarint")
-	}
-	// Reject non-minimal encodings so that one value has one encoding.
-	if n > 1 && d.b[d.off+n-1] == 0 {
-		return 0, d.fail("non-minimal uvarint")
-	}
-	d.off += n
-	return v, nil
-}
-
-func (d *decoder) count() (int, error) {
-	n, err := d.uvarint()
-	if err != nil {
-		return 0, err
-	}
-	// Every element takes at least one byte, which bounds allocations by input size.
-	if n > uint64(len(d.b)-d.off) {
-		return 0, d.fail("count exceeds input")
-	}
-	return int(n), nil
 }
 
 func (d *decoder) str() (string, error) {
@@ -382,7 +353,7 @@ func (d *decoder) end() error {
 
 // DecodeValue decodes one value that fills b.
 func DecodeValue(b []byte) (any, error) {
-	d := decoder{b: b}
+	d := decoder{checker: checker{b: b}}
 	v, err := d.value(0)
 	if err != nil {
 		return nil, err
@@ -393,7 +364,7 @@ func DecodeValue(b []byte) (any, error) {
 // DecodeNode decodes a node's record value into its labels and properties. The
 // strings it returns share one copy of b.
 func DecodeNode(b []byte) (labels []string, props map[string]any, err error) {
-	d := decoder{b: b, s: string(b)}
+	d := decoder{checker: checker{b: b}, s: string(b)}
 	n, err := d.count()
 	if err != nil {
 		return nil, nil, err
@@ -418,7 +389,7 @@ func DecodeNode(b []byte) (labels []string, props map[string]any, err error) {
 // DecodeEdge decodes an edge's record value into its properties. The strings it
 // returns share one copy of b.
 func DecodeEdge(b []byte) (map[string]any, error) {
-	d := decoder{b: b, s: string(b)}
+	d := decoder{checker: checker{b: b}, s: string(b)}
 	props, err := d.mapBody(0)
 	if err != nil {
 		return nil, err

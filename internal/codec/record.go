@@ -104,7 +104,8 @@ func ValidateEdge(b []byte) error {
 	return c.end()
 }
 
-// checker walks an encoding with the decoder's rules and keeps nothing.
+// checker walks an encoding with the decoder's rules and keeps nothing. Every
+// read checks bounds; varints must be minimal, so one value has one encoding.
 type checker struct {
 	b   []byte
 	off int
