@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/graphvault/graphvault/internal/arena"
 	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -422,49 +423,52 @@ func kindPhase(kind byte) string {
 	return "edges"
 }
 
-// encodedRecord is a live record of a segment, checked, aliasing the segment buffer.
+// encodedRecord is a record of a segment, checked and copied out of it.
 type encodedRecord struct {
 	kh        keyHash
 	tombstone bool
 	r         codec.Record
 }
 
-// encodedSegment is a loaded segment's records with the buffer they alias.
-type encodedSegment struct {
-	recs []encodedRecord
-	buf  []byte
-}
-
-// mergedEncoded is mergedRecords with every put record checked by check in the
-// goroutines that load the segments. fn gets records that alias segment buffers:
-// it must copy what it keeps.
+// mergedEncoded is mergedRecords for a restore that hands records over encoded.
+// The goroutines that load the segments check every put record with check and
+// copy it into blocks of its own, so fn gets Owned records, and the copying (most
+// of it first touches of fresh memory) runs beside fn instead of in it.
 func mergedEncoded(ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, check func(codec.Record) error, fn func(r codec.Record) error) error {
 	segs, objs, objKeys, base := kindObjects(m, keys, kind)
 	seen := newShadows(m)
-	free := make(chan []byte, e.cfg.workers+1)
-	prep := func(i int, raw []byte) (encodedSegment, error) {
-		out := encodedSegment{buf: raw, recs: make([]encodedRecord, 0, min(segs[i].Records, int64(len(raw)/3)+1))}
+	// Arenas are shared by the loaders one at a time, so that blocks fill up
+	// across segments.
+	arenas := make(chan *arena.Arena, e.cfg.workers+1)
+	prep := func(i int, raw []byte) ([]encodedRecord, error) {
+		var a *arena.Arena
+		select {
+		case a = <-arenas:
+		default:
+			a = new(arena.Arena)
+		}
+		defer func() {
+			select {
+			case arenas <- a:
+			default:
+			}
+		}()
+		out := make([]encodedRecord, 0, min(segs[i].Records, int64(len(raw)/3)+1))
 		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
 			d := encodedRecord{kh: r.kh, tombstone: r.op == opTombstone}
 			if !d.tombstone {
-				d.r = codec.Record{Key: r.key, Value: r.value}
-				if err := check(d.r); err != nil {
+				if err := check(codec.Record{Key: r.key, Value: r.value}); err != nil {
 					return err
 				}
+				d.r = codec.Record{Key: a.String(r.key), Value: a.Bytes(r.value), Owned: true}
 			}
-			out.recs = append(out.recs, d)
+			out = append(out, d)
 			return nil
 		})
 		return out, segmentErr(objs[i], err)
 	}
-	return fetchMapped(ctx, e, objs, objKeys, free, false, prep, func(i int, seg encodedSegment) error {
-		defer func() {
-			select {
-			case free <- seg.buf:
-			default:
-			}
-		}()
-		for _, d := range seg.recs {
+	return fetchMapped(ctx, e, objs, objKeys, make(chan []byte, e.cfg.workers+1), true, prep, func(i int, recs []encodedRecord) error {
+		for _, d := range recs {
 			if seen.hidden(d.kh, base[i]) || d.tombstone {
 				continue
 			}

@@ -17,6 +17,9 @@ import (
 type Record struct {
 	Key   string
 	Value []byte
+	// Owned says Key and Value are never written again: a Sink may keep them
+	// instead of copying them.
+	Owned bool
 }
 
 // Source is an optional method set of a graph.View whose records are held
@@ -32,7 +35,8 @@ type Source interface {
 
 // Sink is an optional method set of a graph.Writer that stores records encoded.
 // ReplaceEncoded is graph.Writer.Replace for encoded records. The sink copies what
-// it keeps, so a record's Key and Value may be reused once the sequence goes on.
+// it keeps of a record that is not Owned, so its Key and Value may be reused once
+// the sequence goes on.
 // It checks every record with CheckNode or CheckEdge unless meta.Normalized
 // promises that the caller did.
 type Sink interface {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
@@ -144,62 +143,4 @@ func (m ends) remove(r *edgeRec) {
 		s[i], s[last] = s[last], nil
 		m[hi] = s[:last]
 	}
-}
-
-// arena hands out byte regions cut from large blocks, so that a bulk load makes
-// few objects for the collector to trace. A block stays allocated while any
-// record cut from it is in the graph: records a later write replaces or deletes
-// free their memory only block by block. A region is written once, when it is
-// handed out, and never again, so a string may share its bytes.
-type arena struct{ block []byte }
-
-const (
-	arenaBlock = 64 << 10
-	// arenaMax is the largest region cut from a block; larger ones are allocated alone.
-	arenaMax = arenaBlock / 8
-)
-
-func (a *arena) alloc(n int) []byte {
-	if n > arenaMax {
-		return make([]byte, n)
-	}
-	if cap(a.block)-len(a.block) < n {
-		a.block = make([]byte, 0, arenaBlock)
-	}
-	l := len(a.block)
-	a.block = a.block[:l+n]
-	return a.block[l : l+n : l+n]
-}
-
-// bytes returns a copy of b.
-func (a *arena) bytes(b []byte) []byte {
-	r := a.alloc(len(b))
-	copy(r, b)
-	return r
-}
-
-// string returns a copy of s.
-func (a *arena) string(s string) string {
-	if s == "" {
-		return ""
-	}
-	r := a.alloc(len(s))
-	copy(r, s)
-	return unsafe.String(unsafe.SliceData(r), len(r))
-}
-
-// concat returns the strings joined, as one copy.
-func (a *arena) concat(parts ...string) string {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	if n == 0 {
-		return ""
-	}
-	r := a.alloc(n)[:0]
-	for _, p := range parts {
-		r = append(r, p...)
-	}
-	return unsafe.String(unsafe.SliceData(r), len(r))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/btree"
 
+	"github.com/graphvault/graphvault/internal/arena"
 	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -253,7 +254,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			if val, err = codec.AppendNodeValid(val[:0], n.Labels, n.Props); err != nil {
 				return fmt.Errorf("memgraph: replace: node %q: %w", n.ID, err)
 			}
-			if err := l.node(l.a.concat(graph.NodePrefix, n.ID), val); err != nil {
+			if err := l.node(l.a.Concat(graph.NodePrefix, n.ID), l.a.Bytes(val)); err != nil {
 				return err
 			}
 		}
@@ -273,8 +274,8 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			if swap {
 				lo, hi = hi, lo
 			}
-			key := l.a.concat(graph.EdgePrefix, lo, "\x00", hi, "\x00", e.Type)
-			if err := l.edge(key, val, swap); err != nil {
+			key := l.a.Concat(graph.EdgePrefix, lo, "\x00", hi, "\x00", e.Type)
+			if err := l.edge(key, l.a.Bytes(val), swap); err != nil {
 				return err
 			}
 		}
@@ -305,7 +306,7 @@ func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edge
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			if err := l.node(l.a.string(r.Key), r.Value); err != nil {
+			if err := l.node(l.keep(r)); err != nil {
 				return err
 			}
 		}
@@ -318,7 +319,8 @@ func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edge
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			if err := l.edge(l.a.string(r.Key), r.Value, false); err != nil {
+			key, val := l.keep(r)
+			if err := l.edge(key, val, false); err != nil {
 				return err
 			}
 		}
@@ -339,7 +341,7 @@ func orEmpty[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
 type loader struct {
 	ctx      context.Context
 	directed bool
-	a        arena
+	a        arena.Arena
 	n        int // records so far, for checking ctx now and then
 	nt       *btree.BTreeG[*nodeRec]
 	et       *btree.BTreeG[*edgeRec]
@@ -361,7 +363,16 @@ func (l *loader) tick() error {
 	return nil
 }
 
-// node adds a node; key is the loader's, val is copied.
+// keep returns the key and value of r for the graph to keep: r's own when it is
+// Owned, copies otherwise.
+func (l *loader) keep(r codec.Record) (string, []byte) {
+	if r.Owned {
+		return r.Key, r.Value[:len(r.Value):len(r.Value)]
+	}
+	return l.a.String(r.Key), l.a.Bytes(r.Value)
+}
+
+// node adds a node; key and val are the loader's to keep.
 func (l *loader) node(key string, val []byte) error {
 	if err := l.tick(); err != nil {
 		return err
@@ -371,13 +382,13 @@ func (l *loader) node(key string, val []byte) error {
 	}
 	r := &l.nodeSlab[0]
 	l.nodeSlab = l.nodeSlab[1:]
-	*r = nodeRec{key: key, val: l.a.bytes(val)}
+	*r = nodeRec{key: key, val: val}
 	l.nt.ReplaceOrInsert(r)
 	l.ends.addNode(r.id())
 	return nil
 }
 
-// edge adds an edge; key is the loader's and parses, val is copied.
+// edge adds an edge; key, which parses, and val are the loader's to keep.
 func (l *loader) edge(key string, val []byte, swap bool) error {
 	if err := l.tick(); err != nil {
 		return err
@@ -394,7 +405,7 @@ func (l *loader) edge(key string, val []byte, swap bool) error {
 			return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, s, t, end)
 		}
 	}
-	r.val = l.a.bytes(val)
+	r.val = val
 	old, _ := l.et.ReplaceOrInsert(r)
 	l.ends.put(r, old)
 	return nil

@@ -1,0 +1,58 @@
+// Package arena hands out byte regions cut from large blocks, so that loading
+// millions of small records makes few objects for the garbage collector to track.
+//
+// A region is written once, when it is handed out, and never again, so a string
+// may share its bytes (String, Concat). A block stays allocated while any region
+// cut from it is reachable: records that are later replaced or deleted free their
+// memory only block by block. An Arena is used by one goroutine at a time.
+package arena
+
+import "unsafe"
+
+// Block is the size of the blocks regions are cut from.
+const Block = 64 << 10
+
+// maxRegion is the largest region cut from a block; larger ones are allocated alone.
+const maxRegion = Block / 8
+
+// Arena cuts regions from its current block. The zero value is ready to use.
+type Arena struct{ block []byte }
+
+// Alloc returns a region of n bytes, zeroed.
+func (a *Arena) Alloc(n int) []byte {
+	if n > maxRegion {
+		return make([]byte, n)
+	}
+	if cap(a.block)-len(a.block) < n {
+		a.block = make([]byte, 0, Block)
+	}
+	l := len(a.block)
+	a.block = a.block[:l+n]
+	return a.block[l : l+n : l+n]
+}
+
+// Bytes returns a copy of b.
+func (a *Arena) Bytes(b []byte) []byte {
+	r := a.Alloc(len(b))
+	copy(r, b)
+	return r
+}
+
+// String returns a copy of s.
+func (a *Arena) String(s string) string { return a.Concat(s) }
+
+// Concat returns the strings joined, as one copy.
+func (a *Arena) Concat(parts ...string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n == 0 {
+		return ""
+	}
+	r := a.Alloc(n)[:0]
+	for _, p := range parts {
+		r = append(r, p...)
+	}
+	return unsafe.String(unsafe.SliceData(r), len(r))
+}
