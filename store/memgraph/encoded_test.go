@@ -4,6 +4,7 @@ import (
 	"errors"
 	"iter"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/graphvault/graphvault/internal/codec"
@@ -129,7 +130,8 @@ func TestReplaceEncodedRefusesBadRecords(t *testing.T) {
 		{"larger end first", good, []codec.Record{{Key: "e:b\x00a\x00", Value: val(nil)}}, codec.ErrCorrupt},
 		{"node key as edge", good, []codec.Record{{Key: "n:a", Value: val(nil)}}, codec.ErrCorrupt},
 		{"bad edge value", good, []codec.Record{{Key: "e:a\x00b\x00", Value: []byte{1}}}, codec.ErrCorrupt},
-		{"missing end", good, []codec.Record{{Key: "e:a\x00c\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing second end", good, []codec.Record{{Key: "e:a\x00c\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end", good, []codec.Record{{Key: "e:0\x00a\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
 	}
 	for _, c := range cases {
 		g := memgraph.New()
@@ -139,6 +141,12 @@ func TestReplaceEncodedRefusesBadRecords(t *testing.T) {
 		err := g.ReplaceEncoded(t.Context(), graph.Meta{}, records(c.nodes), records(c.edges))
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if c.want == memgraph.ErrMissingEnd {
+			missing := map[string]string{"missing second end": `node "c"`, "missing first end": `node "0"`}[c.name]
+			if !strings.Contains(err.Error(), missing) {
+				t.Errorf("%s: %v does not name the missing %s", c.name, err, missing)
+			}
 		}
 		if n, e := g.Len(); n != 1 || e != 0 || g.Position() != 1 {
 			t.Errorf("%s: the graph changed: %d nodes, %d edges, position %d", c.name, n, e, g.Position())
