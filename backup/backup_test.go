@@ -459,7 +459,7 @@ func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	seg := &m.Layers[0].Segments[0]
-	raw, err := h.engine.load(h.ctx, seg.Object, nil)
+	raw, err := h.engine.loadSegment(h.ctx, seg.Object, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,6 +477,7 @@ func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Stored as rows (format 1), since the columns could not hold the bad value.
 	key, stored, err := h.engine.pack(dataPrefix, bad, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 )
 
 // FormatVersion is the snapshot format this package writes and the newest it reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Object key layout in a bucket. See FORMAT.md.
 const (
@@ -169,50 +169,65 @@ type segmentRecord struct {
 
 // forEachRecord decodes a raw segment of the given kind.
 func forEachRecord(raw []byte, kind byte, fn func(r segmentRecord) error) (int, error) {
+	return forEachRecordAt(raw, kind, func(op byte, key, value [2]int) error {
+		r := segmentRecord{op: op}
+		if op == opTombstone {
+			copy(r.kh[:], raw[key[0]:key[1]])
+		} else {
+			// The key aliases the segment buffer; whoever keeps it must clone it.
+			r.key = unsafe.String(unsafe.SliceData(raw[key[0]:]), key[1]-key[0])
+			r.value = raw[value[0]:value[1]]
+			r.kh = hashKey(r.key)
+		}
+		return fn(r)
+	})
+}
+
+// forEachRecordAt walks a raw segment of the given kind and gives fn where each
+// record's parts lie in it: the key (a tombstone's key hash) and the value.
+func forEachRecordAt(raw []byte, kind byte, fn func(op byte, key, value [2]int) error) (int, error) {
 	if len(raw) < len(segmentMagic)+1 || string(raw[:len(segmentMagic)]) != segmentMagic {
 		return 0, formatErr("segment: bad magic")
 	}
 	if raw[len(segmentMagic)] != kind {
 		return 0, formatErr("segment: kind %q, want %q", raw[len(segmentMagic)], kind)
 	}
-	b := raw[len(segmentMagic)+1:]
+	off := len(segmentMagic) + 1
 	n := 0
-	for len(b) > 0 {
-		var r segmentRecord
-		r.op = b[0]
-		b = b[1:]
-		switch r.op {
+	for off < len(raw) {
+		op := raw[off]
+		off++
+		var key, value [2]int
+		switch op {
 		case opPut:
-			kl, k := binary.Uvarint(b)
-			if k <= 0 || kl > uint64(len(b)-k) {
+			kl, k := binary.Uvarint(raw[off:])
+			if k <= 0 || kl > uint64(len(raw)-off-k) {
 				return n, formatErr("segment: record %d: bad key length", n)
 			}
-			// The key aliases the segment buffer; whoever keeps it must clone it.
-			r.key = unsafe.String(unsafe.SliceData(b[k:]), int(kl))
-			b = b[k+int(kl):]
-			vl, k := binary.Uvarint(b)
-			if k <= 0 || vl > uint64(len(b)-k) {
+			key = [2]int{off + k, off + k + int(kl)}
+			off = key[1]
+			vl, k := binary.Uvarint(raw[off:])
+			if k <= 0 || vl > uint64(len(raw)-off-k) {
 				return n, formatErr("segment: record %d: bad value length", n)
 			}
-			r.value = b[k : k+int(vl)]
-			b = b[k+int(vl):]
-			if len(r.key) < 2 || r.key[0] != kind || r.key[1] != ':' { // "n:" or "e:"
+			value = [2]int{off + k, off + k + int(vl)}
+			off = value[1]
+			if key[1]-key[0] < 2 || raw[key[0]] != kind || raw[key[0]+1] != ':' { // "n:" or "e:"
 				return n, formatErr("segment: record %d: key of the wrong kind", n)
 			}
-			r.kh = hashKey(r.key)
 		case opTombstone:
-			if len(b) < 16 {
+			if len(raw)-off < 16 {
 				return n, formatErr("segment: record %d: truncated tombstone", n)
 			}
-			copy(r.kh[:], b[:16])
-			b = b[16:]
-			if r.kh.isEdge() != (kind == kindEdge) {
+			key = [2]int{off, off + 16}
+			off += 16
+			if keyHash(raw[key[0]:key[1]]).isEdge() != (kind == kindEdge) {
 				return n, formatErr("segment: record %d: tombstone of the wrong kind", n)
 			}
 		default:
-			return n, formatErr("segment: record %d: unknown op %d", n, r.op)
+			return n, formatErr("segment: record %d: unknown op %d", n, op)
 		}
-		if err := fn(r); err != nil {
+		if err := fn(op, key, value); err != nil {
 			return n, err
 		}
 		n++

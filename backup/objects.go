@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -84,6 +85,36 @@ func (e *Engine) loadInto(ctx context.Context, obj Object, dataKey, dst []byte) 
 	}
 	return raw, nil
 }
+
+// loadSegment is loadInto for a segment: it returns the raw segment, its rows
+// rebuilt from the columns it is stored in (see columnar.go). A segment stored as
+// rows, as format 1 wrote them, is returned as it is.
+func (e *Engine) loadSegment(ctx context.Context, obj Object, dataKey, dst []byte) ([]byte, error) {
+	sp := columnScratch.Get().(*[]byte)
+	defer columnScratch.Put(sp)
+	stored, err := e.loadInto(ctx, obj, dataKey, *sp)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(stored, []byte(columnMagic)) {
+		*sp = nil // the caller keeps stored
+		return stored, nil
+	}
+	*sp = stored
+	// Rows repeat the property names the columns hold once.
+	if need := len(stored) + len(stored)/4; cap(dst) < need {
+		dst = make([]byte, 0, need)
+	}
+	raw, err := decolumnize(dst[:0], stored)
+	if err != nil {
+		e.markDamaged(obj.Key)
+		return nil, &CorruptError{Key: obj.Key, Err: err}
+	}
+	return raw, nil
+}
+
+// columnScratch holds buffers for columnar segments on their way back to rows.
+var columnScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // readChecked reads an object and checks its size and hash, and decrypts it: what
 // it returns is the zstd frame.
@@ -204,23 +235,30 @@ func (w *layerWriter) work() {
 	defer w.wg.Done()
 	// out is this worker's compressed-bytes buffer, reused from segment to segment:
 	// a bucket does not keep the data it is given after Put returns.
-	var out []byte
+	// cols is its buffer for the columnar form of a segment.
+	var out, cols []byte
 	for j := range w.jobs {
 		if w.ctx.Err() != nil {
 			w.release(j.raw)
 			continue
 		}
-		if need := len(j.raw) + len(j.raw)/32 + 1024; cap(out) < need {
+		var err error
+		cols, err = columnize(cols[:0], j.raw)
+		w.release(j.raw)
+		if err != nil {
+			w.fail(err)
+			continue
+		}
+		if need := len(cols) + len(cols)/32 + 1024; cap(out) < need {
 			// Room for an incompressible segment of the largest usual size.
-			size := max(len(j.raw), w.e.cfg.maxSegment+64<<10)
+			size := max(len(cols), w.e.cfg.maxSegment+64<<10)
 			out = make([]byte, 0, size+size/32+1024)
 		}
-		key, stored, err := w.e.pack(dataPrefix, j.raw, w.dataKey, out)
+		key, stored, err := w.e.pack(dataPrefix, cols, w.dataKey, out)
 		if w.dataKey == nil {
 			out = stored
 		}
-		rawLen := len(j.raw)
-		w.release(j.raw)
+		rawLen := len(cols)
 		if err != nil {
 			w.fail(err)
 			continue

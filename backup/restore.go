@@ -61,7 +61,7 @@ func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]
 				case dst = <-free: // a nil channel never gives one
 				default:
 				}
-				raw, err := e.loadInto(ctx, objs[i], keys[i], dst)
+				raw, err := e.loadSegment(ctx, objs[i], keys[i], dst)
 				if err != nil {
 					r.err = err
 				} else {

@@ -113,6 +113,8 @@ func ValidateEdge(b []byte) error {
 type checker struct {
 	b   []byte
 	off int
+	// shape, when set, checks the structure only and not that strings are UTF-8.
+	shape bool
 }
 
 func (c *checker) fail(what string) error {
@@ -148,7 +150,7 @@ func (c *checker) str() ([]byte, error) {
 		return nil, err
 	}
 	s := c.b[c.off : c.off+n]
-	if !utf8.Valid(s) {
+	if !c.shape && !utf8.Valid(s) {
 		return nil, c.fail("string is not UTF-8")
 	}
 	c.off += n
@@ -253,4 +255,77 @@ func Labels(b []byte) ([]string, error) {
 		labels[i] = string(l)
 	}
 	return labels, nil
+}
+
+// Fields splits a record value without decoding it: for a node, labels is its
+// labels as encoded (count first); then fn gets each property's name and where its
+// value, as encoded (tag first), lies in b, in order. labels and name alias b. It
+// checks the structure as the decoder would, but not that strings are UTF-8:
+// Fields, SkipLabels and SkipValue move encoded records around, whose readers
+// check them in full.
+func Fields(b []byte, node bool, fn func(name []byte, start, end int)) (labels []byte, err error) {
+	c := checker{b: b, shape: true}
+	if node {
+		n, err := c.count()
+		if err != nil {
+			return nil, err
+		}
+		var prev []byte
+		for i := range n {
+			l, err := c.str()
+			if err != nil {
+				return nil, err
+			}
+			if i > 0 && bytes.Compare(prev, l) >= 0 {
+				return nil, c.fail("labels not strictly increasing")
+			}
+			prev = l
+		}
+		labels = b[:c.off]
+	}
+	n, err := c.count()
+	if err != nil {
+		return nil, err
+	}
+	var prev []byte
+	for i := range n {
+		k, err := c.str()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
+			return nil, c.fail("map keys not strictly increasing")
+		}
+		prev = k
+		start := c.off
+		if err := c.value(1); err != nil {
+			return nil, err
+		}
+		fn(k, start, c.off)
+	}
+	return labels, c.end()
+}
+
+// SkipLabels returns the length of the encoded labels at the start of b.
+func SkipLabels(b []byte) (int, error) {
+	c := checker{b: b, shape: true}
+	n, err := c.count()
+	if err != nil {
+		return 0, err
+	}
+	for range n {
+		if _, err := c.str(); err != nil {
+			return 0, err
+		}
+	}
+	return c.off, nil
+}
+
+// SkipValue returns the length of the encoded value at the start of b.
+func SkipValue(b []byte) (int, error) {
+	c := checker{b: b, shape: true}
+	if err := c.value(1); err != nil {
+		return 0, err
+	}
+	return c.off, nil
 }
