@@ -446,46 +446,38 @@ func TestDiff(t *testing.T) {
 
 func newRand() *rand.Rand { return rand.New(rand.NewPCG(3, 4)) }
 
-// TestRestoreRefusesARecordThatDoesNotDecode rewrites a segment so that one record
-// is malformed while every hash matches, as only a writer other than this package
-// could store it: restore must refuse it, name the segment and leave the target as
-// it was, whether the writer takes records encoded or decoded.
-func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
-	h := newHarness(t)
-	g := loadGenerated(t, 50, 100, false)
-	row := h.snapshot(g, KindFull)
+// storeAsRows rewrites a snapshot's segments the way format 1 stored them, as
+// zstd of the rows, after passing each raw segment through edit, and commits the
+// changed manifest and row as if the snapshot had been written so. It returns the
+// new key of each segment by its place in the layers.
+func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit func(layer, seg int, raw []byte) []byte) [][]string {
+	t.Helper()
 	m, err := h.engine.Manifest(h.ctx, row.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seg := &m.Layers[0].Segments[0]
-	raw, err := h.engine.loadSegment(h.ctx, seg.Object, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kind := raw[len(segmentMagic)]
-	bad := append([]byte(segmentMagic), kind)
-	first := true
-	if _, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-		v := r.value
-		if first {
-			v = append(slices.Clone(v), 0) // trailing bytes
-			first = false
+	var keys [][]string
+	for li := range m.Layers {
+		keys = append(keys, nil)
+		for si := range m.Layers[li].Segments {
+			seg := &m.Layers[li].Segments[si]
+			raw, err := h.engine.loadSegment(h.ctx, seg.Object, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = edit(li, si, raw)
+			key, stored, err := h.engine.pack(dataPrefix, raw, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.bucket.Put(h.ctx, key, stored); err != nil {
+				t.Fatal(err)
+			}
+			seg.Object = Object{Key: key, Size: int64(len(stored)), Raw: int64(len(raw))}
+			keys[li] = append(keys[li], key)
 		}
-		bad = appendPut(bad, []byte(r.key), v)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
-	// Stored as rows (format 1), since the columns could not hold the bad value.
-	key, stored, err := h.engine.pack(dataPrefix, bad, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.bucket.Put(h.ctx, key, stored); err != nil {
-		t.Fatal(err)
-	}
-	seg.Object = Object{Key: key, Size: int64(len(stored)), Raw: int64(len(bad))}
+	m.Format = format
 	m.Root = ""
 	if m.Root, err = m.rootHash(); err != nil {
 		t.Fatal(err)
@@ -501,6 +493,54 @@ func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
 	if err := h.store.UpdateSnapshot(h.ctx, row); err != nil {
 		t.Fatal(err)
 	}
+	return keys
+}
+
+// TestFormat1SegmentsStillRead: a snapshot whose segments are stored as rows, as
+// format 1 wrote them, verifies and restores equal.
+func TestFormat1SegmentsStillRead(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 200, 600, false)
+	want := content(t, g)
+	row := h.snapshot(g, KindFull)
+	storeAsRows(t, h, row, 1, func(_, _ int, raw []byte) []byte { return raw })
+	rep, err := h.engine.Verify(h.ctx, row.ID, true)
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	h.restoreEqual(row.ID, want, false)
+}
+
+// TestRestoreRefusesARecordThatDoesNotDecode rewrites a segment so that one record
+// is malformed while every hash matches, as only a writer other than this package
+// could store it: restore must refuse it, name the segment and leave the target as
+// it was, whether the writer takes records encoded or decoded.
+func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 50, 100, false)
+	row := h.snapshot(g, KindFull)
+	// Stored as rows, since columns could not hold the bad value.
+	keys := storeAsRows(t, h, row, FormatVersion, func(layer, seg int, raw []byte) []byte {
+		if layer != 0 || seg != 0 {
+			return raw
+		}
+		kind := raw[len(segmentMagic)]
+		bad := append([]byte(segmentMagic), kind)
+		first := true
+		if _, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+			v := r.value
+			if first {
+				v = append(slices.Clone(v), 0) // trailing bytes
+				first = false
+			}
+			bad = appendPut(bad, []byte(r.key), v)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return bad
+	})
+	key := keys[0][0]
 	for _, plain := range []bool{false, true} {
 		target := memgraph.New()
 		if err := target.Apply(h.ctx, []graph.Op{{Kind: graph.OpUpsertNode, Node: graph.Node{ID: "kept"}}}); err != nil {
