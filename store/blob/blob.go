@@ -61,6 +61,10 @@ var (
 // MaxKeyLen is the longest key accepted, in bytes.
 const MaxKeyLen = 1024
 
+// MaxSegmentLen is the longest path segment of a key accepted, in bytes: the
+// longest file name most file systems take, so that every key fits every driver.
+const MaxSegmentLen = 255
+
 // Error is the error type every Bucket method returns.
 type Error struct {
 	Op  string // "put", "get", ...
@@ -104,6 +108,9 @@ func validatePath(p string) error {
 			return fmt.Errorf("%w: empty path segment (leading, trailing or double slash)", ErrInvalidKey)
 		case ".", "..":
 			return fmt.Errorf("%w: %q segment", ErrInvalidKey, seg)
+		}
+		if len(seg) > MaxSegmentLen {
+			return fmt.Errorf("%w: a path segment is longer than %d bytes", ErrInvalidKey, MaxSegmentLen)
 		}
 	}
 	return nil
