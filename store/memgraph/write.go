@@ -436,5 +436,6 @@ func (g *Graph) finishLoad(l *loader, err error) error {
 
 // slabSize is how many records Replace allocates at once. A block stays allocated
 // while any of its records is in the graph, so deleting bulk-loaded records frees
-// their memory only block by block.
+// their memory only block by block. The keys and values of a bulk load come from
+// arena blocks (internal/arena), or from the restore's, and are freed the same way.
 const slabSize = 256
