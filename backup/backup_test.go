@@ -560,3 +560,30 @@ func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestCompressionLevels: every level restores equal, and a snapshot taken at one
+// level restores with an engine set to another.
+func TestCompressionLevels(t *testing.T) {
+	g := loadGenerated(t, 300, 900, false)
+	want := content(t, g)
+	h := newHarness(t)
+	sizes := map[Compression]int64{}
+	for _, level := range []Compression{CompressionFast, CompressionSmall, CompressionSmallest} {
+		e, err := New(h.store, h.bucket, WithCompression(level), WithSegmentSize(1<<10, 16<<10, 16), WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := e.Snapshot(h.ctx, "g1", g, SnapshotOptions{Kind: KindFull})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[level] = row.BytesStored
+		h.restoreEqual(row.ID, want, false) // h's engine compresses fast
+	}
+	if !(sizes[CompressionSmallest] < sizes[CompressionFast]) {
+		t.Errorf("stored bytes by level %v: smallest is not smaller than fast", sizes)
+	}
+	if _, err := New(h.store, h.bucket, WithCompression(7)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown level: %v, want ErrInvalid", err)
+	}
+}

@@ -97,6 +97,7 @@ type config struct {
 	cpuProfile   string   // per graphvault step CPU profiles, named from this path
 	memProfile   string   // per graphvault step heap profiles, named from this path
 	probe        bool     // measure the engine's heap apart in a child process (see probe.go)
+	compression  backup.Compression
 	log          io.Writer
 }
 
@@ -121,6 +122,7 @@ func main() {
 		skip     string
 		probeDir string
 		probeIn  [2]string
+		level    string
 	)
 	flag.IntVar(&c.nodes, "nodes", 200000, "number of nodes")
 	flag.IntVar(&c.edges, "edges", 600000, "number of edges")
@@ -132,6 +134,7 @@ func main() {
 	flag.StringVar(&skip, "skip", "", "comma-separated peers not to run (restic, zstd)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile per graphvault step (FILE becomes FILE.<step>)")
 	flag.StringVar(&c.memProfile, "memprofile", "", "write heap profiles before and after each graphvault step (FILE.<step>-before, FILE.<step>)")
+	flag.StringVar(&level, "compression", "fast", "graphvault's compression level: fast, small or smallest")
 	flag.BoolVar(&c.probe, "probe", true, "also measure the engine's heap apart from the graph, in a child process")
 	flag.StringVar(&probeDir, "heap-probe", "", "run as the heap probe in this directory (used by the program itself)")
 	flag.StringVar(&probeIn[0], "probe-base", "", "heap probe: JSON-lines export for the full snapshot")
@@ -143,6 +146,12 @@ func main() {
 	}
 	if skip != "" {
 		c.skip = strings.Split(skip, ",")
+	}
+	levels := map[string]backup.Compression{"fast": backup.CompressionFast, "small": backup.CompressionSmall, "smallest": backup.CompressionSmallest}
+	var ok bool
+	if c.compression, ok = levels[level]; !ok {
+		fmt.Fprintf(os.Stderr, "bench: -compression %q: want fast, small or smallest\n", level)
+		os.Exit(2)
 	}
 	c.log = os.Stderr
 
@@ -279,7 +288,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.bucket = blob.NewBucket(drv)
 	logger := slog.New(slog.NewTextHandler(b.cfg.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if b.engine, err = backup.New(b.st, b.bucket, backup.WithLogger(logger)); err != nil {
+	if b.engine, err = backup.New(b.st, b.bucket, backup.WithLogger(logger), backup.WithCompression(b.cfg.compression)); err != nil {
 		return err
 	}
 
