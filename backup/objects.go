@@ -69,7 +69,13 @@ func (e *Engine) load(ctx context.Context, obj Object, dataKey []byte) ([]byte, 
 
 // loadInto is load decompressing into dst when it has room for the object.
 func (e *Engine) loadInto(ctx context.Context, obj Object, dataKey, dst []byte) ([]byte, error) {
-	compressed, err := e.readChecked(ctx, obj, dataKey)
+	// The stored bytes are read into a pooled buffer: they are done with once
+	// decompressed, and fresh buffers for every object of a large restore cost
+	// page faults and collections.
+	sp := storedBufs.Get().(*[]byte)
+	defer storedBufs.Put(sp)
+	compressed, stored, err := e.readCheckedInto(ctx, obj, dataKey, *sp)
+	*sp = stored[:0]
 	if err != nil {
 		return nil, err
 	}
@@ -116,33 +122,45 @@ func (e *Engine) loadSegment(ctx context.Context, obj Object, dataKey, dst []byt
 // columnScratch holds buffers for columnar segments on their way back to rows.
 var columnScratch = sync.Pool{New: func() any { return new([]byte) }}
 
+// storedBufs holds buffers for stored bytes on their way to decompression.
+var storedBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // readChecked reads an object and checks its size and hash, and decrypts it: what
 // it returns is the zstd frame.
 func (e *Engine) readChecked(ctx context.Context, obj Object, dataKey []byte) ([]byte, error) {
-	stored, err := e.bucket.Get(ctx, obj.Key)
+	frame, _, err := e.readCheckedInto(ctx, obj, dataKey, nil)
+	return frame, err
+}
+
+// readCheckedInto is readChecked reading into buf when it has room. It also
+// returns the buffer the stored bytes were read into (nil if none was), for reuse
+// once the frame, which may alias it, is no longer needed.
+func (e *Engine) readCheckedInto(ctx context.Context, obj Object, dataKey, buf []byte) (frame, stored []byte, err error) {
+	stored, err = e.bucket.GetInto(ctx, obj.Key, buf)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		if errors.Is(err, blob.ErrNotFound) {
-			return nil, &CorruptError{Key: obj.Key, Err: errors.New("missing")}
+			return nil, nil, &CorruptError{Key: obj.Key, Err: errors.New("missing")}
 		}
-		return nil, fmt.Errorf("backup: read %q: %w", obj.Key, err)
+		return nil, nil, fmt.Errorf("backup: read %q: %w", obj.Key, err)
 	}
 	if obj.Size > 0 && int64(len(stored)) != obj.Size {
-		return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("size %d, manifest says %d", len(stored), obj.Size)}
+		return nil, stored, &CorruptError{Key: obj.Key, Err: fmt.Errorf("size %d, manifest says %d", len(stored), obj.Size)}
 	}
 	sum := sha256.Sum256(stored)
 	if want := path.Base(obj.Key); hex.EncodeToString(sum[:]) != want {
 		e.markDamaged(obj.Key)
-		return nil, &CorruptError{Key: obj.Key, Err: errors.New("SHA-256 does not match the key")}
+		return nil, stored, &CorruptError{Key: obj.Key, Err: errors.New("SHA-256 does not match the key")}
 	}
 	if dataKey != nil {
-		if stored, err = open(dataKey, stored); err != nil {
-			return nil, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decrypt: %v", err)}
+		if frame, err = open(dataKey, stored); err != nil {
+			return nil, stored, &CorruptError{Key: obj.Key, Err: fmt.Errorf("decrypt: %v", err)}
 		}
+		return frame, stored, nil
 	}
-	return stored, nil
+	return stored, stored, nil
 }
 
 // layerKeys resolves the data key of each encrypted layer of a manifest.

@@ -340,6 +340,25 @@ func (b *Bucket) Get(ctx context.Context, key string) (data []byte, err error) {
 	return data, nil
 }
 
+// GetInto is Get reading into buf when it has room for the object and the driver
+// can ([BufferGetter]); the result may alias buf.
+func (b *Bucket) GetInto(ctx context.Context, key string, buf []byte) (data []byte, err error) {
+	bg, ok := b.drv.(BufferGetter)
+	if !ok {
+		return b.Get(ctx, key)
+	}
+	start := time.Now()
+	defer func() { b.m.record(ctx, opGet, start, len(data), err) }()
+	if err = b.check(ctx, "get", key, false); err != nil {
+		return nil, err
+	}
+	data, err = bg.GetInto(ctx, key, buf)
+	if err != nil {
+		return nil, wrap("get", key, err)
+	}
+	return data, nil
+}
+
 // Stat returns the attributes of the object stored under key.
 func (b *Bucket) Stat(ctx context.Context, key string) (a Attrs, err error) {
 	start := time.Now()

@@ -37,3 +37,10 @@ type Driver interface {
 	// Close releases the driver's resources.
 	Close() error
 }
+
+// BufferGetter is an optional Driver method for readers that load many objects
+// one after the other: GetInto reads the whole object into buf when it has room,
+// else into a new slice, so that one buffer serves object after object.
+type BufferGetter interface {
+	GetInto(ctx context.Context, key string, buf []byte) ([]byte, error)
+}

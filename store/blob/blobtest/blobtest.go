@@ -111,6 +111,16 @@ func (h *harness) wantData(key string, want []byte) {
 	if !bytes.Equal(got, want) {
 		h.t.Errorf("Get(%q) = %s, want %s", key, describe(got), describe(want))
 	}
+	// GetInto gives the same bytes whatever buffer it is given.
+	for _, buf := range [][]byte{nil, make([]byte, 1), bytes.Repeat([]byte{0xee}, len(want)+64)} {
+		got, err := h.b.GetInto(h.ctx, key, buf)
+		if err != nil {
+			h.t.Fatalf("GetInto(%q, %d-byte buffer): %v", key, cap(buf), err)
+		}
+		if !bytes.Equal(got, want) {
+			h.t.Errorf("GetInto(%q, %d-byte buffer) = %s, want %s", key, cap(buf), describe(got), describe(want))
+		}
+	}
 }
 
 // wantAbsent fails unless key is missing.
@@ -459,6 +469,8 @@ func testNotFound(t *testing.T, h *harness) {
 		if !errors.As(err, &be) || be.Op != "get" || be.Key != key {
 			t.Errorf("Get(%q) error %#v, want a *blob.Error with Op get and the key", key, err)
 		}
+		_, err = h.b.GetInto(h.ctx, key, make([]byte, 16))
+		wantErr(t, fmt.Sprintf("GetInto(%q)", key), err, blob.ErrNotFound)
 		_, err = h.b.Stat(h.ctx, key)
 		wantErr(t, fmt.Sprintf("Stat(%q)", key), err, blob.ErrNotFound)
 		h.wantAbsent(key)

@@ -30,6 +30,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"os"
@@ -274,6 +275,42 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, blob.ErrNotFound
 	}
 	return data, err
+}
+
+// GetInto returns the object stored under key, read into buf when it has room.
+func (d *Driver) GetInto(ctx context.Context, key string, buf []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	name, err := d.name(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := d.root.Open(name)
+	if notFound(err) {
+		return nil, blob.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, blob.ErrNotFound
+	}
+	// Objects are replaced by rename, never written in place: the size holds.
+	size := int(fi.Size())
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // Stat returns the size and modification time of the object stored under key.

@@ -87,6 +87,15 @@ func (d *Driver) lookup(ctx context.Context, key string) (object, error) {
 	return obj, nil
 }
 
+// GetInto returns a copy of the object stored under key, in buf when it has room.
+func (d *Driver) GetInto(ctx context.Context, key string, buf []byte) ([]byte, error) {
+	obj, err := d.lookup(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return append(buf[:0], obj.data...), nil
+}
+
 // Get returns a copy of the object stored under key.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	obj, err := d.lookup(ctx, key)
