@@ -72,27 +72,10 @@ func CheckEdge(r Record, directed bool) error {
 // label, which aliases b.
 func ValidateNode(b []byte, label func([]byte) error) error {
 	c := checker{b: b}
-	n, err := c.count()
-	if err != nil {
+	if err := c.labels(label); err != nil {
 		return err
 	}
-	var prev []byte
-	for i := range n {
-		l, err := c.str()
-		if err != nil {
-			return err
-		}
-		if i > 0 && bytes.Compare(prev, l) >= 0 {
-			return c.fail("labels not strictly increasing")
-		}
-		prev = l
-		if label != nil {
-			if err := label(l); err != nil {
-				return fmt.Errorf("%w: label: %v", ErrCorrupt, err)
-			}
-		}
-	}
-	if err := c.mapBody(0); err != nil {
+	if err := c.mapBody(0, nil); err != nil {
 		return err
 	}
 	return c.end()
@@ -102,7 +85,7 @@ func ValidateNode(b []byte, label func([]byte) error) error {
 // it, without decoding it into Go values.
 func ValidateEdge(b []byte) error {
 	c := checker{b: b}
-	if err := c.mapBody(0); err != nil {
+	if err := c.mapBody(0, nil); err != nil {
 		return err
 	}
 	return c.end()
@@ -205,12 +188,14 @@ func (c *checker) value(depth int) error {
 		}
 		return nil
 	case tagMap:
-		return c.mapBody(depth)
+		return c.mapBody(depth, nil)
 	}
 	return c.fail(fmt.Sprintf("unknown tag 0x%02x", tag))
 }
 
-func (c *checker) mapBody(depth int) error {
+// mapBody reads a map body; field, when not nil, is told where each top-level
+// property's name is and where its value lies in b.
+func (c *checker) mapBody(depth int, field func(name []byte, start, end int)) error {
 	n, err := c.count()
 	if err != nil {
 		return err
@@ -225,8 +210,38 @@ func (c *checker) mapBody(depth int) error {
 			return c.fail("map keys not strictly increasing")
 		}
 		prev = k
+		start := c.off
 		if err := c.value(depth + 1); err != nil {
 			return err
+		}
+		if field != nil {
+			field(k, start, c.off)
+		}
+	}
+	return nil
+}
+
+// labels reads a node's labels, strictly increasing, calling label, when not
+// nil, with each.
+func (c *checker) labels(label func([]byte) error) error {
+	n, err := c.count()
+	if err != nil {
+		return err
+	}
+	var prev []byte
+	for i := range n {
+		l, err := c.str()
+		if err != nil {
+			return err
+		}
+		if i > 0 && bytes.Compare(prev, l) >= 0 {
+			return c.fail("labels not strictly increasing")
+		}
+		prev = l
+		if label != nil {
+			if err := label(l); err != nil {
+				return fmt.Errorf("%w: label: %v", ErrCorrupt, err)
+			}
 		}
 	}
 	return nil
@@ -241,20 +256,13 @@ func (c *checker) end() error {
 
 // Labels decodes only the labels of a node's record value, nil when it has none.
 func Labels(b []byte) ([]string, error) {
+	var labels []string
 	c := checker{b: b}
-	n, err := c.count()
-	if err != nil || n == 0 {
-		return nil, err
-	}
-	labels := make([]string, n)
-	for i := range labels {
-		l, err := c.str()
-		if err != nil {
-			return nil, err
-		}
-		labels[i] = string(l)
-	}
-	return labels, nil
+	err := c.labels(func(l []byte) error {
+		labels = append(labels, string(l))
+		return nil
+	})
+	return labels, err
 }
 
 // Fields splits a record value without decoding it: for a node, labels is its
@@ -266,42 +274,13 @@ func Labels(b []byte) ([]string, error) {
 func Fields(b []byte, node bool, fn func(name []byte, start, end int)) (labels []byte, err error) {
 	c := checker{b: b, shape: true}
 	if node {
-		n, err := c.count()
-		if err != nil {
+		if err := c.labels(nil); err != nil {
 			return nil, err
-		}
-		var prev []byte
-		for i := range n {
-			l, err := c.str()
-			if err != nil {
-				return nil, err
-			}
-			if i > 0 && bytes.Compare(prev, l) >= 0 {
-				return nil, c.fail("labels not strictly increasing")
-			}
-			prev = l
 		}
 		labels = b[:c.off]
 	}
-	n, err := c.count()
-	if err != nil {
+	if err := c.mapBody(0, fn); err != nil {
 		return nil, err
-	}
-	var prev []byte
-	for i := range n {
-		k, err := c.str()
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 && bytes.Compare(prev, k) >= 0 {
-			return nil, c.fail("map keys not strictly increasing")
-		}
-		prev = k
-		start := c.off
-		if err := c.value(1); err != nil {
-			return nil, err
-		}
-		fn(k, start, c.off)
 	}
 	return labels, c.end()
 }
@@ -309,14 +288,8 @@ func Fields(b []byte, node bool, fn func(name []byte, start, end int)) (labels [
 // SkipLabels returns the length of the encoded labels at the start of b.
 func SkipLabels(b []byte) (int, error) {
 	c := checker{b: b, shape: true}
-	n, err := c.count()
-	if err != nil {
+	if err := c.labels(nil); err != nil {
 		return 0, err
-	}
-	for range n {
-		if _, err := c.str(); err != nil {
-			return 0, err
-		}
 	}
 	return c.off, nil
 }

@@ -263,18 +263,7 @@ func notFound(err error) bool {
 
 // Get returns the object stored under key.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	name, err := d.name(key)
-	if err != nil {
-		return nil, err
-	}
-	data, err := d.root.ReadFile(name)
-	if notFound(err) {
-		return nil, blob.ErrNotFound
-	}
-	return data, err
+	return d.GetInto(ctx, key, nil)
 }
 
 // GetInto returns the object stored under key, read into buf when it has room.
