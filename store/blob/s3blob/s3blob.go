@@ -263,6 +263,11 @@ func wait(ctx context.Context, d time.Duration) error {
 
 // Get returns the object stored under key.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
+	return d.GetInto(ctx, key, nil)
+}
+
+// GetInto returns the object stored under key, read into buf when it has room.
+func (d *Driver) GetInto(ctx context.Context, key string, buf []byte) ([]byte, error) {
 	if err := d.start(ctx); err != nil {
 		return nil, err
 	}
@@ -270,14 +275,23 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, translate(ctx, err)
 	}
-	data, err := io.ReadAll(obj)
-	if cerr := obj.Close(); err == nil {
-		err = cerr
+	defer obj.Close()
+	// Read to the end without asking for the size first, which would cost a
+	// request of its own; the buffer grows as io.ReadAll's does.
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := obj.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, translate(ctx, err)
+		}
 	}
-	if err != nil {
-		return nil, translate(ctx, err)
-	}
-	return data, nil
 }
 
 // Stat returns the size and modification time of the object stored under key.
