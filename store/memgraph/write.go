@@ -2,8 +2,10 @@ package memgraph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"sync/atomic"
 
 	"github.com/google/btree"
 
@@ -337,7 +339,10 @@ func orEmpty[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
 	return seq
 }
 
-// loader builds the content of a Replace aside from the graph.
+// loader builds the content of a Replace aside from the graph. The trees are
+// built on the caller's goroutine; the index of edges by their other end, with
+// the check that both ends of every edge are nodes, on a goroutine of its own:
+// on a large load they are two halves of the work, and neither needs the other.
 type loader struct {
 	ctx      context.Context
 	directed bool
@@ -345,23 +350,99 @@ type loader struct {
 	n        int // records so far, for checking ctx now and then
 	nt       *btree.BTreeG[*nodeRec]
 	et       *btree.BTreeG[*edgeRec]
-	ends     ends
+	ends     ends      // owned by the ends goroutine until it is done
 	nodeSlab []nodeRec // records are allocated in blocks: fewer objects to collect
 	edgeSlab []edgeRec
+
+	jobs    []endsJob
+	queue   chan []endsJob
+	done    chan struct{}
+	failed  atomic.Bool
+	endsErr error // the first missing end, set by the ends goroutine
 }
 
+// endsJob is a node to note, or an edge to check and index (in the place of old
+// when it replaced it).
+type endsJob struct {
+	node      string
+	edge, old *edgeRec
+}
+
+const endsBatch = 1024
+
 func newLoader(ctx context.Context, directed bool) *loader {
-	l := &loader{ctx: ctx, directed: directed}
+	l := &loader{ctx: ctx, directed: directed, queue: make(chan []endsJob, 8), done: make(chan struct{})}
 	l.nt, l.et, l.ends = newContent()
+	go l.indexEnds()
 	return l
+}
+
+// indexEnds runs the jobs in order: nodes are noted before the edges that follow
+// them are checked.
+func (l *loader) indexEnds() {
+	defer close(l.done)
+	for jobs := range l.queue {
+		if l.endsErr != nil {
+			continue // drain
+		}
+		for _, j := range jobs {
+			if j.edge == nil {
+				l.ends.addNode(j.node)
+				continue
+			}
+			r := j.edge
+			lo, hi := r.lo(), r.hi()
+			atHi, hasHi := l.ends[hi]
+			if missing := lo; !l.ends.has(lo) || !hasHi {
+				if l.ends.has(lo) {
+					missing = hi
+				}
+				s, t := r.ends()
+				l.endsErr = fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, s, t, missing)
+				l.failed.Store(true)
+				break
+			}
+			if j.old != nil {
+				l.ends.put(r, j.old)
+			} else {
+				l.ends[hi] = append(atHi, r)
+			}
+		}
+	}
+}
+
+func (l *loader) push(j endsJob) {
+	if l.jobs = append(l.jobs, j); len(l.jobs) == endsBatch {
+		l.queue <- l.jobs
+		l.jobs = make([]endsJob, 0, endsBatch)
+	}
+}
+
+// wait lets the ends goroutine finish and returns what it found.
+func (l *loader) wait() error {
+	if l.queue != nil {
+		if len(l.jobs) > 0 {
+			l.queue <- l.jobs
+		}
+		close(l.queue)
+		<-l.done
+		l.queue = nil
+	}
+	return l.endsErr
 }
 
 func (l *loader) tick() error {
 	if l.n++; l.n%ctxEvery == 0 {
+		if l.failed.Load() {
+			return errEndMissing // the ends goroutine says why
+		}
 		return l.ctx.Err()
 	}
 	return nil
 }
+
+// errEndMissing stops a load early; wait returns the error that names the end.
+var errEndMissing = errors.New("memgraph: an edge end is missing")
 
 // keep returns the key and value of r for the graph to keep: r's own when it is
 // Owned, copies otherwise.
@@ -384,7 +465,7 @@ func (l *loader) node(key string, val []byte) error {
 	l.nodeSlab = l.nodeSlab[1:]
 	*r = nodeRec{key: key, val: val}
 	l.nt.ReplaceOrInsert(r)
-	l.ends.addNode(r.id())
+	l.push(endsJob{node: r.id()})
 	return nil
 }
 
@@ -398,28 +479,18 @@ func (l *loader) edge(key string, val []byte, swap bool) error {
 	}
 	r := &l.edgeSlab[0]
 	l.edgeSlab = l.edgeSlab[1:]
-	*r = *edgeKeyRec(key, nil, swap)
-	lo, hi := r.lo(), r.hi()
-	atHi, hasHi := l.ends[hi]
-	if missing := lo; !l.ends.has(lo) || !hasHi {
-		if l.ends.has(lo) {
-			missing = hi
-		}
-		s, t := r.ends()
-		return fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, s, t, missing)
-	}
-	r.val = val
-	if old, had := l.et.ReplaceOrInsert(r); had {
-		l.ends.put(r, old)
-	} else {
-		l.ends[hi] = append(atHi, r) // one map lookup fewer per edge of a load
-	}
+	*r = *edgeKeyRec(key, val, swap)
+	old, _ := l.et.ReplaceOrInsert(r)
+	l.push(endsJob{edge: r, old: old})
 	return nil
 }
 
-// finishLoad swaps the loaded content in and journals it, when err is nil and ctx
-// has not ended.
+// finishLoad swaps the loaded content in and journals it, when the load, the
+// check of edge ends and ctx all went well.
 func (g *Graph) finishLoad(l *loader, err error) error {
+	if endsErr := l.wait(); endsErr != nil {
+		return endsErr // also when err is errEndMissing
+	}
 	if err != nil {
 		return err
 	}
