@@ -2,11 +2,9 @@ package memgraph_test
 
 import (
 	"flag"
-	"iter"
 	"runtime"
 	"testing"
 
-	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
@@ -147,37 +145,10 @@ func BenchmarkReplaceEncoded(b *testing.B) {
 	if err := src.Replace(b.Context(), gen.Meta(), gen.Nodes(), gen.Edges()); err != nil {
 		b.Fatal(err)
 	}
-	v, err := src.View(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
-	enc := v.(codec.Source)
-	var nodes, edges []codec.Record
-	for r, err := range enc.EncodedNodes(b.Context()) {
-		if err != nil {
-			b.Fatal(err)
-		}
-		nodes = append(nodes, r)
-	}
-	for r, err := range enc.EncodedEdges(b.Context()) {
-		if err != nil {
-			b.Fatal(err)
-		}
-		edges = append(edges, r)
-	}
-	seq := func(recs []codec.Record) iter.Seq2[codec.Record, error] {
-		return func(yield func(codec.Record, error) bool) {
-			for _, r := range recs {
-				if !yield(r, nil) {
-					return
-				}
-			}
-		}
-	}
+	nodes, edges := encoded(b, src)
 	for b.Loop() {
 		g := memgraph.New()
-		if err := g.ReplaceEncoded(b.Context(), graph.Meta{Normalized: true}, seq(nodes), seq(edges)); err != nil {
+		if err := g.ReplaceEncoded(b.Context(), graph.Meta{Normalized: true}, records(nodes), records(edges)); err != nil {
 			b.Fatal(err)
 		}
 	}

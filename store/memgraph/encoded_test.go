@@ -14,7 +14,7 @@ import (
 )
 
 // encoded reads a view's records undecoded.
-func encoded(t *testing.T, g *memgraph.Graph) (nodes, edges []codec.Record) {
+func encoded(t testing.TB, g *memgraph.Graph) (nodes, edges []codec.Record) {
 	t.Helper()
 	v, err := g.View(t.Context())
 	if err != nil {
