@@ -184,18 +184,32 @@ type decoded[T any] struct {
 // mergedDecoded is mergedRecords with every record decoded by decode in the
 // goroutines that load the segments, so that decoding runs beside fn instead of
 // before it. It is what a restore reads. decode must copy what it keeps of the
-// record: segment buffers are reused.
-func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, decode func(segmentRecord) (T, error), fn func(kh keyHash, v T) error) error {
+// record, segment buffers are reused; it may copy into the arena it is given,
+// which the loaders share one at a time, so that blocks fill up across segments.
+func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, decode func(segmentRecord, *arena.Arena) (T, error), fn func(kh keyHash, v T) error) error {
 	segs, objs, objKeys, base := kindObjects(m, keys, kind)
 	seen := newShadows(m)
+	arenas := make(chan *arena.Arena, e.cfg.workers+1)
 	prep := func(i int, raw []byte) ([]decoded[T], error) {
+		var a *arena.Arena
+		select {
+		case a = <-arenas:
+		default:
+			a = new(arena.Arena)
+		}
+		defer func() {
+			select {
+			case arenas <- a:
+			default:
+			}
+		}()
 		// Sized by the manifest's count, bounded by what the bytes can hold.
 		out := make([]decoded[T], 0, min(segs[i].Records, int64(len(raw)/3)+1))
 		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
 			d := decoded[T]{kh: r.kh, tombstone: r.op == opTombstone}
 			if !d.tombstone {
 				var err error
-				if d.v, err = decode(r); err != nil {
+				if d.v, err = decode(r, a); err != nil {
 					return err
 				}
 			}
@@ -329,7 +343,7 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	}
 	nodes := func(yield func(graph.Node, error) bool) {
 		stopped := false
-		err := mergedDecoded(ctx, e, m, keys, kindNode, decodeNodeRecord, func(kh keyHash, n graph.Node) error {
+		err := mergedDecoded(ctx, e, m, keys, kindNode, withoutArena(decodeNodeRecord), func(kh keyHash, n graph.Node) error {
 			if selected != nil {
 				if _, ok := selected[kh]; !ok {
 					return nil
@@ -351,7 +365,7 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	}
 	edges := func(yield func(graph.Edge, error) bool) {
 		stopped := false
-		err := mergedDecoded(ctx, e, m, keys, kindEdge, decodeEdgeRecord, func(_ keyHash, ed graph.Edge) error {
+		err := mergedDecoded(ctx, e, m, keys, kindEdge, withoutArena(decodeEdgeRecord), func(_ keyHash, ed graph.Edge) error {
 			if selected != nil && !(inSet(selected, ed.Source) && inSet(selected, ed.Target)) {
 				return nil
 			}
@@ -384,14 +398,14 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 }
 
 // restoreEncoded restores the whole snapshot into a writer that stores records
-// encoded: records go from the segment buffers to the writer as they are, checked
-// on the goroutines that load the segments instead of decoded.
+// encoded: the goroutines that load the segments check each record and copy it,
+// as it is, into blocks the writer keeps (see copyChecked) instead of decoding it.
 func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte, sink codec.Sink, opts RestoreOptions, res *RestoreResult) error {
 	directed := m.Directed
 	seq := func(kind byte, check func(codec.Record) error, count *int64) iter.Seq2[codec.Record, error] {
 		return func(yield func(codec.Record, error) bool) {
 			stopped := false
-			err := mergedEncoded(ctx, e, m, keys, kind, check, func(r codec.Record) error {
+			err := mergedDecoded(ctx, e, m, keys, kind, copyChecked(check), func(_ keyHash, r codec.Record) error {
 				if *count++; (res.Nodes+res.Edges)%65536 == 0 {
 					report(opts.Progress, Progress{Phase: kindPhase(kind), Records: res.Nodes + res.Edges})
 				}
@@ -416,68 +430,28 @@ func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte,
 	return sink.ReplaceEncoded(ctx, meta, nodes, edges)
 }
 
+// copyChecked returns a decoder for restoreEncoded: it checks a record and copies
+// it into the loader's arena, so the writer gets Owned records and the copying
+// (mostly first touches of fresh memory) runs beside the writer, not in it.
+func copyChecked(check func(codec.Record) error) func(segmentRecord, *arena.Arena) (codec.Record, error) {
+	return func(r segmentRecord, a *arena.Arena) (codec.Record, error) {
+		if err := check(codec.Record{Key: r.key, Value: r.value}); err != nil {
+			return codec.Record{}, err
+		}
+		return codec.Record{Key: a.String(r.key), Value: a.Bytes(r.value), Owned: true}, nil
+	}
+}
+
+// withoutArena adapts a decoder that allocates for itself to mergedDecoded.
+func withoutArena[T any](decode func(segmentRecord) (T, error)) func(segmentRecord, *arena.Arena) (T, error) {
+	return func(r segmentRecord, _ *arena.Arena) (T, error) { return decode(r) }
+}
+
 func kindPhase(kind byte) string {
 	if kind == kindNode {
 		return "nodes"
 	}
 	return "edges"
-}
-
-// encodedRecord is a record of a segment, checked and copied out of it.
-type encodedRecord struct {
-	kh        keyHash
-	tombstone bool
-	r         codec.Record
-}
-
-// mergedEncoded is mergedRecords for a restore that hands records over encoded.
-// The goroutines that load the segments check every put record with check and
-// copy it into blocks of its own, so fn gets Owned records, and the copying (most
-// of it first touches of fresh memory) runs beside fn instead of in it.
-func mergedEncoded(ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, check func(codec.Record) error, fn func(r codec.Record) error) error {
-	segs, objs, objKeys, base := kindObjects(m, keys, kind)
-	seen := newShadows(m)
-	// Arenas are shared by the loaders one at a time, so that blocks fill up
-	// across segments.
-	arenas := make(chan *arena.Arena, e.cfg.workers+1)
-	prep := func(i int, raw []byte) ([]encodedRecord, error) {
-		var a *arena.Arena
-		select {
-		case a = <-arenas:
-		default:
-			a = new(arena.Arena)
-		}
-		defer func() {
-			select {
-			case arenas <- a:
-			default:
-			}
-		}()
-		out := make([]encodedRecord, 0, min(segs[i].Records, int64(len(raw)/3)+1))
-		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-			d := encodedRecord{kh: r.kh, tombstone: r.op == opTombstone}
-			if !d.tombstone {
-				if err := check(codec.Record{Key: r.key, Value: r.value}); err != nil {
-					return err
-				}
-				d.r = codec.Record{Key: a.String(r.key), Value: a.Bytes(r.value), Owned: true}
-			}
-			out = append(out, d)
-			return nil
-		})
-		return out, segmentErr(objs[i], err)
-	}
-	return fetchMapped(ctx, e, objs, objKeys, make(chan []byte, e.cfg.workers+1), true, prep, func(i int, recs []encodedRecord) error {
-		for _, d := range recs {
-			if seen.hidden(d.kh, base[i]) || d.tombstone {
-				continue
-			}
-			if err := fn(d.r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 type stopError struct{}

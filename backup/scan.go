@@ -130,7 +130,7 @@ func scanRecords(parent context.Context, view graph.View, workers int, onKind fu
 					return ctx.Err()
 				}
 				if err != nil {
-					return fmt.Errorf("backup: read %ss: %w", kindPhase(kind)[:4], err)
+					return fmt.Errorf("backup: read %s: %w", kindPhase(kind), err)
 				}
 				// The last batch of a kind is sent even when empty: it marks the end of the nodes.
 				if !send(b) {
