@@ -327,32 +327,23 @@ func (b *Bucket) PutIfAbsent(ctx context.Context, key string, data []byte) (err 
 }
 
 // Get returns the whole object stored under key.
-func (b *Bucket) Get(ctx context.Context, key string) (data []byte, err error) {
-	start := time.Now()
-	defer func() { b.m.record(ctx, opGet, start, len(data), err) }()
-	if err = b.check(ctx, "get", key, false); err != nil {
-		return nil, err
-	}
-	data, err = b.drv.Get(ctx, key)
-	if err != nil {
-		return nil, wrap("get", key, err)
-	}
-	return data, nil
+func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	return b.GetInto(ctx, key, nil)
 }
 
 // GetInto is Get reading into buf when it has room for the object and the driver
 // can ([BufferGetter]); the result may alias buf.
 func (b *Bucket) GetInto(ctx context.Context, key string, buf []byte) (data []byte, err error) {
-	bg, ok := b.drv.(BufferGetter)
-	if !ok {
-		return b.Get(ctx, key)
-	}
 	start := time.Now()
 	defer func() { b.m.record(ctx, opGet, start, len(data), err) }()
 	if err = b.check(ctx, "get", key, false); err != nil {
 		return nil, err
 	}
-	data, err = bg.GetInto(ctx, key, buf)
+	if bg, ok := b.drv.(BufferGetter); ok {
+		data, err = bg.GetInto(ctx, key, buf)
+	} else {
+		data, err = b.drv.Get(ctx, key)
+	}
 	if err != nil {
 		return nil, wrap("get", key, err)
 	}
