@@ -11,9 +11,9 @@ import (
 // Segments are stored in columns. A raw segment (see FORMAT.md) holds its records
 // one after the other; before it is compressed it is rearranged so that like
 // bytes sit together: the keys, the labels, the property names once, which
-// properties each record has, then every property's values as one run. zstd's
-// fastest level compresses LightRAG-shaped records laid out so to about 0.26 of
-// their size, against 0.32 for the rows, and in less time. Reading rearranges the
+// properties each record has, then every property's values as one run. At zstd's
+// fastest level, the segments of a LightRAG-shaped graph (examples/bench, 800,000
+// records) take 113.5 MiB so, against 134.3 MiB as rows. Reading rearranges the
 // columns back into the very same rows, so hashes, indexes and every reader of raw
 // segments are unchanged.
 
