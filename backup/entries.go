@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/graphvault/graphvault/internal/kmerge"
 	"github.com/klauspost/compress/zstd"
@@ -20,12 +21,16 @@ const entryRunSize = 1 << 16
 // entryList collects the index entries of a layer in fixed-size runs, so that
 // millions of them never need one large allocation, nor a copy of all of them to
 // grow, nor a second copy to encode. Records are kept as 24-byte live entries;
-// tombstones, few, apart.
+// tombstones, few, apart. A run is sorted on a goroutine of its own as soon as it
+// is full, beside the scan, so that little sorting is left for the end.
 type entryList struct {
-	runs  [][]liveEntry
-	tombs []keyHash
-	n     int
+	runs    [][]liveEntry
+	tombs   []keyHash
+	n       int
+	sorting sync.WaitGroup
 }
+
+func byKeyHash(a, b liveEntry) int { return a.kh.compare(b.kh) }
 
 func (l *entryList) add(e indexEntry) {
 	l.n++
@@ -38,6 +43,9 @@ func (l *entryList) add(e indexEntry) {
 	}
 	last := &l.runs[len(l.runs)-1]
 	*last = append(*last, liveEntry{e.kh, e.rh})
+	if run := *last; len(run) == entryRunSize {
+		l.sorting.Go(func() { slices.SortFunc(run, byKeyHash) })
+	}
 }
 
 func (l *entryList) len() int { return l.n }
@@ -47,13 +55,14 @@ func (l *entryList) counts() (records, tombstones int64) {
 	return int64(l.n - len(l.tombs)), int64(len(l.tombs))
 }
 
-// sorted sorts every run and yields all entries in key-hash order. Two entries
-// with one key hash are an ErrInvalid: a view yielded one record key twice.
+// sorted sorts the last run, waits for the others, and yields all entries in
+// key-hash order. Two entries with one key hash are an ErrInvalid: a view yielded
+// one record key twice.
 func (l *entryList) sorted(fn func(e indexEntry) error) error {
-	byKey := func(a, b liveEntry) int { return a.kh.compare(b.kh) }
-	for _, run := range l.runs {
-		slices.SortFunc(run, byKey)
+	if k := len(l.runs); k > 0 && len(l.runs[k-1]) < entryRunSize {
+		slices.SortFunc(l.runs[k-1], byKeyHash)
 	}
+	l.sorting.Wait()
 	slices.SortFunc(l.tombs, keyHash.compare)
 	tombs := l.tombs
 	var prev keyHash
@@ -66,7 +75,7 @@ func (l *entryList) sorted(fn func(e indexEntry) error) error {
 		return fn(e)
 	}
 	// Tombstones, few, are slipped in between the records.
-	err := kmerge.Merge(l.runs, byKey, func(le liveEntry) error {
+	err := kmerge.Merge(l.runs, byKeyHash, func(le liveEntry) error {
 		for len(tombs) > 0 && tombs[0].compare(le.kh) <= 0 {
 			if err := emit(indexEntry{kh: tombs[0], tombstone: true}); err != nil {
 				return err
