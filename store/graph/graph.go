@@ -12,9 +12,10 @@
 //   - [Writer]: replace a graph's whole content, or apply a batch of changes;
 //   - optionally [Journal]: the ordered change batches since a position, named by
 //     [Meta.Journal] so that positions of different journals are never compared;
-//   - optionally, on views, [Getter] (read single records: with a Journal, an
-//     incremental snapshot then reads only what changed) and [Normalized] (the
-//     content was checked on its way in: snapshots skip checking it again).
+//   - optionally, on views, [Getter] and [Counter] (read single records and know
+//     the graph's size: with a Journal, an incremental snapshot then reads only
+//     what changed) and [Normalized] (the content was checked on its way in:
+//     snapshots skip checking it again).
 //
 // store/memgraph implements all of them; store/graph/graphtest is the conformance
 // suite every implementation runs.
@@ -108,6 +109,13 @@ type Getter interface {
 	// Edge returns the edge with the key, and whether it exists; in an undirected
 	// graph the ends may be given either way round.
 	Edge(ctx context.Context, source, target, typ string) (Edge, bool, error)
+}
+
+// Counter is an optional View method: how many nodes and edges the view holds,
+// known without reading them. With a Journal and a Getter it lets an incremental
+// snapshot read only what changed and still record the graph's size.
+type Counter interface {
+	Counts() (nodes, edges int64)
 }
 
 // Reader opens consistent views of a graph. View may be called concurrently.

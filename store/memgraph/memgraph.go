@@ -212,6 +212,14 @@ func (v *view) Meta() graph.Meta { return v.meta }
 // Normalized reports that every record passed Normalize or Adopt on its way in.
 func (v *view) Normalized() bool { return true }
 
+// Counts returns how many nodes and edges the view holds, in O(1).
+func (v *view) Counts() (nodes, edges int64) {
+	if v.s == nil {
+		return 0, 0
+	}
+	return int64(v.s.nodes.Len()), int64(v.s.edges.Len())
+}
+
 // Node returns the view's node with the id.
 func (v *view) Node(ctx context.Context, id string) (graph.Node, bool, error) {
 	if v.s == nil {

@@ -42,6 +42,7 @@ func (s *suite) tests() []testCase {
 		{"Generated", s.testGenerated},
 		{"ViewIsolation", s.testViewIsolation},
 		{"ViewGetter", s.testViewGetter},
+		{"ViewCounter", s.testViewCounter},
 		{"JournalNames", s.testJournalNames},
 		{"ViewConcurrentWrites", s.testViewConcurrentWrites},
 		{"IterateTwice", s.testIterateTwice},
@@ -778,6 +779,30 @@ func (s *suite) testViewGetter(t *testing.T) {
 	}
 	if _, found, err := get.Edge(t.Context(), "nobody", "alice", ""); err != nil || found {
 		t.Errorf("Edge that does not exist: found %t, %v", found, err)
+	}
+}
+
+// testViewCounter checks the optional graph.Counter of views: the counts are those
+// of what the view yields, at the view's moment, whatever is written after.
+func (s *suite) testViewCounter(t *testing.T) {
+	g := s.new(t)
+	s.replace(t, g, s.sample())
+	v, err := g.View(t.Context())
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	defer v.Close()
+	counter, ok := v.(graph.Counter)
+	if !ok {
+		t.Skip("views do not implement graph.Counter")
+	}
+	s.apply(t, g, deleteNode("alice"), upsertNode("later", nil))
+	want, err := ReadView(t.Context(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, e := counter.Counts(); n != int64(len(want.Nodes)) || e != int64(len(want.Edges)) {
+		t.Errorf("Counts() = %d nodes, %d edges; the view yields %d and %d", n, e, len(want.Nodes), len(want.Edges))
 	}
 }
 
