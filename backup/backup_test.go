@@ -459,6 +459,7 @@ func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit
 	var keys [][]string
 	for li := range m.Layers {
 		keys = append(keys, nil)
+		var entries []indexEntry // the layer's index, for formats that have one
 		for si := range m.Layers[li].Segments {
 			seg := &m.Layers[li].Segments[si]
 			raw, err := h.engine.loadSegment(h.ctx, seg.Object, nil, nil)
@@ -466,6 +467,12 @@ func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit
 				t.Fatal(err)
 			}
 			raw = edit(li, si, raw)
+			if _, err := forEachRecord(raw, raw[len(segmentMagic)], func(r segmentRecord) error {
+				entries = append(entries, indexEntry{kh: r.kh, rh: hashValue(r.value), tombstone: r.op == opTombstone})
+				return nil
+			}); err != nil && format < 3 {
+				t.Fatal(err)
+			}
 			key, stored, err := h.engine.pack(dataPrefix, raw, nil, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -475,6 +482,9 @@ func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit
 			}
 			seg.Object = Object{Key: key, Size: int64(len(stored)), Raw: int64(len(raw))}
 			keys[li] = append(keys[li], key)
+		}
+		if format < 3 {
+			m.Layers[li].Index = storeOldIndex(t, h, entries)
 		}
 	}
 	m.Format = format

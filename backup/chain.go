@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
+	"github.com/graphvault/graphvault/internal/arena"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
 )
@@ -84,14 +86,49 @@ func (e *Engine) latestManifest(ctx context.Context, graphID string) (*Manifest,
 	return e.Manifest(ctx, row.ID)
 }
 
-// liveIndex merges the indexes of a chain, base first, into the sorted set of live
-// records: a newer entry replaces an older one, a tombstone removes it.
+// liveIndex returns the live records of a chain, sorted by key hash: for each, its
+// key hash and value hash. A chain whose every layer has an index (format 2 and
+// before) merges the indexes, base first: a newer entry replaces an older one, a
+// tombstone removes it. Any other chain is read from its segments, newest layer
+// first, as a restore reads it, and the value of every record is hashed.
 func (e *Engine) liveIndex(ctx context.Context, m *Manifest) ([]liveEntry, error) {
 	keys, err := e.layerKeys(ctx, m)
 	if err != nil {
 		return nil, err
 	}
+	if !slices.ContainsFunc(m.Layers, func(l Layer) bool { return l.Index.Key == "" }) {
+		return e.mergeIndexes(ctx, m, keys)
+	}
+	live := make([]liveEntry, 0, m.Nodes+m.Edges)
+	hash := func(r segmentRecord, _ *arena.Arena) (uint64, error) { return hashValue(r.value), nil }
+	var nodes int
+	for _, kind := range []byte{kindNode, kindEdge} {
+		err := mergedDecoded(ctx, e, m, keys, kind, hash, func(kh keyHash, rh uint64) error {
+			live = append(live, liveEntry{kh, rh})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if kind == kindNode {
+			nodes = len(live)
+		}
+	}
+	// The kind is the top bit of a key hash, so nodes sort before edges: the two
+	// are sorted apart, side by side.
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(live[:nodes], byKeyHash) })
+	slices.SortFunc(live[nodes:], byKeyHash)
+	wg.Wait()
+	return live, nil
+}
+
+func byKeyHash(a, b liveEntry) int { return a.kh.compare(b.kh) }
+
+// mergeIndexes is liveIndex for a chain whose every layer has an index.
+func (e *Engine) mergeIndexes(ctx context.Context, m *Manifest, keys [][]byte) ([]liveEntry, error) {
 	var live []liveEntry
+	var err error
 	for i, l := range m.Layers {
 		if i == 0 {
 			// The base layer, the largest, is streamed straight into live entries.

@@ -219,7 +219,7 @@ func (e *Engine) lockGraph(graphID string) func() {
 
 // Progress reports how far a long operation has come.
 type Progress struct {
-	Phase   string `json:"phase"` // "journal", "store", "index", "compact", "manifest"; restore: "nodes", "edges", "done"; "verify"
+	Phase   string `json:"phase"` // "journal", "store", "compact", "manifest"; restore: "nodes", "edges", "done"; "verify"
 	Records int64  `json:"records"`
 	Bytes   int64  `json:"bytes"`
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -15,131 +14,55 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// entryRunSize is how many index entries one run holds (1.5 MiB).
-const entryRunSize = 1 << 16
+// keyRunSize is how many key hashes one run holds (1 MiB).
+const keyRunSize = 1 << 16
 
-// entryList collects the index entries of a layer in fixed-size runs, so that
-// millions of them never need one large allocation, nor a copy of all of them to
-// grow, nor a second copy to encode. Records are kept as 24-byte live entries;
-// tombstones, few, apart. A run is sorted on a goroutine of its own as soon as it
-// is full, beside the scan, so that little sorting is left for the end.
-type entryList struct {
-	runs    [][]liveEntry
-	tombs   []keyHash
-	n       int
-	sorting sync.WaitGroup
+// keyList collects the key hashes of the records and tombstones a layer is given,
+// to count them and to refuse a key given twice. Hashes are kept in fixed-size
+// runs, so that millions of them never need one large allocation nor a copy to
+// grow, and a run is sorted on a goroutine of its own as soon as it is full,
+// beside the scan, so that little sorting is left for the end.
+type keyList struct {
+	runs                [][]keyHash
+	records, tombstones int64
+	sorting             sync.WaitGroup
 }
 
-func byKeyHash(a, b liveEntry) int { return a.kh.compare(b.kh) }
-
-func (l *entryList) add(e indexEntry) {
-	l.n++
-	if e.tombstone {
-		l.tombs = append(l.tombs, e.kh)
-		return
+func (l *keyList) add(kh keyHash, tombstone bool) {
+	if tombstone {
+		l.tombstones++
+	} else {
+		l.records++
 	}
-	if len(l.runs) == 0 || len(l.runs[len(l.runs)-1]) == entryRunSize {
-		l.runs = append(l.runs, make([]liveEntry, 0, entryRunSize))
+	if len(l.runs) == 0 || len(l.runs[len(l.runs)-1]) == keyRunSize {
+		l.runs = append(l.runs, make([]keyHash, 0, keyRunSize))
 	}
 	last := &l.runs[len(l.runs)-1]
-	*last = append(*last, liveEntry{e.kh, e.rh})
-	if run := *last; len(run) == entryRunSize {
-		l.sorting.Go(func() { slices.SortFunc(run, byKeyHash) })
+	*last = append(*last, kh)
+	if run := *last; len(run) == keyRunSize {
+		l.sorting.Go(func() { slices.SortFunc(run, keyHash.compare) })
 	}
 }
-
-func (l *entryList) len() int { return l.n }
 
 // counts returns how many records and tombstones the list holds.
-func (l *entryList) counts() (records, tombstones int64) {
-	return int64(l.n - len(l.tombs)), int64(len(l.tombs))
-}
+func (l *keyList) counts() (records, tombstones int64) { return l.records, l.tombstones }
 
-// sorted sorts the last run, waits for the others, and yields all entries in
-// key-hash order. Two entries with one key hash are an ErrInvalid: a view yielded
-// one record key twice.
-func (l *entryList) sorted(fn func(e indexEntry) error) error {
-	if k := len(l.runs); k > 0 && len(l.runs[k-1]) < entryRunSize {
-		slices.SortFunc(l.runs[k-1], byKeyHash)
+// unique returns an ErrInvalid when two entries have one key hash: a view
+// yielded one record key twice.
+func (l *keyList) unique() error {
+	if k := len(l.runs); k > 0 && len(l.runs[k-1]) < keyRunSize {
+		slices.SortFunc(l.runs[k-1], keyHash.compare)
 	}
 	l.sorting.Wait()
-	slices.SortFunc(l.tombs, keyHash.compare)
-	tombs := l.tombs
 	var prev keyHash
 	first := true
-	emit := func(e indexEntry) error {
-		if !first && e.kh == prev {
+	return kmerge.Merge(l.runs, keyHash.compare, func(kh keyHash) error {
+		if !first && kh == prev {
 			return fmt.Errorf("%w: the graph view yielded one record key twice", ErrInvalid)
 		}
-		first, prev = false, e.kh
-		return fn(e)
-	}
-	// Tombstones, few, are slipped in between the records.
-	err := kmerge.Merge(l.runs, byKeyHash, func(le liveEntry) error {
-		for len(tombs) > 0 && tombs[0].compare(le.kh) <= 0 {
-			if err := emit(indexEntry{kh: tombs[0], tombstone: true}); err != nil {
-				return err
-			}
-			tombs = tombs[1:]
-		}
-		return emit(indexEntry{kh: le.kh, rh: le.rh})
-	})
-	for ; err == nil && len(tombs) > 0; tombs = tombs[1:] {
-		err = emit(indexEntry{kh: tombs[0], tombstone: true})
-	}
-	return err
-}
-
-// storeIndex encodes the list as a layer index (see FORMAT.md), compresses it as
-// it goes, without the whole encoding in memory, encrypts it when dataKey is set,
-// and stores it. It returns the index object and the bytes newly written.
-func (e *Engine) storeIndex(ctx context.Context, l *entryList, dataKey []byte) (Object, int64, error) {
-	rawLen := len(indexMagic) + uvarintLen(uint64(l.len())) + 25*l.len()
-	// Index entries are hashes: they do not compress, so the output is about as
-	// large as the input.
-	out := bytes.NewBuffer(make([]byte, 0, rawLen+rawLen/64+1024))
-	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		return Object{}, 0, err
-	}
-	chunk := make([]byte, 0, 64<<10)
-	chunk = append(chunk, indexMagic...)
-	chunk = binary.AppendUvarint(chunk, uint64(l.len()))
-	err = l.sorted(func(en indexEntry) error {
-		chunk = appendIndexEntry(chunk, en)
-		if len(chunk) >= cap(chunk)-25 {
-			if _, err := zw.Write(chunk); err != nil {
-				return err
-			}
-			chunk = chunk[:0]
-		}
+		first, prev = false, kh
 		return nil
 	})
-	if err == nil {
-		_, err = zw.Write(chunk)
-	}
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return Object{}, 0, err
-	}
-	stored := out.Bytes()
-	if dataKey != nil {
-		if stored, err = seal(dataKey, stored); err != nil {
-			return Object{}, 0, err
-		}
-	}
-	key := contentKey(indexPrefix, sha256.Sum256(stored))
-	wrote, err := e.put(ctx, key, stored)
-	if err != nil {
-		return Object{}, 0, fmt.Errorf("backup: store index: %w", err)
-	}
-	obj := Object{Key: key, Size: int64(len(stored)), Raw: int64(rawLen)}
-	if wrote {
-		return obj, obj.Size, nil
-	}
-	return obj, 0, nil
 }
 
 // liveBase reads the index of a chain's base layer straight into live entries,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,12 +72,11 @@ func TestFailpointsEveryPersistStep(t *testing.T) {
 		encrypted bool
 	}{
 		{"segment put", faultblob.Rule{Ops: faultblob.OpPut, Prefix: dataPrefix, Nth: 1}, false},
-		{"index put", faultblob.Rule{Ops: faultblob.OpPut, Prefix: indexPrefix}, false},
 		{"key object put-if-absent", faultblob.Rule{Ops: faultblob.OpPutIfAbsent, Prefix: keysPrefix}, true},
 		{"manifest put-if-absent", faultblob.Rule{Ops: faultblob.OpPutIfAbsent, Prefix: manifestPrefix}, false},
-		// The first stat of an index object is the put checking whether it exists;
+		// The first stat of a new segment is the put checking whether it exists;
 		// the second is the check before commit.
-		{"stat before commit", faultblob.Rule{Ops: faultblob.OpStat, Prefix: indexPrefix, Nth: 2}, false},
+		{"stat before commit", faultblob.Rule{Ops: faultblob.OpStat, Prefix: dataPrefix, Nth: 1}, false},
 	}
 	kinds := []struct {
 		name  string
@@ -116,6 +116,9 @@ func TestFailpointsEveryPersistStep(t *testing.T) {
 					before := h.manifests(t)
 					rule := step.rule
 					kind.apply(&rule)
+					if step.name == "stat before commit" {
+						rule.Match = statedBefore()
+					}
 					remove := h.fd.Inject(rule)
 					ctx, cancel := context.WithTimeout(h.ctx, 300*time.Millisecond)
 					row, err := h.engine.Snapshot(ctx, "g1", g, SnapshotOptions{})
@@ -194,6 +197,19 @@ func checkFailedInvisible(t *testing.T, h *faultHarness, row *store.Snapshot, be
 	}
 }
 
+// statedBefore matches a key the second time it is asked about, and after.
+func statedBefore() func(string) bool {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return func(key string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		again := seen[key]
+		seen[key] = true
+		return again
+	}
+}
+
 // TestFailpointsOnRead injects read faults into restore and full verification of
 // an encrypted incremental chain: each must refuse, name the object, and leave the
 // restore target as it was.
@@ -201,10 +217,9 @@ func TestFailpointsOnRead(t *testing.T) {
 	objects := []struct {
 		name        string
 		prefix      string
-		restoreSees bool // restore reads it (indexes are read by verify only)
+		restoreSees bool // restore reads it
 	}{
 		{"segment", dataPrefix, true},
-		{"index", indexPrefix, false},
 		{"key object", keysPrefix, true},
 		{"manifest", manifestPrefix, true},
 	}

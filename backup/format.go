@@ -17,7 +17,7 @@ import (
 )
 
 // FormatVersion is the snapshot format this package writes and the newest it reads.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // Object key layout in a bucket. See FORMAT.md.
 const (
@@ -256,7 +256,7 @@ type Layer struct {
 	Kind       string    `json:"kind"`
 	Key        string    `json:"key,omitempty"`      // wrapped data key object, when encrypted
 	KeySize    int64     `json:"key_size,omitempty"` // its size in bytes
-	Index      Object    `json:"index"`
+	Index      Object    `json:"index,omitzero"` // format 2 and before only
 	Segments   []Segment `json:"segments"`
 	Records    int64     `json:"records"`
 	Tombstones int64     `json:"tombstones"`
@@ -307,7 +307,9 @@ func (m *Manifest) objects() []Object {
 		for _, s := range l.Segments {
 			out = append(out, s.Object)
 		}
-		out = append(out, l.Index)
+		if l.Index.Key != "" {
+			out = append(out, l.Index)
+		}
 		if l.Key != "" {
 			out = append(out, Object{Key: l.Key, Size: l.KeySize})
 		}
@@ -327,7 +329,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 }
 
 // Objects lists every object the manifest needs to restore, data first: segments,
-// indexes and data keys of every layer. The manifest itself is not listed.
+// indexes (format 2 and before) and data keys of every layer. The manifest itself is not listed.
 func (m *Manifest) Objects() []Object { return m.objects() }
 
 func decodeManifest(b []byte) (*Manifest, error) {
@@ -352,6 +354,13 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	}
 	if !ValidGraphID(m.GraphID) || !store.ValidID(m.ID) || len(m.Layers) == 0 {
 		return nil, fmt.Errorf("manifest: bad graph id, snapshot id or no layers")
+	}
+	for i, l := range m.Layers {
+		// A format 3 snapshot may extend a chain whose older layers have indexes,
+		// but the layers it writes itself have none.
+		if l.Index.Key == "" && m.Format < 3 || l.Index.Key != "" && l.Snapshot == m.ID && m.Format >= 3 {
+			return nil, fmt.Errorf("manifest: layer %d: index %q does not fit format %d", i, l.Index.Key, m.Format)
+		}
 	}
 	return &m, nil
 }

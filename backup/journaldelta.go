@@ -16,19 +16,22 @@ var errNoJournalDelta = errors.New("backup: journal cannot name the changes")
 
 // journalDelta writes the layer of an incremental snapshot from the graph's journal:
 // only the records that batches after the parent's position touched are read (from
-// the view, by key) and compared with the parent chain, so the cost follows what
-// changed rather than the size of the graph.
+// the view, by key) and written, a put for each one the view has and a tombstone
+// for each one it has not, so the cost follows what changed rather than the size of
+// the graph. The parent chain is not read: the view counts its nodes and edges.
 //
 // It applies only when the parent was taken from the same journal (Meta.Journal)
 // at a position the journal still holds, and the view can read single records
-// (graph.Getter). A reset, or a node deletion (whose edges go with it without
-// their own operations), makes it give up with errNoJournalDelta before anything
-// is written; so does a journal that cannot reach the view's position.
-func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.View, parent *Manifest, lw *layerWriter) (*entryList, scanCounts, error) {
+// (graph.Getter) and count them (graph.Counter). A reset, or a node deletion
+// (whose edges go with it without their own operations), makes it give up with
+// errNoJournalDelta before anything is written; so does a journal that cannot
+// reach the view's position.
+func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.View, parent *Manifest, lw *layerWriter) (*keyList, scanCounts, error) {
 	meta := view.Meta()
 	j, ok := r.(graph.Journal)
 	get, ok2 := view.(graph.Getter)
-	if !ok || !ok2 || meta.Journal == "" || parent.Journal != meta.Journal || parent.Position > meta.Position {
+	counter, ok3 := view.(graph.Counter)
+	if !ok || !ok2 || !ok3 || meta.Journal == "" || parent.Journal != meta.Journal || parent.Position > meta.Position {
 		return nil, scanCounts{}, errNoJournalDelta
 	}
 	nodes, edges, err := touched(ctx, j, parent.Position, meta.Position, meta.Directed)
@@ -36,46 +39,21 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 		return nil, scanCounts{}, err
 	}
 	report(lw.progress, Progress{Phase: "journal", Records: int64(len(nodes) + len(edges))})
-	live, err := e.liveIndex(ctx, parent)
-	if err != nil {
-		return nil, scanCounts{}, err
-	}
-	lookup := func(kh keyHash) (liveEntry, bool) {
-		i, found := slices.BinarySearchFunc(live, kh, func(a liveEntry, k keyHash) int { return a.kh.compare(k) })
-		if !found {
-			return liveEntry{}, false
-		}
-		return live[i], true
-	}
 	nv, ok := view.(graph.Normalized)
 	normal := ok && nv.Normalized()
 
-	entries := &entryList{}
-	c := scanCounts{nodes: parent.Nodes, edges: parent.Edges}
-	// put records the state of one touched key: a put when it is new or its value
-	// changed, a tombstone when it is gone, nothing when it is as it was.
-	put := func(present bool, key []byte, value []byte, count *int64) error {
+	entries := &keyList{}
+	var c scanCounts
+	c.nodes, c.edges = counter.Counts()
+	// put records the state of one touched key: a put when the view has it, a
+	// tombstone when it has not (which hides nothing if the parent had not either).
+	put := func(present bool, key []byte, value []byte) error {
 		kh := hashKeyBytes(key)
-		was, had := lookup(kh)
-		switch {
-		case present && !had:
-			*count++
-		case !present && had:
-			*count--
-		}
-		switch {
-		case present:
-			rh := hashValue(value)
-			if had && was.rh == rh {
-				return nil
-			}
-			entries.add(indexEntry{kh: kh, rh: rh})
+		entries.add(kh, !present)
+		if present {
 			return lw.add(key, kh, value)
-		case had:
-			entries.add(indexEntry{kh: kh, tombstone: true})
-			return lw.addTombstone(kh)
 		}
-		return nil
+		return lw.addTombstone(kh)
 	}
 
 	var kbuf, vbuf []byte
@@ -94,7 +72,7 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 		} else {
 			kbuf = append(append(kbuf[:0], graph.NodePrefix...), id...)
 		}
-		if err := put(present, kbuf, vbuf, &c.nodes); err != nil {
+		if err := put(present, kbuf, vbuf); err != nil {
 			return nil, c, err
 		}
 	}
@@ -112,7 +90,7 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 		if kbuf, vbuf, err = encodeEdge(kbuf, vbuf, ed, meta.Directed, normal); err != nil {
 			return nil, c, fmt.Errorf("backup: edge %q-%q: %w", ed.Source, ed.Target, err)
 		}
-		if err := put(present, kbuf, vbuf, &c.edges); err != nil {
+		if err := put(present, kbuf, vbuf); err != nil {
 			return nil, c, err
 		}
 	}

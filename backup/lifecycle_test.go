@@ -99,7 +99,6 @@ func TestFailingBucketLeavesNothingVisible(t *testing.T) {
 		rule faultblob.Rule
 	}{
 		{"segment put fails", faultblob.Rule{Ops: faultblob.OpPut, Prefix: dataPrefix, Nth: 3, Err: boom}},
-		{"index put fails", faultblob.Rule{Ops: faultblob.OpPut, Prefix: indexPrefix, Err: boom}},
 		{"manifest put fails", faultblob.Rule{Ops: faultblob.OpPutIfAbsent, Prefix: manifestPrefix, Err: boom}},
 		{"segment lost silently", faultblob.Rule{Ops: faultblob.OpPut, Prefix: dataPrefix, Nth: 2, Write: faultblob.LoseWrite}},
 	}

@@ -157,7 +157,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	}
 
 	lw := e.newLayerWriter(ctx, dataKey, opts.Progress)
-	var entries *entryList
+	var entries *keyList
 	var counts scanCounts
 	if parent == nil {
 		entries, counts, err = e.scanFull(ctx, view, lw)
@@ -179,14 +179,10 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	}
 	bytesNew := lw.bytesNew.Load()
 	layer.Records, layer.Tombstones = entries.counts()
-	report(opts.Progress, Progress{Phase: "index", Records: int64(entries.len())})
-	idx, written, err := e.storeIndex(ctx, entries, dataKey)
-	if err != nil {
+	if err := entries.unique(); err != nil {
 		return nil, err
 	}
 	entries = nil
-	bytesNew += written
-	layer.Index = idx
 
 	m.Nodes, m.Edges, m.LabelCounts = counts.nodes, counts.edges, counts.labels
 	if parent != nil {
@@ -209,7 +205,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 			m.BytesRaw += s.Raw
 			m.BytesStored += s.Size
 		}
-		m.BytesStored += l.Index.Size
+		m.BytesStored += l.Index.Size // format 2 and before
 	}
 	return m, e.commit(ctx, m, opts.Progress)
 }
@@ -366,11 +362,11 @@ func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
 }
 
 // scanFull writes every record of the view into one layer.
-func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) (*entryList, scanCounts, error) {
-	entries := &entryList{}
+func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) (*keyList, scanCounts, error) {
+	entries := &keyList{}
 	var c scanCounts
 	err := scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
-		entries.add(indexEntry{kh: r.kh, rh: r.rh})
+		entries.add(r.kh, false)
 		if r.kind == kindNode {
 			c.addNode(r.labels)
 		} else {
@@ -381,19 +377,19 @@ func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter)
 	if err != nil {
 		return nil, c, err
 	}
-	// A key yielded twice is refused when the index is written.
+	// A key yielded twice is refused before the manifest is written.
 	return entries, c, nil
 }
 
 // scanDelta compares every record of the view with the parent chain's live index
 // and writes only what changed, plus a tombstone for every key that is gone.
-func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter) (*entryList, scanCounts, error) {
+func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter) (*keyList, scanCounts, error) {
 	live, err := e.liveIndex(ctx, parent)
 	if err != nil {
 		return nil, scanCounts{}, err
 	}
 	seen := make([]uint64, (len(live)+63)/64)
-	entries := &entryList{}
+	entries := &keyList{}
 	var c scanCounts
 	var dup error
 	err = scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
@@ -414,7 +410,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 				return nil
 			}
 		}
-		entries.add(indexEntry{kh: kh, rh: rh})
+		entries.add(kh, false)
 		return lw.add(r.key, kh, r.value)
 	})
 	if err != nil {
@@ -434,7 +430,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 				return nil, c, err
 			}
 		}
-		entries.add(indexEntry{kh: le.kh, tombstone: true})
+		entries.add(le.kh, true)
 		if err := lw.addTombstone(le.kh); err != nil {
 			return nil, c, err
 		}

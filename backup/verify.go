@@ -84,9 +84,10 @@ func (e *Engine) statAll(ctx context.Context, m *Manifest, rep *VerifyReport) {
 
 // Verify checks a snapshot. Quick (full=false): every object the manifest lists is
 // present with its recorded size. Full: every object is read, its SHA-256 checked
-// against its key, decrypted, decompressed and decoded; every record matches its
-// layer's index; no key appears twice in a layer; the merged graph has no dangling
-// edge and the node and edge counts the manifest records. The report lists every
+// against its key, decrypted, decompressed and decoded; no key appears twice in a
+// layer and each layer holds the records and tombstones its manifest entry counts
+// (and matches its index, in format 2 and before); the merged graph has no
+// dangling edge and the node and edge counts the manifest records. The report lists every
 // problem; an error is returned only when verification could not run.
 func (e *Engine) Verify(ctx context.Context, snapshotID string, full bool) (*VerifyReport, error) {
 	start := time.Now()
@@ -143,7 +144,7 @@ func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*Ver
 		return nil, err
 	}
 	for i, l := range m.Layers {
-		if err := e.verifyLayer(ctx, l, keys[i], rep); err != nil {
+		if err := e.verifyLayer(ctx, l, keys[i], manifestKey(m.GraphID, m.ID), rep); err != nil {
 			return nil, err
 		}
 	}
@@ -156,49 +157,48 @@ func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*Ver
 	return rep, nil
 }
 
-// verifyLayer reads every object of a layer and checks each record against the index.
-func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, rep *VerifyReport) error {
-	raw, err := e.load(ctx, l.Index, dataKey)
-	if err != nil {
-		return rep.absorb(err)
-	}
-	index, err := decodeIndex(raw)
-	if err != nil {
-		rep.add(l.Index.Key, "%v", err)
-		return nil
+// verifyLayer reads every object of a layer and checks its records: each decodes,
+// no key appears twice, the counts are the manifest's. A layer with an index
+// (format 2 and before) must also match it record for record. Problems of the
+// layer as a whole are reported against obj.
+func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj string, rep *VerifyReport) error {
+	var index []indexEntry
+	if l.Index.Key != "" {
+		obj = l.Index.Key
+		raw, err := e.load(ctx, l.Index, dataKey)
+		if err != nil {
+			return rep.absorb(err)
+		}
+		if index, err = decodeIndex(raw); err != nil {
+			rep.add(l.Index.Key, "%v", err)
+			return nil
+		}
 	}
 	seen := make([]bool, len(index))
+	var keys keyList
 	var records, tombstones int64
 	objs := make([]Object, len(l.Segments))
-	keys := make([][]byte, len(l.Segments))
+	dataKeys := make([][]byte, len(l.Segments))
 	for i, s := range l.Segments {
-		objs[i], keys[i] = s.Object, dataKey
+		objs[i], dataKeys[i] = s.Object, dataKey
 	}
-	err = e.fetchOrdered(ctx, objs, keys, func(i int, raw []byte) error {
+	err := e.fetchOrdered(ctx, objs, dataKeys, func(i int, raw []byte) error {
 		s := l.Segments[i]
 		kind := kindNode
 		if s.Kind == "edge" {
 			kind = kindEdge
 		}
 		n, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-			j, found := slices.BinarySearchFunc(index, r.kh, func(a indexEntry, k keyHash) int { return a.kh.compare(k) })
-			switch {
-			case !found:
-				return fmt.Errorf("record %q is not in the layer index", r.key)
-			case seen[j]:
-				return fmt.Errorf("record key appears twice in the layer")
-			case index[j].tombstone != (r.op == opTombstone):
-				return fmt.Errorf("record and index disagree on a tombstone")
+			if l.Index.Key == "" {
+				keys.add(r.kh, r.op == opTombstone)
+			} else if err := checkIndexed(index, seen, r); err != nil {
+				return err
 			}
-			seen[j] = true
 			if r.op == opTombstone {
 				tombstones++
 				return nil
 			}
 			records++
-			if index[j].rh != hashValue(r.value) {
-				return fmt.Errorf("record %q does not match its index hash", r.key)
-			}
 			if kind == kindNode {
 				if _, _, err := codec.DecodeNode(r.value); err != nil {
 					return fmt.Errorf("node %q: %v", r.key, err)
@@ -223,11 +223,35 @@ func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, rep *
 		return rep.absorb(err)
 	}
 	if records != l.Records || tombstones != l.Tombstones {
-		rep.add(l.Index.Key, "layer holds %d records and %d tombstones, manifest says %d and %d", records, tombstones, l.Records, l.Tombstones)
+		rep.add(obj, "layer holds %d records and %d tombstones, manifest says %d and %d", records, tombstones, l.Records, l.Tombstones)
 	}
-	if rep.OK && slices.Contains(seen, false) {
-		rep.add(l.Index.Key, "index lists records no segment holds")
+	if !rep.OK {
+		return nil
 	}
+	if l.Index.Key != "" && slices.Contains(seen, false) {
+		rep.add(obj, "index lists records no segment holds")
+	}
+	if l.Index.Key == "" && keys.unique() != nil {
+		rep.add(obj, "a record key appears twice in the layer")
+	}
+	return nil
+}
+
+// checkIndexed checks a record against its layer's index (format 2 and before),
+// marking its entry seen.
+func checkIndexed(index []indexEntry, seen []bool, r segmentRecord) error {
+	j, found := slices.BinarySearchFunc(index, r.kh, func(a indexEntry, k keyHash) int { return a.kh.compare(k) })
+	switch {
+	case !found:
+		return fmt.Errorf("record %q is not in the layer index", r.key)
+	case seen[j]:
+		return fmt.Errorf("record key appears twice in the layer")
+	case index[j].tombstone != (r.op == opTombstone):
+		return fmt.Errorf("record and index disagree on a tombstone")
+	case r.op != opTombstone && index[j].rh != hashValue(r.value):
+		return fmt.Errorf("record %q does not match its index hash", r.key)
+	}
+	seen[j] = true
 	return nil
 }
 

@@ -67,6 +67,6 @@ func Example() {
 		fmt.Printf("ok=%t copied=%d skipped=%d\n", res[0].OK, res[0].ObjectsCopied, res[0].ObjectsSkipped)
 	}
 	// Output:
-	// ok=true copied=4 skipped=0
-	// ok=true copied=0 skipped=4
+	// ok=true copied=3 skipped=0
+	// ok=true copied=0 skipped=3
 }
