@@ -256,7 +256,7 @@ type Layer struct {
 	Kind       string    `json:"kind"`
 	Key        string    `json:"key,omitempty"`      // wrapped data key object, when encrypted
 	KeySize    int64     `json:"key_size,omitempty"` // its size in bytes
-	Index      Object    `json:"index,omitzero"` // format 2 and before only
+	Index      Object    `json:"index,omitzero"`     // format 2 and before only
 	Segments   []Segment `json:"segments"`
 	Records    int64     `json:"records"`
 	Tombstones int64     `json:"tombstones"`
