@@ -115,7 +115,7 @@ func WithCompression(level Compression) Option { return func(c *config) { c.comp
 func WithConcurrency(n int) Option { return func(c *config) { c.workers = n } }
 
 // WithSegmentSize sets the raw segment size bounds in bytes and the average number
-// of records between content-defined cuts. Defaults: 64 KiB, 2 MiB, 2048.
+// of records between content-defined cuts. Defaults: 64 KiB, 4 MiB, 4096.
 func WithSegmentSize(minBytes, maxBytes, avgRecords int) Option {
 	return func(c *config) {
 		c.minSegment, c.maxSegment, c.segmentSplit = minBytes, maxBytes, uint64(avgRecords)
@@ -150,9 +150,9 @@ func New(st *store.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) 
 	c := config{
 		chain:        ChainPolicy{MaxLayers: 16, MaxDeltaRatio: 0.5},
 		workers:      max(2, runtime.GOMAXPROCS(0)),
-		segmentSplit: 2048,
+		segmentSplit: 4096,
 		minSegment:   64 << 10,
-		maxSegment:   2 << 20,
+		maxSegment:   4 << 20,
 	}
 	for _, o := range opts {
 		o(&c)
