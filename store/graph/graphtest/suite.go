@@ -738,25 +738,33 @@ func (s *suite) testViewIsolation(t *testing.T) {
 	}
 }
 
-// testViewGetter checks the optional graph.Getter of views: every record the view
-// yields reads back equal, missing ones are reported missing, an undirected edge is
-// found either way round, and a view keeps answering from its own moment.
-func (s *suite) testViewGetter(t *testing.T) {
+// staleView opens a view of the sample graph, then writes to the graph (a node
+// deleted, one added), and returns the view, closed when the test ends, with what
+// it yields: optional view methods must answer from the view's moment as well.
+func (s *suite) staleView(t *testing.T) (graph.View, Content) {
 	g := s.new(t)
 	s.replace(t, g, s.sample())
 	v, err := g.View(t.Context())
 	if err != nil {
 		t.Fatalf("View: %v", err)
 	}
-	defer v.Close()
-	get, ok := v.(graph.Getter)
-	if !ok {
-		t.Skip("views do not implement graph.Getter")
-	}
+	t.Cleanup(func() { v.Close() })
 	s.apply(t, g, deleteNode("alice"), upsertNode("later", nil))
 	want, err := ReadView(t.Context(), v)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v, want
+}
+
+// testViewGetter checks the optional graph.Getter of views: every record the view
+// yields reads back equal, missing ones are reported missing, an undirected edge is
+// found either way round, and a view keeps answering from its own moment.
+func (s *suite) testViewGetter(t *testing.T) {
+	v, want := s.staleView(t)
+	get, ok := v.(graph.Getter)
+	if !ok {
+		t.Skip("views do not implement graph.Getter")
 	}
 	for _, n := range want.Nodes {
 		got, found, err := get.Node(t.Context(), n.ID)
@@ -785,21 +793,10 @@ func (s *suite) testViewGetter(t *testing.T) {
 // testViewCounter checks the optional graph.Counter of views: the counts are those
 // of what the view yields, at the view's moment, whatever is written after.
 func (s *suite) testViewCounter(t *testing.T) {
-	g := s.new(t)
-	s.replace(t, g, s.sample())
-	v, err := g.View(t.Context())
-	if err != nil {
-		t.Fatalf("View: %v", err)
-	}
-	defer v.Close()
+	v, want := s.staleView(t)
 	counter, ok := v.(graph.Counter)
 	if !ok {
 		t.Skip("views do not implement graph.Counter")
-	}
-	s.apply(t, g, deleteNode("alice"), upsertNode("later", nil))
-	want, err := ReadView(t.Context(), v)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if n, e := counter.Counts(); n != int64(len(want.Nodes)) || e != int64(len(want.Edges)) {
 		t.Errorf("Counts() = %d nodes, %d edges; the view yields %d and %d", n, e, len(want.Nodes), len(want.Edges))
