@@ -132,6 +132,13 @@ func TestPointInTime(t *testing.T) {
 			if st.Objects == 0 || st.Bytes == 0 || st.Records == 0 || plan.ExpectedDuration <= 0 || plan.EstimateBasis == "" {
 				t.Errorf("plan lacks sources or estimate: %+v", plan)
 			}
+			m, err := f.e.Manifest(f.ctx, st.SnapshotID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Objects != 1+len(m.Objects()) {
+				t.Errorf("plan counts %d objects; the snapshot has its manifest and %d", st.Objects, len(m.Objects()))
+			}
 			res, err := f.svc.Execute(f.ctx, plan)
 			if err != nil {
 				t.Fatal(err)

@@ -228,13 +228,7 @@ func fillFromManifest(st *Step, m *backup.Manifest) {
 	st.SnapshotID = m.ID
 	st.SnapshotTime = m.StartedAt
 	st.SnapshotPosition = m.Position
-	st.Objects = 1 // the manifest
-	for _, l := range m.Layers {
-		st.Objects += len(l.Segments) + 1
-		if l.Key != "" {
-			st.Objects++
-		}
-	}
+	st.Objects = 1 + len(m.Objects()) // and the manifest
 	st.Bytes = m.BytesStored
 	st.Records = m.Nodes + m.Edges
 }
