@@ -13,7 +13,7 @@ import (
 // bytes sit together: the keys, the labels, the property names once, which
 // properties each record has, then every property's values as one run. At zstd's
 // fastest level, the segments of a LightRAG-shaped graph (examples/bench, 800,000
-// records) take about 113 MiB so, against about 134 MiB as rows. Reading
+// records) take about 112 MiB so, against about 134 MiB as rows. Reading
 // rearranges the columns back into the very same rows, so hashes, indexes and
 // every reader of raw segments are unchanged.
 
