@@ -21,11 +21,27 @@ const keyRunSize = 1 << 16
 // to count them and to refuse a key given twice. Hashes are kept in fixed-size
 // runs, so that millions of them never need one large allocation nor a copy to
 // grow, and a run is sorted on a goroutine of its own as soon as it is full,
-// beside the scan, so that little sorting is left for the end.
+// beside the scan, so that little sorting is left for the end. Records that
+// arrive in strictly increasing key order (addInOrder) cannot repeat a key: they
+// are only counted, and checked against the key before them.
 type keyList struct {
 	runs                [][]keyHash
 	records, tombstones int64
 	sorting             sync.WaitGroup
+	prev                []byte // the last key given to addInOrder
+	prevKind            byte
+}
+
+// addInOrder adds a record from a view that yields its keys in increasing order,
+// nodes then edges (a codec.Source). A key not above the one before it is an
+// ErrInvalid.
+func (l *keyList) addInOrder(kind byte, key []byte) error {
+	if l.prev != nil && kind == l.prevKind && bytes.Compare(key, l.prev) <= 0 {
+		return fmt.Errorf("%w: the graph view yielded key %q after %q", ErrInvalid, key, l.prev)
+	}
+	l.prev, l.prevKind = append(l.prev[:0], key...), kind
+	l.records++
+	return nil
 }
 
 func (l *keyList) add(kh keyHash, tombstone bool) {

@@ -168,3 +168,69 @@ func (v *encodedView) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, 
 func (v *encodedView) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
 	return func(func(codec.Record, error) bool) {}
 }
+
+// listGraph is a graph.Reader whose views are v.
+type listGraph struct{ v graph.View }
+
+func (g listGraph) View(context.Context) (graph.View, error) { return g.v, nil }
+
+// encodedList is a listView that also hands over its records encoded, in the
+// order given, as a codec.Source.
+type encodedList struct {
+	*listView
+	nodes []codec.Record
+}
+
+func (v encodedList) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
+	return func(yield func(codec.Record, error) bool) {
+		for _, r := range v.nodes {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (v encodedList) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
+	return func(yield func(codec.Record, error) bool) {}
+}
+
+// A view that yields one key twice, or an encoded view whose keys are not in
+// increasing order, fails the snapshot with ErrInvalid, full or incremental,
+// and nothing is committed.
+func TestSnapshotRefusesAKeyYieldedTwice(t *testing.T) {
+	record := func(id string) codec.Record {
+		v, err := codec.AppendNode(nil, nil, map[string]any{"id": id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return codec.Record{Key: graph.NodeKey(id), Value: v}
+	}
+	twice := chainView(50, 0)
+	twice.nodes = append(twice.nodes, twice.nodes[7])
+	views := map[string]graph.View{
+		"decoded, a key twice":       twice,
+		"encoded, a key twice":       encodedList{&listView{}, []codec.Record{record("a"), record("b"), record("b")}},
+		"encoded, keys out of order": encodedList{&listView{}, []codec.Record{record("a"), record("c"), record("b")}},
+	}
+	for name, v := range views {
+		for _, kind := range []Kind{KindFull, KindIncremental} {
+			t.Run(fmt.Sprintf("%s/%s", name, kind), func(t *testing.T) {
+				h := newHarness(t)
+				if kind == KindIncremental {
+					h.snapshot(listGraph{chainView(20, 0)}, KindFull)
+				}
+				row, err := h.engine.Snapshot(h.ctx, "g1", listGraph{v}, SnapshotOptions{Kind: kind})
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("got %v, want ErrInvalid", err)
+				}
+				if row == nil || row.Status != "failed" {
+					t.Fatalf("row %+v, want failed", row)
+				}
+				if _, err := h.engine.Manifest(h.ctx, row.ID); !errors.Is(err, ErrNotFound) {
+					t.Fatalf("manifest of the failed snapshot: %v, want ErrNotFound", err)
+				}
+			})
+		}
+	}
+}

@@ -364,9 +364,16 @@ func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
 // scanFull writes every record of the view into one layer.
 func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) (*keyList, scanCounts, error) {
 	entries := &keyList{}
+	_, ordered := view.(codec.Source)
 	var c scanCounts
 	err := scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
-		entries.add(r.kh, false)
+		if ordered {
+			if err := entries.addInOrder(r.kind, r.key); err != nil {
+				return err
+			}
+		} else {
+			entries.add(r.kh, false)
+		}
 		if r.kind == kindNode {
 			c.addNode(r.labels)
 		} else {
@@ -390,6 +397,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 	}
 	seen := make([]uint64, (len(live)+63)/64)
 	entries := &keyList{}
+	_, ordered := view.(codec.Source)
 	var c scanCounts
 	var dup error
 	err = scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
@@ -410,7 +418,13 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 				return nil
 			}
 		}
-		entries.add(kh, false)
+		if ordered {
+			if err := entries.addInOrder(r.kind, r.key); err != nil {
+				return err
+			}
+		} else {
+			entries.add(kh, false)
+		}
 		return lw.add(r.key, kh, r.value)
 	})
 	if err != nil {

@@ -26,8 +26,9 @@ type Record struct {
 // encoded, as memgraph holds them. A reader that wants the encoding (a snapshot)
 // takes the records as they are instead of decoding and encoding them again.
 // EncodedNodes and EncodedEdges yield the same records, in the same order, as the
-// view's Nodes and Edges; the records share memory with the view and must not be
-// modified.
+// view's Nodes and Edges, and that order is by increasing key (a snapshot checks
+// it, and relies on it for keys being unique); the records share memory with the
+// view and must not be modified.
 type Source interface {
 	EncodedNodes(ctx context.Context) iter.Seq2[Record, error]
 	EncodedEdges(ctx context.Context) iter.Seq2[Record, error]
