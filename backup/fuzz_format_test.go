@@ -71,13 +71,19 @@ func FuzzIndex(f *testing.F) {
 	})
 }
 
-// encodeIndex is the whole encoding of an index in one slice, the reference that
-// storeIndex's streamed encoding is held to.
+// encodeIndex encodes a layer index as formats 1 and 2 wrote it (FORMAT.md), for
+// tests of reading such indexes.
 func encodeIndex(entries []indexEntry) []byte {
 	slices.SortFunc(entries, func(a, b indexEntry) int { return a.kh.compare(b.kh) })
 	b := append([]byte(indexMagic), binary.AppendUvarint(nil, uint64(len(entries)))...)
 	for _, e := range entries {
-		b = appendIndexEntry(b, e)
+		b = append(b, e.kh[:]...)
+		b = binary.LittleEndian.AppendUint64(b, e.rh)
+		var flag byte
+		if e.tombstone {
+			flag = 1
+		}
+		b = append(b, flag)
 	}
 	return b
 }

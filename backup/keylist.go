@@ -1,17 +1,12 @@
 package backup
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 
 	"github.com/graphvault/graphvault/internal/kmerge"
-	"github.com/klauspost/compress/zstd"
 )
 
 // keyRunSize is how many key hashes one run holds (1 MiB).
@@ -79,68 +74,4 @@ func (l *keyList) unique() error {
 		first, prev = false, kh
 		return nil
 	})
-}
-
-// liveBase reads the index of a chain's base layer straight into live entries,
-// decompressing it as a stream: the decoded index, as large as the live set, is
-// never all in memory. It checks what decodeIndex checks.
-func (e *Engine) liveBase(ctx context.Context, obj Object, dataKey []byte) ([]liveEntry, error) {
-	compressed, err := e.readChecked(ctx, obj, dataKey)
-	if err != nil {
-		return nil, err
-	}
-	corrupt := func(format string, args ...any) error {
-		return &CorruptError{Key: obj.Key, Err: fmt.Errorf("index: "+format, args...)}
-	}
-	zr, err := zstd.NewReader(bytes.NewReader(compressed), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
-	br := bufio.NewReaderSize(zr, 64<<10)
-	magic := make([]byte, len(indexMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != indexMagic {
-		return nil, corrupt("bad magic")
-	}
-	n, err := binary.ReadUvarint(br)
-	if err != nil {
-		return nil, corrupt("bad length")
-	}
-	if obj.Raw > 0 && (n > uint64(obj.Raw)/25 || int64(len(indexMagic)+uvarintLen(n))+25*int64(n) != obj.Raw) {
-		return nil, corrupt("%d entries do not fill %d bytes", n, obj.Raw)
-	}
-	// n is bounded by the recorded size of the hash-checked object; without a
-	// recorded size, the slice grows as entries arrive.
-	size := n
-	if obj.Raw <= 0 {
-		size = min(n, 1<<20)
-	}
-	live := make([]liveEntry, 0, size)
-	var rec [25]byte
-	var prev keyHash
-	for i := range n {
-		if _, err := io.ReadFull(br, rec[:]); err != nil {
-			return nil, corrupt("entry %d: %v", i, err)
-		}
-		en, err := parseIndexEntry(rec[:], i, prev)
-		if err != nil {
-			return nil, &CorruptError{Key: obj.Key, Err: err}
-		}
-		prev = en.kh
-		if !en.tombstone { // a tombstone in a base layer hides nothing
-			live = append(live, liveEntry{en.kh, en.rh})
-		}
-	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		if err == nil {
-			return nil, corrupt("trailing bytes")
-		}
-		return nil, corrupt("%v", err)
-	}
-	return live, nil
-}
-
-func uvarintLen(n uint64) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], n)
 }
