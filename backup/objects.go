@@ -35,13 +35,14 @@ func (e *Engine) pack(prefix string, raw, dataKey, dst []byte) (string, []byte, 
 
 // put stores a content-addressed object unless an intact copy is already there. A
 // present object of the wrong size, or one a read has found damaged, is written
-// again, so the next snapshot repairs what verification found.
+// again, so the next snapshot repairs what verification found. The object is
+// durable once the bucket is synced, which commit does before the manifest.
 func (e *Engine) put(ctx context.Context, key string, stored []byte) (bool, error) {
 	a, err := e.bucket.Stat(ctx, key)
 	switch {
 	case err == nil && a.Size == int64(len(stored)) && !e.isDamaged(key):
 	case err == nil || errors.Is(err, blob.ErrNotFound):
-		if err := e.bucket.Put(ctx, key, stored); err != nil {
+		if err := e.bucket.PutUnsynced(ctx, key, stored); err != nil {
 			return false, err
 		}
 		e.damaged.Delete(key)

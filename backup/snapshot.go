@@ -232,6 +232,11 @@ func (e *Engine) needsCompaction(m *Manifest) bool {
 // GC collects; after it, the snapshot is complete even if the row is not updated.
 func (e *Engine) commit(ctx context.Context, m *Manifest, progress func(Progress)) error {
 	report(progress, Progress{Phase: "manifest"})
+	// Segments were stored unsynced (blob.Syncer): they become durable together,
+	// before the manifest that names them exists.
+	if err := e.bucket.Sync(ctx); err != nil {
+		return fmt.Errorf("backup: sync bucket: %w", err)
+	}
 	for _, o := range m.objects() {
 		a, err := e.bucket.Stat(ctx, o.Key)
 		if err != nil {

@@ -168,10 +168,11 @@ const (
 	opStat
 	opList
 	opDelete
+	opSync
 	numOps
 )
 
-var opNames = [numOps]string{"put", "put-if-absent", "get", "stat", "list", "delete"}
+var opNames = [numOps]string{"put", "put-if-absent", "get", "stat", "list", "delete", "sync"}
 
 type outcome int
 
@@ -314,6 +315,36 @@ func (b *Bucket) Put(ctx context.Context, key string, data []byte) (err error) {
 		return err
 	}
 	return wrap("put", key, b.drv.Put(ctx, key, data))
+}
+
+// PutUnsynced is Put for one of many objects that Sync makes durable together.
+// With a driver that can defer durability ([Syncer]) the object may be lost in a
+// crash of the machine until Sync returns; with any other driver it is Put.
+func (b *Bucket) PutUnsynced(ctx context.Context, key string, data []byte) (err error) {
+	start := time.Now()
+	defer func() { b.m.record(ctx, opPut, start, len(data), err) }()
+	if err = b.check(ctx, "put", key, false); err != nil {
+		return err
+	}
+	if s, ok := b.drv.(Syncer); ok {
+		return wrap("put", key, s.PutUnsynced(ctx, key, data))
+	}
+	return wrap("put", key, b.drv.Put(ctx, key, data))
+}
+
+// Sync makes every object stored so far durable; see PutUnsynced. With a driver
+// that does not defer durability there is nothing to do.
+func (b *Bucket) Sync(ctx context.Context) (err error) {
+	s, ok := b.drv.(Syncer)
+	if !ok {
+		return b.check(ctx, "sync", "", true)
+	}
+	start := time.Now()
+	defer func() { b.m.record(ctx, opSync, start, 0, err) }()
+	if err = b.check(ctx, "sync", "", true); err != nil {
+		return err
+	}
+	return wrap("sync", "", s.Sync(ctx))
 }
 
 // PutIfAbsent stores data under key unless the key is taken (ErrExists).

@@ -44,3 +44,13 @@ type Driver interface {
 type BufferGetter interface {
 	GetInto(ctx context.Context, key string, buf []byte) ([]byte, error)
 }
+
+// Syncer is an optional Driver method set for writers that store many objects and
+// need them durable only together, which costs a file system far less than one
+// sync per object. PutUnsynced is Put, except that the object may be lost in a
+// crash of the machine until a later Sync returns; Sync makes every object stored
+// so far durable. Readers see the whole object or none, as with Put.
+type Syncer interface {
+	PutUnsynced(ctx context.Context, key string, data []byte) error
+	Sync(ctx context.Context) error
+}

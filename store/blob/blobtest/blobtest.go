@@ -61,6 +61,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) blob.Driver) {
 		{"Concurrent", testConcurrent},
 		{"CancelledContext", testCancelledContext},
 		{"Close", testClose},
+		{"Syncer", testSyncer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,6 +243,46 @@ func testCopies(t *testing.T, h *harness) {
 	}
 	out[0] = 'Y'
 	h.wantData("copy/k", []byte("original"))
+}
+
+// testSyncer checks PutUnsynced and Sync: through a bucket over any driver they
+// are Put and nothing; a driver that implements blob.Syncer stores objects put
+// unsynced as Put does (read back whole, replaced, listed), Sync succeeds, and a
+// cancelled context stops both.
+func testSyncer(t *testing.T, h *harness) {
+	if err := h.b.PutUnsynced(h.ctx, "sync/any", []byte("one")); err != nil {
+		t.Fatalf("Bucket.PutUnsynced: %v", err)
+	}
+	if err := h.b.Sync(h.ctx); err != nil {
+		t.Fatalf("Bucket.Sync: %v", err)
+	}
+	h.wantData("sync/any", []byte("one"))
+	s, ok := h.raw.(blob.Syncer)
+	if !ok {
+		return
+	}
+	for _, data := range [][]byte{randomBytes(3, 5000), []byte("short")} {
+		if err := s.PutUnsynced(h.ctx, "sync/k", data); err != nil {
+			t.Fatalf("PutUnsynced: %v", err)
+		}
+		h.wantData("sync/k", data)
+	}
+	if err := s.Sync(h.ctx); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	h.wantData("sync/k", []byte("short"))
+	if got := keysOf(h.list("sync/")); !slices.Equal(got, []string{"sync/any", "sync/k"}) {
+		t.Errorf("List = %q, want [sync/any sync/k]", got)
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	cancel()
+	if err := s.PutUnsynced(ctx, "sync/late", []byte("x")); err == nil {
+		t.Error("PutUnsynced with a cancelled context succeeded")
+	}
+	if err := s.Sync(ctx); err == nil {
+		t.Error("Sync with a cancelled context succeeded")
+	}
+	h.wantAbsent("sync/late")
 }
 
 func testOverwrite(t *testing.T, h *harness) {

@@ -41,14 +41,15 @@ const (
 	OpList
 	OpDelete
 	OpClose
+	OpSync // blob.Syncer's Sync; PutUnsynced counts as OpPut
 
 	// OpWrite is both kinds of put.
 	OpWrite = OpPut | OpPutIfAbsent
 	// OpAll is every operation; a Rule with no Ops means the same.
-	OpAll = OpPut | OpPutIfAbsent | OpGet | OpStat | OpList | OpDelete | OpClose
+	OpAll = OpPut | OpPutIfAbsent | OpGet | OpStat | OpList | OpDelete | OpClose | OpSync
 )
 
-var opNames = []string{"put", "put-if-absent", "get", "stat", "list", "delete", "close"}
+var opNames = []string{"put", "put-if-absent", "get", "stat", "list", "delete", "close", "sync"}
 
 // String names the operations in o, joined by "|".
 func (o Op) String() string {
@@ -214,7 +215,7 @@ func (f fault) wait(ctx context.Context) error {
 	return f.err
 }
 
-func (d *Driver) put(ctx context.Context, op Op, key string, data []byte) error {
+func (d *Driver) put(ctx context.Context, op Op, key string, data []byte, unsynced bool) error {
 	f := d.begin(op, key)
 	if err := f.wait(ctx); err != nil {
 		return err
@@ -228,17 +229,38 @@ func (d *Driver) put(ctx context.Context, op Op, key string, data []byte) error 
 	if op == OpPutIfAbsent {
 		return d.inner.PutIfAbsent(ctx, key, data)
 	}
+	if s, ok := d.inner.(blob.Syncer); ok && unsynced {
+		return s.PutUnsynced(ctx, key, data)
+	}
 	return d.inner.Put(ctx, key, data)
 }
 
 // Put passes the call on, unless a rule says otherwise.
 func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
-	return d.put(ctx, OpPut, key, data)
+	return d.put(ctx, OpPut, key, data, false)
 }
 
 // PutIfAbsent passes the call on, unless a rule says otherwise.
 func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	return d.put(ctx, OpPutIfAbsent, key, data)
+	return d.put(ctx, OpPutIfAbsent, key, data, false)
+}
+
+// PutUnsynced passes the call on as the wrapped driver's PutUnsynced, or its Put
+// when it has none, unless a rule for OpPut says otherwise.
+func (d *Driver) PutUnsynced(ctx context.Context, key string, data []byte) error {
+	return d.put(ctx, OpPut, key, data, true)
+}
+
+// Sync passes the call on when the wrapped driver is a blob.Syncer, unless a rule
+// says otherwise.
+func (d *Driver) Sync(ctx context.Context) error {
+	if err := d.begin(OpSync, "").wait(ctx); err != nil {
+		return err
+	}
+	if s, ok := d.inner.(blob.Syncer); ok {
+		return s.Sync(ctx)
+	}
+	return ctx.Err()
 }
 
 // Get passes the call on, unless a rule says otherwise.

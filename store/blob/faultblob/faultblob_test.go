@@ -268,7 +268,7 @@ func TestOpString(t *testing.T) {
 		{0, "none"},
 		{faultblob.OpGet, "get"},
 		{faultblob.OpWrite, "put|put-if-absent"},
-		{faultblob.OpAll, "put|put-if-absent|get|stat|list|delete|close"},
+		{faultblob.OpAll, "put|put-if-absent|get|stat|list|delete|close|sync"},
 	}
 	for _, tc := range tests {
 		if got := tc.op.String(); got != tc.want {

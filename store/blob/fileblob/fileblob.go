@@ -10,7 +10,10 @@
 // the synced temporary file to the target name, which fails if the name is taken, so
 // it is exclusive even across processes sharing the directory. Temporary files are
 // named ".tmp-" followed by random letters; List never shows them, and a crash may
-// leave some behind for [Driver.RemoveTemp] to collect.
+// leave some behind for [Driver.RemoveTemp] to collect. A writer of many objects
+// that needs them durable only together uses [Driver.PutUnsynced] and then
+// [Driver.Sync] ([blob.Syncer]): on Linux the two syncs per object become one
+// sync of the file system.
 //
 // Limits: a directory cannot be a file too, so the store cannot hold both "a" and
 // "a/b"; the second Put fails with an error wrapping [ErrConflict]. Key segments
@@ -114,15 +117,39 @@ func (d *Driver) name(key string) (string, error) {
 
 // Put stores data under key, replacing any object there.
 func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
-	return d.put(ctx, key, data, false)
+	return d.put(ctx, key, data, false, true)
 }
 
 // PutIfAbsent stores data under key unless the key is taken.
 func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	return d.put(ctx, key, data, true)
+	return d.put(ctx, key, data, true, true)
 }
 
-func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive bool) (err error) {
+// PutUnsynced is Put without its file system syncs, where the system can make a
+// whole file system durable at once (Linux: syncfs); elsewhere it is Put. The
+// object is renamed into place whole, as by Put, and Sync makes it durable.
+func (d *Driver) PutUnsynced(ctx context.Context, key string, data []byte) error {
+	return d.put(ctx, key, data, false, !canSyncFS)
+}
+
+// Sync makes every object stored so far durable: one sync of the file system the
+// folder is on, instead of two per object (see PutUnsynced).
+func (d *Driver) Sync(ctx context.Context) error {
+	if err := ctx.Err(); err != nil || !canSyncFS {
+		return err
+	}
+	f, err := d.root.Open(".")
+	if err != nil {
+		return err
+	}
+	err = syncFS(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive, durable bool) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -141,8 +168,8 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive boo
 	//  3. fsync the directory, so the new name survives a crash, and, if the put
 	//     created directories, their parents up to the root, so the path does too.
 	// A crash before 2 leaves only a ".tmp-" file, which List ignores and RemoveTemp
-	// collects.
-	tmp, created, err := d.writeTemp(dir, data)
+	// collects. Without durable (PutUnsynced) the two syncs are left to Sync.
+	tmp, created, err := d.writeTemp(dir, data, durable)
 	if err != nil {
 		return err
 	}
@@ -164,7 +191,7 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive boo
 	} else {
 		err = d.commit(name, func() error { return d.root.Rename(tmp, name) })
 	}
-	if err != nil {
+	if err != nil || !durable {
 		return err
 	}
 	for p := dir; ; p = filepath.Dir(p) {
@@ -194,9 +221,9 @@ func (d *Driver) commit(name string, step func() error) error {
 	return step()
 }
 
-// writeTemp writes data to a new synced temporary file in dir and returns its name
-// and whether dir had to be created.
-func (d *Driver) writeTemp(dir string, data []byte) (tmp string, created bool, _ error) {
+// writeTemp writes data to a new temporary file in dir, synced when sync is set,
+// and returns its name and whether dir had to be created.
+func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, created bool, _ error) {
 	// A concurrent Delete may remove dir or one of its parents, empty, while MkdirAll
 	// builds the path or before OpenFile; try again then. Once the temporary file
 	// exists the directory is not empty.
@@ -227,7 +254,7 @@ func (d *Driver) writeTemp(dir string, data []byte) (tmp string, created bool, _
 			return "", false, err
 		}
 		_, err = f.Write(data)
-		if err == nil {
+		if err == nil && sync {
 			err = f.Sync()
 		}
 		if cerr := f.Close(); err == nil {
