@@ -100,10 +100,10 @@ const (
 	CompressionFast Compression = iota
 	// CompressionSmall is zstd's default level. On a LightRAG-shaped graph of
 	// 800,000 records (examples/bench) a full snapshot stored 5% fewer bytes than
-	// with CompressionFast, for 1.2 times the CPU.
+	// with CompressionFast, for 1.25 times the CPU.
 	CompressionSmall
 	// CompressionSmallest is zstd's better-compression level: on the same graph,
-	// 9% fewer bytes than CompressionFast for 1.6 times the CPU.
+	// 9% fewer bytes than CompressionFast for 1.7 times the CPU.
 	CompressionSmallest
 )
 
