@@ -14,8 +14,8 @@ import (
 // properties each record has, then every property's values as one run. At zstd's
 // fastest level, the segments of a LightRAG-shaped graph (examples/bench, 800,000
 // records) take about 112 MiB so, against about 134 MiB as rows. Reading
-// rearranges the columns back into the very same rows, so hashes, indexes and
-// every reader of raw segments are unchanged.
+// rearranges the columns back into the very same rows, so hashes and every reader
+// of raw segments are unchanged.
 
 // columnMagic starts a columnar segment; a stored segment that decompresses to
 // segmentMagic instead holds rows, as format 1 wrote them.

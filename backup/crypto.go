@@ -12,10 +12,11 @@ import (
 	"fmt"
 )
 
-// Encryption at rest: every layer has its own random 256-bit data key. Segments and
-// indexes of the layer are sealed with AES-256-GCM under it (a random 96-bit nonce
-// before the ciphertext). The data key itself is sealed under the master key and
-// stored as a small key object; rotating the master key rewrites only those.
+// Encryption at rest: every layer has its own random 256-bit data key. The layer's
+// segments (and, in format 2 and before, its index) are sealed with AES-256-GCM
+// under it (a random 96-bit nonce before the ciphertext). The data key itself is
+// sealed under the master key and stored as a small key object; rotating the
+// master key rewrites only those.
 
 // keyFile is the stored form of a wrapped data key.
 type keyFile struct {

@@ -29,8 +29,8 @@ type GCResult struct {
 	DryRun       bool  `json:"dry_run"`
 }
 
-// GC deletes data, index and key objects that no manifest references (mark and
-// sweep). It runs exclusively with snapshots in this process, and leaves alone
+// GC deletes data, index (format 2 and before) and key objects that no manifest
+// references (mark and sweep). It runs exclusively with snapshots in this process, and leaves alone
 // unreferenced objects younger than the grace period or than the start of any
 // snapshot another process is running, so it is safe beside them; a snapshot also
 // checks that every object it references still exists before it commits.

@@ -393,8 +393,9 @@ func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter)
 	return entries, c, nil
 }
 
-// scanDelta compares every record of the view with the parent chain's live index
-// and writes only what changed, plus a tombstone for every key that is gone.
+// scanDelta compares every record of the view with the parent chain's live records
+// (see liveIndex) and writes only what changed, plus a tombstone for every key
+// that is gone.
 func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter) (*keyList, scanCounts, error) {
 	live, err := e.liveIndex(ctx, parent)
 	if err != nil {
