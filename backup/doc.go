@@ -3,9 +3,10 @@
 // An [Engine] keeps snapshot data in a blob bucket and snapshot rows in the
 // metadata store. Every snapshot restores on its own: its manifest lists every
 // object of its chain. A full snapshot writes every record; an incremental one
-// writes only the records whose fingerprint changed since its parent, plus
-// tombstones; past the [ChainPolicy] the chain is merged into a synthetic full
-// without reading the graph again. Segments are zstd-compressed, optionally sealed
+// writes only the records that changed since its parent, plus tombstones: those
+// the graph's journal names, when it keeps one, or else those whose fingerprint
+// differs from the parent chain's; past the [ChainPolicy] the chain is merged into
+// a synthetic full without reading the graph again. Segments are zstd-compressed, optionally sealed
 // with AES-256-GCM, and stored under the SHA-256 of their bytes, so unchanged
 // segments are stored once and any damage is found on read. FORMAT.md describes the
 // layout byte by byte.
