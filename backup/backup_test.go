@@ -1,7 +1,9 @@
 package backup
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
+	"github.com/klauspost/compress/zstd"
 )
 
 type harness struct {
@@ -595,5 +598,52 @@ func TestCompressionLevels(t *testing.T) {
 	}
 	if _, err := New(h.store, h.bucket, WithCompression(7)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown level: %v, want ErrInvalid", err)
+	}
+}
+
+// Stored segments carry no zstd content checksum: the SHA-256 that names an
+// object covers its bytes. Segments with one, as earlier versions wrote, are read.
+func TestSegmentsCarryNoFrameChecksum(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 50, 100, false)
+	row := h.snapshot(g, KindFull)
+	m, err := h.engine.Manifest(h.ctx, row.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range m.Layers[0].Segments {
+		stored, err := h.bucket.Get(h.ctx, s.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Frame header descriptor, after the 4-byte magic; bit 2 is Content_Checksum_flag.
+		if len(stored) < 5 || stored[4]&0x04 != 0 {
+			t.Fatalf("segment %s has a frame checksum", s.Key)
+		}
+	}
+	// A segment written with a checksum reads back the same.
+	withCRC, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := h.engine.loadSegment(h.ctx, m.Layers[0].Segments[0].Object, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := columnize(nil, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := withCRC.EncodeAll(cols, nil)
+	if stored[4]&0x04 == 0 {
+		t.Fatal("the reference encoder wrote no checksum")
+	}
+	key := contentKey(dataPrefix, sha256.Sum256(stored))
+	if err := h.bucket.Put(h.ctx, key, stored); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.engine.loadSegment(h.ctx, Object{Key: key, Size: int64(len(stored)), Raw: int64(len(cols))}, nil, nil)
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("segment with a checksum: %v, equal %t", err, bytes.Equal(got, raw))
 	}
 }
