@@ -138,15 +138,7 @@ func (d *Driver) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil || !canSyncFS {
 		return err
 	}
-	f, err := d.root.Open(".")
-	if err != nil {
-		return err
-	}
-	err = syncFS(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return d.syncDir(".", syncFS)
 }
 
 func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive, durable bool) (err error) {
@@ -195,7 +187,7 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive, du
 		return err
 	}
 	for p := dir; ; p = filepath.Dir(p) {
-		if err := d.syncDir(p); err != nil {
+		if err := d.syncDir(p, (*os.File).Sync); err != nil {
 			return err
 		}
 		if !created || p == "." {
@@ -270,13 +262,14 @@ func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, crea
 	}
 }
 
-// syncDir makes the directory entries of dir durable.
-func (d *Driver) syncDir(dir string) error {
+// syncDir opens dir and syncs it with sync: (*os.File).Sync makes its directory
+// entries durable, syncFS the whole file system it is on.
+func (d *Driver) syncDir(dir string, sync func(*os.File) error) error {
 	f, err := d.root.Open(dir)
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	err = sync(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
