@@ -6,7 +6,9 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/internal/kmerge"
+	"github.com/graphvault/graphvault/store/graph"
 )
 
 // keyRunSize is how many key hashes one run holds (1 MiB).
@@ -17,14 +19,25 @@ const keyRunSize = 1 << 16
 // runs, so that millions of them never need one large allocation nor a copy to
 // grow, and a run is sorted on a goroutine of its own as soon as it is full,
 // beside the scan, so that little sorting is left for the end. Records that
-// arrive in strictly increasing key order (addInOrder) cannot repeat a key: they
-// are only counted, and checked against the key before them.
+// arrive in strictly increasing key order (ordered: from a codec.Source) cannot
+// repeat a key: they are only counted, and checked against the key before them.
 type keyList struct {
+	ordered             bool
 	runs                [][]keyHash
 	records, tombstones int64
 	sorting             sync.WaitGroup
 	prev                []byte // the last key given to addInOrder
 	prevKind            byte
+}
+
+// addScanned adds a put record of a scan: checked for order when the list is
+// ordered, collected otherwise.
+func (l *keyList) addScanned(r *scanned) error {
+	if l.ordered {
+		return l.addInOrder(r.kind, r.key)
+	}
+	l.add(r.kh, false)
+	return nil
 }
 
 // addInOrder adds a record from a view that yields its keys in increasing order,
@@ -74,4 +87,11 @@ func (l *keyList) unique() error {
 		first, prev = false, kh
 		return nil
 	})
+}
+
+// newKeyList returns the key list for a scan of view: ordered when the view hands
+// over its records encoded, in key order (codec.Source).
+func newKeyList(view graph.View) *keyList {
+	_, ordered := view.(codec.Source)
+	return &keyList{ordered: ordered}
 }

@@ -368,16 +368,11 @@ func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
 
 // scanFull writes every record of the view into one layer.
 func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) (*keyList, scanCounts, error) {
-	entries := &keyList{}
-	_, ordered := view.(codec.Source)
+	entries := newKeyList(view)
 	var c scanCounts
 	err := scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
-		if ordered {
-			if err := entries.addInOrder(r.kind, r.key); err != nil {
-				return err
-			}
-		} else {
-			entries.add(r.kh, false)
+		if err := entries.addScanned(r); err != nil {
+			return err
 		}
 		if r.kind == kindNode {
 			c.addNode(r.labels)
@@ -402,8 +397,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 		return nil, scanCounts{}, err
 	}
 	seen := make([]uint64, (len(live)+63)/64)
-	entries := &keyList{}
-	_, ordered := view.(codec.Source)
+	entries := newKeyList(view)
 	var c scanCounts
 	var dup error
 	err = scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
@@ -424,12 +418,8 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 				return nil
 			}
 		}
-		if ordered {
-			if err := entries.addInOrder(r.kind, r.key); err != nil {
-				return err
-			}
-		} else {
-			entries.add(kh, false)
+		if err := entries.addScanned(r); err != nil {
+			return err
 		}
 		return lw.add(r.key, kh, r.value)
 	})
