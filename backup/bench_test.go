@@ -8,6 +8,7 @@ import (
 
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
@@ -93,6 +94,37 @@ func BenchmarkRestore(b *testing.B) {
 		if _, err := e.Restore(ctx, row.ID, memgraph.New(), RestoreOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+	reportRecords(b, row)
+}
+
+// BenchmarkSnapshotFullFolder takes each full snapshot into a fresh folder, so that
+// every segment is written and made durable, as in a first backup.
+func BenchmarkSnapshotFullFolder(b *testing.B) {
+	_, g := benchEngine(b)
+	ctx := context.Background()
+	var row *store.Snapshot
+	for range b.N {
+		b.StopTimer()
+		st, err := store.Open(ctx, ":memory:")
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := fileblob.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := New(st, blob.NewBucket(d), WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if row, err = e.Snapshot(ctx, "g", g, SnapshotOptions{Kind: KindFull}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
 	}
 	reportRecords(b, row)
 }
