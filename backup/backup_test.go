@@ -491,7 +491,16 @@ func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit
 		}
 	}
 	m.Format = format
+	rewriteManifest(t, h, row, m)
+	return keys
+}
+
+// rewriteManifest stores m, with its root hash made anew, as the manifest of row,
+// as only a writer other than this package could.
+func rewriteManifest(t *testing.T, h *harness, row *store.Snapshot, m *Manifest) {
+	t.Helper()
 	m.Root = ""
+	var err error
 	if m.Root, err = m.rootHash(); err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +515,44 @@ func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit
 	if err := h.store.UpdateSnapshot(h.ctx, row); err != nil {
 		t.Fatal(err)
 	}
-	return keys
+}
+
+// A manifest whose counts or sizes are negative, hashed right, is refused as
+// corrupt by restore, verify and the next snapshot, without a panic.
+func TestManifestWithNegativeCountsIsCorrupt(t *testing.T) {
+	edits := map[string]func(m *Manifest){
+		"nodes":            func(m *Manifest) { m.Nodes = -1 },
+		"layer records":    func(m *Manifest) { m.Layers[1].Records = -5 },
+		"layer tombstones": func(m *Manifest) { m.Layers[1].Tombstones = -5 },
+		"segment records":  func(m *Manifest) { m.Layers[0].Segments[0].Records = -1 },
+		"segment raw size": func(m *Manifest) { m.Layers[0].Segments[0].Raw = -1 },
+		"segment size":     func(m *Manifest) { m.Layers[0].Segments[0].Size = -1 },
+		"bytes stored":     func(m *Manifest) { m.BytesStored = -1 },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			g := loadGenerated(t, 100, 300, false)
+			h.snapshot(g, KindFull)
+			mutate(t, g, rand.New(rand.NewPCG(3, 4)), 1)
+			row := h.snapshot(g, KindIncremental)
+			m, err := h.engine.Manifest(h.ctx, row.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edit(m)
+			rewriteManifest(t, h, row, m)
+			if _, err := h.engine.Restore(h.ctx, row.ID, memgraph.New(), RestoreOptions{}); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("restore: %v, want ErrCorrupt", err)
+			}
+			if rep, err := h.engine.Verify(h.ctx, row.ID, true); err != nil || rep.OK {
+				t.Errorf("verify: %v, %+v; want a problem", err, rep)
+			}
+			if _, err := h.engine.Snapshot(h.ctx, "g1", g, SnapshotOptions{Kind: KindIncremental}); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("next snapshot: %v, want ErrCorrupt", err)
+			}
+		})
+	}
 }
 
 // TestFormat1SegmentsStillRead: a snapshot whose segments are stored as rows, as

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -293,12 +294,24 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if !ValidGraphID(m.GraphID) || !store.ValidID(m.ID) || len(m.Layers) == 0 {
 		return nil, fmt.Errorf("manifest: bad graph id, snapshot id or no layers")
 	}
+	// Counts and sizes size what readers allocate: none may be negative.
+	counts := []int64{m.Nodes, m.Edges, m.BytesRaw, m.BytesStored, m.BytesNew}
 	for i, l := range m.Layers {
 		// A format 3 snapshot may extend a chain whose older layers have indexes,
 		// but the layers it writes itself have none.
 		if l.Index.Key == "" && m.Format < 3 || l.Index.Key != "" && l.Snapshot == m.ID && m.Format >= 3 {
 			return nil, fmt.Errorf("manifest: layer %d: index %q does not fit format %d", i, l.Index.Key, m.Format)
 		}
+		counts = append(counts, l.Records, l.Tombstones, l.KeySize, l.Index.Size, l.Index.Raw)
+		for _, s := range l.Segments {
+			counts = append(counts, s.Records, s.Size, s.Raw)
+		}
+	}
+	for _, l := range m.LabelCounts {
+		counts = append(counts, l)
+	}
+	if slices.ContainsFunc(counts, func(n int64) bool { return n < 0 }) {
+		return nil, fmt.Errorf("manifest: a count or size is negative")
 	}
 	return &m, nil
 }
