@@ -99,7 +99,7 @@ func (e *Engine) liveIndex(ctx context.Context, m *Manifest) ([]liveEntry, error
 	if !slices.ContainsFunc(m.Layers, func(l Layer) bool { return l.Index.Key == "" }) {
 		return e.mergeIndexes(ctx, m, keys)
 	}
-	live := make([]liveEntry, 0, m.Nodes+m.Edges)
+	live := make([]liveEntry, 0, sizeHint(m.Nodes+m.Edges, 1<<22))
 	hash := func(r segmentRecord, _ *arena.Arena) (uint64, error) { return hashValue(r.value), nil }
 	var nodes int
 	for _, kind := range []byte{kindNode, kindEdge} {

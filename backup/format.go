@@ -316,6 +316,11 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	return &m, nil
 }
 
+// sizeHint bounds a preallocation taken from a manifest's count: a manifest is
+// decoded only when hashed right, but one written elsewhere may claim anything,
+// and what is preallocated grows past the hint when the data is that large.
+func sizeHint(n int64, limit int) int { return int(min(max(n, 0), int64(limit))) }
+
 // formatError is a structural problem found while decoding a stored object.
 type formatError struct{ msg string }
 

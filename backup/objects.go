@@ -81,7 +81,7 @@ func (e *Engine) loadInto(ctx context.Context, obj Object, dataKey, dst []byte) 
 		return nil, err
 	}
 	if int64(cap(dst)) < obj.Raw {
-		dst = make([]byte, 0, max(obj.Raw, 0))
+		dst = make([]byte, 0, sizeHint(obj.Raw, 64<<20))
 	}
 	raw, err := e.dec.DecodeAll(compressed, dst[:0])
 	if err != nil {

@@ -130,7 +130,7 @@ func newShadows(m *Manifest) shadows {
 	for _, l := range m.Layers[1:] {
 		newer += l.Records + l.Tombstones
 	}
-	return make(shadows, newer)
+	return make(shadows, sizeHint(newer, 1<<22))
 }
 
 // hidden reports whether a record is hidden by a newer one, and remembers it
