@@ -93,18 +93,14 @@ func (d *Driver) GetInto(ctx context.Context, key string, buf []byte) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	// Stored slices are never modified, only replaced, so copying outside the lock
+	// is safe.
 	return append(buf[:0], obj.data...), nil
 }
 
 // Get returns a copy of the object stored under key.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
-	obj, err := d.lookup(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	// Stored slices are never modified, only replaced, so copying outside the lock
-	// is safe.
-	return bytes.Clone(obj.data), nil
+	return d.GetInto(ctx, key, nil)
 }
 
 // Stat returns the size and modification time of the object stored under key.
