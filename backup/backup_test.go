@@ -62,6 +62,16 @@ func (h *harness) snapshot(g graph.Reader, kind Kind) *store.Snapshot {
 	return row
 }
 
+// manifest returns the manifest of a completed snapshot.
+func (h *harness) manifest(id string) *Manifest {
+	h.t.Helper()
+	m, err := h.engine.Manifest(h.ctx, id)
+	if err != nil {
+		h.t.Fatalf("manifest of %s: %v", id, err)
+	}
+	return m
+}
+
 // restoreEqual restores a snapshot into a fresh graph and compares it with want.
 func (h *harness) restoreEqual(id string, want graphtest.Content, directed bool) {
 	h.t.Helper()
@@ -318,10 +328,7 @@ func TestCorruptionIsDetectedAndRestoreRefuses(t *testing.T) {
 	h := newHarness(t)
 	g := loadGenerated(t, 200, 600, false)
 	row := h.snapshot(g, KindAuto)
-	m, err := h.engine.Manifest(h.ctx, row.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := h.manifest(row.ID)
 	seg := m.Layers[0].Segments[len(m.Layers[0].Segments)-1].Key
 	orig, err := h.bucket.Get(h.ctx, seg)
 	if err != nil {
@@ -455,10 +462,7 @@ func newRand() *rand.Rand { return rand.New(rand.NewPCG(3, 4)) }
 // new key of each segment by its place in the layers.
 func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit func(layer, seg int, raw []byte) []byte) [][]string {
 	t.Helper()
-	m, err := h.engine.Manifest(h.ctx, row.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := h.manifest(row.ID)
 	var keys [][]string
 	for li := range m.Layers {
 		keys = append(keys, nil)
@@ -543,10 +547,7 @@ func TestManifestWithBadCounts(t *testing.T) {
 			h.snapshot(g, KindFull)
 			mutate(t, g, rand.New(rand.NewPCG(3, 4)), 1)
 			row := h.snapshot(g, KindIncremental)
-			m, err := h.engine.Manifest(h.ctx, row.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := h.manifest(row.ID)
 			edit(m)
 			rewriteManifest(t, h, row, m)
 			if _, err := h.engine.Restore(h.ctx, row.ID, memgraph.New(), RestoreOptions{}); negative && !errors.Is(err, ErrCorrupt) {
@@ -662,10 +663,7 @@ func TestSegmentsCarryNoFrameChecksum(t *testing.T) {
 	h := newHarness(t)
 	g := loadGenerated(t, 50, 100, false)
 	row := h.snapshot(g, KindFull)
-	m, err := h.engine.Manifest(h.ctx, row.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := h.manifest(row.ID)
 	for _, s := range m.Layers[0].Segments {
 		stored, err := h.bucket.Get(h.ctx, s.Key)
 		if err != nil {

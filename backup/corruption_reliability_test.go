@@ -40,10 +40,7 @@ func TestCorruptionEveryObject(t *testing.T) {
 		snapshot string
 	}
 	var targets []target
-	newest, err := h.engine.Manifest(h.ctx, rows[2].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	newest := h.manifest(rows[2].ID)
 	for _, o := range newest.Objects() {
 		targets = append(targets, target{o.Key, o.Key[:strings.IndexByte(o.Key, '/')+1], rows[2].ID})
 	}

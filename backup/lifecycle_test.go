@@ -368,10 +368,7 @@ func TestNextSnapshotRepairsDamagedObjects(t *testing.T) {
 	h := newHarness(t)
 	g := loadGenerated(t, 100, 300, false)
 	row := h.snapshot(g, KindFull)
-	m, err := h.engine.Manifest(h.ctx, row.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := h.manifest(row.ID)
 	flipped := m.Layers[0].Segments[0].Key
 	truncated := m.Layers[0].Segments[1].Key
 	b, _ := h.bucket.Get(h.ctx, flipped)
