@@ -246,8 +246,12 @@ func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, crea
 			return "", false, err
 		}
 		_, err = f.Write(data)
-		if err == nil && sync {
+		switch {
+		case err != nil:
+		case sync:
 			err = f.Sync()
+		default:
+			startWriteback(f)
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr

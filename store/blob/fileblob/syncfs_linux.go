@@ -21,3 +21,16 @@ func syncFS(f *os.File) error {
 	}
 	return serr
 }
+
+// startWriteback asks the system to start writing f's data to disk, and does not
+// wait (sync_file_range(2) with SYNC_FILE_RANGE_WRITE). An unsynced put calls it
+// so that the disk works while the next objects are made, and the Sync that
+// follows has little left to wait for. It is only a hint: Sync is what makes the
+// data durable and reports a failure to write it, so an error here is not one.
+func startWriteback(f *os.File) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = sc.Control(func(fd uintptr) { _ = unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WRITE) })
+}
