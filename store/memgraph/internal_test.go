@@ -53,13 +53,13 @@ func checkEnds(t *testing.T, g *Graph, when string) {
 	stored := 0
 	g.edges.Ascend(func(r *edgeRec) bool {
 		stored++
-		if n := count(g.ends[r.hi()], r); n != 1 {
+		if n := count(g.ends.at(r.hi()), r); n != 1 {
 			t.Errorf("%s: edge %q is %d times under its end", when, r.key, n)
 		}
 		return true
 	})
 	listed := 0
-	for id, rs := range g.ends {
+	for id, rs := range g.ends.all {
 		if !g.nodes.Has(&nodeRec{key: graph.NodeKey(id)}) {
 			t.Errorf("%s: ends lists %q, which is not a node", when, id)
 		}
@@ -70,8 +70,8 @@ func checkEnds(t *testing.T, g *Graph, when string) {
 		}
 		listed += len(rs)
 	}
-	if listed != stored || len(g.ends) != g.nodes.Len() {
-		t.Errorf("%s: %d edges listed by end, %d stored; %d ends, %d nodes", when, listed, stored, len(g.ends), g.nodes.Len())
+	if listed != stored || g.ends.len() != g.nodes.Len() {
+		t.Errorf("%s: %d edges listed by end, %d stored; %d ends, %d nodes", when, listed, stored, g.ends.len(), g.nodes.Len())
 	}
 }
 

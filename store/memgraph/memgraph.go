@@ -97,7 +97,7 @@ type Graph struct {
 	mu    sync.Mutex
 	nodes *btree.BTreeG[*nodeRec] // by record key
 	edges *btree.BTreeG[*edgeRec] // by record key: (lo, hi, type)
-	ends  ends                    // every node's edges by their other end
+	ends  *ends                   // every node's edges by their other end
 	snap  *snapshot               // read-only clone of the current content, nil after a write
 	seq   uint64                  // position of the newest batch
 	// journalID names this graph's journal in views' Meta: positions restart at 1
@@ -108,8 +108,8 @@ type Graph struct {
 	journal []entry
 }
 
-func newContent() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec], ends) {
-	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge), ends{}
+func newContent() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec], *ends) {
+	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge), newEnds()
 }
 
 // snapshot is a read-only copy of the content, shared by views and journal entries.

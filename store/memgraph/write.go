@@ -159,7 +159,7 @@ func (g *Graph) deleteNodeLocked(key *nodeRec, u *undoLog) {
 		doomed = append(doomed, r)
 		return true
 	})
-	for _, r := range g.ends[id] {
+	for _, r := range g.ends.at(id) {
 		if r.lo() != id { // a self-loop was found by the first scan
 			doomed = append(doomed, r)
 		}
@@ -168,7 +168,7 @@ func (g *Graph) deleteNodeLocked(key *nodeRec, u *undoLog) {
 		old, had := g.deleteEdgeLocked(r)
 		u.edge(r, old, had)
 	}
-	delete(g.ends, id)
+	g.ends.deleteNode(id)
 }
 
 // undoLog records what a batch changed so that a failed batch can be reverted.
@@ -185,7 +185,7 @@ type undo struct {
 type content struct {
 	nodes *btree.BTreeG[*nodeRec]
 	edges *btree.BTreeG[*edgeRec]
-	ends  ends
+	ends  *ends
 }
 
 func (u *undoLog) node(key, old *nodeRec, had bool) {
@@ -222,7 +222,7 @@ func (u undoLog) revert(g *Graph) {
 		default:
 			// The node was new: the batch's edges to it are already undone.
 			g.nodes.Delete(x.nodeKey)
-			delete(g.ends, x.nodeKey.id())
+			g.ends.deleteNode(x.nodeKey.id())
 		}
 	}
 }
@@ -350,7 +350,7 @@ type loader struct {
 	n        int // records so far, for checking ctx now and then
 	nt       *btree.BTreeG[*nodeRec]
 	et       *btree.BTreeG[*edgeRec]
-	ends     ends      // owned by the ends goroutine until it is done
+	ends     *ends     // owned by the ends goroutine until it is done
 	nodeSlab []nodeRec // records are allocated in blocks: fewer objects to collect
 	edgeSlab []edgeRec
 
@@ -392,9 +392,11 @@ func (l *loader) indexEnds() {
 			}
 			r := j.edge
 			lo, hi := r.lo(), r.hi()
-			atHi, hasHi := l.ends[hi]
-			if missing := lo; !l.ends.has(lo) || !hasHi {
-				if l.ends.has(lo) {
+			hasLo := l.ends.has(lo)
+			at, hasHi := l.ends.slot[hi]
+			if !hasLo || !hasHi {
+				missing := lo
+				if hasLo {
 					missing = hi
 				}
 				s, t := r.ends()
@@ -402,11 +404,7 @@ func (l *loader) indexEnds() {
 				l.failed.Store(true)
 				break
 			}
-			if j.old != nil {
-				l.ends.put(r, j.old)
-			} else {
-				l.ends[hi] = append(atHi, r)
-			}
+			l.ends.putAt(at, r, j.old)
 		}
 	}
 }
