@@ -434,14 +434,17 @@ func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte,
 }
 
 // copyChecked returns a decoder for restoreEncoded: it checks a record and copies
-// it into the loader's arena, so the writer gets Owned records and the copying
-// (mostly first touches of fresh memory) runs beside the writer, not in it.
+// it into the loader's arena, key and value in one region, so the writer gets
+// Owned records it can keep as they are (memgraph keeps such a pair without a
+// copy) and the copying (mostly first touches of fresh memory) runs beside the
+// writer, not in it.
 func copyChecked(check func(codec.Record) error) func(segmentRecord, *arena.Arena) (codec.Record, error) {
 	return func(r segmentRecord, a *arena.Arena) (codec.Record, error) {
 		if err := check(codec.Record{Key: r.key, Value: r.value}); err != nil {
 			return codec.Record{}, err
 		}
-		return codec.Record{Key: a.String(r.key), Value: a.Bytes(r.value), Owned: true}, nil
+		key, value := a.Pair(r.key, r.value)
+		return codec.Record{Key: key, Value: value, Owned: true}, nil
 	}
 }
 

@@ -38,6 +38,15 @@ func (a *Arena) Bytes(b []byte) []byte {
 	return r
 }
 
+// Pair returns copies of key and val in one region, val right after key, so that
+// one pointer reaches both.
+func (a *Arena) Pair(key string, val []byte) (string, []byte) {
+	r := a.Alloc(len(key) + len(val))
+	copy(r, key)
+	copy(r[len(key):], val)
+	return unsafe.String(unsafe.SliceData(r), len(key)), r[len(key):]
+}
+
 // String returns a copy of s.
 func (a *Arena) String(s string) string { return a.Concat(s) }
 

@@ -3,6 +3,7 @@ package arena
 import (
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestRegionsDoNotOverlap(t *testing.T) {
@@ -40,6 +41,25 @@ func TestStrings(t *testing.T) {
 	b[0] = 'M'
 	if s != "mutable" {
 		t.Errorf("String shares its argument: %q", s)
+	}
+}
+
+func TestPair(t *testing.T) {
+	var a Arena
+	val := []byte("value")
+	k, v := a.Pair("key", val)
+	if k != "key" || string(v) != "value" {
+		t.Fatalf("Pair = %q, %q", k, v)
+	}
+	if unsafe.Add(unsafe.Pointer(unsafe.StringData(k)), len(k)) != unsafe.Pointer(&v[0]) {
+		t.Error("the value does not follow the key")
+	}
+	if cap(v) != len(v) {
+		t.Error("the value has room to grow into the next region")
+	}
+	val[0] = 'V'
+	if string(v) != "value" {
+		t.Errorf("Pair shares its argument: %q", v)
 	}
 }
 

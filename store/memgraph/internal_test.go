@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"iter"
 	"testing"
+	"unsafe"
 
+	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -54,18 +56,18 @@ func checkEnds(t *testing.T, g *Graph, when string) {
 	g.edges.Ascend(func(r *edgeRec) bool {
 		stored++
 		if n := count(g.ends.at(r.hi()), r); n != 1 {
-			t.Errorf("%s: edge %q is %d times under its end", when, r.key, n)
+			t.Errorf("%s: edge %q is %d times under its end", when, r.key(), n)
 		}
 		return true
 	})
 	listed := 0
 	for id, rs := range g.ends.all {
-		if !g.nodes.Has(&nodeRec{key: graph.NodeKey(id)}) {
+		if !g.nodes.Has(nodeProbe(id)) {
 			t.Errorf("%s: ends lists %q, which is not a node", when, id)
 		}
 		for _, r := range rs {
 			if got, ok := g.edges.Get(r); !ok || got != r || r.hi() != id {
-				t.Errorf("%s: ends holds a stale edge %q under %q", when, r.key, id)
+				t.Errorf("%s: ends holds a stale edge %q under %q", when, r.key(), id)
 			}
 		}
 		listed += len(rs)
@@ -103,6 +105,51 @@ func seqOf[T any](vs []T) iter.Seq2[T, error] {
 			if !yield(v, nil) {
 				return
 			}
+		}
+	}
+}
+
+// TestReplaceEncodedKeepsOwnedPairs checks which records a bulk load keeps as they
+// are: Owned ones whose value follows the key in memory. Every other one is
+// copied, so changing the caller's buffers afterwards changes nothing.
+func TestReplaceEncodedKeepsOwnedPairs(t *testing.T) {
+	val, err := codec.AppendNodeValid(nil, []string{"person"}, map[string]any{"name": "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := func(key string) codec.Record {
+		b := append([]byte(key), val...)
+		return codec.Record{Key: unsafe.String(&b[0], len(key)), Value: b[len(key):]}
+	}
+	kept := pair(graph.NodeKey("kept"))
+	kept.Owned = true
+	apart := codec.Record{Key: graph.NodeKey("apart"), Value: append([]byte(nil), val...), Owned: true}
+	lent := pair(graph.NodeKey("lent"))
+	records := []codec.Record{apart, kept, lent}
+
+	g := New()
+	if err := g.ReplaceEncoded(t.Context(), graph.Meta{}, seqOf(records), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records {
+		got, ok := g.nodes.Get(nodeProbe(r.Key[len(graph.NodePrefix):]))
+		if !ok {
+			t.Fatalf("%s: not loaded", r.Key)
+		}
+		shared := got.p == unsafe.StringData(r.Key)
+		if want := r.Key == kept.Key; shared != want {
+			t.Errorf("%s: record shares the caller's memory: %t, want %t", r.Key, shared, want)
+		}
+		if got.key() != r.Key || string(got.val()) != string(val) {
+			t.Errorf("%s: stored %q %x", r.Key, got.key(), got.val())
+		}
+	}
+	// The copies do not change with the caller's buffers.
+	clear(apart.Value)
+	clear(lent.Value)
+	for _, id := range []string{"apart", "lent"} {
+		if n, ok := g.Node(id); !ok || n.Props["name"] != "Ada" {
+			t.Errorf("%s after the caller's buffer changed: %+v", id, n)
 		}
 	}
 }

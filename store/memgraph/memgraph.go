@@ -152,7 +152,7 @@ func (g *Graph) Position() uint64 {
 // Node returns the node with the given id.
 func (g *Graph) Node(id string) (graph.Node, bool) {
 	g.mu.Lock()
-	r, ok := g.nodes.Get(&nodeRec{key: graph.NodeKey(id)})
+	r, ok := g.nodes.Get(nodeProbe(id))
 	g.mu.Unlock()
 	if !ok {
 		return graph.Node{}, false
@@ -225,7 +225,7 @@ func (v *view) Node(ctx context.Context, id string) (graph.Node, bool, error) {
 	if v.s == nil {
 		return graph.Node{}, false, fmt.Errorf("memgraph: view node: %w", graph.ErrClosed)
 	}
-	r, ok := v.s.nodes.Get(&nodeRec{key: graph.NodeKey(id)})
+	r, ok := v.s.nodes.Get(nodeProbe(id))
 	if !ok {
 		return graph.Node{}, false, nil
 	}
@@ -269,14 +269,14 @@ func (v *view) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
 // EncodedNodes yields the nodes as they are stored: see [codec.Source].
 func (v *view) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
 	return viewSeq(ctx, v, "nodes", func(s *snapshot) *btree.BTreeG[*nodeRec] { return s.nodes }, func(r *nodeRec) (codec.Record, error) {
-		return codec.Record{Key: r.key, Value: r.val}, nil
+		return codec.Record{Key: r.key(), Value: r.val()}, nil
 	})
 }
 
 // EncodedEdges yields the edges as they are stored: see [codec.Source].
 func (v *view) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
 	return viewSeq(ctx, v, "edges", func(s *snapshot) *btree.BTreeG[*edgeRec] { return s.edges }, func(r *edgeRec) (codec.Record, error) {
-		return codec.Record{Key: r.key, Value: r.val}, nil
+		return codec.Record{Key: r.key(), Value: r.val()}, nil
 	})
 }
 

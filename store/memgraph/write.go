@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/google/btree"
 
@@ -66,7 +67,7 @@ func prepare(op graph.Op, directed bool) (p prepared, err error) {
 	case graph.OpUpsertNode:
 		p.node, err = newNodeRec(op.Node)
 	case graph.OpDeleteNode:
-		p.node = &nodeRec{key: graph.NodeKey(op.Node.ID)}
+		p.node = nodeProbe(op.Node.ID)
 	case graph.OpUpsertEdge:
 		p.edge, err = newEdgeRec(op.Edge, directed)
 	case graph.OpDeleteEdge:
@@ -152,7 +153,8 @@ func (g *Graph) deleteNodeLocked(key *nodeRec, u *undoLog) {
 	id := key.id()
 	var doomed []*edgeRec
 	// Edges whose key starts with the node, then edges whose other end it is.
-	g.edges.AscendGreaterOrEqual(edgeKeyRec(graph.EdgePrefix+id+"\x00\x00", nil, false), func(r *edgeRec) bool {
+	from := edgeRecOf(keyRec(graph.EdgePrefix+id+"\x00\x00"), false)
+	g.edges.AscendGreaterOrEqual(&from, func(r *edgeRec) bool {
 		if r.lo() != id {
 			return false
 		}
@@ -242,7 +244,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 		return err
 	}
 	l := newLoader(ctx, g.directed)
-	var val []byte
+	var key, val []byte
 	err := func() error {
 		for n, err := range orEmpty(nodes) {
 			if err != nil {
@@ -256,7 +258,12 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			if val, err = codec.AppendNodeValid(val[:0], n.Labels, n.Props); err != nil {
 				return fmt.Errorf("memgraph: replace: node %q: %w", n.ID, err)
 			}
-			if err := l.node(l.a.Concat(graph.NodePrefix, n.ID), l.a.Bytes(val)); err != nil {
+			key = append(append(key[:0], graph.NodePrefix...), n.ID...)
+			r, err := l.join(unsafe.String(unsafe.SliceData(key), len(key)), val)
+			if err == nil {
+				err = l.node(r)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -276,8 +283,12 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			if swap {
 				lo, hi = hi, lo
 			}
-			key := l.a.Concat(graph.EdgePrefix, lo, "\x00", hi, "\x00", e.Type)
-			if err := l.edge(key, l.a.Bytes(val), swap); err != nil {
+			key = append(append(append(append(append(append(key[:0], graph.EdgePrefix...), lo...), 0), hi...), 0), e.Type...)
+			r, err := l.join(unsafe.String(unsafe.SliceData(key), len(key)), val)
+			if err == nil {
+				err = l.edge(r, swap)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -289,7 +300,8 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 // ReplaceEncoded is Replace for records in the encoding the graph stores, as a
 // restore reads them from a snapshot: see [codec.Sink]. Records are checked with
 // [codec.CheckNode] and [codec.CheckEdge] unless meta.Normalized says the caller
-// did; edge ends are always checked.
+// did; edge ends are always checked. An Owned record whose value directly follows
+// its key in memory is kept without a copy; any other record is copied.
 func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edges iter.Seq2[codec.Record, error]) error {
 	if meta.Directed != g.directed {
 		return fmt.Errorf("memgraph: replace: %w: content directed=%t, graph directed=%t", ErrDirection, meta.Directed, g.directed)
@@ -308,7 +320,11 @@ func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edge
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			if err := l.node(l.keep(r)); err != nil {
+			rec, err := l.keep(r)
+			if err == nil {
+				err = l.node(rec)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -321,8 +337,11 @@ func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edge
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			key, val := l.keep(r)
-			if err := l.edge(key, val, false); err != nil {
+			rec, err := l.keep(r)
+			if err == nil {
+				err = l.edge(rec, false)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -442,17 +461,29 @@ func (l *loader) tick() error {
 // errEndMissing stops a load early; wait returns the error that names the end.
 var errEndMissing = errors.New("memgraph: an edge end is missing")
 
-// keep returns the key and value of r for the graph to keep: r's own when it is
-// Owned, copies otherwise.
-func (l *loader) keep(r codec.Record) (string, []byte) {
+// keep returns r as a record for the graph to keep: r's own bytes when it is
+// Owned and its value follows its key in memory (as a restore hands them over),
+// a copy otherwise.
+func (l *loader) keep(r codec.Record) (rec, error) {
 	if r.Owned {
-		return r.Key, r.Value[:len(r.Value):len(r.Value)]
+		if kept, ok := joinedRec(r.Key, r.Value); ok {
+			return kept, nil
+		}
 	}
-	return l.a.String(r.Key), l.a.Bytes(r.Value)
+	return l.join(r.Key, r.Value)
 }
 
-// node adds a node; key and val are the loader's to keep.
-func (l *loader) node(key string, val []byte) error {
+// join copies key and val, one after the other, into the loader's arena.
+func (l *loader) join(key string, val []byte) (rec, error) {
+	r, ok := joinedRec(l.a.Pair(key, val))
+	if !ok {
+		return rec{}, fmt.Errorf("memgraph: replace: %w", errTooLarge)
+	}
+	return r, nil
+}
+
+// node adds a node whose bytes are the loader's to keep.
+func (l *loader) node(kept rec) error {
 	if err := l.tick(); err != nil {
 		return err
 	}
@@ -461,14 +492,14 @@ func (l *loader) node(key string, val []byte) error {
 	}
 	r := &l.nodeSlab[0]
 	l.nodeSlab = l.nodeSlab[1:]
-	*r = nodeRec{key: key, val: val}
+	*r = nodeRec{kept}
 	l.nt.ReplaceOrInsert(r)
 	l.push(endsJob{node: r.id()})
 	return nil
 }
 
-// edge adds an edge; key, which parses, and val are the loader's to keep.
-func (l *loader) edge(key string, val []byte, swap bool) error {
+// edge adds an edge whose key parses and whose bytes are the loader's to keep.
+func (l *loader) edge(kept rec, swap bool) error {
 	if err := l.tick(); err != nil {
 		return err
 	}
@@ -477,7 +508,7 @@ func (l *loader) edge(key string, val []byte, swap bool) error {
 	}
 	r := &l.edgeSlab[0]
 	l.edgeSlab = l.edgeSlab[1:]
-	*r = *edgeKeyRec(key, val, swap)
+	*r = edgeRecOf(kept, swap)
 	old, _ := l.et.ReplaceOrInsert(r)
 	l.push(endsJob{edge: r, old: old})
 	return nil
