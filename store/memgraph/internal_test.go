@@ -153,3 +153,30 @@ func TestReplaceEncodedKeepsOwnedPairs(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinedRec(t *testing.T) {
+	b := []byte("n:aVALUE")
+	key, val := unsafe.String(&b[0], 3), b[3:]
+	for _, tc := range []struct {
+		name    string
+		key     string
+		val     []byte
+		joined  bool
+		wantKey string
+		wantVal string
+	}{
+		{"side by side", key, val, true, "n:a", "VALUE"},
+		{"apart", "n:a", []byte("VALUE"), false, "", ""},
+		{"no value", "n:a", nil, true, "n:a", ""},
+		{"no key", "", val, true, "", "VALUE"},
+	} {
+		r, ok := joinedRec(tc.key, tc.val)
+		if ok != tc.joined {
+			t.Errorf("%s: joined %t, want %t", tc.name, ok, tc.joined)
+			continue
+		}
+		if ok && (r.key() != tc.wantKey || string(r.val()) != tc.wantVal) {
+			t.Errorf("%s: got %q %q", tc.name, r.key(), r.val())
+		}
+	}
+}

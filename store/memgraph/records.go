@@ -42,13 +42,17 @@ func joinedRec(key string, val []byte) (rec, bool) {
 		return rec{}, false
 	}
 	r := rec{p: unsafe.StringData(key), klen: uint32(len(key)), vlen: uint32(len(val))}
-	if len(val) == 0 {
+	switch {
+	case len(val) == 0:
+		return r, true
+	case len(key) == 0:
+		r.p = unsafe.SliceData(val)
 		return r, true
 	}
 	// Compared as addresses: a pointer just past key would point outside its
 	// allocation when val lives elsewhere.
 	end := uintptr(unsafe.Pointer(r.p)) + uintptr(len(key))
-	return r, len(key) > 0 && end == uintptr(unsafe.Pointer(unsafe.SliceData(val)))
+	return r, end == uintptr(unsafe.Pointer(unsafe.SliceData(val)))
 }
 
 // scratch holds buffers that values are encoded into before they are copied into
