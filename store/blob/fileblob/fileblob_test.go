@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) blob.Driver { return open(t, t.TempDir()) })
 }
 
-func open(t *testing.T, dir string) *fileblob.Driver {
+func open(t testing.TB, dir string) *fileblob.Driver {
 	t.Helper()
 	d, err := fileblob.Open(dir)
 	if err != nil {
@@ -74,6 +74,36 @@ func TestLayout(t *testing.T) {
 	entries, err := os.ReadDir(d.Dir())
 	if err != nil || len(entries) != 0 {
 		t.Errorf("root after deleting the only object holds %v, %v; want nothing", entries, err)
+	}
+}
+
+// TestPutsLeaveOnlyObjects checks that every kind of put, into new and existing
+// directories, leaves the object and no temporary file behind.
+func TestPutsLeaveOnlyObjects(t *testing.T) {
+	ctx := t.Context()
+	d := open(t, t.TempDir())
+	puts := map[string]func(context.Context, string, []byte) error{"Put": d.Put, "PutIfAbsent": d.PutIfAbsent, "PutUnsynced": d.PutUnsynced}
+	var want []string
+	for name, put := range puts {
+		for _, key := range []string{"new/" + name, "new/" + name + "-again", name} {
+			if err := put(ctx, key, []byte(key)); err != nil {
+				t.Fatalf("%s %q: %v", name, key, err)
+			}
+			want = append(want, filepath.FromSlash(key))
+		}
+	}
+	var got []string
+	err := filepath.WalkDir(d.Dir(), func(path string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			rel, _ := filepath.Rel(d.Dir(), path)
+			got = append(got, rel)
+		}
+		return err
+	})
+	slices.Sort(got)
+	slices.Sort(want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("files after the puts: %q, %v; want %q", got, err, want)
 	}
 }
 
@@ -291,5 +321,24 @@ func TestPutDeleteSameDirectory(t *testing.T) {
 	entries, err := os.ReadDir(d.Dir())
 	if err != nil || len(entries) != 0 {
 		t.Errorf("root after all deletes holds %v, %v; want nothing", entries, err)
+	}
+}
+
+// BenchmarkPutUnsynced stores 64 KiB objects under new keys spread over 256
+// directories, as a snapshot stores segments: the cost of a put apart from its
+// bytes. One Sync at the end, as before a commit.
+func BenchmarkPutUnsynced(b *testing.B) {
+	ctx := b.Context()
+	d := open(b, b.TempDir())
+	data := make([]byte, 64<<10)
+	i := 0
+	for b.Loop() {
+		if err := d.PutUnsynced(ctx, fmt.Sprintf("data/%02x/%d", i%256, i), data); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if err := d.Sync(ctx); err != nil {
+		b.Fatal(err)
 	}
 }
