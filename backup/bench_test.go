@@ -16,7 +16,7 @@ import (
 )
 
 // benchGraph is a LightRAG-shaped graph of 20k nodes and 60k edges.
-func benchEngine(b *testing.B) (*Engine, *memgraph.Graph) {
+func benchEngine(b *testing.B, opts ...Option) (*Engine, *memgraph.Graph) {
 	b.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, ":memory:")
@@ -24,7 +24,7 @@ func benchEngine(b *testing.B) (*Engine, *memgraph.Graph) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	e, err := New(st, blob.NewBucket(memblob.New()), WithLogger(slog.New(slog.DiscardHandler)))
+	e, err := New(st, blob.NewBucket(memblob.New()), append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,34 +53,58 @@ func BenchmarkSnapshotFull(b *testing.B) {
 	reportRecords(b, row)
 }
 
-// BenchmarkSnapshotIncremental changes 1% of the nodes before each snapshot.
+// BenchmarkSnapshotIncremental changes 1% of the nodes before each snapshot. The
+// snapshot reads the changes from the graph's journal, or compares the whole
+// graph with its parent: without the journal, the parent's live records come from
+// its chain, or with WithLiveCache from memory. Chains are not compacted.
 func BenchmarkSnapshotIncremental(b *testing.B) {
-	e, g := benchEngine(b)
-	ctx := context.Background()
-	if _, err := e.Snapshot(ctx, "g", g, SnapshotOptions{Kind: KindFull}); err != nil {
-		b.Fatal(err)
+	noCompaction := WithChainPolicy(ChainPolicy{MaxLayers: 1 << 20, MaxDeltaRatio: 1 << 20})
+	for _, bc := range []struct {
+		name    string
+		journal bool
+		opts    []Option
+	}{
+		{"journal", true, []Option{noCompaction}},
+		{"compare", false, []Option{noCompaction}},
+		{"compare/live-cache", false, []Option{noCompaction, WithLiveCache()}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e, g := benchEngine(b, bc.opts...)
+			var r graph.Reader = g
+			if !bc.journal {
+				r = plainReader{g}
+			}
+			ctx := context.Background()
+			if _, err := e.Snapshot(ctx, "g", r, SnapshotOptions{Kind: KindFull}); err != nil {
+				b.Fatal(err)
+			}
+			ids := graphtest.Generate(graphtest.GenerateOptions{Nodes: 20000, Seed: 1})
+			round := 0
+			var row *store.Snapshot
+			for b.Loop() {
+				b.StopTimer()
+				round++
+				var ops []graph.Op
+				for i := range 200 {
+					n, _ := g.Node(ids.NodeID((i*97 + round) % 20000))
+					n.Props = map[string]any{"description": fmt.Sprint("round ", round)}
+					ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+				}
+				if err := g.Apply(ctx, ops); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				var err error
+				if row, err = e.Snapshot(ctx, "g", r, SnapshotOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				if row.Kind != string(KindIncremental) {
+					b.Fatalf("snapshot is %s", row.Kind)
+				}
+			}
+			reportRecords(b, row)
+		})
 	}
-	round := 0
-	var row *store.Snapshot
-	for b.Loop() {
-		b.StopTimer()
-		round++
-		var ops []graph.Op
-		for i := range 200 {
-			n, _ := g.Node(graphtest.Generate(graphtest.GenerateOptions{Nodes: 20000, Seed: 1}).NodeID((i*97 + round) % 20000))
-			n.Props = map[string]any{"description": fmt.Sprint("round ", round)}
-			ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
-		}
-		if err := g.Apply(ctx, ops); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		var err error
-		if row, err = e.Snapshot(ctx, "g", g, SnapshotOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRecords(b, row)
 }
 
 func BenchmarkRestore(b *testing.B) {

@@ -26,7 +26,9 @@ var errNoJournalDelta = errors.New("backup: journal cannot name the changes")
 // (whose edges go with it without their own operations), makes it give up with
 // errNoJournalDelta before anything is written; so does a journal that cannot
 // reach the view's position.
-func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.View, parent *Manifest, lw *layerWriter) (*keyList, scanCounts, error) {
+//
+// With next and the parent's live records (cached), *next is set to the view's.
+func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.View, parent *Manifest, lw *layerWriter, cached []liveEntry, next *[]liveEntry) (*keyList, scanCounts, error) {
 	meta := view.Meta()
 	j, ok := r.(graph.Journal)
 	get, ok2 := view.(graph.Getter)
@@ -44,6 +46,10 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 
 	entries := &keyList{}
 	var c scanCounts
+	var change *liveChange
+	if next != nil && cached != nil {
+		change = newLiveChange(cached)
+	}
 	c.nodes, c.edges = counter.Counts()
 	// put records the state of one touched key: a put when the view has it, a
 	// tombstone when it has not (which hides nothing if the parent had not either).
@@ -51,7 +57,13 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 		kh := hashKeyBytes(key)
 		entries.add(kh, !present)
 		if present {
+			if change != nil {
+				change.set(kh, hashValue(value))
+			}
 			return lw.add(key, kh, value)
+		}
+		if change != nil {
+			change.remove(kh)
 		}
 		return lw.addTombstone(kh)
 	}
@@ -93,6 +105,9 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 		if err := put(present, kbuf, vbuf); err != nil {
 			return nil, c, err
 		}
+	}
+	if change != nil {
+		*next = change.result()
 	}
 	return entries, c, ctx.Err()
 }

@@ -159,15 +159,27 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	lw := e.newLayerWriter(ctx, dataKey, opts.Progress)
 	var entries *keyList
 	var counts scanCounts
+	// With the live cache, next becomes this snapshot's live records (see livecache.go).
+	var next *[]liveEntry
+	if e.cfg.liveCache {
+		next = new([]liveEntry)
+	}
 	if parent == nil {
-		entries, counts, err = e.scanFull(ctx, view, lw)
+		entries, counts, err = e.scanFull(ctx, view, lw, next)
 	} else {
 		layer.Kind = string(KindIncremental)
 		m.Kind = string(KindIncremental)
 		m.ParentID = parent.ID
-		entries, counts, err = e.journalDelta(ctx, r, view, parent, lw)
+		var cached []liveEntry
+		if next != nil {
+			var ok bool
+			if cached, ok = e.live.take(row.GraphID, parent.ID); !ok {
+				cached = nil
+			}
+		}
+		entries, counts, err = e.journalDelta(ctx, r, view, parent, lw, cached, next)
 		if errors.Is(err, errNoJournalDelta) {
-			entries, counts, err = e.scanDelta(ctx, view, parent, lw)
+			entries, counts, err = e.scanDelta(ctx, view, parent, lw, cached, next)
 		}
 	}
 	if err != nil {
@@ -207,7 +219,13 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 		}
 		m.BytesStored += l.Index.Size // format 2 and before
 	}
-	return m, e.commit(ctx, m, opts.Progress)
+	if err := e.commit(ctx, m, opts.Progress); err != nil {
+		return m, err
+	}
+	if next != nil {
+		e.live.put(row.GraphID, m.ID, *next)
+	}
+	return m, nil
 }
 
 // needsCompaction applies the chain policy to a manifest whose newest layer was
@@ -366,13 +384,24 @@ func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
 	return vbuf, nil
 }
 
-// scanFull writes every record of the view into one layer.
-func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter) (*keyList, scanCounts, error) {
+// scanFull writes every record of the view into one layer. With next, it also
+// sets *next to the view's live records.
+func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter, next *[]liveEntry) (*keyList, scanCounts, error) {
 	entries := newKeyList(view)
 	var c scanCounts
+	var live []liveEntry
+	if next != nil {
+		if counter, ok := view.(graph.Counter); ok {
+			n, m := counter.Counts()
+			live = make([]liveEntry, 0, sizeHint(n+m, 1<<24))
+		}
+	}
 	err := scanRecords(ctx, view, e.cfg.workers, lw.begin, func(r *scanned) error {
 		if err := entries.addScanned(r); err != nil {
 			return err
+		}
+		if next != nil {
+			live = append(live, liveEntry{r.kh, r.rh})
 		}
 		if r.kind == kindNode {
 			c.addNode(r.labels)
@@ -384,6 +413,10 @@ func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter)
 	if err != nil {
 		return nil, c, err
 	}
+	if next != nil {
+		slices.SortFunc(live, byKeyHash)
+		*next = live
+	}
 	// A key yielded twice is refused before the manifest is written.
 	return entries, c, nil
 }
@@ -391,10 +424,20 @@ func (e *Engine) scanFull(ctx context.Context, view graph.View, lw *layerWriter)
 // scanDelta compares every record of the view with the parent chain's live records
 // (see liveIndex) and writes only what changed, plus a tombstone for every key
 // that is gone.
-func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter) (*keyList, scanCounts, error) {
-	live, err := e.liveIndex(ctx, parent)
-	if err != nil {
-		return nil, scanCounts{}, err
+//
+// cached, when not nil, holds the parent's live records and is used instead of
+// reading them; with next, *next is set to the view's live records.
+func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifest, lw *layerWriter, cached []liveEntry, next *[]liveEntry) (*keyList, scanCounts, error) {
+	live := cached
+	var err error
+	if live == nil {
+		if live, err = e.liveIndex(ctx, parent); err != nil {
+			return nil, scanCounts{}, err
+		}
+	}
+	var change *liveChange
+	if next != nil {
+		change = newLiveChange(live)
 	}
 	seen := make([]uint64, (len(live)+63)/64)
 	entries := newKeyList(view)
@@ -416,6 +459,13 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 			seen[i/64] |= 1 << (i % 64)
 			if live[i].rh == rh {
 				return nil
+			}
+		}
+		if change != nil {
+			if found {
+				change.setAt(i, rh)
+			} else {
+				change.set(kh, rh)
 			}
 		}
 		if err := entries.addScanned(r); err != nil {
@@ -441,9 +491,15 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 			}
 		}
 		entries.add(le.kh, true)
+		if change != nil {
+			change.removeAt(i)
+		}
 		if err := lw.addTombstone(le.kh); err != nil {
 			return nil, c, err
 		}
+	}
+	if change != nil {
+		*next = change.result()
 	}
 	return entries, c, nil
 }

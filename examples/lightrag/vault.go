@@ -71,7 +71,10 @@ func (c *cli) openVault(ctx context.Context, create bool) (_ *vault, err error) 
 			err = errors.Join(err, bucket.Close())
 		}
 	}()
-	engine, err := backup.New(st, bucket, backup.WithLogger(logger))
+	// A GraphML file keeps no journal, so every incremental snapshot compares the
+	// whole graph with its parent; with the live cache, watch compares it with the
+	// records the last snapshot kept in memory instead of reading its chain back.
+	engine, err := backup.New(st, bucket, backup.WithLogger(logger), backup.WithLiveCache())
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,171 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/blob/faultblob"
+	"github.com/graphvault/graphvault/store/blob/memblob"
+	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/memgraph"
+)
+
+// TestLiveCacheMatchesTheChain takes chains of every kind of snapshot with the
+// live cache on and checks, after each one, that the cached live records are the
+// ones its chain holds, and that every snapshot restores equal to the graph.
+func TestLiveCacheMatchesTheChain(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reader func(*memgraph.Graph) graph.Reader
+		// deleteNodes makes the journal unable to name the changes.
+		deleteNodes bool
+	}{
+		{"journal", func(g *memgraph.Graph) graph.Reader { return g }, false},
+		{"journal with node deletions", func(g *memgraph.Graph) graph.Reader { return g }, true},
+		{"no journal", func(g *memgraph.Graph) graph.Reader { return plainReader{g} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, WithLiveCache(), WithChainPolicy(ChainPolicy{MaxLayers: 4, MaxDeltaRatio: 10}))
+			g := loadGenerated(t, 200, 600, false)
+			r := rand.New(rand.NewPCG(5, 6))
+			kinds := map[string]int{}
+			for round := range 8 {
+				if round > 0 {
+					changeGraph(t, g, r, round, tc.deleteNodes)
+				}
+				kind := KindAuto
+				if round == 5 {
+					kind = KindFull
+				}
+				row := h.snapshot(tc.reader(g), kind)
+				kinds[row.Kind]++
+				cached, ok := h.engine.live.take("g1", row.ID)
+				if !ok {
+					t.Fatalf("round %d: no cached live records for %s", round, row.ID)
+				}
+				want, err := h.engine.liveIndex(h.ctx, h.manifest(row.ID))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(cached, want) {
+					t.Fatalf("round %d (%s): %d cached live records differ from the chain's %d", round, row.Kind, len(cached), len(want))
+				}
+				h.engine.live.put("g1", row.ID, cached)
+				h.restoreEqual(row.ID, content(t, g), false)
+			}
+			if kinds["incremental"] == 0 || kinds["synthetic"] == 0 || kinds["full"] < 2 {
+				t.Fatalf("kinds %v: want fulls, incrementals and synthetics", kinds)
+			}
+		})
+	}
+}
+
+// changeGraph updates, adds and deletes edges, updates and adds nodes, and with
+// deleteNodes deletes a node.
+func changeGraph(t *testing.T, g *memgraph.Graph, r *rand.Rand, round int, deleteNodes bool) {
+	t.Helper()
+	c := content(t, g)
+	var ops []graph.Op
+	for _, n := range c.Nodes {
+		if r.IntN(10) == 0 {
+			n.Props = map[string]any{"round": int64(round)}
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+		}
+	}
+	for _, e := range c.Edges {
+		switch r.IntN(20) {
+		case 0:
+			ops = append(ops, graph.Op{Kind: graph.OpDeleteEdge, Edge: e})
+		case 1:
+			e.Props = map[string]any{"weight": float64(round)}
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: e})
+		}
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("added %d/%d", round, i)
+		ops = append(ops,
+			graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id}},
+			graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: id, Target: c.Nodes[r.IntN(len(c.Nodes))].ID}})
+	}
+	if deleteNodes {
+		ops = append(ops, graph.Op{Kind: graph.OpDeleteNode, Node: graph.Node{ID: c.Nodes[r.IntN(len(c.Nodes))].ID}})
+	}
+	if err := g.Apply(context.Background(), ops); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLiveCacheSparesTheChain checks that an incremental snapshot that compares
+// the whole graph reads no segment of its parent when the cache holds the
+// parent, and that without the cache, or after a failed snapshot, it reads them.
+func TestLiveCacheSparesTheChain(t *testing.T) {
+	ctx := context.Background()
+	noReads := faultblob.Rule{Ops: faultblob.OpGet, Prefix: dataPrefix, Err: errors.New("segment read")}
+	for _, cache := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cache=%t", cache), func(t *testing.T) {
+			st, err := store.Open(ctx, ":memory:")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			fd := faultblob.New(memblob.New())
+			opts := []Option{WithLogger(slog.New(slog.DiscardHandler))}
+			if cache {
+				opts = append(opts, WithLiveCache())
+			}
+			e, err := New(st, blob.NewBucket(fd), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := loadGenerated(t, 200, 600, false)
+			r := rand.New(rand.NewPCG(7, 8))
+			var last *store.Snapshot
+			snapshot := func() error {
+				row, err := e.Snapshot(ctx, "g", plainReader{g}, SnapshotOptions{Kind: KindIncremental})
+				if err == nil {
+					last = row
+				}
+				return err
+			}
+			if err := snapshot(); err != nil {
+				t.Fatal(err)
+			}
+			changeGraph(t, g, r, 1, false)
+			remove := fd.Inject(noReads)
+			err = snapshot()
+			remove()
+			if cache != (err == nil) {
+				t.Fatalf("incremental without segment reads: %v", err)
+			}
+			if !cache {
+				return
+			}
+			// A snapshot that fails takes the cached records with it: the next one
+			// reads the chain, and is right.
+			changeGraph(t, g, r, 2, true)
+			remove = fd.Inject(faultblob.Rule{Ops: faultblob.OpPutIfAbsent, Prefix: "manifests/", Err: errors.New("lost")})
+			if err := snapshot(); err == nil {
+				t.Fatal("snapshot with a failing manifest write succeeded")
+			}
+			remove()
+			if _, cached := e.live.m["g"]; cached {
+				t.Fatal("a failed snapshot left cached live records")
+			}
+			if err := snapshot(); err != nil {
+				t.Fatal(err)
+			}
+			if last.Kind != string(KindIncremental) {
+				t.Fatalf("last snapshot is %s, want incremental", last.Kind)
+			}
+			h := &harness{t: t, ctx: ctx, store: st, engine: e}
+			h.restoreEqual(last.ID, content(t, g), false)
+		})
+	}
+}
