@@ -5,11 +5,12 @@
 // object of its chain. A full snapshot writes every record; an incremental one
 // writes only the records that changed since its parent, plus tombstones: those
 // the graph's journal names, when it keeps one, or else those whose fingerprint
-// differs from the parent chain's; past the [ChainPolicy] the chain is merged into
-// a synthetic full without reading the graph again. Segments are zstd-compressed, optionally sealed
-// with AES-256-GCM, and stored under the SHA-256 of their bytes, so unchanged
-// segments are stored once and any damage is found on read. FORMAT.md describes the
-// layout byte by byte.
+// differs from the parent chain's (read from the chain, or from memory with
+// [WithLiveCache]); past the [ChainPolicy] the chain is merged into a synthetic
+// full without reading the graph again. Segments are zstd-compressed, optionally
+// sealed with AES-256-GCM, and stored under the SHA-256 of their bytes, so
+// unchanged segments are stored once and any damage is found on read. FORMAT.md
+// describes the layout byte by byte.
 //
 // Records travel in the encoding of the segments when the graph allows it: a view
 // that holds its records encoded (store/memgraph's) hands them to a snapshot as
