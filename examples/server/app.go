@@ -76,8 +76,11 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 	// Every committed snapshot is pushed to the replication targets at once; the
 	// hook is bound to the replication service once it exists.
 	var replHook replication.Hook
+	// The graphs are in memory already; the live cache adds 24 bytes a record so
+	// that a snapshot after a node deletion, which the journal cannot describe,
+	// does not read its parent's chain back from the bucket.
 	if a.engine, err = backup.New(a.store, a.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log),
-		backup.WithCommitHook(replHook.OnCommit)); err != nil {
+		backup.WithCommitHook(replHook.OnCommit), backup.WithLiveCache()); err != nil {
 		return nil, err
 	}
 	if n, err := a.engine.ResolveInterrupted(ctx, 0); err != nil {
