@@ -83,7 +83,7 @@ func newStack(ctx context.Context, c config, dir string, log *slog.Logger) (_ *s
 	s.bucket = blob.NewBucket(drv, blob.WithMeterProvider(mp))
 	var hook replication.Hook
 	if s.engine, err = backup.New(s.store, s.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log),
-		backup.WithCommitHook(hook.OnCommit)); err != nil {
+		backup.WithCommitHook(hook.OnCommit), backup.WithLiveCache()); err != nil {
 		return nil, err
 	}
 	if _, err := s.engine.ResolveInterrupted(ctx, 0); err != nil {
