@@ -216,8 +216,8 @@ type layerWriter struct {
 	jobs    chan segmentJob
 	free    chan []byte
 	wg      sync.WaitGroup
-	errOnce sync.Once
-	err     error
+	errMu   sync.Mutex
+	err     error // the first failure; read with failure()
 	closeMu sync.Once
 	cancel  context.CancelFunc
 
@@ -244,10 +244,21 @@ func (e *Engine) newLayerWriter(ctx context.Context, dataKey []byte, progress fu
 }
 
 func (w *layerWriter) fail(err error) {
-	w.errOnce.Do(func() {
+	w.errMu.Lock()
+	if w.err == nil {
 		w.err = err
-		w.cancel()
-	})
+	}
+	w.errMu.Unlock()
+	w.cancel()
+}
+
+// failure returns the first failure of a worker, or nil. The caller may learn of
+// one from the cancelled context while the worker is still recording it, or may
+// see its own context cancelled while a worker fails: hence the lock.
+func (w *layerWriter) failure() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
 }
 
 func (w *layerWriter) work() {
@@ -358,8 +369,8 @@ func (w *layerWriter) flush() error {
 	case w.jobs <- j:
 		return nil
 	case <-w.ctx.Done():
-		if w.err != nil {
-			return w.err
+		if err := w.failure(); err != nil {
+			return err
 		}
 		return w.ctx.Err()
 	}
@@ -370,8 +381,8 @@ func (w *layerWriter) finish() ([]Segment, error) {
 	err := w.flush()
 	w.stop()
 	w.cancel()
-	if w.err != nil {
-		return nil, w.err
+	if err := w.failure(); err != nil {
+		return nil, err
 	}
 	if err != nil {
 		return nil, err
