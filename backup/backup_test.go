@@ -130,6 +130,18 @@ func loadGenerated(t *testing.T, nodes, edges int, directed bool) *memgraph.Grap
 // deleted edges and deleted nodes.
 func mutate(t *testing.T, g *memgraph.Graph, r *rand.Rand, round int) {
 	t.Helper()
+	mutateGraph(t, g, r, round, true)
+}
+
+// mutateKeepingNodes is mutate without the node deletion, which a journal cannot
+// describe record by record.
+func mutateKeepingNodes(t *testing.T, g *memgraph.Graph, r *rand.Rand, round int) {
+	t.Helper()
+	mutateGraph(t, g, r, round, false)
+}
+
+func mutateGraph(t *testing.T, g *memgraph.Graph, r *rand.Rand, round int, deleteNode bool) {
+	t.Helper()
 	ctx := context.Background()
 	c := content(t, g)
 	var ops []graph.Op
@@ -154,7 +166,7 @@ func mutate(t *testing.T, g *memgraph.Graph, r *rand.Rand, round int) {
 			ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: id, Target: c.Nodes[r.IntN(len(c.Nodes))].ID, Type: "links"}})
 		}
 	}
-	if len(c.Nodes) > 10 {
+	if deleteNode && len(c.Nodes) > 10 {
 		ops = append(ops, graph.Op{Kind: graph.OpDeleteNode, Node: graph.Node{ID: c.Nodes[r.IntN(len(c.Nodes))].ID}})
 	}
 	if err := g.Apply(ctx, ops); err != nil {

@@ -37,8 +37,10 @@ func TestLiveCacheMatchesTheChain(t *testing.T) {
 			r := rand.New(rand.NewPCG(5, 6))
 			kinds := map[string]int{}
 			for round := range 8 {
-				if round > 0 {
-					changeGraph(t, g, r, round, tc.deleteNodes)
+				if round > 0 && tc.deleteNodes {
+					mutate(t, g, r, round)
+				} else if round > 0 {
+					mutateKeepingNodes(t, g, r, round)
 				}
 				kind := KindAuto
 				if round == 5 {
@@ -64,41 +66,6 @@ func TestLiveCacheMatchesTheChain(t *testing.T) {
 				t.Fatalf("kinds %v: want fulls, incrementals and synthetics", kinds)
 			}
 		})
-	}
-}
-
-// changeGraph updates, adds and deletes edges, updates and adds nodes, and with
-// deleteNodes deletes a node.
-func changeGraph(t *testing.T, g *memgraph.Graph, r *rand.Rand, round int, deleteNodes bool) {
-	t.Helper()
-	c := content(t, g)
-	var ops []graph.Op
-	for _, n := range c.Nodes {
-		if r.IntN(10) == 0 {
-			n.Props = map[string]any{"round": int64(round)}
-			ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
-		}
-	}
-	for _, e := range c.Edges {
-		switch r.IntN(20) {
-		case 0:
-			ops = append(ops, graph.Op{Kind: graph.OpDeleteEdge, Edge: e})
-		case 1:
-			e.Props = map[string]any{"weight": float64(round)}
-			ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: e})
-		}
-	}
-	for i := range 3 {
-		id := fmt.Sprintf("added %d/%d", round, i)
-		ops = append(ops,
-			graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id}},
-			graph.Op{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: id, Target: c.Nodes[r.IntN(len(c.Nodes))].ID}})
-	}
-	if deleteNodes {
-		ops = append(ops, graph.Op{Kind: graph.OpDeleteNode, Node: graph.Node{ID: c.Nodes[r.IntN(len(c.Nodes))].ID}})
-	}
-	if err := g.Apply(context.Background(), ops); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -137,7 +104,7 @@ func TestLiveCacheSparesTheChain(t *testing.T) {
 			if err := snapshot(); err != nil {
 				t.Fatal(err)
 			}
-			changeGraph(t, g, r, 1, false)
+			mutateKeepingNodes(t, g, r, 1)
 			remove := fd.Inject(noReads)
 			err = snapshot()
 			remove()
@@ -149,7 +116,7 @@ func TestLiveCacheSparesTheChain(t *testing.T) {
 			}
 			// A snapshot that fails takes the cached records with it: the next one
 			// reads the chain, and is right.
-			changeGraph(t, g, r, 2, true)
+			mutate(t, g, r, 2)
 			remove = fd.Inject(faultblob.Rule{Ops: faultblob.OpPutIfAbsent, Prefix: "manifests/", Err: errors.New("lost")})
 			if err := snapshot(); err == nil {
 				t.Fatal("snapshot with a failing manifest write succeeded")
