@@ -52,6 +52,16 @@ func (c *liveCache) put(graphID, snapshot string, live []liveEntry) {
 	c.m[graphID] = liveCacheEntry{snapshot, live}
 }
 
+// forget drops the graph's entry if it describes snapshot, which is being
+// deleted: its memory is not kept for a parent no snapshot will have.
+func (c *liveCache) forget(graphID, snapshot string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ent, ok := c.m[graphID]; ok && ent.snapshot == snapshot {
+		delete(c.m, graphID)
+	}
+}
+
 // liveChange turns a parent's live records into its child's as the child's layer
 // is written: values that changed, keys that are new, keys that are gone. It owns
 // parent and changes it in place.

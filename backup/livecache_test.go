@@ -136,3 +136,27 @@ func TestLiveCacheSparesTheChain(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveCacheForgetsDeletedSnapshots checks that deleting the snapshot the
+// cache describes frees its records, and that deleting another one does not.
+func TestLiveCacheForgetsDeletedSnapshots(t *testing.T) {
+	h := newHarness(t, WithLiveCache())
+	g := loadGenerated(t, 50, 150, false)
+	first := h.snapshot(g, KindFull)
+	mutate(t, g, newRand(), 1)
+	second := h.snapshot(g, KindAuto)
+	cached := func() bool {
+		h.engine.live.mu.Lock()
+		defer h.engine.live.mu.Unlock()
+		return h.engine.live.m["g1"].snapshot == second.ID
+	}
+	if err := h.engine.Delete(h.ctx, first.ID); err != nil || !cached() {
+		t.Fatalf("after deleting the parent: %v, cached %t, want the newest still cached", err, cached())
+	}
+	if err := h.engine.Delete(h.ctx, second.ID); err != nil || cached() {
+		t.Fatalf("after deleting the newest: %v, cached %t", err, cached())
+	}
+	if _, ok := h.engine.live.m["g1"]; ok {
+		t.Fatal("an entry is left for a deleted snapshot")
+	}
+}
