@@ -176,6 +176,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 			if cached, ok = e.live.take(row.GraphID, parent.ID); !ok {
 				cached = nil
 			}
+			e.log.DebugContext(ctx, "live cache", "graph", row.GraphID, "parent", parent.ID, "hit", ok)
 		}
 		entries, counts, err = e.journalDelta(ctx, r, view, parent, lw, cached, next)
 		if errors.Is(err, errNoJournalDelta) {
