@@ -487,7 +487,7 @@ func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit
 			}
 			raw = edit(li, si, raw)
 			if _, err := forEachRecord(raw, raw[len(segmentMagic)], func(r segmentRecord) error {
-				entries = append(entries, indexEntry{kh: r.kh, rh: hashValue(r.value), tombstone: r.op == opTombstone})
+				entries = append(entries, indexEntry{kh: r.kh, rh: indexValueHash(r.value), tombstone: r.op == opTombstone})
 				return nil
 			}); err != nil && format < 3 {
 				t.Fatal(err)

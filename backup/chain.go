@@ -87,17 +87,12 @@ func (e *Engine) latestManifest(ctx context.Context, graphID string) (*Manifest,
 }
 
 // liveIndex returns the live records of a chain, sorted by key hash: for each, its
-// key hash and value hash. A chain whose every layer has an index (format 2 and
-// before) merges the indexes, base first: a newer entry replaces an older one, a
-// tombstone removes it. Any other chain is read from its segments, newest layer
-// first, as a restore reads it, and the value of every record is hashed.
+// key hash and value hash (hashValue). The chain is read from its segments, newest
+// layer first, as a restore reads it, and the value of every record is hashed.
 func (e *Engine) liveIndex(ctx context.Context, m *Manifest) ([]liveEntry, error) {
 	keys, err := e.layerKeys(ctx, m)
 	if err != nil {
 		return nil, err
-	}
-	if !slices.ContainsFunc(m.Layers, func(l Layer) bool { return l.Index.Key == "" }) {
-		return e.mergeIndexes(ctx, m, keys)
 	}
 	live := make([]liveEntry, 0, sizeHint(m.Nodes+m.Edges, 1<<22))
 	hash := func(r segmentRecord, _ *arena.Arena) (uint64, error) { return hashValue(r.value), nil }

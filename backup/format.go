@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"regexp"
 	"slices"
 	"time"
@@ -80,7 +81,16 @@ func (k keyHash) isEdge() bool { return k[0]&0x80 != 0 }
 
 func (k keyHash) compare(o keyHash) int { return bytes.Compare(k[:], o[:]) }
 
-func hashValue(v []byte) uint64 { return xxh3.Hash(v) }
+// hashValue fingerprints a record's value, to tell a changed record from an
+// unchanged one when a snapshot compares the graph with its parent chain. The
+// fingerprints are never stored (format 3 keeps no index: they are computed from
+// the segments as a chain is read), so each process keys them with a seed of its
+// own. A graph's content then cannot be chosen so that a new value fingerprints
+// like the one it replaces and the change goes unsaved, as it could with a hash
+// anybody can compute.
+func hashValue(v []byte) uint64 { return maphash.Bytes(valueSeed, v) }
+
+var valueSeed = maphash.MakeSeed()
 
 // appendRecord appends one segment record. A put carries its key and value; a
 // tombstone carries only its key hash.

@@ -234,3 +234,21 @@ func TestSnapshotRefusesAKeyYieldedTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestValueHashIsKeyed checks that value hashes are this process's own, not the
+// unkeyed xxh3 older indexes store, which anybody could compute ahead.
+func TestValueHashIsKeyed(t *testing.T) {
+	same := 0
+	for i := range 100 {
+		v := []byte(fmt.Sprintf("value %d", i))
+		if hashValue(v) == indexValueHash(v) {
+			same++
+		}
+		if hashValue(v) != hashValue(append([]byte(nil), v...)) {
+			t.Fatalf("hashValue of %q is not stable", v)
+		}
+	}
+	if same > 0 {
+		t.Fatalf("%d of 100 value hashes are xxh3's", same)
+	}
+}

@@ -248,7 +248,7 @@ func checkIndexed(index []indexEntry, seen []bool, r segmentRecord) error {
 		return fmt.Errorf("record key appears twice in the layer")
 	case index[j].tombstone != (r.op == opTombstone):
 		return fmt.Errorf("record and index disagree on a tombstone")
-	case r.op != opTombstone && index[j].rh != hashValue(r.value):
+	case r.op != opTombstone && index[j].rh != indexValueHash(r.value):
 		return fmt.Errorf("record %q does not match its index hash", r.key)
 	}
 	seen[j] = true
