@@ -27,7 +27,9 @@ var errNoJournalDelta = errors.New("backup: journal cannot name the changes")
 // errNoJournalDelta before anything is written; so does a journal that cannot
 // reach the view's position.
 //
-// With next and the parent's live records (cached), *next is set to the view's.
+// With next and the parent's live records (cached), *next is set to the view's,
+// and a touched key the parent holds as the view does now (the same value
+// written again, a record added then removed) is not written.
 func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.View, parent *Manifest, lw *layerWriter, cached []liveEntry, next *[]liveEntry) (*keyList, scanCounts, error) {
 	meta := view.Meta()
 	j, ok := r.(graph.Journal)
@@ -53,17 +55,27 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 	c.nodes, c.edges = counter.Counts()
 	// put records the state of one touched key: a put when the view has it, a
 	// tombstone when it has not (which hides nothing if the parent had not either).
+	// With the parent's live records at hand, a key left as the parent had it (the
+	// same value written again, or a record added and removed) is not written.
 	put := func(present bool, key []byte, value []byte) error {
 		kh := hashKeyBytes(key)
+		if change != nil {
+			var rh uint64
+			if present {
+				rh = hashValue(value)
+			}
+			if change.unchanged(kh, present, rh) {
+				return nil
+			}
+			if present {
+				change.set(kh, rh)
+			} else {
+				change.remove(kh)
+			}
+		}
 		entries.add(kh, !present)
 		if present {
-			if change != nil {
-				change.set(kh, hashValue(value))
-			}
 			return lw.add(key, kh, value)
-		}
-		if change != nil {
-			change.remove(kh)
 		}
 		return lw.addTombstone(kh)
 	}

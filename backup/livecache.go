@@ -79,6 +79,16 @@ func (c *liveChange) find(kh keyHash) (int, bool) {
 	return slices.BinarySearchFunc(c.live, kh, func(a liveEntry, k keyHash) int { return a.kh.compare(k) })
 }
 
+// unchanged reports whether the parent holds kh with a value hashing to rh, or,
+// with present false, does not hold kh at all: a record the child need not write.
+func (c *liveChange) unchanged(kh keyHash, present bool, rh uint64) bool {
+	i, found := c.find(kh)
+	if !present {
+		return !found
+	}
+	return found && c.live[i].rh == rh
+}
+
 // set records that the child holds kh with a value hashing to rh.
 func (c *liveChange) set(kh keyHash, rh uint64) {
 	if i, found := c.find(kh); found {
