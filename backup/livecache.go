@@ -54,12 +54,15 @@ func (c *liveCache) put(graphID, snapshot string, live []liveEntry) {
 
 // forget drops the graph's entry if it describes snapshot, which is being
 // deleted: its memory is not kept for a parent no snapshot will have.
-func (c *liveCache) forget(graphID, snapshot string) {
+// It reports whether it dropped one.
+func (c *liveCache) forget(graphID, snapshot string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ent, ok := c.m[graphID]; ok && ent.snapshot == snapshot {
 		delete(c.m, graphID)
+		return true
 	}
+	return false
 }
 
 // liveChange turns a parent's live records into its child's as the child's layer

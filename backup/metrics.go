@@ -34,6 +34,8 @@ type metrics struct {
 	pruned           metric.Int64Counter
 	gcDeleted        metric.Int64Counter
 	gcBytes          metric.Int64Counter
+	liveLookups      metric.Int64Counter
+	liveRecords      metric.Int64Gauge
 }
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
@@ -80,6 +82,8 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	m.pruned = c("graphvault.backup.pruned", "{snapshot}", "Snapshots removed by retention.")
 	m.gcDeleted = c("graphvault.backup.gc.deleted", "{object}", "Unreferenced objects removed by garbage collection.")
 	m.gcBytes = c("graphvault.backup.gc.freed", "By", "Bytes freed by garbage collection.")
+	m.liveLookups = c("graphvault.backup.live_cache.lookups", "{lookup}", "Incremental snapshots that looked for their parent's live records in the live cache, by result (hit, miss).")
+	m.liveRecords = g("graphvault.backup.live_cache.records", "{record}", "Live records the live cache holds for each graph.")
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +113,17 @@ func (m *metrics) snapshotDone(ctx context.Context, kind, result string, d time.
 	m.edges.Record(ctx, man.Edges, g)
 	m.snapshotBytes.Record(ctx, man.BytesStored, g)
 	m.lastSuccess.Record(ctx, float64(time.Now().Unix()), g)
+}
+
+// liveCacheLookup records whether an incremental snapshot found its parent in the
+// live cache; the graph's entry is out of the cache while the snapshot runs.
+func (m *metrics) liveCacheLookup(ctx context.Context, graphID string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.liveLookups.Add(ctx, 1, metric.WithAttributes(attribute.String("result", result)))
+	m.liveRecords.Record(ctx, 0, metric.WithAttributes(attribute.String("graph", graphID)))
 }
 
 func (m *metrics) restoreDone(ctx context.Context, result string, d time.Duration) {

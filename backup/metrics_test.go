@@ -45,3 +45,50 @@ func TestMetricsAreRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveCacheMetrics checks the live cache's lookups by result and the records
+// it holds for a graph, through a full snapshot, two incrementals and a deletion.
+func TestLiveCacheMetrics(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	h := newHarness(t, WithMeterProvider(mp), WithLiveCache())
+	g := loadGenerated(t, 50, 100, false)
+	h.snapshot(g, KindFull)
+	mutate(t, g, newRand(), 1)
+	h.snapshot(g, KindIncremental) // hit
+	h.engine.live.put("g1", "not a snapshot", nil)
+	mutate(t, g, newRand(), 2)
+	last := h.snapshot(g, KindIncremental) // miss: the entry is gone
+
+	collect := func() (lookups map[string]int64, records int64) {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(h.ctx, &rm); err != nil {
+			t.Fatal(err)
+		}
+		lookups = map[string]int64{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				switch m.Name {
+				case "graphvault.backup.live_cache.lookups":
+					for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+						v, _ := dp.Attributes.Value("result")
+						lookups[v.AsString()] = dp.Value
+					}
+				case "graphvault.backup.live_cache.records":
+					records = m.Data.(metricdata.Gauge[int64]).DataPoints[0].Value
+				}
+			}
+		}
+		return lookups, records
+	}
+	lookups, records := collect()
+	if lookups["hit"] != 1 || lookups["miss"] != 1 || records != int64(last.Nodes+last.Edges) {
+		t.Fatalf("lookups %v, records %d; want one hit, one miss and %d records", lookups, records, last.Nodes+last.Edges)
+	}
+	if err := h.engine.Delete(h.ctx, last.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, records = collect(); records != 0 {
+		t.Fatalf("records after deleting the cached snapshot: %d", records)
+	}
+}

@@ -175,7 +175,9 @@ func (e *Engine) deleteSnapshot(ctx context.Context, row *store.Snapshot) error 
 	if err := e.bucket.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
 		return fmt.Errorf("backup: delete manifest of %s: %w", row.ID, err)
 	}
-	e.live.forget(row.GraphID, row.ID)
+	if e.live.forget(row.GraphID, row.ID) {
+		e.m.liveRecords.Record(ctx, 0, metric.WithAttributes(attribute.String("graph", row.GraphID)))
+	}
 	if err := e.store.DeleteSnapshot(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("backup: delete snapshot %s: %w", row.ID, err)
 	}

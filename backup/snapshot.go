@@ -12,6 +12,8 @@ import (
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Kind is what a snapshot holds.
@@ -177,6 +179,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 				cached = nil
 			}
 			e.log.DebugContext(ctx, "live cache", "graph", row.GraphID, "parent", parent.ID, "hit", ok)
+			e.m.liveCacheLookup(ctx, row.GraphID, ok)
 		}
 		entries, counts, err = e.journalDelta(ctx, r, view, parent, lw, cached, next)
 		if errors.Is(err, errNoJournalDelta) {
@@ -225,6 +228,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	}
 	if next != nil {
 		e.live.put(row.GraphID, m.ID, *next)
+		e.m.liveRecords.Record(ctx, int64(len(*next)), metric.WithAttributes(attribute.String("graph", row.GraphID)))
 	}
 	return m, nil
 }
