@@ -189,15 +189,17 @@ func lessEdge(a, b *edgeRec) bool { return a.key() < b.key() }
 // lookup instead of a lookup and a store, which on a bulk load of millions of
 // edges is a third of the index's work, and a map of small values is denser.
 //
-// The map's keys are copies of the ids, packed in blocks of their own: a lookup
+// The map's keys are copies of the ids, so that they do not keep a replaced
+// record's bytes alive. A bulk load packs them in blocks of their own: a lookup
 // compares the id it is given with the one it finds, and packed ids make that a
 // read of a few megabytes instead of a far one into the records, which is most
-// of a lookup's cost in a large graph.
+// of a lookup's cost in a large graph. Later writes copy each id alone, so that
+// the memory of a deleted node's id goes with it, not block by block.
 type ends struct {
 	slot  map[string]int32 // node id → its list in lists
 	lists [][]*edgeRec
-	free  []int32     // slots of deleted nodes, for reuse
-	ids   arena.Arena // the map's keys
+	free  []int32      // slots of deleted nodes, for reuse
+	ids   *arena.Arena // the map's keys during a bulk load, nil after
 }
 
 func newEnds() *ends { return &ends{slot: map[string]int32{}} }
@@ -216,7 +218,12 @@ func (m *ends) addNode(id string) int32 {
 		i = int32(len(m.lists))
 		m.lists = append(m.lists, nil)
 	}
-	m.slot[m.ids.String(id)] = i
+	if m.ids != nil {
+		id = m.ids.String(id)
+	} else {
+		id = strings.Clone(id)
+	}
+	m.slot[id] = i
 	return i
 }
 

@@ -392,6 +392,7 @@ const endsBatch = 1024
 func newLoader(ctx context.Context, directed bool) *loader {
 	l := &loader{ctx: ctx, directed: directed, queue: make(chan []endsJob, 8), done: make(chan struct{})}
 	l.nt, l.et, l.ends = newContent()
+	l.ends.ids = new(arena.Arena)
 	go l.indexEnds()
 	return l
 }
@@ -528,6 +529,7 @@ func (g *Graph) finishLoad(l *loader, err error) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	l.ends.ids = nil // later writes copy ids one by one
 	g.nodes, g.edges, g.ends = l.nt, l.et, l.ends
 	g.snap = nil
 	g.journalLocked(entry{content: g.snapshotLocked()})
