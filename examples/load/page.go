@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // The clients check every list answer they read. encoding/json scans a body twice
@@ -108,7 +109,9 @@ func (p *pageParser) page() (string, error) {
 					return "", err
 				}
 				next = string(p.b[start+1 : p.i-1])
-				if escaped {
+				// encoding/json turns escapes and bytes that are not UTF-8 (into
+				// U+FFFD); the cursor must be the string it decodes.
+				if escaped || !utf8.ValidString(next) {
 					if err := json.Unmarshal(p.b[start:p.i], &next); err != nil {
 						return "", err
 					}
