@@ -94,7 +94,7 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 				return nil, c, fmt.Errorf("backup: node %q: %w", n.ID, err)
 			}
 		} else {
-			kbuf = append(append(kbuf[:0], graph.NodePrefix...), id...)
+			kbuf = graph.AppendNodeKey(kbuf[:0], id)
 		}
 		if err := put(present, kbuf, vbuf); err != nil {
 			return nil, c, err

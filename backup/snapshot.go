@@ -328,7 +328,7 @@ func encodeNode(kbuf, vbuf []byte, n graph.Node, normal bool) ([]byte, []byte, e
 		if err != nil {
 			return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
 		}
-		return append(append(kbuf[:0], graph.NodePrefix...), n.ID...), vbuf, nil
+		return graph.AppendNodeKey(kbuf[:0], n.ID), vbuf, nil
 	}
 	if err := graph.ValidateID(n.ID); err != nil {
 		return kbuf, vbuf, err
@@ -342,8 +342,7 @@ func encodeNode(kbuf, vbuf []byte, n graph.Node, normal bool) ([]byte, []byte, e
 	if err != nil {
 		return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
 	}
-	kbuf = append(append(kbuf[:0], graph.NodePrefix...), n.ID...)
-	return kbuf, vbuf, nil
+	return graph.AppendNodeKey(kbuf[:0], n.ID), vbuf, nil
 }
 
 func encodeEdge(kbuf, vbuf []byte, ed graph.Edge, directed, normal bool) ([]byte, []byte, error) {
@@ -356,16 +355,7 @@ func encodeEdge(kbuf, vbuf []byte, ed graph.Edge, directed, normal bool) ([]byte
 	if err != nil {
 		return kbuf, vbuf, err
 	}
-	src, tgt := ed.Source, ed.Target
-	if !directed && tgt < src {
-		src, tgt = tgt, src
-	}
-	// The layout of graph.EdgeKey, built without allocating.
-	kbuf = append(kbuf[:0], graph.EdgePrefix...)
-	kbuf = append(append(kbuf, src...), 0)
-	kbuf = append(append(kbuf, tgt...), 0)
-	kbuf = append(kbuf, ed.Type...)
-	return kbuf, vbuf, nil
+	return graph.AppendEdgeKey(kbuf[:0], ed.Source, ed.Target, ed.Type, directed), vbuf, nil
 }
 
 // checkedEdgeValue validates an edge from a view that does not vouch for its

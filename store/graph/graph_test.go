@@ -30,6 +30,23 @@ func TestValidateID(t *testing.T) {
 	}
 }
 
+// TestAppendKeys checks that the append forms build the keys NodeKey and EdgeKey
+// return, after what the buffer already holds.
+func TestAppendKeys(t *testing.T) {
+	buf := []byte("prefix")
+	if got := graph.AppendNodeKey(buf, "a b"); string(got) != "prefix"+graph.NodeKey("a b") {
+		t.Errorf("AppendNodeKey = %q", got)
+	}
+	for _, e := range [][3]string{{"a", "b", "t"}, {"b", "a", "t"}, {"x", "y", ""}, {"same", "same", "loop"}} {
+		for _, directed := range []bool{false, true} {
+			want := graph.EdgeKey(e[0], e[1], e[2], directed)
+			if got := graph.AppendEdgeKey(buf[:0], e[0], e[1], e[2], directed); string(got) != want {
+				t.Errorf("AppendEdgeKey(%q, directed %t) = %q, want %q", e, directed, got, want)
+			}
+		}
+	}
+}
+
 func TestKeys(t *testing.T) {
 	if got := graph.NodeKey("a b"); got != "n:a b" {
 		t.Fatalf("NodeKey = %q", got)

@@ -60,6 +60,20 @@ func EdgeKey(source, target, typ string, directed bool) string {
 	return EdgePrefix + source + keySep + target + keySep + typ
 }
 
+// AppendNodeKey appends NodeKey(id) to dst, for callers that reuse a buffer.
+func AppendNodeKey(dst []byte, id string) []byte { return append(append(dst, NodePrefix...), id...) }
+
+// AppendEdgeKey appends EdgeKey(source, target, typ, directed) to dst, for callers
+// that reuse a buffer.
+func AppendEdgeKey(dst []byte, source, target, typ string, directed bool) []byte {
+	if !directed && target < source {
+		source, target = target, source
+	}
+	dst = append(append(dst, EdgePrefix...), source...)
+	dst = append(append(dst, keySep...), target...)
+	return append(append(dst, keySep...), typ...)
+}
+
 // Key is the edge's record key in a graph that is directed or not.
 func (e Edge) Key(directed bool) string { return EdgeKey(e.Source, e.Target, e.Type, directed) }
 

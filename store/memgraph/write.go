@@ -258,7 +258,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			if val, err = codec.AppendNodeValid(val[:0], n.Labels, n.Props); err != nil {
 				return fmt.Errorf("memgraph: replace: node %q: %w", n.ID, err)
 			}
-			key = append(append(key[:0], graph.NodePrefix...), n.ID...)
+			key = graph.AppendNodeKey(key[:0], n.ID)
 			r, err := l.join(unsafe.String(unsafe.SliceData(key), len(key)), val)
 			if err == nil {
 				err = l.node(r)
@@ -279,11 +279,8 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			if val, err = codec.AppendEdgeValid(val[:0], e.Props); err != nil {
 				return fmt.Errorf("memgraph: replace: edge %q-%q: %w", e.Source, e.Target, err)
 			}
-			lo, hi, swap := e.Source, e.Target, !g.directed && e.Target < e.Source
-			if swap {
-				lo, hi = hi, lo
-			}
-			key = append(append(append(append(append(append(key[:0], graph.EdgePrefix...), lo...), 0), hi...), 0), e.Type...)
+			swap := !g.directed && e.Target < e.Source
+			key = graph.AppendEdgeKey(key[:0], e.Source, e.Target, e.Type, g.directed)
 			r, err := l.join(unsafe.String(unsafe.SliceData(key), len(key)), val)
 			if err == nil {
 				err = l.edge(r, swap)
