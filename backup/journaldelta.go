@@ -64,13 +64,8 @@ func (e *Engine) journalDelta(ctx context.Context, r graph.Reader, view graph.Vi
 			if present {
 				rh = hashValue(value)
 			}
-			if change.unchanged(kh, present, rh) {
+			if !change.apply(kh, present, rh) {
 				return nil
-			}
-			if present {
-				change.set(kh, rh)
-			} else {
-				change.remove(kh)
 			}
 		}
 		entries.add(kh, !present)

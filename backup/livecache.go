@@ -29,13 +29,17 @@ type liveCacheEntry struct {
 	live     []liveEntry
 }
 
-// take removes and returns the graph's entry when it describes snapshot.
-func (c *liveCache) take(graphID, snapshot string) ([]liveEntry, bool) {
+// take removes the graph's entry and returns its records when it describes
+// snapshot, nil otherwise.
+func (c *liveCache) take(graphID, snapshot string) []liveEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ent, ok := c.m[graphID]
 	delete(c.m, graphID)
-	return ent.live, ok && ent.snapshot == snapshot
+	if !ok || ent.snapshot != snapshot {
+		return nil
+	}
+	return ent.live
 }
 
 // put makes live the graph's entry, for snapshot; nil live drops the entry.
@@ -82,37 +86,34 @@ func (c *liveChange) find(kh keyHash) (int, bool) {
 	return slices.BinarySearchFunc(c.live, kh, func(a liveEntry, k keyHash) int { return a.kh.compare(k) })
 }
 
-// unchanged reports whether the parent holds kh with a value hashing to rh, or,
-// with present false, does not hold kh at all: a record the child need not write.
-func (c *liveChange) unchanged(kh keyHash, present bool, rh uint64) bool {
+// apply records the state the child gives kh: held with a value hashing to rh
+// when present, gone otherwise. It reports whether that differs from the
+// parent's, that is whether the child has to write it.
+func (c *liveChange) apply(kh keyHash, present bool, rh uint64) bool {
 	i, found := c.find(kh)
-	if !present {
-		return !found
-	}
-	return found && c.live[i].rh == rh
-}
-
-// set records that the child holds kh with a value hashing to rh.
-func (c *liveChange) set(kh keyHash, rh uint64) {
-	if i, found := c.find(kh); found {
+	switch {
+	case !found && !present:
+		return false
+	case !found:
+		c.add(kh, rh)
+	case !present:
+		c.removeAt(i)
+	case c.live[i].rh == rh && c.gone[i/64]&(1<<(i%64)) == 0:
+		return false
+	default:
 		c.live[i].rh = rh
 		c.gone[i/64] &^= 1 << (i % 64)
-		return
 	}
-	c.added = append(c.added, liveEntry{kh, rh})
+	return true
 }
 
-// setAt is set for a key found at index i of the parent's records.
+// add records a key the parent does not hold.
+func (c *liveChange) add(kh keyHash, rh uint64) { c.added = append(c.added, liveEntry{kh, rh}) }
+
+// setAt records a new value hash for the key at index i of the parent's records.
 func (c *liveChange) setAt(i int, rh uint64) { c.live[i].rh = rh }
 
-// remove records that the child no longer holds kh.
-func (c *liveChange) remove(kh keyHash) {
-	if i, found := c.find(kh); found {
-		c.gone[i/64] |= 1 << (i % 64)
-	}
-}
-
-// removeAt is remove for the key at index i of the parent's records.
+// removeAt records that the child no longer holds the key at index i.
 func (c *liveChange) removeAt(i int) { c.gone[i/64] |= 1 << (i % 64) }
 
 // result returns the child's live records, sorted by key hash. A key set twice

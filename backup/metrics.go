@@ -123,7 +123,12 @@ func (m *metrics) liveCacheLookup(ctx context.Context, graphID string, hit bool)
 		result = "hit"
 	}
 	m.liveLookups.Add(ctx, 1, metric.WithAttributes(attribute.String("result", result)))
-	m.liveRecords.Record(ctx, 0, metric.WithAttributes(attribute.String("graph", graphID)))
+	m.liveCacheHeld(ctx, graphID, 0)
+}
+
+// liveCacheHeld records how many live records the cache holds for a graph.
+func (m *metrics) liveCacheHeld(ctx context.Context, graphID string, records int) {
+	m.liveRecords.Record(ctx, int64(records), metric.WithAttributes(attribute.String("graph", graphID)))
 }
 
 func (m *metrics) restoreDone(ctx context.Context, result string, d time.Duration) {

@@ -176,7 +176,7 @@ func (e *Engine) deleteSnapshot(ctx context.Context, row *store.Snapshot) error 
 		return fmt.Errorf("backup: delete manifest of %s: %w", row.ID, err)
 	}
 	if e.live.forget(row.GraphID, row.ID) {
-		e.m.liveRecords.Record(ctx, 0, metric.WithAttributes(attribute.String("graph", row.GraphID)))
+		e.m.liveCacheHeld(ctx, row.GraphID, 0)
 	}
 	if err := e.store.DeleteSnapshot(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("backup: delete snapshot %s: %w", row.ID, err)

@@ -12,8 +12,6 @@ import (
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 )
 
 // Kind is what a snapshot holds.
@@ -174,12 +172,9 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 		m.ParentID = parent.ID
 		var cached []liveEntry
 		if next != nil {
-			var ok bool
-			if cached, ok = e.live.take(row.GraphID, parent.ID); !ok {
-				cached = nil
-			}
-			e.log.DebugContext(ctx, "live cache", "graph", row.GraphID, "parent", parent.ID, "hit", ok)
-			e.m.liveCacheLookup(ctx, row.GraphID, ok)
+			cached = e.live.take(row.GraphID, parent.ID)
+			e.log.DebugContext(ctx, "live cache", "graph", row.GraphID, "parent", parent.ID, "hit", cached != nil)
+			e.m.liveCacheLookup(ctx, row.GraphID, cached != nil)
 		}
 		entries, counts, err = e.journalDelta(ctx, r, view, parent, lw, cached, next)
 		if errors.Is(err, errNoJournalDelta) {
@@ -228,7 +223,7 @@ func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Read
 	}
 	if next != nil {
 		e.live.put(row.GraphID, m.ID, *next)
-		e.m.liveRecords.Record(ctx, int64(len(*next)), metric.WithAttributes(attribute.String("graph", row.GraphID)))
+		e.m.liveCacheHeld(ctx, row.GraphID, len(*next))
 	}
 	return m, nil
 }
@@ -460,7 +455,7 @@ func (e *Engine) scanDelta(ctx context.Context, view graph.View, parent *Manifes
 			if found {
 				change.setAt(i, rh)
 			} else {
-				change.set(kh, rh)
+				change.add(kh, rh)
 			}
 		}
 		if err := entries.addScanned(r); err != nil {
