@@ -195,7 +195,7 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 		select {
 		case a = <-arenas:
 		default:
-			a = new(arena.Arena)
+			a = arena.NewBulk()
 		}
 		defer func() {
 			select {

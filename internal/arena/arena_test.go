@@ -1,6 +1,7 @@
 package arena
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 	"unsafe"
@@ -69,5 +70,49 @@ func BenchmarkBytes(b *testing.B) {
 	var a Arena
 	for b.Loop() {
 		a.Bytes(rec)
+	}
+}
+
+func TestBulkRegions(t *testing.T) {
+	a := NewBulk()
+	first := a.Alloc(10)
+	if cap(first) != 10 {
+		t.Fatalf("region cap %d", cap(first))
+	}
+	if cap(a.block) != Block {
+		t.Errorf("first bulk block of %d bytes, want %d", cap(a.block), Block)
+	}
+	for range 2 * BulkBlock / 100 {
+		if r := a.Bytes(make([]byte, 100)); len(r) != 100 {
+			t.Fatal("short region")
+		}
+	}
+	if cap(a.block) != BulkBlock {
+		t.Errorf("bulk block of %d bytes after filling, want %d", cap(a.block), BulkBlock)
+	}
+}
+
+// BenchmarkFill fills fresh memory with records, as a restore does: the memory
+// is given back to the system before each round, so every round pays for first
+// touches.
+func BenchmarkFill(b *testing.B) {
+	rec := make([]byte, 500)
+	const total = 256 << 20
+	for _, bc := range []struct {
+		name string
+		new  func() *Arena
+	}{{"blocks", func() *Arena { return new(Arena) }}, {"bulk", NewBulk}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(total)
+			for b.Loop() {
+				b.StopTimer()
+				debug.FreeOSMemory()
+				b.StartTimer()
+				a := bc.new()
+				for n := 0; n < total; n += len(rec) {
+					a.Bytes(rec)
+				}
+			}
+		})
 	}
 }

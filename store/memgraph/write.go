@@ -362,7 +362,7 @@ func orEmpty[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
 type loader struct {
 	ctx      context.Context
 	directed bool
-	a        arena.Arena
+	a        *arena.Arena
 	n        int // records so far, for checking ctx now and then
 	nt       *btree.BTreeG[*nodeRec]
 	et       *btree.BTreeG[*edgeRec]
@@ -389,7 +389,7 @@ const endsBatch = 1024
 func newLoader(ctx context.Context, directed bool) *loader {
 	l := &loader{ctx: ctx, directed: directed, queue: make(chan []endsJob, 8), done: make(chan struct{})}
 	l.nt, l.et, l.ends = newContent()
-	l.ends.ids = new(arena.Arena)
+	l.a, l.ends.ids = arena.NewBulk(), arena.NewBulk()
 	go l.indexEnds()
 	return l
 }
