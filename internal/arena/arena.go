@@ -7,9 +7,9 @@
 // memory only block by block. An Arena is used by one goroutine at a time.
 //
 // An arena made by NewBulk is for loading a whole graph at once: its blocks grow
-// as it fills, up to BulkBlock, and where the system offers transparent huge pages they are asked for
-// them, so filling fresh memory takes one page fault per 2 MiB instead of one
-// per 4 KiB. On a virtual machine a fault on fresh memory can cost microseconds,
+// with what it holds, up to BulkBlock, and where the system offers transparent
+// huge pages they are asked for them, so filling fresh memory takes one page
+// fault per 2 MiB instead of one per 4 KiB. On a virtual machine a fault on fresh memory can cost microseconds,
 // and a restore of millions of records fills gigabytes of it.
 package arena
 
@@ -19,8 +19,9 @@ import "unsafe"
 const Block = 64 << 10
 
 // BulkBlock is the size a bulk arena's blocks grow to: several huge pages, so
-// that most of each block lies in pages wholly inside it. They start at Block and
-// double, so a small load does not hold a large block.
+// that most of each block lies in pages wholly inside it. A block is a quarter
+// of what the arena's blocks hold so far (at least Block), so the unused end of
+// the last one is at most a fifth of the arena's memory.
 const BulkBlock = 8 << 20
 
 // maxRegion is the largest region cut from a block; larger ones are allocated alone.
@@ -30,6 +31,7 @@ const maxRegion = Block / 8
 type Arena struct {
 	block []byte
 	bulk  bool
+	held  int // bytes in the blocks of a bulk arena
 }
 
 // NewBulk returns an arena whose blocks grow to BulkBlock and are advised for
@@ -53,7 +55,8 @@ func (a *Arena) newBlock() []byte {
 	if !a.bulk {
 		return make([]byte, 0, Block)
 	}
-	n := min(max(2*cap(a.block), Block), BulkBlock)
+	n := min(max(a.held/4, Block), BulkBlock)
+	a.held += n
 	b := make([]byte, 0, n)
 	adviseHuge(b[:n])
 	return b

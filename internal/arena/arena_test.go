@@ -82,13 +82,19 @@ func TestBulkRegions(t *testing.T) {
 	if cap(a.block) != Block {
 		t.Errorf("first bulk block of %d bytes, want %d", cap(a.block), Block)
 	}
-	for range 2 * BulkBlock / 100 {
-		if r := a.Bytes(make([]byte, 100)); len(r) != 100 {
-			t.Fatal("short region")
+	held := cap(a.block)
+	for blocks := 0; cap(a.block) < BulkBlock; blocks++ {
+		for cap(a.block)-len(a.block) >= maxRegion {
+			a.Alloc(maxRegion)
 		}
-	}
-	if cap(a.block) != BulkBlock {
-		t.Errorf("bulk block of %d bytes after filling, want %d", cap(a.block), BulkBlock)
+		a.Alloc(maxRegion) // starts the next block
+		if n := cap(a.block); n != min(max(Block, held/4), BulkBlock) {
+			t.Fatalf("after %d bytes in blocks, a block of %d, want a quarter of that", held, n)
+		}
+		held += cap(a.block)
+		if blocks > 1000 {
+			t.Fatal("bulk blocks never reach BulkBlock")
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,6 +53,8 @@ func mappings(t *testing.T) []vma {
 }
 
 func needHugePages(t *testing.T) {
+	// Memory an earlier test left resident keeps its small pages when reused.
+	debug.FreeOSMemory()
 	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
 	if err != nil || bytes.Contains(b, []byte("[never]")) {
 		t.Skip("this system offers no transparent huge pages")
