@@ -18,11 +18,13 @@ import "unsafe"
 // Block is the size of the blocks regions are cut from.
 const Block = 64 << 10
 
-// BulkBlock is the size a bulk arena's blocks grow to: several huge pages, so
-// that most of each block lies in pages wholly inside it. A block is a quarter
+// BulkBlock is the size a bulk arena's blocks grow to: a huge page. Blocks are
+// allocated one after another, so with the advice running on to the next huge
+// page boundary (see adviseHuge) a run of them lies in huge pages whatever
+// their size; a small block wastes less at the end of a load. A block is a quarter
 // of what the arena's blocks hold so far (at least Block), so the unused end of
 // the last one is at most a fifth of the arena's memory.
-const BulkBlock = 8 << 20
+const BulkBlock = 2 << 20
 
 // maxRegion is the largest region cut from a block; larger ones are allocated alone.
 const maxRegion = Block / 8

@@ -10,14 +10,13 @@ import (
 
 const hugePage = 2 << 20
 
-// advised names, for each huge page of the heap that a block has asked huge
-// pages for, the block that asked last. A block's cleanup may run after the
-// runtime has already given its memory to a new block: it withdraws the advice
-// only from the pages no other block has claimed since.
+// advised counts, for each huge page of the heap that blocks have asked huge
+// pages for, the blocks that asked and are not yet collected. A block's cleanup
+// may run after the runtime has already given its memory to a new block; the
+// advice ends when the last block on a page is collected.
 var advised struct {
 	sync.Mutex
-	owner map[uintptr]uint64 // huge page address → block
-	next  uint64
+	blocks map[uintptr]int // huge page address → blocks
 }
 
 // adviseHuge asks for huge pages from the first huge page boundary in b to the
@@ -25,9 +24,9 @@ var advised struct {
 // partial huge page is huge too: blocks are allocated one after the other, and
 // the next block fills the rest of that page. It is advice: memory already
 // touched keeps its pages, and where the system has no huge pages nothing
-// changes. When b is collected the advice is withdrawn from the pages wholly
-// inside it, so that memory the runtime reuses for small objects and gives back
-// in parts is not gathered into huge pages again.
+// changes. When b is collected the advice is withdrawn from the pages no other
+// block has asked for, so that memory the runtime reuses for small objects and
+// gives back in parts is not gathered into huge pages again.
 func adviseHuge(b []byte) {
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	start := (p + hugePage - 1) &^ (hugePage - 1)
@@ -40,32 +39,26 @@ func adviseHuge(b []byte) {
 	if madvise(start, end-start, unix.MADV_HUGEPAGE) != nil {
 		return
 	}
-	if advised.owner == nil {
-		advised.owner = make(map[uintptr]uint64)
+	if advised.blocks == nil {
+		advised.blocks = make(map[uintptr]int)
 	}
-	advised.next++
-	id := advised.next
 	for a := start; a < end; a += hugePage {
-		advised.owner[a] = id
+		advised.blocks[a]++
 	}
-	inner := (p + uintptr(len(b))) &^ (hugePage - 1)
-	runtime.AddCleanup(unsafe.SliceData(b), func(id uint64) { withdraw(start, inner, end, id) }, id)
+	runtime.AddCleanup(unsafe.SliceData(b), withdraw, [2]uintptr{start, end})
 }
 
-// withdraw forgets the huge pages in [start, end) that block id still owns, and
-// ends the advice for those before inner: the page from inner on is shared with
-// whatever follows the block.
-func withdraw(start, inner, end uintptr, id uint64) {
+// withdraw is a collected block's cleanup: it ends the advice for the huge
+// pages in [r[0], r[1]) that no other block asked for.
+func withdraw(r [2]uintptr) {
 	advised.Lock()
 	defer advised.Unlock()
-	for a := start; a < end; a += hugePage {
-		if advised.owner[a] != id {
+	for a := r[0]; a < r[1]; a += hugePage {
+		if advised.blocks[a]--; advised.blocks[a] > 0 {
 			continue
 		}
-		delete(advised.owner, a)
-		if a < inner {
-			_ = madvise(a, hugePage, unix.MADV_NOHUGEPAGE)
-		}
+		delete(advised.blocks, a)
+		_ = madvise(a, hugePage, unix.MADV_NOHUGEPAGE)
 	}
 }
 

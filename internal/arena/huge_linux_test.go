@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,58 +63,77 @@ func needHugePages(t *testing.T) {
 	}
 }
 
-// fillBlock fills a bulk arena's blocks until one of BulkBlock bytes has been
-// filled from its start to its end, writing every page as a restore does, and
-// returns that block's address.
-func fillBlock(a *Arena) uintptr {
-	for {
-		first := len(a.block) == 0 || cap(a.block)-len(a.block) < maxRegion
+// fillBlocks fills a bulk arena until n blocks of BulkBlock bytes have been
+// filled from start to end, writing every page and keeping every block
+// reachable as a restore does, and returns the lowest start and the highest
+// end of those n blocks.
+func fillBlocks(a *Arena, n int) (lo, hi uintptr) {
+	kept = make([][]byte, 0, n*BulkBlock/maxRegion+1024) // no growth between blocks
+	for n > 0 {
 		r := a.Alloc(maxRegion)
+		kept = append(kept, r)
 		for i := 0; i < len(r); i += 4096 {
 			r[i] = 1
 		}
-		if first && cap(a.block) == BulkBlock {
+		if cap(a.block) == BulkBlock && cap(a.block)-len(a.block) < maxRegion {
 			start := uintptr(unsafe.Pointer(unsafe.SliceData(a.block)))
-			for len(a.block)+maxRegion <= cap(a.block) {
-				r := a.Alloc(maxRegion)
-				for i := 0; i < len(r); i += 4096 {
-					r[i] = 1
-				}
+			if lo == 0 || start < lo {
+				lo = start
 			}
-			return start
+			hi = max(hi, start+BulkBlock)
+			n--
 		}
 	}
+	return lo, hi
 }
+
+// TestBulkBlocksAreHugePages fills bulk blocks in a child process: memory the
+// test process used before keeps its small pages when it is reused, and only a
+// fresh heap says whether the advice took.
+// kept holds the regions fillBlocks cut, as records hold a restore's.
+var kept [][]byte
 
 func TestBulkBlocksAreHugePages(t *testing.T) {
 	needHugePages(t)
+	if os.Getenv("ARENA_TEST_FRESH_HEAP") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestBulkBlocksAreHugePages$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ARENA_TEST_FRESH_HEAP=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
 	a := NewBulk()
-	start := fillBlock(a)
+	lo, hi := fillBlocks(a, 4)
 	var huge int64
 	for _, m := range mappings(t) {
-		if m.hi > start && m.lo < start+BulkBlock {
+		if m.hi > lo && m.lo < hi && slices.Contains(m.flags, "hg") {
 			huge += m.hugeBytes
 		}
 	}
-	// At least the huge pages wholly inside the block; usually all of it.
-	if huge < BulkBlock-hugePage {
-		t.Errorf("the mappings of a filled bulk block hold %d bytes of huge pages, want at least %d", huge, BulkBlock-hugePage)
+	// The blocks follow one another: all but the start of the first are in
+	// mappings advised for huge pages, and are huge.
+	if hi-lo > 4*BulkBlock+hugePage {
+		t.Fatalf("the blocks do not follow one another: %x to %x", lo, hi)
+	}
+	if want := int64(4*BulkBlock - hugePage); huge < want {
+		t.Errorf("the mappings of %d MiB of filled bulk blocks hold %d bytes of huge pages, want at least %d", (hi-lo)>>20, huge, want)
 	}
 	runtime.KeepAlive(a)
 }
 
 func TestCollectedBlocksLoseTheAdvice(t *testing.T) {
 	needHugePages(t)
-	inner := (fillBlock(NewBulk()) + hugePage - 1) &^ (hugePage - 1)
+	lo, _ := fillBlocks(NewBulk(), 2)
+	kept = nil
+	inner := (lo + hugePage - 1) &^ (hugePage - 1)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		runtime.GC()
 		for _, m := range mappings(t) {
 			if m.lo <= inner && inner < m.hi {
-				for _, f := range m.flags {
-					if f == "nh" {
-						return
-					}
+				if slices.Contains(m.flags, "nh") {
+					return
 				}
 			}
 		}
@@ -126,13 +147,14 @@ func TestCollectedBlocksLoseTheAdvice(t *testing.T) {
 func TestCollectedBlocksAreForgotten(t *testing.T) {
 	needHugePages(t)
 	for range 4 {
-		fillBlock(NewBulk())
+		fillBlocks(NewBulk(), 2)
+		kept = nil
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		runtime.GC()
 		advised.Lock()
-		n := len(advised.owner)
+		n := len(advised.blocks)
 		advised.Unlock()
 		if n == 0 {
 			return
