@@ -1,7 +1,10 @@
 package arena
 
 import (
+	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -19,6 +22,20 @@ var advised struct {
 	blocks map[uintptr]int // huge page address → blocks
 }
 
+// hugeOff is the runtime's own switch, GODEBUG=disablethp=1, which keeps the
+// heap out of transparent huge pages; the advice would undo it, so it is not
+// given. The last setting of a name in GODEBUG counts, as for the runtime.
+var hugeOff = func() bool {
+	settings := strings.Split(os.Getenv("GODEBUG"), ",")
+	slices.Reverse(settings)
+	for _, kv := range settings {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "disablethp="); ok {
+			return v == "1"
+		}
+	}
+	return false
+}()
+
 // adviseHuge asks for huge pages from the first huge page boundary in b to the
 // first one at or after its end. The range runs on past b so that its last
 // partial huge page is huge too: blocks are allocated one after the other, and
@@ -31,7 +48,7 @@ func adviseHuge(b []byte) {
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	start := (p + hugePage - 1) &^ (hugePage - 1)
 	end := (p + uintptr(len(b)) + hugePage - 1) &^ (hugePage - 1)
-	if end <= start {
+	if end <= start || hugeOff {
 		return
 	}
 	advised.Lock()

@@ -55,6 +55,9 @@ func mappings(t *testing.T) []vma {
 }
 
 func needHugePages(t *testing.T) {
+	if hugeOff {
+		t.Skip("GODEBUG=disablethp=1")
+	}
 	// Memory an earlier test left resident keeps its small pages when reused.
 	debug.FreeOSMemory()
 	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
@@ -94,12 +97,32 @@ func fillBlocks(a *Arena, n int) (lo, hi uintptr) {
 var kept [][]byte
 
 func TestBulkBlocksAreHugePages(t *testing.T) {
+	if os.Getenv("ARENA_TEST_FRESH_HEAP") == "off" {
+		if !hugeOff {
+			t.Fatal("GODEBUG=disablethp=1 is not seen")
+		}
+		a := NewBulk()
+		lo, hi := fillBlocks(a, 4)
+		for _, m := range mappings(t) {
+			if m.hi > lo && m.lo < hi && slices.Contains(m.flags, "hg") {
+				t.Errorf("with disablethp=1, blocks at %x-%x are advised for huge pages", lo, hi)
+			}
+		}
+		runtime.KeepAlive(a)
+		return
+	}
 	needHugePages(t)
 	if os.Getenv("ARENA_TEST_FRESH_HEAP") == "" {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBulkBlocksAreHugePages$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "ARENA_TEST_FRESH_HEAP=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%v\n%s", err, out)
+		}
+		// With the runtime's switch set, the same blocks get no advice.
+		cmd = exec.Command(os.Args[0], "-test.run=^TestBulkBlocksAreHugePages$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ARENA_TEST_FRESH_HEAP=off", "GODEBUG=disablethp=0,disablethp=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("with disablethp=1: %v\n%s", err, out)
 		}
 		return
 	}
