@@ -9,8 +9,10 @@
 // An arena made by NewBulk is for loading a whole graph at once: its blocks grow
 // with what it holds, up to BulkBlock, and where the system offers transparent
 // huge pages they are asked for them, so filling fresh memory takes one page
-// fault per 2 MiB instead of one per 4 KiB. On a virtual machine a fault on fresh memory can cost microseconds,
-// and a restore of millions of records fills gigabytes of it.
+// fault per 2 MiB instead of one per 4 KiB. On a virtual machine a fault on
+// fresh memory can cost microseconds, and a restore of millions of records fills
+// gigabytes of it. GODEBUG=disablethp=1, the runtime's switch that keeps the
+// heap out of huge pages, turns the advice off too.
 package arena
 
 import "unsafe"
