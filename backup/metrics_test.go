@@ -6,6 +6,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/graphvault/graphvault/internal/metrictest"
 	"github.com/graphvault/graphvault/store/memgraph"
 )
 
@@ -61,25 +62,12 @@ func TestLiveCacheMetrics(t *testing.T) {
 	last := h.snapshot(g, KindIncremental) // miss: the entry is gone
 
 	collect := func() (lookups map[string]int64, records int64) {
-		var rm metricdata.ResourceMetrics
-		if err := reader.Collect(h.ctx, &rm); err != nil {
-			t.Fatal(err)
+		held := metrictest.Ints(t, reader, "graphvault.backup.live_cache.records", "graph")
+		r, ok := held["g1"]
+		if !ok {
+			t.Fatalf("no live cache records point for g1: %v", held)
 		}
-		lookups = map[string]int64{}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				switch m.Name {
-				case "graphvault.backup.live_cache.lookups":
-					for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-						v, _ := dp.Attributes.Value("result")
-						lookups[v.AsString()] = dp.Value
-					}
-				case "graphvault.backup.live_cache.records":
-					records = m.Data.(metricdata.Gauge[int64]).DataPoints[0].Value
-				}
-			}
-		}
-		return lookups, records
+		return metrictest.Ints(t, reader, "graphvault.backup.live_cache.lookups", "result"), r
 	}
 	lookups, records := collect()
 	if lookups["hit"] != 1 || lookups["miss"] != 1 || records != int64(last.Nodes+last.Edges) {

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/metrictest"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 )
 
@@ -15,30 +15,8 @@ import (
 // graph, the batches counter by target and result.
 func journalPoints(t *testing.T, r *sdkmetric.ManualReader) (pos map[string]int64, batches map[string]int64) {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	pos, batches = map[string]int64{}, map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch m.Name {
-			case "graphvault.replication.journal.position":
-				for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-					tv, _ := dp.Attributes.Value("target")
-					gv, _ := dp.Attributes.Value("graph")
-					pos[tv.AsString()+"/"+gv.AsString()] = dp.Value
-				}
-			case "graphvault.replication.journal.batches":
-				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-					tv, _ := dp.Attributes.Value("target")
-					rv, _ := dp.Attributes.Value("result")
-					batches[tv.AsString()+"/"+rv.AsString()] = dp.Value
-				}
-			}
-		}
-	}
-	return pos, batches
+	return metrictest.Ints(t, r, "graphvault.replication.journal.position", "target", "graph"),
+		metrictest.Ints(t, r, "graphvault.replication.journal.batches", "target", "result")
 }
 
 func TestJournalMetricsAndStatus(t *testing.T) {
