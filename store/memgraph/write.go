@@ -259,7 +259,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 				return fmt.Errorf("memgraph: replace: node %q: %w", n.ID, err)
 			}
 			key = graph.AppendNodeKey(key[:0], n.ID)
-			r, err := l.join(unsafe.String(unsafe.SliceData(key), len(key)), val)
+			r, err := l.joinScratch(key, val)
 			if err == nil {
 				err = l.node(r)
 			}
@@ -281,7 +281,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 			}
 			swap := !g.directed && e.Target < e.Source
 			key = graph.AppendEdgeKey(key[:0], e.Source, e.Target, e.Type, g.directed)
-			r, err := l.join(unsafe.String(unsafe.SliceData(key), len(key)), val)
+			r, err := l.joinScratch(key, val)
 			if err == nil {
 				err = l.edge(r, swap)
 			}
@@ -478,6 +478,12 @@ func (l *loader) join(key string, val []byte) (rec, error) {
 		return rec{}, fmt.Errorf("memgraph: replace: %w", errTooLarge)
 	}
 	return r, nil
+}
+
+// joinScratch is join for a key built in a scratch buffer: Pair copies it, so a
+// string view of the buffer is enough.
+func (l *loader) joinScratch(key, val []byte) (rec, error) {
+	return l.join(unsafe.String(unsafe.SliceData(key), len(key)), val)
 }
 
 // node adds a node whose bytes are the loader's to keep.
