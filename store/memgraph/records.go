@@ -79,6 +79,9 @@ func newRec(key string, encode func([]byte) ([]byte, error)) (rec, error) {
 	return r, nil
 }
 
+// touch reads the record's header, for viewSeq.
+func (r *rec) touch() byte { return byte(r.klen) }
+
 func (r rec) key() string { return unsafe.String(r.p, r.klen) }
 
 // val returns the value; its capacity ends with it, so appending to it copies.
