@@ -132,6 +132,12 @@ func TestReplaceEncodedRefusesBadRecords(t *testing.T) {
 		{"bad edge value", good, []codec.Record{{Key: "e:a\x00b\x00", Value: []byte{1}}}, codec.ErrCorrupt},
 		{"missing second end", good, []codec.Record{{Key: "e:a\x00c\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
 		{"missing first end", good, []codec.Record{{Key: "e:0\x00a\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		// First ends missing between two nodes, after a present one, and in loads
+		// whose edges or nodes come out of order.
+		{"missing first end between nodes", good, []codec.Record{{Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end after a present one", good, []codec.Record{{Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:ab\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end out of order", good, []codec.Record{{Key: "e:b\x00b\x00", Value: val(nil)}, {Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end, nodes out of order", []codec.Record{{Key: "n:b", Value: nodeVal}, {Key: "n:a", Value: nodeVal}}, []codec.Record{{Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
 	}
 	for _, c := range cases {
 		g := memgraph.New()
@@ -143,7 +149,11 @@ func TestReplaceEncodedRefusesBadRecords(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 		if c.want == memgraph.ErrMissingEnd {
-			missing := map[string]string{"missing second end": `node "c"`, "missing first end": `node "0"`}[c.name]
+			missing := map[string]string{
+				"missing second end": `node "c"`, "missing first end": `node "0"`,
+				"missing first end between nodes": `node "aa"`, "missing first end after a present one": `node "ab"`,
+				"missing first end out of order": `node "aa"`, "missing first end, nodes out of order": `node "aa"`,
+			}[c.name]
 			if !strings.Contains(err.Error(), missing) {
 				t.Errorf("%s: %v does not name the missing %s", c.name, err, missing)
 			}

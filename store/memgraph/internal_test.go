@@ -3,6 +3,7 @@ package memgraph
 import (
 	"fmt"
 	"iter"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -96,6 +97,58 @@ func TestEndsAfterReplace(t *testing.T) {
 	checkEnds(t, g, "after deleting c")
 	if _, e := g.Len(); e != 1 {
 		t.Fatalf("%d edges after deleting c, want 1", e)
+	}
+}
+
+// TestEndsAfterLoadInAnyOrder checks the index by the other end after bulk loads
+// whose nodes or edges come in order, out of order or twice, and then after
+// upserts and deletes on the loaded graph.
+func TestEndsAfterLoadInAnyOrder(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e"}
+	var inOrder []graph.Edge
+	for i, s := range ids {
+		for _, d := range ids[i:] {
+			inOrder = append(inOrder, graph.Edge{Source: s, Target: d})
+		}
+	}
+	reversed := slices.Clone(inOrder)
+	slices.Reverse(reversed)
+	nodes := func(ids []string) []graph.Node {
+		var ns []graph.Node
+		for _, id := range ids {
+			ns = append(ns, graph.Node{ID: id})
+		}
+		return ns
+	}
+	for _, c := range []struct {
+		name  string
+		nodes []string
+		edges []graph.Edge
+	}{
+		{"in order", ids, inOrder},
+		{"edges out of order", ids, reversed},
+		{"nodes out of order", []string{"c", "a", "e", "b", "d"}, inOrder},
+		{"a node twice", []string{"a", "b", "b", "c", "d", "e"}, inOrder},
+	} {
+		g := New()
+		if err := g.Replace(t.Context(), graph.Meta{}, seqOf(nodes(c.nodes)), seqOf(c.edges)); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		checkEnds(t, g, c.name)
+		if _, e := g.Len(); e != len(inOrder) {
+			t.Fatalf("%s: %d edges, want %d", c.name, e, len(inOrder))
+		}
+		ops := []graph.Op{
+			{Kind: graph.OpUpsertNode, Node: graph.Node{ID: "f"}},
+			{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: "f", Target: "d"}},
+			{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: "c", Target: "f"}},
+			{Kind: graph.OpDeleteEdge, Edge: graph.Edge{Source: "a", Target: "d"}},
+			{Kind: graph.OpDeleteNode, Node: graph.Node{ID: "b"}},
+		}
+		if err := g.Apply(t.Context(), ops); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		checkEnds(t, g, c.name+", then changed")
 	}
 }
 
