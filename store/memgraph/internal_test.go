@@ -260,3 +260,40 @@ func TestEndsKeysAreCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestViewSeqReadsAhead checks that taking records readAhead at a time changes
+// nothing a reader sees: every record once, in order, and nothing after the
+// reader stops, wherever in a batch that is.
+func TestViewSeqReadsAhead(t *testing.T) {
+	g := New()
+	const n = 3*readAhead + 5
+	var ops []graph.Op
+	for i := range n {
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: fmt.Sprintf("n%03d", i)}})
+	}
+	if err := g.Apply(t.Context(), ops); err != nil {
+		t.Fatal(err)
+	}
+	v, err := g.View(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var want []string
+	g.nodes.Ascend(func(r *nodeRec) bool { want = append(want, r.key()); return true })
+	for _, stop := range []int{1, readAhead - 1, readAhead, readAhead + 1, n - 1, n, n + 1} {
+		var got []string
+		for r, err := range v.(*view).EncodedNodes(t.Context()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r.Key)
+			if len(got) == stop {
+				break
+			}
+		}
+		if w := want[:min(stop, n)]; !slices.Equal(got, w) {
+			t.Errorf("stopping after %d: got %d records, want %d in order", stop, len(got), len(w))
+		}
+	}
+}
