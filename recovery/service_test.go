@@ -11,9 +11,9 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/metrictest"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -116,25 +116,10 @@ func (f *fixture) countCheckpoints() int {
 // ("" for any).
 func (f *fixture) counter(name, result string) int64 {
 	f.t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(f.ctx, &rm); err != nil {
-		f.t.Fatal(err)
-	}
 	var n int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			sum, ok := m.Data.(metricdata.Sum[int64])
-			if !ok {
-				f.t.Fatalf("%s is %T, want a sum", name, m.Data)
-			}
-			for _, dp := range sum.DataPoints {
-				if v, _ := dp.Attributes.Value("result"); result == "" || v.AsString() == result {
-					n += dp.Value
-				}
-			}
+	for r, v := range metrictest.Ints(f.t, f.reader, name, "result") {
+		if result == "" || r == result {
+			n += v
 		}
 	}
 	return n

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/metrictest"
 	"github.com/graphvault/graphvault/store"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 )
@@ -136,26 +137,11 @@ func TestStatusAndLag(t *testing.T) {
 
 func lagGauge(t *testing.T, r *sdkmetric.ManualReader, target, graph string) float64 {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
+	v, ok := metrictest.Floats(t, r, "graphvault.replication.lag", "target", "graph")[target+"/"+graph]
+	if !ok {
+		t.Fatalf("no lag gauge for %s/%s", target, graph)
 	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "graphvault.replication.lag" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Gauge[float64]).DataPoints {
-				tv, _ := dp.Attributes.Value("target")
-				gv, _ := dp.Attributes.Value("graph")
-				if tv.AsString() == target && gv.AsString() == graph {
-					return dp.Value
-				}
-			}
-		}
-	}
-	t.Fatalf("no lag gauge for %s/%s", target, graph)
-	return 0
+	return v
 }
 
 func TestMetricsByTargetName(t *testing.T) {

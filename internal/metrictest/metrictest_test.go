@@ -28,3 +28,19 @@ func TestInts(t *testing.T) {
 		t.Errorf("absent metric points %v", got)
 	}
 }
+
+func TestFloats(t *testing.T) {
+	r := sdkmetric.NewManualReader()
+	meter := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)).Meter("test")
+	g, _ := meter.Float64Gauge("g")
+	c, _ := meter.Float64Counter("c")
+	g.Record(t.Context(), 0.5, metric.WithAttributes(attribute.String("a", "x")))
+	g.Record(t.Context(), 1.5, metric.WithAttributes(attribute.String("a", "y")))
+	c.Add(t.Context(), 0.25)
+	if got := Floats(t, r, "g", "a"); len(got) != 2 || got["x"] != 0.5 || got["y"] != 1.5 {
+		t.Errorf("gauge points %v", got)
+	}
+	if got := Floats(t, r, "c"); len(got) != 1 || got[""] != 0.25 {
+		t.Errorf("counter points %v", got)
+	}
+}
