@@ -712,3 +712,50 @@ func TestSegmentsCarryNoFrameChecksum(t *testing.T) {
 		t.Fatalf("segment with a checksum: %v, equal %t", err, bytes.Equal(got, raw))
 	}
 }
+
+// TestVerifyChecksWhatRestoreChecks stores a node whose label is not a valid id,
+// with every hash matching: a full verify must report the segment, since restore
+// refuses it. A verify that passes promises a restore that does.
+func TestVerifyChecksWhatRestoreChecks(t *testing.T) {
+	h := newHarness(t)
+	g := loadGenerated(t, 50, 100, false)
+	row := h.snapshot(g, KindFull)
+	keys := storeAsRows(t, h, row, FormatVersion, func(layer, seg int, raw []byte) []byte {
+		kind := raw[len(segmentMagic)]
+		if layer != 0 || seg != 0 || kind != kindNode {
+			return raw
+		}
+		bad := append([]byte(segmentMagic), kind)
+		first := true
+		if _, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+			v := r.value
+			if first {
+				_, props, err := codec.DecodeNode(v)
+				if err != nil {
+					return err
+				}
+				if v, err = codec.AppendNode(nil, []string{"a\x00b"}, props); err != nil {
+					return err
+				}
+				first = false
+			}
+			bad = appendPut(bad, []byte(r.key), v)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return bad
+	})
+	key := keys[0][0]
+	if _, err := h.engine.Restore(h.ctx, row.ID, memgraph.New(), RestoreOptions{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("restore gave %v, want ErrCorrupt", err)
+	}
+	rep, err := h.engine.Verify(h.ctx, row.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptError
+	if !errors.As(rep.Err(), &ce) || ce.Key != key {
+		t.Fatalf("full verify: %+v, want a problem naming %s", rep, key)
+	}
+}

@@ -184,3 +184,20 @@ func BenchmarkScanUpserted(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(size)/float64(n), "bytes/record")
 }
+
+// BenchmarkVerifyFull reads, hashes and checks every record of a full snapshot.
+func BenchmarkVerifyFull(b *testing.B) {
+	e, g := benchEngine(b)
+	ctx := context.Background()
+	row, err := e.Snapshot(ctx, "g", g, SnapshotOptions{Kind: KindFull})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		rep, err := e.Verify(ctx, row.ID, true)
+		if err != nil || !rep.OK {
+			b.Fatalf("verify: %v, %+v", err, rep)
+		}
+	}
+	reportRecords(b, row)
+}

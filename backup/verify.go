@@ -144,7 +144,7 @@ func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*Ver
 		return nil, err
 	}
 	for i, l := range m.Layers {
-		if err := e.verifyLayer(ctx, l, keys[i], manifestKey(m.GraphID, m.ID), rep); err != nil {
+		if err := e.verifyLayer(ctx, l, keys[i], manifestKey(m.GraphID, m.ID), m.Directed, rep); err != nil {
 			return nil, err
 		}
 	}
@@ -161,7 +161,10 @@ func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*Ver
 // no key appears twice, the counts are the manifest's. A layer with an index
 // (format 2 and before) must also match it record for record. Problems of the
 // layer as a whole are reported against obj.
-func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj string, rep *VerifyReport) error {
+//
+// Every record gets the checks a restore makes (codec.CheckNode, CheckEdge), which
+// walk it with the decoder's rules, so that a snapshot that verifies restores.
+func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj string, directed bool, rep *VerifyReport) error {
 	var index []indexEntry
 	if l.Index.Key != "" {
 		obj = l.Index.Key
@@ -199,13 +202,14 @@ func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj s
 				return nil
 			}
 			records++
+			rec := codec.Record{Key: r.key, Value: r.value}
 			if kind == kindNode {
-				if _, _, err := codec.DecodeNode(r.value); err != nil {
+				if err := codec.CheckNode(rec); err != nil {
 					return fmt.Errorf("node %q: %v", r.key, err)
 				}
 				return nil
 			}
-			if _, err := decodeEdgeRecord(r); err != nil {
+			if err := codec.CheckEdge(rec, directed); err != nil {
 				return fmt.Errorf("edge %q: %v", r.key, err)
 			}
 			return nil
