@@ -605,21 +605,9 @@ func TestRestoreRefusesARecordThatDoesNotDecode(t *testing.T) {
 		if layer != 0 || seg != 0 {
 			return raw
 		}
-		kind := raw[len(segmentMagic)]
-		bad := append([]byte(segmentMagic), kind)
-		first := true
-		if _, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-			v := r.value
-			if first {
-				v = append(slices.Clone(v), 0) // trailing bytes
-				first = false
-			}
-			bad = appendPut(bad, []byte(r.key), v)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return bad
+		return editFirstValue(t, raw, func(v []byte) []byte {
+			return append(slices.Clone(v), 0) // trailing bytes
+		})
 	})
 	key := keys[0][0]
 	for _, plain := range []bool{false, true} {
@@ -725,26 +713,17 @@ func TestVerifyChecksWhatRestoreChecks(t *testing.T) {
 		if layer != 0 || seg != 0 || kind != kindNode {
 			return raw
 		}
-		bad := append([]byte(segmentMagic), kind)
-		first := true
-		if _, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-			v := r.value
-			if first {
-				_, props, err := codec.DecodeNode(v)
-				if err != nil {
-					return err
-				}
-				if v, err = codec.AppendNode(nil, []string{"a\x00b"}, props); err != nil {
-					return err
-				}
-				first = false
+		return editFirstValue(t, raw, func(v []byte) []byte {
+			_, props, err := codec.DecodeNode(v)
+			if err != nil {
+				t.Fatal(err)
 			}
-			bad = appendPut(bad, []byte(r.key), v)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return bad
+			v, err = codec.AppendNode(nil, []string{"a\x00b"}, props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		})
 	})
 	key := keys[0][0]
 	if _, err := h.engine.Restore(h.ctx, row.ID, memgraph.New(), RestoreOptions{}); !errors.Is(err, ErrCorrupt) {
@@ -758,4 +737,24 @@ func TestVerifyChecksWhatRestoreChecks(t *testing.T) {
 	if !errors.As(rep.Err(), &ce) || ce.Key != key {
 		t.Fatalf("full verify: %+v, want a problem naming %s", rep, key)
 	}
+}
+
+// editFirstValue returns a raw segment of rows like raw, with edit's result as the
+// value of its first record.
+func editFirstValue(t *testing.T, raw []byte, edit func(v []byte) []byte) []byte {
+	t.Helper()
+	kind := raw[len(segmentMagic)]
+	out := append([]byte(segmentMagic), kind)
+	first := true
+	if _, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+		v := r.value
+		if first {
+			v, first = edit(v), false
+		}
+		out = appendPut(out, []byte(r.key), v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

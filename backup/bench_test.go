@@ -35,6 +35,17 @@ func benchEngine(b *testing.B, opts ...Option) (*Engine, *memgraph.Graph) {
 	return e, g
 }
 
+// benchSnapshot returns benchEngine's engine with a full snapshot of its graph.
+func benchSnapshot(b *testing.B) (*Engine, *store.Snapshot) {
+	b.Helper()
+	e, g := benchEngine(b)
+	row, err := e.Snapshot(context.Background(), "g", g, SnapshotOptions{Kind: KindFull})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, row
+}
+
 func reportRecords(b *testing.B, row *store.Snapshot) {
 	b.ReportMetric(float64(row.Records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(row.BytesNew), "bytes-new")
@@ -108,12 +119,8 @@ func BenchmarkSnapshotIncremental(b *testing.B) {
 }
 
 func BenchmarkRestore(b *testing.B) {
-	e, g := benchEngine(b)
+	e, row := benchSnapshot(b)
 	ctx := context.Background()
-	row, err := e.Snapshot(ctx, "g", g, SnapshotOptions{Kind: KindFull})
-	if err != nil {
-		b.Fatal(err)
-	}
 	for b.Loop() {
 		if _, err := e.Restore(ctx, row.ID, memgraph.New(), RestoreOptions{}); err != nil {
 			b.Fatal(err)
@@ -187,12 +194,8 @@ func BenchmarkScanUpserted(b *testing.B) {
 
 // BenchmarkVerifyFull reads, hashes and checks every record of a full snapshot.
 func BenchmarkVerifyFull(b *testing.B) {
-	e, g := benchEngine(b)
+	e, row := benchSnapshot(b)
 	ctx := context.Background()
-	row, err := e.Snapshot(ctx, "g", g, SnapshotOptions{Kind: KindFull})
-	if err != nil {
-		b.Fatal(err)
-	}
 	for b.Loop() {
 		rep, err := e.Verify(ctx, row.ID, true)
 		if err != nil || !rep.OK {
