@@ -375,7 +375,6 @@ type loader struct {
 	done    chan struct{}
 	failed  atomic.Bool
 	endsErr error // the first missing end, set by the ends goroutine
-	touched byte  // see touchJobs; the ends goroutine's
 }
 
 // endsJob is a node to note, or an edge to check and index (in the place of old
@@ -403,7 +402,6 @@ func (l *loader) indexEnds() {
 		if l.endsErr != nil {
 			continue // drain
 		}
-		l.touched += touchJobs(jobs)
 		for _, j := range jobs {
 			if j.edge == nil {
 				l.ends.addNode(j.node)
@@ -426,24 +424,6 @@ func (l *loader) indexEnds() {
 			l.ends.putAt(at, r, j.old)
 		}
 	}
-}
-
-// touchJobs reads the ids in a batch of jobs before they are looked up. Their
-// records were just written by the loader's goroutine, most likely on another
-// core: read in a row, the transfers overlap, where each lookup would wait for its
-// own. It returns a sum of what it read, for the caller to keep.
-func touchJobs(jobs []endsJob) byte {
-	var t byte
-	for i := range jobs {
-		id := jobs[i].node
-		if r := jobs[i].edge; r != nil {
-			id = r.key()
-		}
-		if len(id) > 0 {
-			t += id[0] + id[len(id)-1]
-		}
-	}
-	return t
 }
 
 func (l *loader) push(j endsJob) {
