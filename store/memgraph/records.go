@@ -3,12 +3,10 @@ package memgraph
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"unsafe"
 
-	"github.com/graphvault/graphvault/internal/arena"
 	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -182,109 +180,3 @@ func (r *edgeRec) edge() (graph.Edge, error) {
 func lessNode(a, b *nodeRec) bool { return a.key() < b.key() }
 
 func lessEdge(a, b *edgeRec) bool { return a.key() < b.key() }
-
-// ends maps every node's id to the edges whose key ends with it, their hi end.
-// With the edge tree, where a node's edges by their first end are one range, it
-// finds every edge of a node, and it answers whether a node exists in O(1). Its
-// lists belong to the graph's writers: views never see them.
-//
-// The map holds a slot number, not the list: adding an edge to a list is one map
-// lookup instead of a lookup and a store, which on a bulk load of millions of
-// edges is a third of the index's work, and a map of small values is denser.
-//
-// The map's keys are copies of the ids, so that they do not keep a replaced
-// record's bytes alive. A bulk load packs them in blocks of their own: a lookup
-// compares the id it is given with the one it finds, and packed ids make that a
-// read of a few megabytes instead of a far one into the records, which is most
-// of a lookup's cost in a large graph. Later writes copy each id alone, so that
-// the memory of a deleted node's id goes with it, not block by block.
-type ends struct {
-	slot  map[string]int32 // node id → its list in lists
-	lists [][]*edgeRec
-	free  []int32      // slots of deleted nodes, for reuse
-	ids   *arena.Arena // the map's keys during a bulk load, nil after
-}
-
-func newEnds() *ends { return &ends{slot: map[string]int32{}} }
-
-func (m *ends) len() int { return len(m.slot) }
-
-// addNode gives id a list, empty, unless it has one, and returns its slot.
-func (m *ends) addNode(id string) int32 {
-	if i, ok := m.slot[id]; ok {
-		return i
-	}
-	var i int32
-	if n := len(m.free); n > 0 {
-		i, m.free = m.free[n-1], m.free[:n-1]
-	} else {
-		i = int32(len(m.lists))
-		m.lists = append(m.lists, nil)
-	}
-	if m.ids != nil {
-		id = m.ids.String(id)
-	} else {
-		id = strings.Clone(id)
-	}
-	m.slot[id] = i
-	return i
-}
-
-func (m *ends) has(id string) bool {
-	_, ok := m.slot[id]
-	return ok
-}
-
-// at returns the edges whose hi end is id; the slice is the index's own.
-func (m *ends) at(id string) []*edgeRec {
-	if i, ok := m.slot[id]; ok {
-		return m.lists[i]
-	}
-	return nil
-}
-
-// put adds r, in the place of old when r replaced it.
-func (m *ends) put(r, old *edgeRec) { m.putAt(m.addNode(r.hi()), r, old) }
-
-// putAt is put for the slot of r's hi end.
-func (m *ends) putAt(i int32, r, old *edgeRec) {
-	s := m.lists[i]
-	if old != nil {
-		if j := slices.Index(s, old); j >= 0 {
-			s[j] = r
-			return
-		}
-	}
-	m.lists[i] = append(s, r)
-}
-
-func (m *ends) remove(r *edgeRec) {
-	i, ok := m.slot[r.hi()]
-	if !ok {
-		return
-	}
-	s := m.lists[i]
-	if j := slices.Index(s, r); j >= 0 {
-		last := len(s) - 1
-		s[j], s[last] = s[last], nil
-		m.lists[i] = s[:last]
-	}
-}
-
-// deleteNode drops id and its list.
-func (m *ends) deleteNode(id string) {
-	if i, ok := m.slot[id]; ok {
-		delete(m.slot, id)
-		m.lists[i] = nil
-		m.free = append(m.free, i)
-	}
-}
-
-// all yields every node with its list, for checks.
-func (m *ends) all(yield func(string, []*edgeRec) bool) {
-	for id, i := range m.slot {
-		if !yield(id, m.lists[i]) {
-			return
-		}
-	}
-}

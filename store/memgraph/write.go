@@ -2,10 +2,8 @@ package memgraph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/google/btree"
@@ -355,10 +353,9 @@ func orEmpty[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
 	return seq
 }
 
-// loader builds the content of a Replace aside from the graph. The trees are
-// built on the caller's goroutine; the index of edges by their other end, with
-// the check that both ends of every edge are nodes, on a goroutine of its own:
-// on a large load they are two halves of the work, and neither needs the other.
+// loader builds the content of a Replace aside from the graph: the trees as
+// records come, the index of edges by their other end, with the check that both
+// ends of every edge are nodes, at the end (see endsBuilder).
 type loader struct {
 	ctx      context.Context
 	directed bool
@@ -366,98 +363,24 @@ type loader struct {
 	n        int // records so far, for checking ctx now and then
 	nt       *btree.BTreeG[*nodeRec]
 	et       *btree.BTreeG[*edgeRec]
-	ends     *ends     // owned by the ends goroutine until it is done
+	ends     *endsBuilder
 	nodeSlab []nodeRec // records are allocated in blocks: fewer objects to collect
 	edgeSlab []edgeRec
-
-	jobs    []endsJob
-	queue   chan []endsJob
-	done    chan struct{}
-	failed  atomic.Bool
-	endsErr error // the first missing end, set by the ends goroutine
 }
-
-// endsJob is a node to note, or an edge to check and index (in the place of old
-// when it replaced it).
-type endsJob struct {
-	node      string
-	edge, old *edgeRec
-}
-
-const endsBatch = 1024
 
 func newLoader(ctx context.Context, directed bool) *loader {
-	l := &loader{ctx: ctx, directed: directed, queue: make(chan []endsJob, 8), done: make(chan struct{})}
-	l.nt, l.et, l.ends = newContent()
-	l.a, l.ends.ids = arena.NewBulk(), arena.NewBulk()
-	go l.indexEnds()
+	l := &loader{ctx: ctx, directed: directed, ends: newEndsBuilder()}
+	l.nt, l.et, _ = newContent()
+	l.a = arena.NewBulk()
 	return l
-}
-
-// indexEnds runs the jobs in order: nodes are noted before the edges that follow
-// them are checked.
-func (l *loader) indexEnds() {
-	defer close(l.done)
-	for jobs := range l.queue {
-		if l.endsErr != nil {
-			continue // drain
-		}
-		for _, j := range jobs {
-			if j.edge == nil {
-				l.ends.addNode(j.node)
-				continue
-			}
-			r := j.edge
-			lo, hi := r.lo(), r.hi()
-			hasLo := l.ends.has(lo)
-			at, hasHi := l.ends.slot[hi]
-			if !hasLo || !hasHi {
-				missing := lo
-				if hasLo {
-					missing = hi
-				}
-				s, t := r.ends()
-				l.endsErr = fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, s, t, missing)
-				l.failed.Store(true)
-				break
-			}
-			l.ends.putAt(at, r, j.old)
-		}
-	}
-}
-
-func (l *loader) push(j endsJob) {
-	if l.jobs = append(l.jobs, j); len(l.jobs) == endsBatch {
-		l.queue <- l.jobs
-		l.jobs = make([]endsJob, 0, endsBatch)
-	}
-}
-
-// wait lets the ends goroutine finish and returns what it found.
-func (l *loader) wait() error {
-	if l.queue != nil {
-		if len(l.jobs) > 0 {
-			l.queue <- l.jobs
-		}
-		close(l.queue)
-		<-l.done
-		l.queue = nil
-	}
-	return l.endsErr
 }
 
 func (l *loader) tick() error {
 	if l.n++; l.n%ctxEvery == 0 {
-		if l.failed.Load() {
-			return errEndMissing // the ends goroutine says why
-		}
 		return l.ctx.Err()
 	}
 	return nil
 }
-
-// errEndMissing stops a load early; wait returns the error that names the end.
-var errEndMissing = errors.New("memgraph: an edge end is missing")
 
 // keep returns r as a record for the graph to keep: r's own bytes when it is
 // Owned and its value follows its key in memory (as a restore hands them over),
@@ -498,7 +421,7 @@ func (l *loader) node(kept rec) error {
 	l.nodeSlab = l.nodeSlab[1:]
 	*r = nodeRec{kept}
 	l.nt.ReplaceOrInsert(r)
-	l.push(endsJob{node: r.id()})
+	l.ends.addNode(r.id())
 	return nil
 }
 
@@ -514,26 +437,26 @@ func (l *loader) edge(kept rec, swap bool) error {
 	l.edgeSlab = l.edgeSlab[1:]
 	*r = edgeRecOf(kept, swap)
 	old, _ := l.et.ReplaceOrInsert(r)
-	l.push(endsJob{edge: r, old: old})
+	l.ends.addEdge(r, old)
 	return nil
 }
 
 // finishLoad swaps the loaded content in and journals it, when the load, the
 // check of edge ends and ctx all went well.
 func (g *Graph) finishLoad(l *loader, err error) error {
-	if endsErr := l.wait(); endsErr != nil {
-		return endsErr // also when err is errEndMissing
-	}
 	if err != nil {
 		return err
 	}
 	if err := l.ctx.Err(); err != nil {
 		return err
 	}
+	ends, err := l.ends.build()
+	if err != nil {
+		return err
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	l.ends.ids = nil // later writes copy ids one by one
-	g.nodes, g.edges, g.ends = l.nt, l.et, l.ends
+	g.nodes, g.edges, g.ends = l.nt, l.et, ends
 	g.snap = nil
 	g.journalLocked(entry{content: g.snapshotLocked()})
 	return nil
