@@ -219,16 +219,51 @@ func (r *colReader) section() colReader { return colReader{b: r.take(r.uvarint()
 
 // decolumnize appends to dst the raw segment whose columnar form is col.
 func decolumnize(dst, col []byte) ([]byte, error) {
-	if len(col) < len(columnMagic)+1 || string(col[:len(columnMagic)]) != columnMagic {
-		return dst, formatErr("columnar segment: bad magic")
+	kind, err := columnKind(col)
+	if err != nil {
+		return dst, err
 	}
-	kind := col[len(columnMagic)]
+	dst = append(dst, segmentMagic...)
+	dst = append(dst, kind)
+	err = walkColumns(col, func(op byte, key, value []byte) error {
+		if op == opTombstone {
+			dst = append(dst, opTombstone)
+			dst = append(dst, key...)
+		} else {
+			dst = appendPut(dst, key, value)
+		}
+		return nil
+	})
+	return dst, err
+}
+
+// columnKind checks a columnar segment's magic and returns its kind.
+func columnKind(col []byte) (byte, error) {
+	if len(col) < len(columnMagic)+1 || string(col[:len(columnMagic)]) != columnMagic {
+		return 0, formatErr("columnar segment: bad magic")
+	}
+	return col[len(columnMagic)], nil
+}
+
+// walkColumns calls fn with every record of a columnar segment in order, as the
+// rows decolumnize writes would hold them: a tombstone's key hash, or a put's key
+// and value. key aliases col; value is scratch, valid only until fn returns. A
+// reader that only looks at each record once, as a restore does, is spared
+// writing the rows and parsing them again.
+//
+// When the segment is malformed, what fn was given may be garbage: its error is
+// returned, also when fn failed on that garbage first.
+func walkColumns(col []byte, fn func(op byte, key, value []byte) error) error {
+	kind, err := columnKind(col)
+	if err != nil {
+		return err
+	}
 	in := colReader{b: col[len(columnMagic)+1:]}
 	n := in.uvarint()
 	ops, tombs, keys, labels, namesSec, shapes := in.section(), in.section(), in.section(), in.section(), in.section(), in.section()
 	m := namesSec.uvarint()
 	if m > len(namesSec.b) {
-		return dst, formatErr("columnar segment: %d names in %d bytes", m, len(namesSec.b))
+		return formatErr("columnar segment: %d names in %d bytes", m, len(namesSec.b))
 	}
 	names := make([][]byte, m)
 	for i := range names {
@@ -249,24 +284,31 @@ func decolumnize(dst, col []byte) ([]byte, error) {
 	}
 	for _, r := range []*colReader{&in, &namesSec} {
 		if r.err != nil {
-			return dst, r.err
+			return r.err
 		}
 	}
-	dst = append(dst, segmentMagic...)
-	dst = append(dst, kind)
+	// A section read past its end gives nothing and notes it.
+	readErr := func() error {
+		for _, r := range append([]colReader{in, tombs, keys, labels, shapes}, cols...) {
+			if r.err != nil {
+				return r.err
+			}
+		}
+		return nil
+	}
 	var value []byte
 	for _, op := range ops.b {
+		var err error
 		switch op {
 		case opTombstone:
-			dst = append(dst, opTombstone)
-			dst = append(dst, tombs.take(16)...)
+			err = fn(opTombstone, tombs.take(16), nil)
 		case opPut:
 			key := keys.take(keys.uvarint())
 			value = value[:0]
 			if kind == kindNode {
 				l, err := codec.SkipLabels(labels.b)
 				if err != nil {
-					return dst, formatErr("columnar segment: labels: %v", err)
+					return formatErr("columnar segment: labels: %v", err)
 				}
 				value = append(value, labels.take(l)...)
 			}
@@ -285,26 +327,30 @@ func decolumnize(dst, col []byte) ([]byte, error) {
 				prev = i
 				l, err := codec.SkipValue(cols[i].b)
 				if err != nil {
-					return dst, formatErr("columnar segment: %s value: %v", names[i], err)
+					return formatErr("columnar segment: %s value: %v", names[i], err)
 				}
 				value = binary.AppendUvarint(value, uint64(len(names[i])))
 				value = append(value, names[i]...)
 				value = append(value, cols[i].take(l)...)
 			}
-			dst = appendPut(dst, key, value)
+			err = fn(opPut, key, value)
 		default:
-			return dst, formatErr("columnar segment: unknown op %d", op)
+			return formatErr("columnar segment: unknown op %d", op)
+		}
+		if err != nil {
+			if rerr := readErr(); rerr != nil {
+				return rerr
+			}
+			return err
 		}
 	}
-	// A section read past its end gave nothing and noted it; what was built
-	// from it is dropped here.
+	if err := readErr(); err != nil {
+		return err
+	}
 	for _, r := range append([]colReader{in, tombs, keys, labels, shapes}, cols...) {
-		if r.err != nil {
-			return dst, r.err
-		}
 		if len(r.b) != 0 {
-			return dst, formatErr("columnar segment: trailing bytes in a section")
+			return formatErr("columnar segment: trailing bytes in a section")
 		}
 	}
-	return dst, nil
+	return nil
 }

@@ -3,6 +3,8 @@ package backup
 import (
 	"bytes"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/graphvault/graphvault/internal/codec"
@@ -63,6 +65,7 @@ func TestColumnarRoundTrip(t *testing.T) {
 			if err != nil || !bytes.Equal(again, col) {
 				t.Fatalf("%c %d: columnize is not deterministic: %v", kind, n, err)
 			}
+			checkWalkMatchesRows(t, col)
 		}
 	}
 }
@@ -77,9 +80,11 @@ func TestDecolumnizeRefusesDamage(t *testing.T) {
 		if _, err := decolumnize(nil, col[:i]); err == nil {
 			t.Fatalf("truncated at %d of %d: no error", i, len(col))
 		}
+		checkWalkMatchesRows(t, col[:i])
 		bad := bytes.Clone(col)
 		bad[i] ^= 0x41
 		_, _ = decolumnize(nil, bad)
+		checkWalkMatchesRows(t, bad)
 	}
 	if _, err := decolumnize(nil, append(bytes.Clone(col), 0)); err == nil {
 		t.Fatal("trailing byte: no error")
@@ -99,6 +104,7 @@ func FuzzColumnar(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, col []byte) {
+		checkWalkMatchesRows(t, col)
 		raw, err := decolumnize(nil, col)
 		if err != nil {
 			return
@@ -111,4 +117,32 @@ func FuzzColumnar(f *testing.F) {
 			t.Fatalf("columnar form is not canonical:\n%x\n%x", col, again)
 		}
 	})
+}
+
+// checkWalkMatchesRows checks that walking a stored segment in its columns, as a
+// restore does, gives the records the rows rebuilt from it give, and refuses what
+// they refuse, for either kind it may be read as.
+func checkWalkMatchesRows(t *testing.T, col []byte) {
+	t.Helper()
+	for _, kind := range []byte{kindNode, kindEdge} {
+		var fromRows, walked []segmentRecord
+		keep := func(to *[]segmentRecord) func(segmentRecord) error {
+			return func(r segmentRecord) error {
+				r.key, r.value = strings.Clone(r.key), bytes.Clone(r.value)
+				*to = append(*to, r)
+				return nil
+			}
+		}
+		raw, err := decolumnize(nil, col)
+		if err == nil {
+			_, err = forEachRecord(raw, kind, keep(&fromRows))
+		}
+		werr := eachSegmentRecord(col, kind, keep(&walked))
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("kind %c: rows say %v, the walk %v", kind, err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(fromRows, walked) {
+			t.Fatalf("kind %c: the walk gives %d records, the rows %d, or others", kind, len(walked), len(fromRows))
+		}
+	}
 }

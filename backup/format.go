@@ -132,6 +132,57 @@ func forEachRecord(raw []byte, kind byte, fn func(r segmentRecord) error) (int, 
 	})
 }
 
+// checkRecordKind checks that record n of a segment of kind belongs there: a
+// put's key starts with "n:" or "e:" as kind says, a tombstone's key hash has the
+// kind's bit.
+func checkRecordKind(n int, kind, op byte, key []byte) error {
+	switch op {
+	case opPut:
+		if len(key) < 2 || key[0] != kind || key[1] != ':' {
+			return formatErr("segment: record %d: key of the wrong kind", n)
+		}
+	case opTombstone:
+		if len(key) != 16 {
+			return formatErr("segment: record %d: truncated tombstone", n)
+		}
+		if keyHash(key).isEdge() != (kind == kindEdge) {
+			return formatErr("segment: record %d: tombstone of the wrong kind", n)
+		}
+	}
+	return nil
+}
+
+// eachSegmentRecord is forEachRecord for a segment as it is stored, decompressed:
+// a columnar one is walked in its columns (see walkColumns), without rebuilding
+// its rows. A put's value is valid only until fn returns.
+func eachSegmentRecord(seg []byte, kind byte, fn func(r segmentRecord) error) error {
+	if !bytes.HasPrefix(seg, []byte(columnMagic)) {
+		_, err := forEachRecord(seg, kind, fn)
+		return err
+	}
+	if k, err := columnKind(seg); err != nil {
+		return err
+	} else if k != kind {
+		return formatErr("segment: kind %q, want %q", k, kind)
+	}
+	n := 0
+	return walkColumns(seg, func(op byte, key, value []byte) error {
+		if err := checkRecordKind(n, kind, op, key); err != nil {
+			return err
+		}
+		n++
+		r := segmentRecord{op: op}
+		if op == opTombstone {
+			r.kh = keyHash(key)
+		} else {
+			r.key = unsafe.String(unsafe.SliceData(key), len(key))
+			r.value = value
+			r.kh = hashKey(r.key)
+		}
+		return fn(r)
+	})
+}
+
 // forEachRecordAt walks a raw segment of the given kind and gives fn where each
 // record's parts lie in it: the key (a tombstone's key hash) and the value.
 func forEachRecordAt(raw []byte, kind byte, fn func(op byte, key, value [2]int) error) (int, error) {
@@ -161,20 +212,17 @@ func forEachRecordAt(raw []byte, kind byte, fn func(op byte, key, value [2]int) 
 			}
 			value = [2]int{off + k, off + k + int(vl)}
 			off = value[1]
-			if key[1]-key[0] < 2 || raw[key[0]] != kind || raw[key[0]+1] != ':' { // "n:" or "e:"
-				return n, formatErr("segment: record %d: key of the wrong kind", n)
-			}
 		case opTombstone:
 			if len(raw)-off < 16 {
 				return n, formatErr("segment: record %d: truncated tombstone", n)
 			}
 			key = [2]int{off, off + 16}
 			off += 16
-			if keyHash(raw[key[0]:key[1]]).isEdge() != (kind == kindEdge) {
-				return n, formatErr("segment: record %d: tombstone of the wrong kind", n)
-			}
 		default:
 			return n, formatErr("segment: record %d: unknown op %d", n, op)
+		}
+		if err := checkRecordKind(n, kind, op, raw[key[0]:key[1]]); err != nil {
+			return n, err
 		}
 		if err := fn(op, key, value); err != nil {
 			return n, err

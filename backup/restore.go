@@ -20,7 +20,7 @@ import (
 // fn must not keep raw: the buffer is reused once fn returns.
 func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte, fn func(i int, raw []byte) error) error {
 	free := make(chan []byte, e.cfg.workers+1)
-	return fetchMapped(ctx, e, objs, keys, free, false, func(_ int, raw []byte) ([]byte, error) { return raw, nil }, func(i int, raw []byte) error {
+	return fetchMapped(ctx, e, objs, keys, free, e.loadSegment, false, func(_ int, raw []byte) ([]byte, error) { return raw, nil }, func(i int, raw []byte) error {
 		err := fn(i, raw)
 		select {
 		case free <- raw:
@@ -30,12 +30,12 @@ func (e *Engine) fetchOrdered(ctx context.Context, objs []Object, keys [][]byte,
 	})
 }
 
-// fetchMapped loads objects with bounded concurrency, turns each into a T with prep
-// in the goroutine that loaded it, and hands the results to fn in order. It stops at
-// the first error. Objects are decompressed into buffers taken from free when it
-// has one; with releaseAfterPrep the buffer goes back to free as soon as prep
-// returns, so prep must copy whatever it keeps.
-func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]byte, free chan []byte, releaseAfterPrep bool, prep func(i int, raw []byte) (T, error), fn func(i int, v T) error) error {
+// fetchMapped loads objects with load and bounded concurrency, turns each into a T
+// with prep in the goroutine that loaded it, and hands the results to fn in order.
+// It stops at the first error. Objects are loaded into buffers taken from free
+// when it has one; with releaseAfterPrep the buffer goes back to free as soon as
+// prep returns, so prep must copy whatever it keeps.
+func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]byte, free chan []byte, load func(context.Context, Object, []byte, []byte) ([]byte, error), releaseAfterPrep bool, prep func(i int, raw []byte) (T, error), fn func(i int, v T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -61,7 +61,7 @@ func fetchMapped[T any](ctx context.Context, e *Engine, objs []Object, keys [][]
 				case dst = <-free: // a nil channel never gives one
 				default:
 				}
-				raw, err := e.loadSegment(ctx, objs[i], keys[i], dst)
+				raw, err := load(ctx, objs[i], keys[i], dst)
 				if err != nil {
 					r.err = err
 				} else {
@@ -205,7 +205,7 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 		}()
 		// Sized by the manifest's count, bounded by what the bytes can hold.
 		out := make([]decoded[T], 0, min(segs[i].Records, int64(len(raw)/3)+1))
-		_, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+		err := eachSegmentRecord(raw, kind, func(r segmentRecord) error {
 			d := decoded[T]{kh: r.kh, tombstone: r.op == opTombstone}
 			if !d.tombstone {
 				var err error
@@ -216,9 +216,13 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 			out = append(out, d)
 			return nil
 		})
+		var fe formatError
+		if errors.As(err, &fe) {
+			e.markDamaged(objs[i].Key)
+		}
 		return out, segmentErr(objs[i], err)
 	}
-	return fetchMapped(ctx, e, objs, objKeys, make(chan []byte, e.cfg.workers+1), true, prep, func(i int, recs []decoded[T]) error {
+	return fetchMapped(ctx, e, objs, objKeys, make(chan []byte, e.cfg.workers+1), e.loadInto, true, prep, func(i int, recs []decoded[T]) error {
 		for _, d := range recs {
 			if seen.hidden(d.kh, base[i]) || d.tombstone {
 				continue
