@@ -41,8 +41,8 @@ type columnizer struct {
 	recs   []colRecord
 	fields []colField
 	names  []string
-	last   int // the index name gave last, -1 at the start of a record
-	cols   [][]byte
+	last   int   // the index name gave last, -1 at the start of a record
+	at     []int // per column: its length, then where its next value goes
 }
 
 // name returns the index of a property name, adding it when new. Records of a
@@ -164,21 +164,41 @@ func columnize(dst, raw []byte) ([]byte, error) {
 		}
 		return b
 	})
-	if cap(c.cols) < len(sorted) {
-		c.cols = make([][]byte, len(sorted))
+	// The columns, most of a segment's bytes, are laid out first and then filled
+	// in one pass over the fields, so that each value is copied once.
+	if cap(c.at) < len(sorted) {
+		c.at = make([]int, len(sorted))
 	}
-	cols := c.cols[:len(sorted)]
-	for i := range cols {
-		cols[i] = cols[i][:0]
+	at := c.at[:len(sorted)]
+	clear(at)
+	for _, f := range c.fields {
+		at[order[f.name]] += f.end - f.start
+	}
+	end := len(dst)
+	for _, n := range at {
+		end += uvarintLen(n) + n
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, end-start)[:end]
+	for i, n := range at {
+		start += binary.PutUvarint(dst[start:], uint64(n))
+		at[i] = start
+		start += n
 	}
 	for _, f := range c.fields {
 		i := order[f.name]
-		cols[i] = append(cols[i], raw[f.start:f.end]...)
-	}
-	for _, col := range cols {
-		section(func(b []byte) []byte { return append(b, col...) })
+		at[i] += copy(dst[at[i]:], raw[f.start:f.end])
 	}
 	return dst, nil
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 // colReader reads the sections of a columnar segment; every read checks bounds.
