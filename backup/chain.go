@@ -98,7 +98,7 @@ func (e *Engine) liveIndex(ctx context.Context, m *Manifest) ([]liveEntry, error
 	hash := func(r segmentRecord, _ *arena.Arena) (uint64, error) { return hashValue(r.value), nil }
 	var nodes int
 	for _, kind := range []byte{kindNode, kindEdge} {
-		err := mergedDecoded(ctx, e, m, keys, kind, hash, func(kh keyHash, rh uint64) error {
+		err := mergedDecoded(ctx, e, m, keys, kind, false, hash, func(kh keyHash, rh uint64) error {
 			live = append(live, liveEntry{kh, rh})
 			return nil
 		})

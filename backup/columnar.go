@@ -245,7 +245,7 @@ func decolumnize(dst, col []byte) ([]byte, error) {
 	}
 	dst = append(dst, segmentMagic...)
 	dst = append(dst, kind)
-	err = walkColumns(col, func(op byte, key, value []byte) error {
+	err = walkColumns(col, false, func(op byte, key, value []byte) error {
 		if op == opTombstone {
 			dst = append(dst, opTombstone)
 			dst = append(dst, key...)
@@ -271,9 +271,14 @@ func columnKind(col []byte) (byte, error) {
 // reader that only looks at each record once, as a restore does, is spared
 // writing the rows and parsing them again.
 //
+// With check, every value fn is given passes codec.ValidateNode (with labels
+// that are valid ids) or codec.ValidateEdge: the walk makes their checks of the
+// labels, names and values as it meets them, each name once, instead of a check
+// walking every value again.
+//
 // When the segment is malformed, what fn was given may be garbage: its error is
 // returned, also when fn failed on that garbage first.
-func walkColumns(col []byte, fn func(op byte, key, value []byte) error) error {
+func walkColumns(col []byte, check bool, fn func(op byte, key, value []byte) error) error {
 	kind, err := columnKind(col)
 	if err != nil {
 		return err
@@ -291,6 +296,12 @@ func walkColumns(col []byte, fn func(op byte, key, value []byte) error) error {
 		if i > 0 && string(names[i-1]) >= string(names[i]) {
 			namesSec.fail("names not strictly increasing")
 		}
+	}
+	skipLabels, skipValue := codec.SkipLabels, codec.SkipValue
+	var named []bool // with check: whether a name was checked
+	if check {
+		skipLabels, skipValue = codec.CheckLabels, codec.CheckValue
+		named = make([]bool, m)
 	}
 	cols := make([]colReader, m)
 	for i := range cols {
@@ -326,7 +337,7 @@ func walkColumns(col []byte, fn func(op byte, key, value []byte) error) error {
 			key := keys.take(keys.uvarint())
 			value = value[:0]
 			if kind == kindNode {
-				l, err := codec.SkipLabels(labels.b)
+				l, err := skipLabels(labels.b)
 				if err != nil {
 					return formatErr("columnar segment: labels: %v", err)
 				}
@@ -345,7 +356,13 @@ func walkColumns(col []byte, fn func(op byte, key, value []byte) error) error {
 					break
 				}
 				prev = i
-				l, err := codec.SkipValue(cols[i].b)
+				if check && !named[i] {
+					if err := codec.CheckName(names[i]); err != nil {
+						return formatErr("columnar segment: %v", err)
+					}
+					named[i] = true
+				}
+				l, err := skipValue(cols[i].b)
 				if err != nil {
 					return formatErr("columnar segment: %s value: %v", names[i], err)
 				}

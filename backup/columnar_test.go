@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph"
 )
 
 // rowSegment builds a raw segment of the kind from records and tombstones.
@@ -120,29 +121,92 @@ func FuzzColumnar(f *testing.F) {
 }
 
 // checkWalkMatchesRows checks that walking a stored segment in its columns, as a
-// restore does, gives the records the rows rebuilt from it give, and refuses what
-// they refuse, for either kind it may be read as.
+// restore does, gives the records the rows rebuilt from it give (a segment
+// stored as rows gives its own), and refuses what
+// they refuse, for either kind it may be read as; and that a walk that checks
+// values refuses exactly what the rows and a check of every value refuse.
 func checkWalkMatchesRows(t *testing.T, col []byte) {
 	t.Helper()
+	validLabel := func(l []byte) error { return graph.ValidateID(string(l)) }
 	for _, kind := range []byte{kindNode, kindEdge} {
-		var fromRows, walked []segmentRecord
-		keep := func(to *[]segmentRecord) func(segmentRecord) error {
-			return func(r segmentRecord) error {
-				r.key, r.value = strings.Clone(r.key), bytes.Clone(r.value)
-				*to = append(*to, r)
-				return nil
+		for _, check := range []bool{false, true} {
+			var fromRows, walked []segmentRecord
+			keep := func(to *[]segmentRecord) func(segmentRecord) error {
+				return func(r segmentRecord) error {
+					r.key, r.value = strings.Clone(r.key), bytes.Clone(r.value)
+					*to = append(*to, r)
+					return nil
+				}
+			}
+			// A segment stored as rows is walked as rows, and its values are
+			// left to the record checks.
+			raw, err, columnar := col, error(nil), bytes.HasPrefix(col, []byte(columnMagic))
+			if columnar {
+				raw, err = decolumnize(nil, col)
+			}
+			if err == nil {
+				_, err = forEachRecord(raw, kind, keep(&fromRows))
+			}
+			for i, r := range fromRows {
+				if err != nil || !check || !columnar || r.op != opPut {
+					continue
+				}
+				if kind == kindNode {
+					err = codec.ValidateNode(r.value, validLabel)
+				} else {
+					err = codec.ValidateEdge(r.value)
+				}
+				fromRows[i].checked = true
+			}
+			werr := eachSegmentRecord(col, kind, check, keep(&walked))
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("kind %c, check %t: rows say %v, the walk %v", kind, check, err, werr)
+			}
+			if err == nil && !reflect.DeepEqual(fromRows, walked) {
+				t.Fatalf("kind %c, check %t: the walk gives %d records, the rows %d, or others", kind, check, len(walked), len(fromRows))
 			}
 		}
-		raw, err := decolumnize(nil, col)
-		if err == nil {
-			_, err = forEachRecord(raw, kind, keep(&fromRows))
+	}
+}
+
+// TestWalkChecksValues checks that a walk that checks values refuses a string,
+// a label and a property name that are not UTF-8, and a label that is not an id,
+// where a walk that does not check gives them on.
+func TestWalkChecksValues(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		kind   byte
+		labels []string
+		props  map[string]any
+	}{
+		{"string value", kindEdge, nil, map[string]any{"d": "ok\xff"}},
+		{"nested string", kindNode, nil, map[string]any{"d": []any{"a", "b\xfe"}}},
+		{"property name", kindEdge, nil, map[string]any{"n\xff": int64(1)}},
+		{"label", kindNode, []string{"l\xff"}, nil},
+		{"label not an id", kindNode, []string{"a\x00b"}, nil},
+	} {
+		var v []byte
+		var err error
+		key := "e:a\x00b\x00"
+		if c.kind == kindNode {
+			key = "n:a"
+			v, err = codec.AppendNodeValid(nil, c.labels, c.props)
+		} else {
+			v, err = codec.AppendEdgeValid(nil, c.props)
 		}
-		werr := eachSegmentRecord(col, kind, keep(&walked))
-		if (err == nil) != (werr == nil) {
-			t.Fatalf("kind %c: rows say %v, the walk %v", kind, err, werr)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
 		}
-		if err == nil && !reflect.DeepEqual(fromRows, walked) {
-			t.Fatalf("kind %c: the walk gives %d records, the rows %d, or others", kind, len(walked), len(fromRows))
+		raw := appendPut(append([]byte(segmentMagic), c.kind), []byte(key), v)
+		col, err := columnize(nil, raw)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := eachSegmentRecord(col, c.kind, false, func(segmentRecord) error { return nil }); err != nil {
+			t.Errorf("%s: a walk without checks refuses it: %v", c.name, err)
+		}
+		if err := eachSegmentRecord(col, c.kind, true, func(segmentRecord) error { return nil }); err == nil {
+			t.Errorf("%s: a walk with checks gives it on", c.name)
 		}
 	}
 }

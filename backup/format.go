@@ -114,6 +114,9 @@ type segmentRecord struct {
 	key   string
 	value []byte
 	kh    keyHash
+	// checked says the value passed codec.ValidateNode, with labels that are
+	// valid ids, or codec.ValidateEdge (see eachSegmentRecord).
+	checked bool
 }
 
 // forEachRecord decodes a raw segment of the given kind.
@@ -154,8 +157,9 @@ func checkRecordKind(n int, kind, op byte, key []byte) error {
 
 // eachSegmentRecord is forEachRecord for a segment as it is stored, decompressed:
 // a columnar one is walked in its columns (see walkColumns), without rebuilding
-// its rows. A put's value is valid only until fn returns.
-func eachSegmentRecord(seg []byte, kind byte, fn func(r segmentRecord) error) error {
+// its rows; with check, it checks the values as it goes and says so in each
+// record's checked. A put's value is valid only until fn returns.
+func eachSegmentRecord(seg []byte, kind byte, check bool, fn func(r segmentRecord) error) error {
 	if !bytes.HasPrefix(seg, []byte(columnMagic)) {
 		_, err := forEachRecord(seg, kind, fn)
 		return err
@@ -166,7 +170,7 @@ func eachSegmentRecord(seg []byte, kind byte, fn func(r segmentRecord) error) er
 		return formatErr("segment: kind %q, want %q", k, kind)
 	}
 	n := 0
-	return walkColumns(seg, func(op byte, key, value []byte) error {
+	return walkColumns(seg, check, func(op byte, key, value []byte) error {
 		if err := checkRecordKind(n, kind, op, key); err != nil {
 			return err
 		}
@@ -178,6 +182,7 @@ func eachSegmentRecord(seg []byte, kind byte, fn func(r segmentRecord) error) er
 			r.key = unsafe.String(unsafe.SliceData(key), len(key))
 			r.value = value
 			r.kh = hashKey(r.key)
+			r.checked = check
 		}
 		return fn(r)
 	})

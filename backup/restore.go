@@ -186,7 +186,10 @@ type decoded[T any] struct {
 // before it. It is what a restore reads. decode must copy what it keeps of the
 // record, segment buffers are reused; it may copy into the arena it is given,
 // which the loaders share one at a time, so that blocks fill up across segments.
-func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, decode func(segmentRecord, *arena.Arena) (T, error), fn func(kh keyHash, v T) error) error {
+//
+// With checkValues, the values of columnar segments are checked as they are
+// walked (see eachSegmentRecord), for a decode that would check them anyway.
+func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]byte, kind byte, checkValues bool, decode func(segmentRecord, *arena.Arena) (T, error), fn func(kh keyHash, v T) error) error {
 	segs, objs, objKeys, base := kindObjects(m, keys, kind)
 	seen := newShadows(m)
 	arenas := make(chan *arena.Arena, e.cfg.workers+1)
@@ -205,7 +208,7 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 		}()
 		// Sized by the manifest's count, bounded by what the bytes can hold.
 		out := make([]decoded[T], 0, min(segs[i].Records, int64(len(raw)/3)+1))
-		err := eachSegmentRecord(raw, kind, func(r segmentRecord) error {
+		err := eachSegmentRecord(raw, kind, checkValues, func(r segmentRecord) error {
 			d := decoded[T]{kh: r.kh, tombstone: r.op == opTombstone}
 			if !d.tombstone {
 				var err error
@@ -350,7 +353,7 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	}
 	nodes := func(yield func(graph.Node, error) bool) {
 		stopped := false
-		err := mergedDecoded(ctx, e, m, keys, kindNode, withoutArena(decodeNodeRecord), func(kh keyHash, n graph.Node) error {
+		err := mergedDecoded(ctx, e, m, keys, kindNode, false, withoutArena(decodeNodeRecord), func(kh keyHash, n graph.Node) error {
 			if selected != nil {
 				if _, ok := selected[kh]; !ok {
 					return nil
@@ -372,7 +375,7 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	}
 	edges := func(yield func(graph.Edge, error) bool) {
 		stopped := false
-		err := mergedDecoded(ctx, e, m, keys, kindEdge, withoutArena(decodeEdgeRecord), func(_ keyHash, ed graph.Edge) error {
+		err := mergedDecoded(ctx, e, m, keys, kindEdge, false, withoutArena(decodeEdgeRecord), func(_ keyHash, ed graph.Edge) error {
 			if selected != nil && !(inSet(selected, ed.Source) && inSet(selected, ed.Target)) {
 				return nil
 			}
@@ -409,10 +412,10 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 // as it is, into blocks the writer keeps (see copyChecked) instead of decoding it.
 func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte, sink codec.Sink, opts RestoreOptions, res *RestoreResult) error {
 	directed := m.Directed
-	seq := func(kind byte, check func(codec.Record) error, count *int64) iter.Seq2[codec.Record, error] {
+	seq := func(kind byte, check, checkKey func(codec.Record) error, count *int64) iter.Seq2[codec.Record, error] {
 		return func(yield func(codec.Record, error) bool) {
 			stopped := false
-			err := mergedDecoded(ctx, e, m, keys, kind, copyChecked(check), func(_ keyHash, r codec.Record) error {
+			err := mergedDecoded(ctx, e, m, keys, kind, true, copyChecked(check, checkKey), func(_ keyHash, r codec.Record) error {
 				if *count++; (res.Nodes+res.Edges)%65536 == 0 {
 					report(opts.Progress, Progress{Phase: kindPhase(kind), Records: res.Nodes + res.Edges})
 				}
@@ -431,20 +434,26 @@ func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte,
 			}
 		}
 	}
-	nodes := seq(kindNode, codec.CheckNode, &res.Nodes)
-	edges := seq(kindEdge, func(r codec.Record) error { return codec.CheckEdge(r, directed) }, &res.Edges)
+	nodes := seq(kindNode, codec.CheckNode, func(r codec.Record) error { return codec.CheckNodeKey(r.Key) }, &res.Nodes)
+	edges := seq(kindEdge, func(r codec.Record) error { return codec.CheckEdge(r, directed) },
+		func(r codec.Record) error { return codec.CheckEdgeKey(r.Key, directed) }, &res.Edges)
 	meta := graph.Meta{Directed: m.Directed, Position: m.Position, Normalized: true}
 	return sink.ReplaceEncoded(ctx, meta, nodes, edges)
 }
 
-// copyChecked returns a decoder for restoreEncoded: it checks a record and copies
-// it into the loader's arena, key and value in one region, so the writer gets
-// Owned records it can keep as they are (memgraph keeps such a pair without a
-// copy) and the copying (mostly first touches of fresh memory) runs beside the
-// writer, not in it.
-func copyChecked(check func(codec.Record) error) func(segmentRecord, *arena.Arena) (codec.Record, error) {
+// copyChecked returns a decoder for restoreEncoded: it checks a record (its key
+// alone, with checkKey, when the walk checked its value) and copies it into the
+// loader's arena, key and value in one region, so the writer gets Owned records
+// it can keep as they are (memgraph keeps such a pair without a copy) and the
+// copying (mostly first touches of fresh memory) runs beside the writer, not in
+// it.
+func copyChecked(check, checkKey func(codec.Record) error) func(segmentRecord, *arena.Arena) (codec.Record, error) {
 	return func(r segmentRecord, a *arena.Arena) (codec.Record, error) {
-		if err := check(codec.Record{Key: r.key, Value: r.value}); err != nil {
+		c := check
+		if r.checked {
+			c = checkKey
+		}
+		if err := c(codec.Record{Key: r.key, Value: r.value}); err != nil {
 			return codec.Record{}, err
 		}
 		key, value := a.Pair(r.key, r.value)

@@ -47,25 +47,44 @@ type Sink interface {
 // CheckNode checks a node record: a valid node key and a value ValidateNode
 // accepts, with labels that are valid ids. Errors wrap ErrCorrupt.
 func CheckNode(r Record) error {
-	kind, _, err := graph.ParseKey(r.Key)
-	if err != nil || kind != 'n' {
-		return fmt.Errorf("%w: bad node key %q: %v", ErrCorrupt, r.Key, err)
+	if err := CheckNodeKey(r.Key); err != nil {
+		return err
 	}
-	return ValidateNode(r.Value, func(l []byte) error { return graph.ValidateID(string(l)) })
+	return ValidateNode(r.Value, checkLabel)
 }
+
+// CheckNodeKey is CheckNode's check of the key alone.
+func CheckNodeKey(key string) error {
+	kind, _, err := graph.ParseKey(key)
+	if err != nil || kind != 'n' {
+		return fmt.Errorf("%w: bad node key %q: %v", ErrCorrupt, key, err)
+	}
+	return nil
+}
+
+// checkLabel checks that a label is a valid id.
+func checkLabel(l []byte) error { return graph.ValidateID(string(l)) }
 
 // CheckEdge checks an edge record: a valid edge key, with the smaller end first
 // when the graph is undirected, and a value ValidateEdge accepts. Errors wrap
 // ErrCorrupt.
 func CheckEdge(r Record, directed bool) error {
-	kind, parts, err := graph.ParseKey(r.Key)
-	if err != nil || kind != 'e' {
-		return fmt.Errorf("%w: bad edge key %q: %v", ErrCorrupt, r.Key, err)
-	}
-	if !directed && parts[1] < parts[0] {
-		return fmt.Errorf("%w: undirected edge key %q has the larger end first", ErrCorrupt, r.Key)
+	if err := CheckEdgeKey(r.Key, directed); err != nil {
+		return err
 	}
 	return ValidateEdge(r.Value)
+}
+
+// CheckEdgeKey is CheckEdge's check of the key alone.
+func CheckEdgeKey(key string, directed bool) error {
+	kind, parts, err := graph.ParseKey(key)
+	if err != nil || kind != 'e' {
+		return fmt.Errorf("%w: bad edge key %q: %v", ErrCorrupt, key, err)
+	}
+	if !directed && parts[1] < parts[0] {
+		return fmt.Errorf("%w: undirected edge key %q has the larger end first", ErrCorrupt, key)
+	}
+	return nil
 }
 
 // ValidateNode checks that b is a node's record value exactly as AppendNode writes
@@ -302,4 +321,33 @@ func SkipValue(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.off, nil
+}
+
+// CheckLabels is SkipLabels making the checks CheckNode makes of labels: UTF-8,
+// and valid ids.
+func CheckLabels(b []byte) (int, error) {
+	c := checker{b: b}
+	if err := c.labels(checkLabel); err != nil {
+		return 0, err
+	}
+	return c.off, nil
+}
+
+// CheckValue is SkipValue making the checks ValidateNode and ValidateEdge make of
+// a property's value: its strings are UTF-8.
+func CheckValue(b []byte) (int, error) {
+	c := checker{b: b}
+	if err := c.value(1); err != nil {
+		return 0, err
+	}
+	return c.off, nil
+}
+
+// CheckName makes the checks ValidateNode and ValidateEdge make of a property
+// name on its own: it is UTF-8.
+func CheckName(name []byte) error {
+	if !utf8.Valid(name) {
+		return fmt.Errorf("%w: property name is not UTF-8", ErrCorrupt)
+	}
+	return nil
 }
