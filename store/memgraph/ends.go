@@ -244,12 +244,7 @@ func (b *endsBuilder) buildPart(p int, ids *arena.Arena) missingEnd {
 		counts = make([]int32, len(part.slot))
 	)
 	for batch := range b.edges[p].batches {
-		for k, r := range batch {
-			end[k] = r.hi()
-		}
-		for k := range batch {
-			touch += first(end[k])
-		}
+		touch += readEnds(batch, &end, (*edgeRec).hi)
 		for k, r := range batch {
 			i := int32(-1)
 			if !dead[r] {
@@ -264,12 +259,7 @@ func (b *endsBuilder) buildPart(p int, ids *arena.Arena) missingEnd {
 		}
 	}
 	for batch := range b.los[p].batches {
-		for k, r := range batch {
-			end[k] = r.lo()
-		}
-		for k := range batch {
-			touch += first(end[k])
-		}
+		touch += readEnds(batch, &end, (*edgeRec).lo)
 		for k, r := range batch {
 			if _, ok := part.slot[end[k]]; !ok {
 				miss.note(r, end[k], true)
@@ -299,6 +289,19 @@ func (b *endsBuilder) buildPart(p int, ids *arena.Arena) missingEnd {
 		}
 	}
 	return miss
+}
+
+// readEnds reads one end of each edge of a batch into end, then touches the
+// first byte of each, and returns the sum of what it touched.
+func readEnds(batch []*edgeRec, end *[readAhead]string, of func(*edgeRec) string) byte {
+	for k, r := range batch {
+		end[k] = of(r)
+	}
+	var t byte
+	for k := range batch {
+		t += first(end[k])
+	}
+	return t
 }
 
 // first returns the first byte of s, or 0.
