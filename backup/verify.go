@@ -185,44 +185,62 @@ func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj s
 	for i, s := range l.Segments {
 		objs[i], dataKeys[i] = s.Object, dataKey
 	}
-	err := e.fetchOrdered(ctx, objs, dataKeys, func(i int, raw []byte) error {
-		s := l.Segments[i]
-		kind := kindNode
-		if s.Kind == "edge" {
-			kind = kindEdge
+	var err error
+	if l.Index.Key == "" {
+		// Without an index, each segment is walked and checked in the goroutine
+		// that loaded it; only its key hashes come back, in order.
+		prep := func(i int, raw []byte) (checkedSegment, error) {
+			c := checkSegment(raw, l.Segments[i].Kind, directed)
+			var fe formatError
+			if errors.As(c.err, &fe) {
+				e.markDamaged(objs[i].Key)
+			}
+			return c, nil
 		}
-		n, err := forEachRecord(raw, kind, func(r segmentRecord) error {
-			if l.Index.Key == "" {
-				keys.add(r.kh, r.op == opTombstone)
-			} else if err := checkIndexed(index, seen, r); err != nil {
-				return err
-			}
-			if r.op == opTombstone {
-				tombstones++
+		err = fetchMapped(ctx, e, objs, dataKeys, make(chan []byte, e.cfg.workers+1), e.loadInto, true, prep, func(i int, c checkedSegment) error {
+			s := l.Segments[i]
+			if c.err != nil {
+				rep.add(s.Key, "%v", c.err)
 				return nil
 			}
-			records++
-			rec := codec.Record{Key: r.key, Value: r.value}
-			if kind == kindNode {
-				if err := codec.CheckNode(rec); err != nil {
-					return fmt.Errorf("node %q: %v", r.key, err)
-				}
-				return nil
+			for j, kh := range c.khs {
+				keys.add(kh, c.tombstone[j])
 			}
-			if err := codec.CheckEdge(rec, directed); err != nil {
-				return fmt.Errorf("edge %q: %v", r.key, err)
+			records += int64(c.records)
+			tombstones += int64(len(c.khs) - c.records)
+			if int64(len(c.khs)) != s.Records {
+				rep.add(s.Key, "%d records, manifest says %d", len(c.khs), s.Records)
 			}
 			return nil
 		})
-		if err != nil {
-			rep.add(s.Key, "%v", err)
+	} else {
+		err = e.fetchOrdered(ctx, objs, dataKeys, func(i int, raw []byte) error {
+			s := l.Segments[i]
+			kind := kindNode
+			if s.Kind == "edge" {
+				kind = kindEdge
+			}
+			n, err := forEachRecord(raw, kind, func(r segmentRecord) error {
+				if err := checkIndexed(index, seen, r); err != nil {
+					return err
+				}
+				if r.op == opTombstone {
+					tombstones++
+					return nil
+				}
+				records++
+				return checkRecord(r, kind, directed)
+			})
+			if err != nil {
+				rep.add(s.Key, "%v", err)
+				return nil
+			}
+			if int64(n) != s.Records {
+				rep.add(s.Key, "%d records, manifest says %d", n, s.Records)
+			}
 			return nil
-		}
-		if int64(n) != s.Records {
-			rep.add(s.Key, "%d records, manifest says %d", n, s.Records)
-		}
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		return rep.absorb(err)
 	}
@@ -237,6 +255,60 @@ func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj s
 	}
 	if l.Index.Key == "" && keys.unique() != nil {
 		rep.add(obj, "a record key appears twice in the layer")
+	}
+	return nil
+}
+
+// checkedSegment is what verifyLayer keeps of a segment it checked: its key
+// hashes in order, which of them are tombstones, how many records it holds, or the
+// problem with it.
+type checkedSegment struct {
+	khs       []keyHash
+	tombstone []bool
+	records   int
+	err       error
+}
+
+// checkSegment walks a segment as stored, decompressed, and checks every record
+// as a restore does (see checkRecord).
+func checkSegment(raw []byte, kindName string, directed bool) checkedSegment {
+	kind := kindNode
+	if kindName == "edge" {
+		kind = kindEdge
+	}
+	var c checkedSegment
+	c.err = eachSegmentRecord(raw, kind, true, func(r segmentRecord) error {
+		c.khs = append(c.khs, r.kh)
+		c.tombstone = append(c.tombstone, r.op == opTombstone)
+		if r.op == opTombstone {
+			return nil
+		}
+		c.records++
+		return checkRecord(r, kind, directed)
+	})
+	return c
+}
+
+// checkRecord makes the checks a restore makes of a record (codec.CheckNode,
+// CheckEdge), of its key alone when its value was checked as it was read.
+func checkRecord(r segmentRecord, kind byte, directed bool) error {
+	rec := codec.Record{Key: r.key, Value: r.value}
+	if kind == kindNode {
+		err := codec.CheckNodeKey(r.key)
+		if err == nil && !r.checked {
+			err = codec.CheckNode(rec)
+		}
+		if err != nil {
+			return fmt.Errorf("node %q: %v", r.key, err)
+		}
+		return nil
+	}
+	err := codec.CheckEdgeKey(r.key, directed)
+	if err == nil && !r.checked {
+		err = codec.CheckEdge(rec, directed)
+	}
+	if err != nil {
+		return fmt.Errorf("edge %q: %v", r.key, err)
 	}
 	return nil
 }
