@@ -110,7 +110,13 @@ type Graph struct {
 }
 
 func newContent() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec], *ends) {
-	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge), newEnds()
+	nodes, edges := newTrees()
+	return nodes, edges, newEnds()
+}
+
+// newTrees returns empty node and edge trees.
+func newTrees() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec]) {
+	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge)
 }
 
 // snapshot is a read-only copy of the content, shared by views and journal entries.

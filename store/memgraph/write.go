@@ -370,7 +370,7 @@ type loader struct {
 
 func newLoader(ctx context.Context, directed bool) *loader {
 	l := &loader{ctx: ctx, directed: directed, ends: newEndsBuilder()}
-	l.nt, l.et, _ = newContent()
+	l.nt, l.et = newTrees()
 	l.a = arena.NewBulk()
 	return l
 }
