@@ -22,7 +22,6 @@ import (
 type ends struct {
 	seed  maphash.Seed
 	parts [endsParts]endsPart
-	n     int // nodes
 }
 
 // endsPart is one part of the index.
@@ -51,7 +50,14 @@ func (m *ends) part(id string) *endsPart {
 	return &m.parts[maphash.String(m.seed, id)%endsParts]
 }
 
-func (m *ends) len() int { return m.n }
+// len returns the number of nodes, for checks.
+func (m *ends) len() int {
+	n := 0
+	for i := range m.parts {
+		n += len(m.parts[i].slot)
+	}
+	return n
+}
 
 // addNode gives id a list, empty, unless it has one, and returns its part and slot.
 func (m *ends) addNode(id string) (*endsPart, int32) {
@@ -70,7 +76,6 @@ func (m *ends) addNode(id string) (*endsPart, int32) {
 		p.lists = append(p.lists, nil)
 	}
 	p.slot[strings.Clone(id)] = i
-	m.n++
 	return p, i
 }
 
@@ -122,7 +127,6 @@ func (m *ends) deleteNode(id string) {
 		delete(p.slot, id)
 		p.lists[i] = nil
 		p.free = append(p.free, i)
-		m.n--
 	}
 }
 
@@ -201,9 +205,6 @@ func (b *endsBuilder) build() (*ends, error) {
 	if first.edge != nil {
 		s, t := first.edge.ends()
 		return nil, fmt.Errorf("memgraph: replace: %w: edge %q-%q: node %q", ErrMissingEnd, s, t, first.id)
-	}
-	for i := range b.m.parts {
-		b.m.n += len(b.m.parts[i].slot)
 	}
 	return b.m, nil
 }
