@@ -56,6 +56,14 @@ func (e *Engine) put(ctx context.Context, key string, stored []byte) (bool, erro
 // markDamaged remembers an object that failed its hash or decoding on read.
 func (e *Engine) markDamaged(key string) { e.damaged.Store(key, struct{}{}) }
 
+// markIfMalformed marks an object damaged when err says its bytes are malformed.
+func (e *Engine) markIfMalformed(key string, err error) {
+	var fe formatError
+	if errors.As(err, &fe) {
+		e.markDamaged(key)
+	}
+}
+
 func (e *Engine) isDamaged(key string) bool {
 	_, ok := e.damaged.Load(key)
 	return ok

@@ -219,10 +219,7 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 			out = append(out, d)
 			return nil
 		})
-		var fe formatError
-		if errors.As(err, &fe) {
-			e.markDamaged(objs[i].Key)
-		}
+		e.markIfMalformed(objs[i].Key, err)
 		return out, segmentErr(objs[i], err)
 	}
 	return fetchMapped(ctx, e, objs, objKeys, make(chan []byte, e.cfg.workers+1), e.loadInto, true, prep, func(i int, recs []decoded[T]) error {
@@ -412,10 +409,10 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 // as it is, into blocks the writer keeps (see copyChecked) instead of decoding it.
 func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte, sink codec.Sink, opts RestoreOptions, res *RestoreResult) error {
 	directed := m.Directed
-	seq := func(kind byte, check, checkKey func(codec.Record) error, count *int64) iter.Seq2[codec.Record, error] {
+	seq := func(kind byte, count *int64) iter.Seq2[codec.Record, error] {
 		return func(yield func(codec.Record, error) bool) {
 			stopped := false
-			err := mergedDecoded(ctx, e, m, keys, kind, true, copyChecked(check, checkKey), func(_ keyHash, r codec.Record) error {
+			err := mergedDecoded(ctx, e, m, keys, kind, true, copyChecked(kind, directed), func(_ keyHash, r codec.Record) error {
 				if *count++; (res.Nodes+res.Edges)%65536 == 0 {
 					report(opts.Progress, Progress{Phase: kindPhase(kind), Records: res.Nodes + res.Edges})
 				}
@@ -434,26 +431,20 @@ func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte,
 			}
 		}
 	}
-	nodes := seq(kindNode, codec.CheckNode, func(r codec.Record) error { return codec.CheckNodeKey(r.Key) }, &res.Nodes)
-	edges := seq(kindEdge, func(r codec.Record) error { return codec.CheckEdge(r, directed) },
-		func(r codec.Record) error { return codec.CheckEdgeKey(r.Key, directed) }, &res.Edges)
+	nodes := seq(kindNode, &res.Nodes)
+	edges := seq(kindEdge, &res.Edges)
 	meta := graph.Meta{Directed: m.Directed, Position: m.Position, Normalized: true}
 	return sink.ReplaceEncoded(ctx, meta, nodes, edges)
 }
 
-// copyChecked returns a decoder for restoreEncoded: it checks a record (its key
-// alone, with checkKey, when the walk checked its value) and copies it into the
-// loader's arena, key and value in one region, so the writer gets Owned records
-// it can keep as they are (memgraph keeps such a pair without a copy) and the
-// copying (mostly first touches of fresh memory) runs beside the writer, not in
-// it.
-func copyChecked(check, checkKey func(codec.Record) error) func(segmentRecord, *arena.Arena) (codec.Record, error) {
+// copyChecked returns a decoder for restoreEncoded: it checks a record (see
+// checkRecord) and copies it into the loader's arena, key and value in one
+// region, so the writer gets Owned records it can keep as they are (memgraph
+// keeps such a pair without a copy) and the copying (mostly first touches of
+// fresh memory) runs beside the writer, not in it.
+func copyChecked(kind byte, directed bool) func(segmentRecord, *arena.Arena) (codec.Record, error) {
 	return func(r segmentRecord, a *arena.Arena) (codec.Record, error) {
-		c := check
-		if r.checked {
-			c = checkKey
-		}
-		if err := c(codec.Record{Key: r.key, Value: r.value}); err != nil {
+		if err := checkRecord(r, kind, directed); err != nil {
 			return codec.Record{}, err
 		}
 		key, value := a.Pair(r.key, r.value)

@@ -191,10 +191,7 @@ func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj s
 		// that loaded it; only its key hashes come back, in order.
 		prep := func(i int, raw []byte) (checkedSegment, error) {
 			c := checkSegment(raw, l.Segments[i].Kind, directed)
-			var fe formatError
-			if errors.As(c.err, &fe) {
-				e.markDamaged(objs[i].Key)
-			}
+			e.markIfMalformed(objs[i].Key, c.err)
 			return c, nil
 		}
 		err = fetchMapped(ctx, e, objs, dataKeys, make(chan []byte, e.cfg.workers+1), e.loadInto, true, prep, func(i int, c checkedSegment) error {
@@ -291,26 +288,28 @@ func checkSegment(raw []byte, kindName string, directed bool) checkedSegment {
 
 // checkRecord makes the checks a restore makes of a record (codec.CheckNode,
 // CheckEdge), of its key alone when its value was checked as it was read.
+// Errors wrap codec.ErrCorrupt.
 func checkRecord(r segmentRecord, kind byte, directed bool) error {
 	rec := codec.Record{Key: r.key, Value: r.value}
-	if kind == kindNode {
-		err := codec.CheckNodeKey(r.key)
-		if err == nil && !r.checked {
-			err = codec.CheckNode(rec)
-		}
-		if err != nil {
-			return fmt.Errorf("node %q: %v", r.key, err)
-		}
-		return nil
-	}
-	err := codec.CheckEdgeKey(r.key, directed)
-	if err == nil && !r.checked {
+	var err error
+	switch {
+	case kind == kindNode && r.checked:
+		err = codec.CheckNodeKey(r.key)
+	case kind == kindNode:
+		err = codec.CheckNode(rec)
+	case r.checked:
+		err = codec.CheckEdgeKey(r.key, directed)
+	default:
 		err = codec.CheckEdge(rec, directed)
 	}
-	if err != nil {
-		return fmt.Errorf("edge %q: %v", r.key, err)
+	switch {
+	case err == nil:
+		return nil
+	case kind == kindNode:
+		return fmt.Errorf("node %q: %w", r.key, err)
+	default:
+		return fmt.Errorf("edge %q: %w", r.key, err)
 	}
-	return nil
 }
 
 // checkIndexed checks a record against its layer's index (format 2 and before),
