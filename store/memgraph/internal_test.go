@@ -54,7 +54,7 @@ func TestReverseIndexFollowsEdges(t *testing.T) {
 func checkEnds(t *testing.T, g *Graph, when string) {
 	t.Helper()
 	stored := 0
-	g.edges.Ascend(func(r *edgeRec) bool {
+	g.edges.Scan(func(r *edgeRec) bool {
 		stored++
 		if n := count(g.ends.at(r.hi()), r); n != 1 {
 			t.Errorf("%s: edge %q is %d times under its end", when, r.key(), n)
@@ -63,7 +63,7 @@ func checkEnds(t *testing.T, g *Graph, when string) {
 	})
 	listed := 0
 	for id, rs := range g.ends.all {
-		if !g.nodes.Has(nodeProbe(id)) {
+		if _, ok := g.nodes.Get(nodeProbe(id)); !ok {
 			t.Errorf("%s: ends lists %q, which is not a node", when, id)
 		}
 		for _, r := range rs {
@@ -277,7 +277,7 @@ func TestViewSeqReadsAhead(t *testing.T) {
 	}
 	defer v.Close()
 	var want []string
-	g.nodes.Ascend(func(r *nodeRec) bool { want = append(want, r.key()); return true })
+	g.nodes.Scan(func(r *nodeRec) bool { want = append(want, r.key()); return true })
 	for _, stop := range []int{1, readAhead - 1, readAhead, readAhead + 1, n - 1, n, n + 1} {
 		var got []string
 		for r, err := range v.(*view).EncodedNodes(t.Context()) {

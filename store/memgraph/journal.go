@@ -69,12 +69,12 @@ func (e entry) batch() graph.Batch {
 	b := e.b
 	b.Ops = make([]graph.Op, 0, 1+e.content.nodes.Len()+e.content.edges.Len())
 	b.Ops = append(b.Ops, graph.Op{Kind: graph.OpReset})
-	e.content.nodes.Ascend(func(r *nodeRec) bool {
+	e.content.nodes.Scan(func(r *nodeRec) bool {
 		n, _ := mustDecode(r.node())
 		b.Ops = append(b.Ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
 		return true
 	})
-	e.content.edges.Ascend(func(r *edgeRec) bool {
+	e.content.edges.Scan(func(r *edgeRec) bool {
 		ed, _ := mustDecode(r.edge())
 		b.Ops = append(b.Ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: ed})
 		return true

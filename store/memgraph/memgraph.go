@@ -48,7 +48,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/btree"
+	"github.com/tidwall/btree"
 
 	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
@@ -65,6 +65,15 @@ var (
 
 // degree is the B-tree degree: nodes hold up to 2*degree-1 items.
 const degree = 32
+
+// nodeTree and edgeTree hold the records by key. They are copy-on-write: a copy
+// costs O(1), and the tree written after it copies the nodes it changes. They
+// take no locks of their own; Graph.mu guards the live trees, and copies are
+// only read.
+type (
+	nodeTree = btree.BTreeG[*nodeRec]
+	edgeTree = btree.BTreeG[*edgeRec]
+)
 
 // ctxEvery is how many records an iteration yields between two context checks.
 const ctxEvery = 1024
@@ -96,8 +105,8 @@ type Graph struct {
 	now      func() time.Time
 
 	mu    sync.Mutex
-	nodes *btree.BTreeG[*nodeRec] // by record key
-	edges *btree.BTreeG[*edgeRec] // by record key: (lo, hi, type)
+	nodes *nodeTree // by record key
+	edges *edgeTree // by record key: (lo, hi, type)
 	ends  *ends                   // every node's edges by their other end
 	snap  *snapshot               // read-only clone of the current content, nil after a write
 	seq   uint64                  // position of the newest batch
@@ -109,20 +118,21 @@ type Graph struct {
 	journal []entry
 }
 
-func newContent() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec], *ends) {
+func newContent() (*nodeTree, *edgeTree, *ends) {
 	nodes, edges := newTrees()
 	return nodes, edges, newEnds()
 }
 
 // newTrees returns empty node and edge trees.
-func newTrees() (*btree.BTreeG[*nodeRec], *btree.BTreeG[*edgeRec]) {
-	return btree.NewG(degree, lessNode), btree.NewG(degree, lessEdge)
+func newTrees() (*nodeTree, *edgeTree) {
+	opts := btree.Options{Degree: degree, NoLocks: true}
+	return btree.NewBTreeGOptions(lessNode, opts), btree.NewBTreeGOptions(lessEdge, opts)
 }
 
 // snapshot is a read-only copy of the content, shared by views and journal entries.
 type snapshot struct {
-	nodes *btree.BTreeG[*nodeRec]
-	edges *btree.BTreeG[*edgeRec]
+	nodes *nodeTree
+	edges *edgeTree
 }
 
 // New returns an empty graph, undirected unless [Directed] is given.
@@ -192,7 +202,7 @@ func mustDecode[T any](v T, err error) (T, bool) {
 // between two writes share one clone. g.mu must be held.
 func (g *Graph) snapshotLocked() *snapshot {
 	if g.snap == nil {
-		g.snap = &snapshot{nodes: g.nodes.Clone(), edges: g.edges.Clone()}
+		g.snap = &snapshot{nodes: g.nodes.Copy(), edges: g.edges.Copy()}
 	}
 	return g.snap
 }
@@ -266,23 +276,23 @@ func (v *view) Close() error {
 }
 
 func (v *view) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
-	return viewSeq(ctx, v, "nodes", func(s *snapshot) *btree.BTreeG[*nodeRec] { return s.nodes }, (*nodeRec).node)
+	return viewSeq(ctx, v, "nodes", func(s *snapshot) *nodeTree { return s.nodes }, (*nodeRec).node)
 }
 
 func (v *view) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
-	return viewSeq(ctx, v, "edges", func(s *snapshot) *btree.BTreeG[*edgeRec] { return s.edges }, (*edgeRec).edge)
+	return viewSeq(ctx, v, "edges", func(s *snapshot) *edgeTree { return s.edges }, (*edgeRec).edge)
 }
 
 // EncodedNodes yields the nodes as they are stored: see [codec.Source].
 func (v *view) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return viewSeq(ctx, v, "nodes", func(s *snapshot) *btree.BTreeG[*nodeRec] { return s.nodes }, func(r *nodeRec) (codec.Record, error) {
+	return viewSeq(ctx, v, "nodes", func(s *snapshot) *nodeTree { return s.nodes }, func(r *nodeRec) (codec.Record, error) {
 		return codec.Record{Key: r.key(), Value: r.val()}, nil
 	})
 }
 
 // EncodedEdges yields the edges as they are stored: see [codec.Source].
 func (v *view) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return viewSeq(ctx, v, "edges", func(s *snapshot) *btree.BTreeG[*edgeRec] { return s.edges }, func(r *edgeRec) (codec.Record, error) {
+	return viewSeq(ctx, v, "edges", func(s *snapshot) *edgeTree { return s.edges }, func(r *edgeRec) (codec.Record, error) {
 		return codec.Record{Key: r.key(), Value: r.val()}, nil
 	})
 }
@@ -327,7 +337,7 @@ func viewSeq[T interface{ touch() byte }, V any](ctx context.Context, v *view, w
 		}
 		if err == nil {
 			ok := true
-			tree(v.s).Ascend(func(item T) bool {
+			tree(v.s).Scan(func(item T) bool {
 				ahead[n] = item
 				if n++; n == readAhead {
 					ok = flush()

@@ -6,7 +6,6 @@ import (
 	"iter"
 	"unsafe"
 
-	"github.com/google/btree"
 
 	"github.com/graphvault/graphvault/internal/arena"
 	"github.com/graphvault/graphvault/internal/codec"
@@ -104,7 +103,7 @@ func normalizeOp(op graph.Op) (graph.Op, error) {
 func (g *Graph) applyLocked(op graph.Op, p prepared, u *undoLog) error {
 	switch op.Kind {
 	case graph.OpUpsertNode:
-		old, had := g.nodes.ReplaceOrInsert(p.node)
+		old, had := g.nodes.Set(p.node)
 		g.ends.addNode(p.node.id())
 		u.node(p.node, old, had)
 	case graph.OpDeleteNode:
@@ -128,7 +127,7 @@ func (g *Graph) applyLocked(op graph.Op, p prepared, u *undoLog) error {
 }
 
 func (g *Graph) putEdgeLocked(r *edgeRec) (*edgeRec, bool) {
-	old, had := g.edges.ReplaceOrInsert(r)
+	old, had := g.edges.Set(r)
 	g.ends.put(r, old)
 	return old, had
 }
@@ -152,7 +151,7 @@ func (g *Graph) deleteNodeLocked(key *nodeRec, u *undoLog) {
 	var doomed []*edgeRec
 	// Edges whose key starts with the node, then edges whose other end it is.
 	from := edgeRecOf(keyRec(graph.EdgePrefix+id+"\x00\x00"), false)
-	g.edges.AscendGreaterOrEqual(&from, func(r *edgeRec) bool {
+	g.edges.Ascend(&from, func(r *edgeRec) bool {
 		if r.lo() != id {
 			return false
 		}
@@ -183,8 +182,8 @@ type undo struct {
 }
 
 type content struct {
-	nodes *btree.BTreeG[*nodeRec]
-	edges *btree.BTreeG[*edgeRec]
+	nodes *nodeTree
+	edges *edgeTree
 	ends  *ends
 }
 
@@ -217,7 +216,7 @@ func (u undoLog) revert(g *Graph) {
 		case x.key != nil:
 			g.deleteEdgeLocked(x.key)
 		case x.node != nil:
-			g.nodes.ReplaceOrInsert(x.node)
+			g.nodes.Set(x.node)
 			g.ends.addNode(x.node.id())
 		default:
 			// The node was new: the batch's edges to it are already undone.
@@ -361,8 +360,8 @@ type loader struct {
 	directed bool
 	a        *arena.Arena
 	n        int // records so far, for checking ctx now and then
-	nt       *btree.BTreeG[*nodeRec]
-	et       *btree.BTreeG[*edgeRec]
+	nt       *nodeTree
+	et       *edgeTree
 	ends     *endsBuilder
 	nodeSlab []nodeRec // records are allocated in blocks: fewer objects to collect
 	edgeSlab []edgeRec
@@ -420,7 +419,7 @@ func (l *loader) node(kept rec) error {
 	r := &l.nodeSlab[0]
 	l.nodeSlab = l.nodeSlab[1:]
 	*r = nodeRec{kept}
-	l.nt.ReplaceOrInsert(r)
+	l.nt.Load(r)
 	l.ends.addNode(r.id())
 	return nil
 }
@@ -436,7 +435,7 @@ func (l *loader) edge(kept rec, swap bool) error {
 	r := &l.edgeSlab[0]
 	l.edgeSlab = l.edgeSlab[1:]
 	*r = edgeRecOf(kept, swap)
-	old, _ := l.et.ReplaceOrInsert(r)
+	old, _ := l.et.Load(r)
 	l.ends.addEdge(r, old)
 	return nil
 }
