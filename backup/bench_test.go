@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -15,7 +16,15 @@ import (
 	"github.com/graphvault/graphvault/store/memgraph"
 )
 
-// benchGraph is a LightRAG-shaped graph of 20k nodes and 60k edges.
+// The benchmark graph's size; go test ./backup -bench Restore -args -bench.nodes
+// 1000000 -bench.edges 3000000 measures at the scale of examples/bench.
+var (
+	benchNodes = flag.Int("bench.nodes", 20_000, "nodes in the benchmark graph")
+	benchEdges = flag.Int("bench.edges", 60_000, "edges in the benchmark graph")
+)
+
+// benchEngine returns an engine on an in-memory store and bucket, and a
+// LightRAG-shaped graph of -bench.nodes nodes and -bench.edges edges.
 func benchEngine(b *testing.B, opts ...Option) (*Engine, *memgraph.Graph) {
 	b.Helper()
 	ctx := context.Background()
@@ -29,7 +38,7 @@ func benchEngine(b *testing.B, opts ...Option) (*Engine, *memgraph.Graph) {
 		b.Fatal(err)
 	}
 	g := memgraph.New()
-	if err := graphtest.Generate(graphtest.GenerateOptions{Nodes: 20000, Edges: 60000, Seed: 1}).Replace(ctx, g); err != nil {
+	if err := graphtest.Generate(graphtest.GenerateOptions{Nodes: *benchNodes, Edges: *benchEdges, Seed: 1}).Replace(ctx, g); err != nil {
 		b.Fatal(err)
 	}
 	return e, g
@@ -89,15 +98,15 @@ func BenchmarkSnapshotIncremental(b *testing.B) {
 			if _, err := e.Snapshot(ctx, "g", r, SnapshotOptions{Kind: KindFull}); err != nil {
 				b.Fatal(err)
 			}
-			ids := graphtest.Generate(graphtest.GenerateOptions{Nodes: 20000, Seed: 1})
+			ids := graphtest.Generate(graphtest.GenerateOptions{Nodes: *benchNodes, Seed: 1})
 			round := 0
 			var row *store.Snapshot
 			for b.Loop() {
 				b.StopTimer()
 				round++
 				var ops []graph.Op
-				for i := range 200 {
-					n, _ := g.Node(ids.NodeID((i*97 + round) % 20000))
+				for i := range *benchNodes / 100 {
+					n, _ := g.Node(ids.NodeID((i*97 + round) % *benchNodes))
 					n.Props = map[string]any{"description": fmt.Sprint("round ", round)}
 					ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
 				}
