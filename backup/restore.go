@@ -193,6 +193,10 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 	segs, objs, objKeys, base := kindObjects(m, keys, kind)
 	seen := newShadows(m)
 	arenas := make(chan *arena.Arena, e.cfg.workers+1)
+	// Decoded records are handed over in slices that are used again, as segment
+	// buffers are: a new slice per segment would be new memory to fault in for
+	// every segment, beside the gigabytes a restore fills anyway.
+	outs := make(chan []decoded[T], e.cfg.workers+2)
 	prep := func(i int, raw []byte) ([]decoded[T], error) {
 		var a *arena.Arena
 		select {
@@ -207,7 +211,15 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 			}
 		}()
 		// Sized by the manifest's count, bounded by what the bytes can hold.
-		out := make([]decoded[T], 0, min(segs[i].Records, int64(len(raw)/3)+1))
+		want := int(min(segs[i].Records, int64(len(raw)/3)+1))
+		var out []decoded[T]
+		select {
+		case out = <-outs:
+		default:
+		}
+		if cap(out) < want {
+			out = make([]decoded[T], 0, want)
+		}
 		err := eachSegmentRecord(raw, kind, checkValues, func(r segmentRecord) error {
 			d := decoded[T]{kh: r.kh, tombstone: r.op == opTombstone}
 			if !d.tombstone {
@@ -230,6 +242,11 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 			if err := fn(d.kh, d.v); err != nil {
 				return err
 			}
+		}
+		clear(recs) // so that a slice waiting to be used keeps nothing alive
+		select {
+		case outs <- recs[:0]:
+		default:
 		}
 		return nil
 	})
