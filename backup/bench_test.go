@@ -138,6 +138,45 @@ func BenchmarkRestore(b *testing.B) {
 	reportRecords(b, row)
 }
 
+// BenchmarkRestoreChain restores an incremental snapshot of 1% of the nodes and
+// edges changed, on top of a full one: the restore reads two layers, as
+// examples/bench's does.
+func BenchmarkRestoreChain(b *testing.B) {
+	e, g := benchEngine(b)
+	ctx := context.Background()
+	if _, err := e.Snapshot(ctx, "g", g, SnapshotOptions{Kind: KindFull}); err != nil {
+		b.Fatal(err)
+	}
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: *benchNodes, Edges: *benchEdges, Seed: 1})
+	var ops []graph.Op
+	for i := 0; i < *benchNodes; i += 100 {
+		n := gen.Node(i)
+		n.Props["description"] = "changed"
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+	}
+	for j := 0; j < *benchEdges; j += 100 {
+		ed := gen.Edge(j)
+		ed.Props["description"] = "changed"
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: ed})
+	}
+	if err := g.Apply(ctx, ops); err != nil {
+		b.Fatal(err)
+	}
+	row, err := e.Snapshot(ctx, "g", g, SnapshotOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if row.Kind != string(KindIncremental) {
+		b.Fatalf("snapshot is %s", row.Kind)
+	}
+	for b.Loop() {
+		if _, err := e.Restore(ctx, row.ID, memgraph.New(), RestoreOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRecords(b, row)
+}
+
 // BenchmarkSnapshotFullFolder takes each full snapshot into a fresh folder, so that
 // every segment is written and made durable, as in a first backup.
 func BenchmarkSnapshotFullFolder(b *testing.B) {

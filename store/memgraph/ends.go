@@ -171,7 +171,7 @@ func (b *endsBuilder) addEdge(r, old *edgeRec) {
 	p := b.partOf(r.hi())
 	b.edges[p].add(r)
 	if old != nil {
-		b.dead[p].add(old) // old has r's key, so the same hi end
+		b.addDead(old)
 	}
 	// Edges mostly come in key order, so the lo ends run; checking the first of
 	// each run checks them all.
@@ -180,6 +180,9 @@ func (b *endsBuilder) addEdge(r, old *edgeRec) {
 		b.los[b.partOf(lo)].add(r)
 	}
 }
+
+// addDead notes an added edge that a later one with its key replaced.
+func (b *endsBuilder) addDead(old *edgeRec) { b.dead[b.partOf(old.hi())].add(old) }
 
 // build fills the index and returns it, or an error that names the first edge,
 // in key order, with an end that is not a node.

@@ -129,6 +129,11 @@ func TestEndsAfterLoadInAnyOrder(t *testing.T) {
 		{"edges out of order", ids, reversed},
 		{"nodes out of order", []string{"c", "a", "e", "b", "d"}, inOrder},
 		{"a node twice", []string{"a", "b", "b", "c", "d", "e"}, inOrder},
+		// Two runs, as a restore of two layers yields, with keys in both: the
+		// longer run after the shorter one, and before it.
+		{"edges again, short run first", ids, append(slices.Clone(inOrder[4:9]), inOrder...)},
+		{"edges again, short run last", ids, append(slices.Clone(inOrder), inOrder[4:9]...)},
+		{"nodes in two runs", []string{"b", "d", "a", "b", "c", "d", "e"}, inOrder},
 	} {
 		g := New()
 		if err := g.Replace(t.Context(), graph.Meta{}, seqOf(nodes(c.nodes)), seqOf(c.edges)); err != nil {

@@ -107,9 +107,9 @@ type Graph struct {
 	mu    sync.Mutex
 	nodes *nodeTree // by record key
 	edges *edgeTree // by record key: (lo, hi, type)
-	ends  *ends                   // every node's edges by their other end
-	snap  *snapshot               // read-only clone of the current content, nil after a write
-	seq   uint64                  // position of the newest batch
+	ends  *ends     // every node's edges by their other end
+	snap  *snapshot // read-only clone of the current content, nil after a write
+	seq   uint64    // position of the newest batch
 	// journalID names this graph's journal in views' Meta: positions restart at 1
 	// in a new graph, so they are only comparable within one id.
 	journalID string
@@ -119,14 +119,12 @@ type Graph struct {
 }
 
 func newContent() (*nodeTree, *edgeTree, *ends) {
-	nodes, edges := newTrees()
-	return nodes, edges, newEnds()
+	return newTree(lessNode), newTree(lessEdge), newEnds()
 }
 
-// newTrees returns empty node and edge trees.
-func newTrees() (*nodeTree, *edgeTree) {
-	opts := btree.Options{Degree: degree, NoLocks: true}
-	return btree.NewBTreeGOptions(lessNode, opts), btree.NewBTreeGOptions(lessEdge, opts)
+// newTree returns an empty tree ordered by less.
+func newTree[T any](less func(a, b T) bool) *btree.BTreeG[T] {
+	return btree.NewBTreeGOptions(less, btree.Options{Degree: degree, NoLocks: true})
 }
 
 // snapshot is a read-only copy of the content, shared by views and journal entries.

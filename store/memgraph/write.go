@@ -6,7 +6,6 @@ import (
 	"iter"
 	"unsafe"
 
-
 	"github.com/graphvault/graphvault/internal/arena"
 	"github.com/graphvault/graphvault/internal/codec"
 	"github.com/graphvault/graphvault/store/graph"
@@ -353,15 +352,15 @@ func orEmpty[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
 }
 
 // loader builds the content of a Replace aside from the graph: the trees as
-// records come, the index of edges by their other end, with the check that both
-// ends of every edge are nodes, at the end (see endsBuilder).
+// records come (see runs), the index of edges by their other end, with the check
+// that both ends of every edge are nodes, at the end (see endsBuilder).
 type loader struct {
 	ctx      context.Context
 	directed bool
 	a        *arena.Arena
 	n        int // records so far, for checking ctx now and then
-	nt       *nodeTree
-	et       *edgeTree
+	nodes    *runs[*nodeRec]
+	edges    *runs[*edgeRec]
 	ends     *endsBuilder
 	nodeSlab []nodeRec // records are allocated in blocks: fewer objects to collect
 	edgeSlab []edgeRec
@@ -369,7 +368,7 @@ type loader struct {
 
 func newLoader(ctx context.Context, directed bool) *loader {
 	l := &loader{ctx: ctx, directed: directed, ends: newEndsBuilder()}
-	l.nt, l.et = newTrees()
+	l.nodes, l.edges = newRuns(lessNode), newRuns(lessEdge)
 	l.a = arena.NewBulk()
 	return l
 }
@@ -419,7 +418,7 @@ func (l *loader) node(kept rec) error {
 	r := &l.nodeSlab[0]
 	l.nodeSlab = l.nodeSlab[1:]
 	*r = nodeRec{kept}
-	l.nt.Load(r)
+	l.nodes.add(r)
 	l.ends.addNode(r.id())
 	return nil
 }
@@ -435,7 +434,7 @@ func (l *loader) edge(kept rec, swap bool) error {
 	r := &l.edgeSlab[0]
 	l.edgeSlab = l.edgeSlab[1:]
 	*r = edgeRecOf(kept, swap)
-	old, _ := l.et.Load(r)
+	old, _ := l.edges.add(r)
 	l.ends.addEdge(r, old)
 	return nil
 }
@@ -449,13 +448,15 @@ func (g *Graph) finishLoad(l *loader, err error) error {
 	if err := l.ctx.Err(); err != nil {
 		return err
 	}
+	nodes := l.nodes.merge(func(*nodeRec) {})
+	edges := l.edges.merge(l.ends.addDead)
 	ends, err := l.ends.build()
 	if err != nil {
 		return err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.nodes, g.edges, g.ends = l.nt, l.et, ends
+	g.nodes, g.edges, g.ends = nodes, edges, ends
 	g.snap = nil
 	g.journalLocked(entry{content: g.snapshotLocked()})
 	return nil
