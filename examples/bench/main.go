@@ -407,6 +407,7 @@ func (b *bench) measure(step string, fn func() error) (float64, heapPeak, error)
 		}
 		stopCPU = func() { pprof.StopCPUProfile(); f.Close() }
 	}
+	settle()
 	s := startHeapSampler(sampleInterval)
 	cpu0 := processCPU()
 	start := time.Now()
@@ -524,6 +525,7 @@ func (b *bench) verify(ctx context.Context, snapshotID string) error {
 // copyGraphML copies the GraphML file to a backup folder, as the old system did.
 func (b *bench) copyGraphML(src string) error {
 	var n int64
+	settle()
 	s := startHeapSampler(sampleInterval)
 	cpu0 := processCPU()
 	start := time.Now()

@@ -147,6 +147,7 @@ type childResult struct {
 // wall time and the child's peak resident set. A failing program is an error that
 // carries the end of its output.
 func runChild(ctx context.Context, env []string, name string, args ...string) (childResult, error) {
+	settle()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	out := &tailBuffer{max: 4 << 10}
@@ -229,6 +230,12 @@ func dirSize(dir string) (int64, error) {
 	})
 	return total, err
 }
+
+// settle writes back every file system's dirty pages before a timed step, so that
+// no step pays for another's: zstd leaves its output unsynced, and a graphvault
+// snapshot ends with a sync of its bucket's whole file system (syncfs), which
+// would otherwise write back the zstd file made seconds before it.
+func settle() { syscall.Sync() }
 
 // processCPU returns the user and system CPU seconds this process has used.
 func processCPU() float64 {
