@@ -101,6 +101,28 @@ func TestRunTiny(t *testing.T) {
 	}
 }
 
+func TestRunWithoutExports(t *testing.T) {
+	c := config{nodes: 200, edges: 600, seed: 7, change: 0.01, dir: t.TempDir(), skip: append(slices.Clone(peers), sysCopy), keep: true}
+	rep, det, err := run(t.Context(), c)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if want := []string{sysCopy, sysRestic, sysZstd}; !slices.Equal(rep.Skipped, want) {
+		t.Errorf("skipped = %v, want %v", rep.Skipped, want)
+	}
+	if _, ok := rep.find(sysCopy, stepFull); ok {
+		t.Error("the copy ran although skipped")
+	}
+	for _, d := range []string{"graphml", "export", "copy"} {
+		if _, err := os.Stat(filepath.Join(det.dir, d)); !os.IsNotExist(err) {
+			t.Errorf("%s made with every peer skipped and no probe (stat: %v)", d, err)
+		}
+	}
+	if _, ok := rep.find(sysGraphvault, stepRestore); !ok || !det.restoreChecked {
+		t.Error("graphvault's restore did not run and get compared")
+	}
+}
+
 func TestCompareGraphs(t *testing.T) {
 	ctx := t.Context()
 	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 50, Edges: 120, Seed: 3})

@@ -131,7 +131,7 @@ func main() {
 	flag.StringVar(&jsonPath, "json", "", "write the results as JSON to this file")
 	flag.StringVar(&c.dir, "dir", "", "make the temporary directory in this directory")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory")
-	flag.StringVar(&skip, "skip", "", "comma-separated peers not to run (restic, zstd)")
+	flag.StringVar(&skip, "skip", "", "comma-separated peers not to run (restic, zstd, copy); with all three and -probe=false, no export is made")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile per graphvault step (FILE becomes FILE.<step>)")
 	flag.StringVar(&c.memProfile, "memprofile", "", "write heap profiles before and after each graphvault step (FILE.<step>-before, FILE.<step>)")
 	flag.StringVar(&level, "compression", "fast", "graphvault's compression level: fast, small or smallest")
@@ -205,6 +205,9 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 		defer os.RemoveAll(dir)
 	}
 	b := &bench{cfg: c, gen: gen, rep: rep, det: det, dir: dir}
+	if contains(c.skip, sysCopy) {
+		rep.Skipped = append(rep.Skipped, sysCopy)
+	}
 	for _, p := range peers {
 		switch {
 		case contains(c.skip, p):
@@ -296,18 +299,23 @@ func (b *bench) run(ctx context.Context) error {
 	start = time.Now()
 	graphmlPath := b.path("graphml", "graph_chunk_entity_relation.graphml")
 	jsonlPath := b.path("export", "graph.jsonl")
-	if err := exportGraphML(ctx, b.g, graphmlPath); err != nil {
-		return err
+	copyGraph := !contains(b.cfg.skip, sysCopy)
+	if copyGraph || len(b.peers) > 0 || b.cfg.probe {
+		if err := exportGraphML(ctx, b.g, graphmlPath); err != nil {
+			return err
+		}
+		if err := exportJSONLines(ctx, b.g, jsonlPath); err != nil {
+			return err
+		}
+		gmlSize, _ := dirSize(graphmlPath)
+		jsonSize, _ := dirSize(jsonlPath)
+		b.logf("exported GraphML (%s) and JSON lines (%s) in %.1fs", human(gmlSize), human(jsonSize), time.Since(start).Seconds())
 	}
-	if err := exportJSONLines(ctx, b.g, jsonlPath); err != nil {
-		return err
-	}
-	gmlSize, _ := dirSize(graphmlPath)
-	jsonSize, _ := dirSize(jsonlPath)
-	b.logf("exported GraphML (%s) and JSON lines (%s) in %.1fs", human(gmlSize), human(jsonSize), time.Since(start).Seconds())
 
-	if err := b.copyGraphML(graphmlPath); err != nil {
-		return err
+	if copyGraph {
+		if err := b.copyGraphML(graphmlPath); err != nil {
+			return err
+		}
 	}
 	if b.has(sysZstd) {
 		if err := b.zstd(ctx, jsonlPath); err != nil {
