@@ -207,6 +207,8 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 	b := &bench{cfg: c, gen: gen, rep: rep, det: det, dir: dir}
 	if contains(c.skip, sysCopy) {
 		rep.Skipped = append(rep.Skipped, sysCopy)
+	} else {
+		b.peers = append(b.peers, sysCopy) // a copy needs no program
 	}
 	for _, p := range peers {
 		switch {
@@ -245,7 +247,7 @@ type bench struct {
 	rep   *Report
 	det   *details
 	dir   string
-	peers []string // installed peers that run
+	peers []string // peers that run: the copy, and the installed programs not skipped
 
 	g      *memgraph.Graph
 	st     *store.Store
@@ -299,8 +301,7 @@ func (b *bench) run(ctx context.Context) error {
 	start = time.Now()
 	graphmlPath := b.path("graphml", "graph_chunk_entity_relation.graphml")
 	jsonlPath := b.path("export", "graph.jsonl")
-	copyGraph := !contains(b.cfg.skip, sysCopy)
-	if copyGraph || len(b.peers) > 0 || b.cfg.probe {
+	if len(b.peers) > 0 || b.cfg.probe {
 		if err := exportGraphML(ctx, b.g, graphmlPath); err != nil {
 			return err
 		}
@@ -312,7 +313,7 @@ func (b *bench) run(ctx context.Context) error {
 		b.logf("exported GraphML (%s) and JSON lines (%s) in %.1fs", human(gmlSize), human(jsonSize), time.Since(start).Seconds())
 	}
 
-	if copyGraph {
+	if b.has(sysCopy) {
 		if err := b.copyGraphML(graphmlPath); err != nil {
 			return err
 		}
@@ -403,6 +404,7 @@ func (b *bench) measure(step string, fn func() error) (float64, heapPeak, error)
 			return 0, heapPeak{}, err
 		}
 	}
+	settle()
 	var stopCPU func()
 	if b.cfg.cpuProfile != "" {
 		f, err := os.Create(profilePath(b.cfg.cpuProfile, step))
@@ -415,7 +417,6 @@ func (b *bench) measure(step string, fn func() error) (float64, heapPeak, error)
 		}
 		stopCPU = func() { pprof.StopCPUProfile(); f.Close() }
 	}
-	settle()
 	s := startHeapSampler(sampleInterval)
 	cpu0 := processCPU()
 	start := time.Now()
