@@ -13,7 +13,8 @@
 // leave some behind for [Driver.RemoveTemp] to collect. A writer of many objects
 // that needs them durable only together uses [Driver.PutUnsynced] and then
 // [Driver.Sync] ([blob.Syncer]): on Linux the two syncs per object become one
-// sync of the file system.
+// sync of the file system. On Linux, objects written by PutUnsynced leave the page
+// cache once they are on disk, unless the driver is opened with [KeepCached].
 //
 // Limits: a directory cannot be a file too, so the store cannot hold both "a" and
 // "a/b"; the second Put fails with an error wrapping [ErrConflict]. Key segments
@@ -65,6 +66,7 @@ type Driver struct {
 	dir    string
 	within string // dir with a trailing separator: every object path starts with it
 	root   *os.Root
+	drops  *dropQueue // nil when written objects stay cached
 
 	closeOnce sync.Once
 	closeErr  error
@@ -72,9 +74,26 @@ type Driver struct {
 
 var _ blob.Driver = (*Driver)(nil)
 
+// Option configures a Driver.
+type Option func(*options)
+
+type options struct {
+	keepCached bool
+}
+
+// KeepCached leaves the objects PutUnsynced writes in the page cache, as any
+// written file is, instead of dropping them once they are on disk (see Driver).
+// It suits a folder read back soon after it is written, and costs memory the
+// system has to find for every object.
+func KeepCached() Option { return func(o *options) { o.keepCached = true } }
+
 // Open returns a driver storing objects below dir, which is made absolute and
 // created if missing.
-func Open(dir string) (*Driver, error) {
+func Open(dir string, opts ...Option) (*Driver, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("fileblob: %w", err)
@@ -90,7 +109,11 @@ func Open(dir string) (*Driver, error) {
 	if !strings.HasSuffix(within, string(filepath.Separator)) {
 		within += string(filepath.Separator)
 	}
-	return &Driver{dir: abs, within: within, root: root}, nil
+	d := &Driver{dir: abs, within: within, root: root}
+	if dropBehind && !o.keepCached {
+		d.drops = new(dropQueue)
+	}
+	return d, nil
 }
 
 // Dir returns the absolute path of the directory holding the objects.
@@ -138,7 +161,11 @@ func (d *Driver) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil || !canSyncFS {
 		return err
 	}
-	return d.syncDir(".", syncFS)
+	err := d.syncDir(".", syncFS)
+	if d.drops != nil {
+		drop(d.drops.take(), err != nil)
+	}
+	return err
 }
 
 func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive, durable bool) (err error) {
@@ -161,13 +188,25 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive, du
 	//     created directories, their parents up to the root, so the path does too.
 	// A crash before 2 leaves only a ".tmp-" file, which List ignores and RemoveTemp
 	// collects. Without durable (PutUnsynced) the two syncs are left to Sync.
-	tmp, created, err := d.writeTemp(dir, data, durable)
+	tmp, f, created, err := d.writeTemp(dir, data, durable)
 	if err != nil {
 		return err
 	}
+	if f != nil {
+		defer func() {
+			if err != nil {
+				_ = f.Close()
+			} else {
+				drop(d.drops.push(f, int64(len(data))), true)
+			}
+		}()
+	}
+	renamed := false
 	defer func() {
-		// After a rename tmp is gone and Remove reports ErrNotExist; after a link or a
-		// failure it is an orphan. Either way there is nothing for the caller to do.
+		// After a link or a failure tmp is an orphan; after a rename it is gone.
+		if renamed {
+			return
+		}
 		if rmErr := d.root.Remove(tmp); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
 			err = errors.Join(err, rmErr)
 		}
@@ -182,6 +221,7 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, exclusive, du
 		}
 	} else {
 		err = d.commit(name, func() error { return d.root.Rename(tmp, name) })
+		renamed = err == nil
 	}
 	if err != nil || !durable {
 		return err
@@ -214,36 +254,30 @@ func (d *Driver) commit(name string, step func() error) error {
 }
 
 // writeTemp writes data to a new temporary file in dir, synced when sync is set,
-// and returns its name and whether dir had to be created.
-func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, created bool, _ error) {
-	// A concurrent Delete may remove dir or one of its parents, empty, while MkdirAll
-	// builds the path or before OpenFile; try again then. Once the temporary file
-	// exists the directory is not empty.
+// and returns its name and whether dir had to be created. An unsynced file that
+// is to be dropped from the cache once written (see dropbehind.go) is returned
+// open, for the caller to queue; any other is closed.
+func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, open *os.File, created bool, _ error) {
+	// The file is created in dir as it is; only when dir is missing is it made,
+	// so that a put into an existing folder walks the path once. A concurrent
+	// Delete may remove dir or one of its parents, empty, between MkdirAll and
+	// OpenFile; try again then. Once the temporary file exists the directory is
+	// not empty.
 	for attempt := 0; ; attempt++ {
-		fi, err := d.root.Stat(dir)
-		if err != nil {
-			created = true
-			err = d.root.MkdirAll(dir, dirPerm)
-		} else if !fi.IsDir() {
-			err = syscall.ENOTDIR
-		}
-		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
-			return "", false, fmt.Errorf("%w: a prefix of the key is an object: %w", ErrConflict, err)
-		}
-		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
-			// A parent MkdirAll had just made was removed, empty, by a concurrent Delete.
-			continue
-		}
-		if err != nil {
-			return "", false, err
-		}
 		tmp = filepath.Join(dir, TempPrefix+rand.Text())
 		f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
-			continue
+			created = true
+			err = d.root.MkdirAll(dir, dirPerm)
+			if err == nil || errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+		}
+		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+			return "", nil, false, fmt.Errorf("%w: a prefix of the key is an object: %w", ErrConflict, err)
 		}
 		if err != nil {
-			return "", false, err
+			return "", nil, false, err
 		}
 		_, err = f.Write(data)
 		switch {
@@ -252,6 +286,9 @@ func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, crea
 			err = f.Sync()
 		default:
 			startWriteback(f)
+			if err == nil && d.drops != nil {
+				return tmp, f, created, nil
+			}
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -260,9 +297,9 @@ func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, crea
 			if rmErr := d.root.Remove(tmp); rmErr != nil {
 				err = errors.Join(err, rmErr)
 			}
-			return "", false, err
+			return "", nil, false, err
 		}
-		return tmp, created, nil
+		return tmp, nil, created, nil
 	}
 }
 
@@ -519,6 +556,11 @@ func (d *Driver) RemoveTemp(ctx context.Context, cutoff time.Time) (int, error) 
 
 // Close releases the directory. Later calls fail; Close itself may be called again.
 func (d *Driver) Close() error {
-	d.closeOnce.Do(func() { d.closeErr = d.root.Close() })
+	d.closeOnce.Do(func() {
+		if d.drops != nil {
+			drop(d.drops.take(), false)
+		}
+		d.closeErr = d.root.Close()
+	})
 	return d.closeErr
 }

@@ -34,3 +34,22 @@ func startWriteback(f *os.File) {
 	}
 	_ = sc.Control(func(fd uintptr) { _ = unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WRITE) })
 }
+
+// dropBehind says that written objects are dropped from the page cache (see
+// dropbehind.go).
+const dropBehind = true
+
+// dropCached drops f's pages from the page cache, after waiting for their
+// writeback when wait is set: only clean pages are dropped.
+func dropCached(f *os.File, wait bool) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = sc.Control(func(fd uintptr) {
+		if wait {
+			_ = unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+		}
+		_ = unix.Fadvise(int(fd), 0, 0, unix.FADV_DONTNEED)
+	})
+}

@@ -11,3 +11,7 @@ const canSyncFS = false
 func syncFS(*os.File) error { return nil }
 
 func startWriteback(*os.File) {}
+
+const dropBehind = false
+
+func dropCached(*os.File, bool) {}
