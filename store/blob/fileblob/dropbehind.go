@@ -8,10 +8,9 @@ import (
 // Objects written by PutUnsynced, the bulk of a backup, leave the page cache once
 // they are on disk ("drop-behind"). A backup is written once and read rarely, so
 // keeping it cached would push out what the host reads all the time, its database
-// and its graph; and memory the system takes for the cache is fresh memory to
-// fill for every object, where pages given back are used again for the next ones.
-// On a virtual machine, writing into fresh memory was measured at about four
-// times the system time of writing into memory used before.
+// and its graph. Pages given back are used again for the next objects, so a large
+// snapshot holds about dropLagBytes of cache instead of its whole size, and does
+// not have to find fresh memory for every object.
 //
 // A written file is kept open in a queue while its writeback runs. Once the queue
 // holds more than dropLagBytes or dropLagFiles, the oldest file is waited for (its
