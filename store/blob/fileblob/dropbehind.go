@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// Objects written by PutUnsynced, the bulk of a backup, leave the page cache once
-// they are on disk ("drop-behind"). A backup is written once and read rarely, so
+// With DropBehind, objects written by PutUnsynced, the bulk of a backup, leave the
+// page cache once they are on disk. A backup is written once and read rarely, so
 // keeping it cached would push out what the host reads all the time, its database
 // and its graph. Pages given back are used again for the next objects, so a large
 // snapshot holds about dropLagBytes of cache instead of its whole size, and does

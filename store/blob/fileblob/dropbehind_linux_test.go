@@ -16,9 +16,9 @@ import (
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 )
 
-func TestConformanceKeepCached(t *testing.T) {
+func TestConformanceDropBehind(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) blob.Driver {
-		d, err := fileblob.Open(t.TempDir(), fileblob.KeepCached())
+		d, err := fileblob.Open(t.TempDir(), fileblob.DropBehind())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,9 +55,9 @@ func residentPages(t *testing.T, path string) int {
 	return n
 }
 
-// Objects written unsynced leave the page cache: the oldest ones as soon as more
-// than the lag is written after them, the rest at Sync; with KeepCached they
-// stay. Either way they read back whole.
+// With DropBehind, objects written unsynced leave the page cache: the oldest ones
+// as soon as more than the lag is written after them, the rest at Sync; without
+// it they stay. Either way they read back whole.
 func TestUnsyncedObjectsLeaveThePageCache(t *testing.T) {
 	dir := t.TempDir()
 	var fs unix.Statfs_t
@@ -70,12 +70,12 @@ func TestUnsyncedObjectsLeaveThePageCache(t *testing.T) {
 	ctx := context.Background()
 	const objects, size = 40, 4 << 20 // 160 MiB: more than the lag
 	data := func(i int) []byte { return bytes.Repeat([]byte(fmt.Sprintf("object %03d ", i)), size/11) }
-	for _, keep := range []bool{false, true} {
+	for _, keep := range []bool{true, false} {
 		t.Run(fmt.Sprintf("keep=%t", keep), func(t *testing.T) {
 			root := filepath.Join(dir, fmt.Sprint(keep))
 			var opts []fileblob.Option
-			if keep {
-				opts = append(opts, fileblob.KeepCached())
+			if !keep {
+				opts = append(opts, fileblob.DropBehind())
 			}
 			d, err := fileblob.Open(root, opts...)
 			if err != nil {
