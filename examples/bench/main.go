@@ -98,6 +98,7 @@ type config struct {
 	memProfile   string   // per graphvault step heap profiles, named from this path
 	probe        bool     // measure the engine's heap apart in a child process (see probe.go)
 	compression  backup.Compression
+	dropBehind   bool // open the bucket with fileblob.DropBehind
 	log          io.Writer
 }
 
@@ -135,6 +136,7 @@ func main() {
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile per graphvault step (FILE becomes FILE.<step>)")
 	flag.StringVar(&c.memProfile, "memprofile", "", "write heap profiles before and after each graphvault step (FILE.<step>-before, FILE.<step>)")
 	flag.StringVar(&level, "compression", "fast", "graphvault's compression level: fast, small or smallest")
+	flag.BoolVar(&c.dropBehind, "drop-behind", false, "open graphvault's bucket with fileblob.DropBehind: written objects leave the page cache")
 	flag.BoolVar(&c.probe, "probe", true, "also measure the engine's heap apart from the graph, in a child process")
 	flag.StringVar(&probeDir, "heap-probe", "", "run as the heap probe in this directory (used by the program itself)")
 	flag.StringVar(&probeIn[0], "probe-base", "", "heap probe: JSON-lines export for the full snapshot")
@@ -287,7 +289,11 @@ func (b *bench) run(ctx context.Context) error {
 	if b.st, err = store.Open(ctx, b.path("meta.db")); err != nil {
 		return err
 	}
-	drv, err := fileblob.Open(b.path("bucket"))
+	var bucketOpts []fileblob.Option
+	if b.cfg.dropBehind {
+		bucketOpts = append(bucketOpts, fileblob.DropBehind())
+	}
+	drv, err := fileblob.Open(b.path("bucket"), bucketOpts...)
 	if err != nil {
 		return err
 	}
