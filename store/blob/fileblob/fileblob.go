@@ -268,14 +268,16 @@ func (d *Driver) writeTemp(dir string, data []byte, sync bool) (tmp string, open
 	for attempt := 0; ; attempt++ {
 		tmp = filepath.Join(dir, TempPrefix+rand.Text())
 		f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		conflict := errors.Is(err, syscall.ENOTDIR)
 		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
 			created = true
 			err = d.root.MkdirAll(dir, dirPerm)
 			if err == nil || errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
+			conflict = errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist)
 		}
-		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+		if conflict {
 			return "", nil, false, fmt.Errorf("%w: a prefix of the key is an object: %w", ErrConflict, err)
 		}
 		if err != nil {

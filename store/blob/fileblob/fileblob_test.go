@@ -123,6 +123,7 @@ func TestConflict(t *testing.T) {
 	}{
 		{"below an object", d.Put, "obj/x", fileblob.ErrConflict},
 		{"below an object, exclusive", d.PutIfAbsent, "obj/x", fileblob.ErrConflict},
+		{"two below an object", d.PutUnsynced, "obj/x/y", fileblob.ErrConflict},
 		{"on a prefix", d.Put, "dir", fileblob.ErrConflict},
 		{"on a prefix, exclusive", d.PutIfAbsent, "dir", fileblob.ErrConflict},
 	}
