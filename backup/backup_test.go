@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/internal/codec"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/graph/wire"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -25,7 +25,7 @@ import (
 type harness struct {
 	t      *testing.T
 	ctx    context.Context
-	store  *store.Store
+	store  *meta.Store
 	bucket *blob.Bucket
 	drv    *memblob.Driver
 	engine *Engine
@@ -34,7 +34,7 @@ type harness struct {
 func newHarness(t *testing.T, opts ...Option) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +50,13 @@ func newHarness(t *testing.T, opts ...Option) *harness {
 	return &harness{t: t, ctx: ctx, store: st, bucket: b, drv: drv, engine: e}
 }
 
-func (h *harness) snapshot(g graph.Reader, kind Kind) *store.Snapshot {
+func (h *harness) snapshot(g graph.Reader, kind Kind) *meta.Snapshot {
 	h.t.Helper()
 	row, err := h.engine.Snapshot(h.ctx, "g1", g, SnapshotOptions{Kind: kind})
 	if err != nil {
 		h.t.Fatalf("snapshot: %v", err)
 	}
-	if row.Status != store.SnapshotCompleted {
+	if row.Status != meta.SnapshotCompleted {
 		h.t.Fatalf("status %s, want completed", row.Status)
 	}
 	return row
@@ -79,7 +79,7 @@ func (h *harness) restoreEqual(id string, want graphtest.Content, directed bool)
 	if directed {
 		opts = append(opts, memgraph.Directed())
 	}
-	// Into memgraph, records go across encoded (codec.Sink); into a writer that
+	// Into memgraph, records go across encoded (wire.Sink); into a writer that
 	// does not take them so, decoded.
 	for _, plain := range []bool{false, true} {
 		got := memgraph.New(opts...)
@@ -181,7 +181,7 @@ func TestSnapshotChainsRestoreEqual(t *testing.T) {
 			g := loadGenerated(t, 300, 900, directed)
 			r := rand.New(rand.NewPCG(1, 2))
 			type taken struct {
-				row  *store.Snapshot
+				row  *meta.Snapshot
 				want graphtest.Content
 			}
 			var all []taken
@@ -243,7 +243,7 @@ func TestUnchangedGraphWritesAlmostNothing(t *testing.T) {
 	}
 }
 
-// encodedReader keeps codec.Source of a graph's views and hides graph.Normalized.
+// encodedReader keeps wire.Source of a graph's views and hides graph.Normalized.
 type encodedReader struct{ r graph.Reader }
 
 func (p encodedReader) View(ctx context.Context) (graph.View, error) {
@@ -253,8 +253,8 @@ func (p encodedReader) View(ctx context.Context) (graph.View, error) {
 	}
 	return struct {
 		graph.View
-		codec.Source
-	}{v, v.(codec.Source)}, nil
+		wire.Source
+	}{v, v.(wire.Source)}, nil
 }
 
 // plainReader hides the optional interfaces of a graph and its views.
@@ -409,11 +409,11 @@ func TestErrors(t *testing.T) {
 		}(), ErrInvalid},
 		{"bad kind", func() error { _, err := h.engine.Snapshot(h.ctx, "g", g, SnapshotOptions{Kind: "weird"}); return err }(), ErrInvalid},
 		{"unknown snapshot", func() error {
-			_, err := h.engine.Restore(h.ctx, store.NewID(), g, RestoreOptions{})
+			_, err := h.engine.Restore(h.ctx, meta.NewID(), g, RestoreOptions{})
 			return err
 		}(), ErrNotFound},
 		{"malformed snapshot id", func() error { _, err := h.engine.Verify(h.ctx, "../../etc", true); return err }(), ErrInvalid},
-		{"delete unknown", h.engine.Delete(h.ctx, store.NewID()), ErrNotFound},
+		{"delete unknown", h.engine.Delete(h.ctx, meta.NewID()), ErrNotFound},
 		{"bad key size", func() error { _, err := New(h.store, h.bucket, WithEncryptionKey([]byte("short"))); return err }(), ErrInvalid},
 	}
 	for _, tt := range tests {
@@ -472,7 +472,7 @@ func newRand() *rand.Rand { return rand.New(rand.NewPCG(3, 4)) }
 // zstd of the rows, after passing each raw segment through edit, and commits the
 // changed manifest and row as if the snapshot had been written so. It returns the
 // new key of each segment by its place in the layers.
-func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit func(layer, seg int, raw []byte) []byte) [][]string {
+func storeAsRows(t *testing.T, h *harness, row *meta.Snapshot, format int, edit func(layer, seg int, raw []byte) []byte) [][]string {
 	t.Helper()
 	m := h.manifest(row.ID)
 	var keys [][]string
@@ -513,7 +513,7 @@ func storeAsRows(t *testing.T, h *harness, row *store.Snapshot, format int, edit
 
 // rewriteManifest stores m, with its root hash made anew, as the manifest of row,
 // as only a writer other than this package could.
-func rewriteManifest(t *testing.T, h *harness, row *store.Snapshot, m *Manifest) {
+func rewriteManifest(t *testing.T, h *harness, row *meta.Snapshot, m *Manifest) {
 	t.Helper()
 	m.Root = ""
 	var err error
@@ -714,11 +714,11 @@ func TestVerifyChecksWhatRestoreChecks(t *testing.T) {
 			return raw
 		}
 		return editFirstValue(t, raw, func(v []byte) []byte {
-			_, props, err := codec.DecodeNode(v)
+			_, props, err := wire.DecodeNode(v)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err = codec.AppendNode(nil, []string{"a\x00b"}, props)
+			v, err = wire.AppendNode(nil, []string{"a\x00b"}, props)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -28,7 +28,7 @@ var (
 func benchEngine(b *testing.B, opts ...Option) (*Engine, *memgraph.Graph) {
 	b.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func benchEngine(b *testing.B, opts ...Option) (*Engine, *memgraph.Graph) {
 }
 
 // benchSnapshot returns benchEngine's engine with a full snapshot of its graph.
-func benchSnapshot(b *testing.B) (*Engine, *store.Snapshot) {
+func benchSnapshot(b *testing.B) (*Engine, *meta.Snapshot) {
 	b.Helper()
 	e, g := benchEngine(b)
 	row, err := e.Snapshot(context.Background(), "g", g, SnapshotOptions{Kind: KindFull})
@@ -55,7 +55,7 @@ func benchSnapshot(b *testing.B) (*Engine, *store.Snapshot) {
 	return e, row
 }
 
-func reportRecords(b *testing.B, row *store.Snapshot) {
+func reportRecords(b *testing.B, row *meta.Snapshot) {
 	b.ReportMetric(float64(row.Records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(row.BytesNew), "bytes-new")
 }
@@ -63,7 +63,7 @@ func reportRecords(b *testing.B, row *store.Snapshot) {
 func BenchmarkSnapshotFull(b *testing.B) {
 	e, g := benchEngine(b)
 	ctx := context.Background()
-	var row *store.Snapshot
+	var row *meta.Snapshot
 	for b.Loop() {
 		var err error
 		if row, err = e.Snapshot(ctx, "g", g, SnapshotOptions{Kind: KindFull}); err != nil {
@@ -100,7 +100,7 @@ func BenchmarkSnapshotIncremental(b *testing.B) {
 			}
 			ids := graphtest.Generate(graphtest.GenerateOptions{Nodes: *benchNodes, Seed: 1})
 			round := 0
-			var row *store.Snapshot
+			var row *meta.Snapshot
 			for b.Loop() {
 				b.StopTimer()
 				round++
@@ -182,10 +182,10 @@ func BenchmarkRestoreChain(b *testing.B) {
 func BenchmarkSnapshotFullFolder(b *testing.B) {
 	_, g := benchEngine(b)
 	ctx := context.Background()
-	var row *store.Snapshot
+	var row *meta.Snapshot
 	for range b.N {
 		b.StopTimer()
-		st, err := store.Open(ctx, ":memory:")
+		st, err := meta.Open(ctx, ":memory:")
 		if err != nil {
 			b.Fatal(err)
 		}

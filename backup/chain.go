@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/graphvault/graphvault/internal/arena"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -56,18 +56,18 @@ func (e *Engine) Manifest(ctx context.Context, snapshotID string) (*Manifest, er
 }
 
 // completed returns the row of a completed snapshot, or ErrNotFound.
-func (e *Engine) completed(ctx context.Context, snapshotID string) (*store.Snapshot, error) {
-	if !store.ValidID(snapshotID) {
+func (e *Engine) completed(ctx context.Context, snapshotID string) (*meta.Snapshot, error) {
+	if !meta.ValidID(snapshotID) {
 		return nil, fmt.Errorf("%w: snapshot id %q", ErrInvalid, snapshotID)
 	}
 	row, err := e.store.GetSnapshot(ctx, snapshotID)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, meta.ErrNotFound) {
 			return nil, fmt.Errorf("%w: snapshot %s", ErrNotFound, snapshotID)
 		}
 		return nil, err
 	}
-	if row.Status != store.SnapshotCompleted {
+	if row.Status != meta.SnapshotCompleted {
 		return nil, fmt.Errorf("%w: snapshot %s is %s", ErrNotFound, snapshotID, row.Status)
 	}
 	return row, nil
@@ -76,9 +76,9 @@ func (e *Engine) completed(ctx context.Context, snapshotID string) (*store.Snaps
 // latestManifest returns the newest completed snapshot's manifest of a graph, or
 // ErrNotFound.
 func (e *Engine) latestManifest(ctx context.Context, graphID string) (*Manifest, error) {
-	row, err := e.store.LatestSnapshot(ctx, graphID, store.SnapshotCompleted)
+	row, err := e.store.LatestSnapshot(ctx, graphID, meta.SnapshotCompleted)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, meta.ErrNotFound) {
 			return nil, ErrNotFound
 		}
 		return nil, err

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // Segments are stored in columns. A raw segment (see FORMAT.md) holds its records
@@ -77,7 +77,7 @@ func columnize(dst, raw []byte) ([]byte, error) {
 		r := colRecord{op: op, key: key[0], keyEnd: key[1], fields: len(c.fields)}
 		if op == opPut {
 			c.last = -1
-			labels, err := codec.Fields(raw[value[0]:value[1]], kind == kindNode, func(name []byte, start, end int) {
+			labels, err := wire.Fields(raw[value[0]:value[1]], kind == kindNode, func(name []byte, start, end int) {
 				i := c.name(name)
 				c.fields = append(c.fields, colField{name: i, start: value[0] + start, end: value[0] + end})
 			})
@@ -271,8 +271,8 @@ func columnKind(col []byte) (byte, error) {
 // reader that only looks at each record once, as a restore does, is spared
 // writing the rows and parsing them again.
 //
-// With check, every value fn is given passes codec.ValidateNode (with labels
-// that are valid ids) or codec.ValidateEdge: the walk makes their checks of the
+// With check, every value fn is given passes wire.ValidateNode (with labels
+// that are valid ids) or wire.ValidateEdge: the walk makes their checks of the
 // labels, names and values as it meets them, each name once, instead of a check
 // walking every value again.
 //
@@ -297,10 +297,10 @@ func walkColumns(col []byte, check bool, fn func(op byte, key, value []byte) err
 			namesSec.fail("names not strictly increasing")
 		}
 	}
-	skipLabels, skipValue := codec.SkipLabels, codec.SkipValue
+	skipLabels, skipValue := wire.SkipLabels, wire.SkipValue
 	var named []bool // with check: whether a name was checked
 	if check {
-		skipLabels, skipValue = codec.CheckLabels, codec.CheckValue
+		skipLabels, skipValue = wire.CheckLabels, wire.CheckValue
 		named = make([]bool, m)
 	}
 	cols := make([]colReader, m)
@@ -357,7 +357,7 @@ func walkColumns(col []byte, check bool, fn func(op byte, key, value []byte) err
 				}
 				prev = i
 				if check && !named[i] {
-					if err := codec.CheckName(names[i]); err != nil {
+					if err := wire.CheckName(names[i]); err != nil {
 						return formatErr("columnar segment: %v", err)
 					}
 					named[i] = true

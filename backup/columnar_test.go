@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -35,9 +35,9 @@ func rowSegment(t testing.TB, kind byte, n int) []byte {
 			if i%3 == 0 {
 				labels = []string{"person", fmt.Sprint("l", i)}
 			}
-			v, err = codec.AppendNode(nil, labels, props)
+			v, err = wire.AppendNode(nil, labels, props)
 		} else {
-			v, err = codec.AppendEdge(nil, props)
+			v, err = wire.AppendEdge(nil, props)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -152,9 +152,9 @@ func checkWalkMatchesRows(t *testing.T, col []byte) {
 					continue
 				}
 				if kind == kindNode {
-					err = codec.ValidateNode(r.value, validLabel)
+					err = wire.ValidateNode(r.value, validLabel)
 				} else {
-					err = codec.ValidateEdge(r.value)
+					err = wire.ValidateEdge(r.value)
 				}
 				fromRows[i].checked = true
 			}
@@ -190,9 +190,9 @@ func TestWalkChecksValues(t *testing.T) {
 		key := "e:a\x00b\x00"
 		if c.kind == kindNode {
 			key = "n:a"
-			v, err = codec.AppendNodeValid(nil, c.labels, c.props)
+			v, err = wire.AppendNodeValid(nil, c.labels, c.props)
 		} else {
-			v, err = codec.AppendEdgeValid(nil, c.props)
+			v, err = wire.AppendEdgeValid(nil, c.props)
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)

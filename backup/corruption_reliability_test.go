@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestCorruptionEveryObject(t *testing.T) {
 	h := newHarness(t, WithEncryptionKey(key(3)))
 	g := loadGenerated(t, 120, 300, false)
-	var rows []*store.Snapshot
+	var rows []*meta.Snapshot
 	for round := range 3 {
 		if round > 0 {
 			mutate(t, g, rand.New(rand.NewPCG(11, uint64(round))), round)

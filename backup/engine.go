@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -62,7 +62,7 @@ type config struct {
 	segmentSplit uint64
 	maxSegment   int
 	minSegment   int
-	onCommit     []func(context.Context, *store.Snapshot)
+	onCommit     []func(context.Context, *meta.Snapshot)
 	compression  Compression
 	liveCache    bool
 }
@@ -86,7 +86,7 @@ func WithChainPolicy(p ChainPolicy) Option { return func(c *config) { c.chain = 
 // WithCommitHook calls fn after each snapshot is committed and recorded, in the
 // goroutine that took it, with the completed row. Replication uses it to ship every
 // new snapshot. fn must not block for long; it may start work of its own.
-func WithCommitHook(fn func(ctx context.Context, row *store.Snapshot)) Option {
+func WithCommitHook(fn func(ctx context.Context, row *meta.Snapshot)) Option {
 	return func(c *config) { c.onCommit = append(c.onCommit, fn) }
 }
 
@@ -135,7 +135,7 @@ func WithSegmentSize(minBytes, maxBytes, avgRecords int) Option {
 // Engine takes, restores, verifies and prunes snapshots. It is safe for concurrent
 // use; snapshots of one graph are serialized.
 type Engine struct {
-	store  *store.Store
+	store  *meta.Store
 	bucket *blob.Bucket
 	cfg    config
 	log    *slog.Logger
@@ -155,7 +155,7 @@ type Engine struct {
 }
 
 // New returns an Engine keeping metadata in st and data in bucket.
-func New(st *store.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) {
+func New(st *meta.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) {
 	if st == nil || bucket == nil {
 		return nil, fmt.Errorf("%w: store and bucket are required", ErrInvalid)
 	}
@@ -214,7 +214,7 @@ func New(st *store.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) 
 }
 
 // Store returns the metadata store the engine uses.
-func (e *Engine) Store() *store.Store { return e.store }
+func (e *Engine) Store() *meta.Store { return e.store }
 
 // Bucket returns the bucket the engine keeps data in.
 func (e *Engine) Bucket() *blob.Bucket { return e.bucket }

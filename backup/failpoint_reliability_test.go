@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -22,7 +22,7 @@ import (
 // faultHarness is an engine on a fault-injecting bucket.
 type faultHarness struct {
 	ctx    context.Context
-	store  *store.Store
+	store  *meta.Store
 	fd     *faultblob.Driver
 	bucket *blob.Bucket
 	engine *Engine
@@ -31,7 +31,7 @@ type faultHarness struct {
 func newFaultHarness(t *testing.T, encrypted bool) *faultHarness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestFailpointsEveryPersistStep(t *testing.T) {
 					cases++
 					h := newFaultHarness(t, step.encrypted)
 					g := loadGenerated(t, 150, 450, false)
-					var base *store.Snapshot
+					var base *meta.Snapshot
 					if incremental {
 						var err error
 						if base, err = h.engine.Snapshot(h.ctx, "g1", g, SnapshotOptions{}); err != nil {
@@ -155,16 +155,16 @@ func TestFailpointsEveryPersistStep(t *testing.T) {
 }
 
 // checkFailedInvisible checks that a failed snapshot left nothing visible.
-func checkFailedInvisible(t *testing.T, h *faultHarness, row *store.Snapshot, before []string, base *store.Snapshot) {
+func checkFailedInvisible(t *testing.T, h *faultHarness, row *meta.Snapshot, before []string, base *meta.Snapshot) {
 	t.Helper()
 	if row == nil {
 		t.Fatal("no row returned for a failed snapshot")
 	}
-	if row.Status != store.SnapshotFailed || row.Error == "" {
+	if row.Status != meta.SnapshotFailed || row.Error == "" {
 		t.Fatalf("returned row %s %q, want failed with the error", row.Status, row.Error)
 	}
 	stored, err := h.store.GetSnapshot(h.ctx, row.ID)
-	if err != nil || stored.Status != store.SnapshotFailed {
+	if err != nil || stored.Status != meta.SnapshotFailed {
 		t.Fatalf("stored row %+v %v, want failed", stored, err)
 	}
 	if ok, _ := h.fd.Unwrap().Stat(h.ctx, manifestKey("g1", row.ID)); ok.Key != "" {
@@ -176,7 +176,7 @@ func checkFailedInvisible(t *testing.T, h *faultHarness, row *store.Snapshot, be
 	if _, err := h.engine.Restore(h.ctx, row.ID, memgraph.New(), RestoreOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("restore of the failed snapshot: %v, want ErrNotFound", err)
 	}
-	n, err := h.store.CountSnapshots(h.ctx, store.SnapshotFilter{Status: store.SnapshotCompleted})
+	n, err := h.store.CountSnapshots(h.ctx, meta.SnapshotFilter{Status: meta.SnapshotCompleted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func checkFailedInvisible(t *testing.T, h *faultHarness, row *store.Snapshot, be
 	if _, err := h.engine.ResolveInterrupted(h.ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := h.store.GetSnapshot(h.ctx, row.ID); got.Status != store.SnapshotFailed {
+	if got, _ := h.store.GetSnapshot(h.ctx, row.ID); got.Status != meta.SnapshotFailed {
 		t.Fatalf("after ResolveInterrupted the row is %s", got.Status)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/zeebo/xxh3"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // FormatVersion is the snapshot format this package writes and the newest it reads.
@@ -114,8 +114,8 @@ type segmentRecord struct {
 	key   string
 	value []byte
 	kh    keyHash
-	// checked says the value passed codec.ValidateNode, with labels that are
-	// valid ids, or codec.ValidateEdge (see eachSegmentRecord).
+	// checked says the value passed wire.ValidateNode, with labels that are
+	// valid ids, or wire.ValidateEdge (see eachSegmentRecord).
 	checked bool
 }
 
@@ -354,7 +354,7 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if root != m.Root {
 		return nil, fmt.Errorf("manifest: root hash %s does not match content %s", m.Root, root)
 	}
-	if !ValidGraphID(m.GraphID) || !store.ValidID(m.ID) || len(m.Layers) == 0 {
+	if !ValidGraphID(m.GraphID) || !meta.ValidID(m.ID) || len(m.Layers) == 0 {
 		return nil, fmt.Errorf("manifest: bad graph id, snapshot id or no layers")
 	}
 	// Counts and sizes size what readers allocate: none may be negative.

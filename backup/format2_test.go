@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -29,7 +29,7 @@ func TestFormat2ChainsStillServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +42,11 @@ func TestFormat2ChainsStillServe(t *testing.T) {
 	if created, failed, err := e.Reindex(ctx); err != nil || created != 2 || failed != 0 {
 		t.Fatalf("reindex: %d created, %d failed, %v", created, failed, err)
 	}
-	rows, _, err := st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: "fixture"})
+	rows, _, err := st.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: "fixture"})
 	if err != nil || len(rows) != 2 {
 		t.Fatalf("rows %v, %v", rows, err)
 	}
-	slices.SortFunc(rows, func(a, b store.Snapshot) int { return a.StartedAt.Compare(b.StartedAt) })
+	slices.SortFunc(rows, func(a, b meta.Snapshot) int { return a.StartedAt.Compare(b.StartedAt) })
 	first, second := rows[0], rows[1]
 
 	g, err := format2Graph(ctx)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // GCOptions tune a garbage collection. The zero value deletes unreferenced objects
@@ -42,11 +42,11 @@ func (e *Engine) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		grace = time.Hour
 	}
 	cutoff := time.Now().Add(-max(grace, 0))
-	running, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: store.SnapshotRunning})
+	running, err := e.allSnapshots(ctx, meta.SnapshotFilter{Status: meta.SnapshotRunning})
 	if err != nil {
 		return nil, err
 	}
-	pending, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: store.SnapshotPending})
+	pending, err := e.allSnapshots(ctx, meta.SnapshotFilter{Status: meta.SnapshotPending})
 	if err != nil {
 		return nil, err
 	}
@@ -122,10 +122,10 @@ func (e *Engine) Reindex(ctx context.Context) (created, failed int, err error) {
 		}
 		if _, err := e.store.GetSnapshot(ctx, m.ID); err == nil {
 			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, meta.ErrNotFound) {
 			return created, failed, err
 		}
-		row := &store.Snapshot{ID: m.ID, GraphID: m.GraphID, Status: store.SnapshotCompleted, FinishedAt: m.CreatedAt}
+		row := &meta.Snapshot{ID: m.ID, GraphID: m.GraphID, Status: meta.SnapshotCompleted, FinishedAt: m.CreatedAt}
 		fillRow(row, m)
 		row.CreatedAt = m.StartedAt
 		if err := e.store.CreateSnapshot(ctx, row); err != nil {
@@ -133,7 +133,7 @@ func (e *Engine) Reindex(ctx context.Context) (created, failed int, err error) {
 		}
 		created++
 	}
-	rows, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: store.SnapshotCompleted})
+	rows, err := e.allSnapshots(ctx, meta.SnapshotFilter{Status: meta.SnapshotCompleted})
 	if err != nil {
 		return created, failed, err
 	}
@@ -144,7 +144,7 @@ func (e *Engine) Reindex(ctx context.Context) (created, failed int, err error) {
 			return created, failed, err
 		}
 		if !ok {
-			row.Status, row.Error = store.SnapshotFailed, "manifest missing from the bucket"
+			row.Status, row.Error = meta.SnapshotFailed, "manifest missing from the bucket"
 			if err := e.store.UpdateSnapshot(ctx, row); err != nil {
 				return created, failed, err
 			}
@@ -161,8 +161,8 @@ func (e *Engine) Reindex(ctx context.Context) (created, failed int, err error) {
 func (e *Engine) ResolveInterrupted(ctx context.Context, olderThan time.Duration) (int, error) {
 	cutoff := time.Now().Add(-olderThan)
 	n := 0
-	for _, status := range []string{store.SnapshotPending, store.SnapshotRunning} {
-		rows, err := e.allSnapshots(ctx, store.SnapshotFilter{Status: status})
+	for _, status := range []string{meta.SnapshotPending, meta.SnapshotRunning} {
+		rows, err := e.allSnapshots(ctx, meta.SnapshotFilter{Status: status})
 		if err != nil {
 			return n, err
 		}
@@ -174,9 +174,9 @@ func (e *Engine) ResolveInterrupted(ctx context.Context, olderThan time.Duration
 			m, err := e.readManifest(ctx, manifestKey(row.GraphID, row.ID))
 			if err == nil {
 				fillRow(row, m)
-				row.Status, row.FinishedAt = store.SnapshotCompleted, m.CreatedAt
+				row.Status, row.FinishedAt = meta.SnapshotCompleted, m.CreatedAt
 			} else {
-				row.Status, row.Error, row.FinishedAt = store.SnapshotFailed, "interrupted before commit", time.Now().UTC()
+				row.Status, row.Error, row.FinishedAt = meta.SnapshotFailed, "interrupted before commit", time.Now().UTC()
 			}
 			if err := e.store.UpdateSnapshot(ctx, row); err != nil {
 				return n, err

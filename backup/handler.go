@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -148,10 +148,10 @@ func mapErrors() {
 	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
 	httpx.Map(ErrWrongKey, http.StatusUnprocessableEntity)
 	httpx.Map(graph.ErrNotFound, http.StatusNotFound)
-	httpx.Map(store.ErrNotFound, http.StatusNotFound)
-	httpx.Map(store.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(store.ErrConflict, http.StatusConflict)
-	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
+	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
+	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(meta.ErrConflict, http.StatusConflict)
+	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -165,7 +165,7 @@ func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(
 func graphID(r *http.Request) (string, error) { return httpx.PathID(r, "id", ValidGraphID) }
 
 func snapshotID(r *http.Request, name string) (string, error) {
-	return httpx.PathID(r, name, store.ValidID)
+	return httpx.PathID(r, name, meta.ValidID)
 }
 
 // GraphInfo describes one graph: registered in the catalog, holding snapshots, or
@@ -173,7 +173,7 @@ func snapshotID(r *http.Request, name string) (string, error) {
 type GraphInfo struct {
 	ID         string            `json:"id"`
 	Registered bool              `json:"registered"`      // the catalog knows it
-	Stats      *store.GraphStats `json:"stats,omitempty"` // absent without snapshots
+	Stats      *meta.GraphStats `json:"stats,omitempty"` // absent without snapshots
 }
 
 // GET /graphs → 200 Page[GraphInfo], every graph in one page.
@@ -215,7 +215,7 @@ type SnapshotRequest struct {
 	Wait   bool              `json:"wait,omitempty"` // like ?wait=true
 }
 
-// POST /graphs/{id}/snapshots → 202 operation, or with wait 201 store.Snapshot.
+// POST /graphs/{id}/snapshots → 202 operation, or with wait 201 meta.Snapshot.
 func (h *handler) createSnapshot(w http.ResponseWriter, r *http.Request) {
 	id, err := graphID(r)
 	if err != nil {
@@ -303,11 +303,11 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn 
 }
 
 var (
-	snapshotStatuses = []string{store.SnapshotPending, store.SnapshotRunning, store.SnapshotCompleted, store.SnapshotFailed}
-	snapshotKinds    = []string{store.SnapshotFull, store.SnapshotIncremental, store.SnapshotSynthetic}
+	snapshotStatuses = []string{meta.SnapshotPending, meta.SnapshotRunning, meta.SnapshotCompleted, meta.SnapshotFailed}
+	snapshotKinds    = []string{meta.SnapshotFull, meta.SnapshotIncremental, meta.SnapshotSynthetic}
 )
 
-// GET /graphs/{id}/snapshots?status=&kind=&limit=&cursor= → 200 Page[store.Snapshot],
+// GET /graphs/{id}/snapshots?status=&kind=&limit=&cursor= → 200 Page[meta.Snapshot],
 // newest first. A graph without snapshots has an empty list.
 func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
 	id, err := graphID(r)
@@ -321,7 +321,7 @@ func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.SnapshotFilter{GraphID: id, Status: q.Get("status"), Kind: q.Get("kind"), Cursor: p.Cursor, Limit: p.Limit}
+	f := meta.SnapshotFilter{GraphID: id, Status: q.Get("status"), Kind: q.Get("kind"), Cursor: p.Cursor, Limit: p.Limit}
 	if f.Status != "" && !slices.Contains(snapshotStatuses, f.Status) {
 		fail(w, r, httpx.FieldErrorf("status", "must be one of %v", snapshotStatuses))
 		return
@@ -346,7 +346,7 @@ func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
 	resp.Write(w)
 }
 
-// GET /snapshots/{sid} → 200 store.Snapshot, whatever its status.
+// GET /snapshots/{sid} → 200 meta.Snapshot, whatever its status.
 func (h *handler) getSnapshot(w http.ResponseWriter, r *http.Request) {
 	sid, err := snapshotID(r, "sid")
 	if err != nil {
@@ -538,12 +538,12 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 func (h *handler) checkCompleted(ctx context.Context, sid string) error {
 	row, err := h.e.Store().GetSnapshot(ctx, sid)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, meta.ErrNotFound) {
 			return fmt.Errorf("%w: snapshot %s", ErrNotFound, sid)
 		}
 		return err
 	}
-	if row.Status != store.SnapshotCompleted {
+	if row.Status != meta.SnapshotCompleted {
 		return fmt.Errorf("%w: snapshot %s is %s", ErrNotFound, sid, row.Status)
 	}
 	return nil
@@ -558,11 +558,11 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 		from, to = q.Get("from"), q.Get("to")
 		fromField, toField = "from", "to"
 	}
-	if err := httpx.CheckID(fromField, from, store.ValidID); err != nil {
+	if err := httpx.CheckID(fromField, from, meta.ValidID); err != nil {
 		fail(w, r, err)
 		return
 	}
-	if err := httpx.CheckID(toField, to, store.ValidID); err != nil {
+	if err := httpx.CheckID(toField, to, meta.ValidID); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -653,7 +653,7 @@ func (h *handler) gc(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// GET /stats → 200 Page[store.GraphStats], one item per graph with snapshots.
+// GET /stats → 200 Page[meta.GraphStats], one item per graph with snapshots.
 func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 	st := h.e.Store()
 	resp, err := h.answers.Get(r.Context(), "stats", st.Generation(), func(ctx context.Context) (*httpx.Response, error) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -22,7 +22,7 @@ import (
 // bearer token.
 func ExampleNewHandler() {
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		panic(err)
 	}
@@ -48,7 +48,7 @@ func ExampleNewHandler() {
 	req.Header.Set("Authorization", "Bearer s3cret")
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, req)
-	var row store.Snapshot
+	var row meta.Snapshot
 	if err := json.Unmarshal(rec.Body.Bytes(), &row); err != nil {
 		panic(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -31,7 +31,7 @@ type api struct {
 	t       *testing.T
 	ctx     context.Context
 	engine  *Engine
-	store   *store.Store
+	store   *meta.Store
 	bucket  *blob.Bucket
 	graphs  *graph.Registry
 	ops     *httpx.Operations
@@ -43,7 +43,7 @@ type api struct {
 func newAPI(t *testing.T, opts ...HandlerOption) *api {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func resultOf(t *testing.T, st httpx.OperationStatus, v any) {
 // not change.
 func (a *api) written() (rows, objects int) {
 	a.t.Helper()
-	n, err := a.store.CountSnapshots(a.ctx, store.SnapshotFilter{})
+	n, err := a.store.CountSnapshots(a.ctx, meta.SnapshotFilter{})
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -196,9 +196,9 @@ func (a *api) written() (rows, objects int) {
 	return n, objects
 }
 
-func (a *api) snapshot(graphID string) store.Snapshot {
+func (a *api) snapshot(graphID string) meta.Snapshot {
 	a.t.Helper()
-	var row store.Snapshot
+	var row meta.Snapshot
 	a.want(a.do("POST", "/graphs/"+graphID+"/snapshots?wait=true", nil), http.StatusCreated).decode(a.t, &row)
 	return row
 }
@@ -207,9 +207,9 @@ func TestHandlerFlow(t *testing.T) {
 	a := newAPI(t)
 
 	// The old documented call: no body, no content type.
-	var first store.Snapshot
+	var first meta.Snapshot
 	resultOf(t, a.await(a.do("POST", "/graphs/g1/snapshots", nil)), &first)
-	if first.GraphID != "g1" || first.Status != store.SnapshotCompleted || first.Nodes != 40 {
+	if first.GraphID != "g1" || first.Status != meta.SnapshotCompleted || first.Nodes != 40 {
 		t.Fatalf("first snapshot: %+v", first)
 	}
 
@@ -218,22 +218,22 @@ func TestHandlerFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := a.want(a.do("POST", "/graphs/g1/snapshots", map[string]any{"kind": "incremental", "labels": map[string]string{"by": "test"}, "wait": true}), http.StatusCreated)
-	var second store.Snapshot
+	var second meta.Snapshot
 	res.decode(t, &second)
-	if second.Kind != store.SnapshotIncremental || second.Labels["by"] != "test" || second.ParentID != first.ID {
+	if second.Kind != meta.SnapshotIncremental || second.Labels["by"] != "test" || second.ParentID != first.ID {
 		t.Fatalf("second snapshot: %+v", second)
 	}
 	if got, want := res.header.Get("Location"), "/snapshots/"+second.ID; got != want {
 		t.Errorf("Location = %q, want %q", got, want)
 	}
 
-	var got store.Snapshot
+	var got meta.Snapshot
 	a.want(a.do("GET", "/snapshots/"+second.ID, nil), http.StatusOK).decode(t, &got)
 	if got.ID != second.ID || got.RootHash != second.RootHash {
 		t.Errorf("GET snapshot = %+v, want %+v", got, second)
 	}
 
-	var list httpx.Page[store.Snapshot]
+	var list httpx.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/g1/snapshots", nil), http.StatusOK).decode(t, &list)
 	if ids := snapshotIDs(list.Items); !slices.Equal(ids, []string{second.ID, first.ID}) || list.NextCursor != "" {
 		t.Errorf("list = %v next %q, want [%s %s]", ids, list.NextCursor, second.ID, first.ID)
@@ -294,7 +294,7 @@ func TestHandlerFlow(t *testing.T) {
 		graphs.Items[1].ID != "g2" || !graphs.Items[1].Registered || graphs.Items[1].Stats != nil {
 		t.Errorf("graphs: %+v", graphs.Items)
 	}
-	var stats httpx.Page[store.GraphStats]
+	var stats httpx.Page[meta.GraphStats]
 	a.want(a.do("GET", "/stats", nil), http.StatusOK).decode(t, &stats)
 	if len(stats.Items) != 1 || stats.Items[0].GraphID != "g1" || stats.Items[0].Snapshots != 2 {
 		t.Errorf("stats: %+v", stats.Items)
@@ -328,7 +328,7 @@ func TestHandlerFlow(t *testing.T) {
 	resultOf(t, a.await(a.do("POST", "/gc", nil)), &gc)
 }
 
-func snapshotIDs(rows []store.Snapshot) []string {
+func snapshotIDs(rows []meta.Snapshot) []string {
 	ids := make([]string, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
@@ -339,7 +339,7 @@ func snapshotIDs(rows []store.Snapshot) []string {
 func TestHandlerRejectsBadRequests(t *testing.T) {
 	a := newAPI(t, WithMaxBodyBytes(256))
 	snap := a.snapshot("g1")
-	unknown := store.NewID()
+	unknown := meta.NewID()
 	long := strings.Repeat("a", 300)
 	tests := []struct {
 		name   string
@@ -444,7 +444,7 @@ func TestHandlerPagination(t *testing.T) {
 				if cursor != "" {
 					target += "&cursor=" + cursor
 				}
-				var page httpx.Page[store.Snapshot]
+				var page httpx.Page[meta.Snapshot]
 				a.want(a.do("GET", target, nil), http.StatusOK).decode(t, &page)
 				if len(page.Items) > limit {
 					t.Fatalf("page of %d items, limit %d", len(page.Items), limit)
@@ -460,7 +460,7 @@ func TestHandlerPagination(t *testing.T) {
 			}
 		})
 	}
-	var failed httpx.Page[store.Snapshot]
+	var failed httpx.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/g1/snapshots?status=failed", nil), http.StatusOK).decode(t, &failed)
 	if len(failed.Items) != 0 {
 		t.Errorf("failed snapshots: %v", snapshotIDs(failed.Items))
@@ -484,7 +484,7 @@ func TestHandlerMountedWithAuth(t *testing.T) {
 		{"snapshot without token", "POST", "/graphs/g1/snapshots", nil, 401},
 		{"snapshot with wrong token", "POST", "/graphs/g1/snapshots", []string{"Authorization", "Bearer nope"}, 401},
 		{"gc without token", "POST", "/gc", nil, 401},
-		{"delete without token", "DELETE", "/snapshots/" + store.NewID(), nil, 401},
+		{"delete without token", "DELETE", "/snapshots/" + meta.NewID(), nil, 401},
 		{"list without token", "GET", "/graphs/g1/snapshots", nil, 200},
 		{"stats without token", "GET", "/stats", nil, 200},
 	}
@@ -509,13 +509,13 @@ func TestHandlerMountedWithAuth(t *testing.T) {
 
 	// The documented call, under its documented path, with the token.
 	st := a.await(a.do("POST", "/graphs/g1/snapshots", nil, "Authorization", "Bearer s3cret"))
-	var row store.Snapshot
+	var row meta.Snapshot
 	resultOf(t, st, &row)
 	res := a.want(a.do("POST", "/graphs/g1/snapshots?wait=true", nil, "Authorization", "Bearer s3cret"), http.StatusCreated)
 	if got, want := res.header.Get("Location"), prefix+"/snapshots/"; !strings.HasPrefix(got, want) {
 		t.Errorf("Location = %q, want under %q", got, want)
 	}
-	var list httpx.Page[store.Snapshot]
+	var list httpx.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/g1/snapshots", nil), http.StatusOK).decode(t, &list)
 	if len(list.Items) != 2 || list.Items[1].ID != row.ID {
 		t.Errorf("list after snapshots: %v", snapshotIDs(list.Items))
@@ -533,7 +533,7 @@ func TestHandlerOperationFailure(t *testing.T) {
 	if p := res.problem(t); strings.Contains(p.Detail, "disk on fire") {
 		t.Errorf("500 leaks the error: %+v", p)
 	}
-	var failed httpx.Page[store.Snapshot]
+	var failed httpx.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/broken/snapshots?status=failed", nil), http.StatusOK).decode(t, &failed)
 	if len(failed.Items) != 2 {
 		t.Errorf("%d failed rows, want 2", len(failed.Items))
@@ -562,7 +562,7 @@ func TestErrorStatuses(t *testing.T) {
 		{&CorruptError{Key: "k", Err: fmt.Errorf("bad")}, 422},
 		{ErrWrongKey, 422},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), 504},
-		{fmt.Errorf("x: %w", store.ErrClosed), 503},
+		{fmt.Errorf("x: %w", meta.ErrClosed), 503},
 	}
 	for _, tt := range tests {
 		if got := httpx.StatusOf(tt.err); got != tt.want {
@@ -718,13 +718,13 @@ func TestHandlerCachedAnswersSeeWrites(t *testing.T) {
 	a := newAPI(t)
 	list := func() []string {
 		t.Helper()
-		var page httpx.Page[store.Snapshot]
+		var page httpx.Page[meta.Snapshot]
 		a.want(a.do("GET", "/graphs/g1/snapshots?limit=10", nil), http.StatusOK).decode(t, &page)
 		return snapshotIDs(page.Items)
 	}
 	count := func() int64 {
 		t.Helper()
-		var page httpx.Page[store.GraphStats]
+		var page httpx.Page[meta.GraphStats]
 		a.want(a.do("GET", "/stats", nil), http.StatusOK).decode(t, &page)
 		var n int64
 		for _, g := range page.Items {

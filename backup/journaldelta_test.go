@@ -6,14 +6,14 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
 )
 
 // snapshotPhases takes an automatic snapshot and says whether it read the journal.
-func (h *harness) snapshotPhases(g graph.Reader) (*store.Snapshot, bool) {
+func (h *harness) snapshotPhases(g graph.Reader) (*meta.Snapshot, bool) {
 	h.t.Helper()
 	journal := false
 	row, err := h.engine.Snapshot(h.ctx, "g1", g, SnapshotOptions{Progress: func(p Progress) {

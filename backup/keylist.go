@@ -6,7 +6,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/internal/kmerge"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -19,7 +19,7 @@ const keyRunSize = 1 << 16
 // runs, so that millions of them never need one large allocation nor a copy to
 // grow, and a run is sorted on a goroutine of its own as soon as it is full,
 // beside the scan, so that little sorting is left for the end. Records that
-// arrive in strictly increasing key order (ordered: from a codec.Source) cannot
+// arrive in strictly increasing key order (ordered: from a wire.Source) cannot
 // repeat a key: they are only counted, and checked against the key before them.
 type keyList struct {
 	ordered             bool
@@ -41,7 +41,7 @@ func (l *keyList) addScanned(r *scanned) error {
 }
 
 // addInOrder adds a record from a view that yields its keys in increasing order,
-// nodes then edges (a codec.Source). A key not above the one before it is an
+// nodes then edges (a wire.Source). A key not above the one before it is an
 // ErrInvalid.
 func (l *keyList) addInOrder(kind byte, key []byte) error {
 	if l.prev != nil && kind == l.prevKind && bytes.Compare(key, l.prev) <= 0 {
@@ -90,8 +90,8 @@ func (l *keyList) unique() error {
 }
 
 // newKeyList returns the key list for a scan of view: ordered when the view hands
-// over its records encoded, in key order (codec.Source).
+// over its records encoded, in key order (wire.Source).
 func newKeyList(view graph.View) *keyList {
-	_, ordered := view.(codec.Source)
+	_, ordered := view.(wire.Source)
 	return &keyList{ordered: ordered}
 }

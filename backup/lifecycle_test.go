@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -104,7 +104,7 @@ func TestFailingBucketLeavesNothingVisible(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, err := store.Open(ctx, ":memory:")
+			st, err := meta.Open(ctx, ":memory:")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,11 +121,11 @@ func TestFailingBucketLeavesNothingVisible(t *testing.T) {
 			if err == nil {
 				t.Fatal("snapshot succeeded on a failing bucket")
 			}
-			if row == nil || row.Status != store.SnapshotFailed || row.Error == "" {
+			if row == nil || row.Status != meta.SnapshotFailed || row.Error == "" {
 				t.Fatalf("row %+v, want failed with an error", row)
 			}
 			got, err := st.GetSnapshot(ctx, row.ID)
-			if err != nil || got.Status != store.SnapshotFailed {
+			if err != nil || got.Status != meta.SnapshotFailed {
 				t.Fatalf("stored row %+v, %v", got, err)
 			}
 			if ok, _ := b.Exists(ctx, manifestKey("g1", row.ID)); ok {
@@ -157,7 +157,7 @@ func TestCancelledSnapshotIsFailedAndInvisible(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
-	if row.Status != store.SnapshotFailed {
+	if row.Status != meta.SnapshotFailed {
 		t.Fatalf("status %s", row.Status)
 	}
 	if ok, _ := h.bucket.Exists(h.ctx, manifestKey("g1", row.ID)); ok {
@@ -169,7 +169,7 @@ func TestConcurrentSnapshotsOfOneGraphAreSerialized(t *testing.T) {
 	h := newHarness(t)
 	g := loadGenerated(t, 100, 300, false)
 	var wg sync.WaitGroup
-	rows := make([]*store.Snapshot, 6)
+	rows := make([]*meta.Snapshot, 6)
 	errs := make([]error, 6)
 	for i := range rows {
 		wg.Go(func() {
@@ -207,7 +207,7 @@ func TestPruneGCAndReindex(t *testing.T) {
 	if err != nil || len(dry.Removed) != 3 {
 		t.Fatalf("dry run: %+v %v", dry, err)
 	}
-	if n, _ := h.store.CountSnapshots(h.ctx, store.SnapshotFilter{GraphID: "g1"}); n != 5 {
+	if n, _ := h.store.CountSnapshots(h.ctx, meta.SnapshotFilter{GraphID: "g1"}); n != 5 {
 		t.Fatalf("dry run removed rows: %d left", n)
 	}
 	res, err := h.engine.Prune(h.ctx, "g1", Retention{KeepLast: 2}, false)
@@ -261,9 +261,9 @@ func TestGCGraceProtectsYoungObjects(t *testing.T) {
 
 func TestRetentionRules(t *testing.T) {
 	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
-	var snaps []store.Snapshot
+	var snaps []meta.Snapshot
 	for i := range 60 { // one every 12 hours, newest first
-		snaps = append(snaps, store.Snapshot{ID: string(rune('A' + i)), StartedAt: now.Add(-time.Duration(i) * 12 * time.Hour)})
+		snaps = append(snaps, meta.Snapshot{ID: string(rune('A' + i)), StartedAt: now.Add(-time.Duration(i) * 12 * time.Hour)})
 	}
 	count := func(r Retention) int {
 		n := 0
@@ -306,11 +306,11 @@ func TestResolveInterrupted(t *testing.T) {
 	done := h.snapshot(g, KindFull)
 	// A committed snapshot whose row never reached "completed", and a row that never
 	// committed.
-	done.Status = store.SnapshotRunning
+	done.Status = meta.SnapshotRunning
 	if err := h.store.UpdateSnapshot(h.ctx, done); err != nil {
 		t.Fatal(err)
 	}
-	stuck := &store.Snapshot{GraphID: "g1", Status: store.SnapshotRunning, StartedAt: time.Now().UTC()}
+	stuck := &meta.Snapshot{GraphID: "g1", Status: meta.SnapshotRunning, StartedAt: time.Now().UTC()}
 	if err := h.store.CreateSnapshot(h.ctx, stuck); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestResolveInterrupted(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("resolved %d, %v", n, err)
 	}
-	for id, want := range map[string]string{done.ID: store.SnapshotCompleted, stuck.ID: store.SnapshotFailed} {
+	for id, want := range map[string]string{done.ID: meta.SnapshotCompleted, stuck.ID: meta.SnapshotFailed} {
 		row, _ := h.store.GetSnapshot(h.ctx, id)
 		if row.Status != want {
 			t.Fatalf("%s: %s, want %s", id, row.Status, want)
@@ -353,7 +353,7 @@ func (dupView) Edges(context.Context) iter.Seq2[graph.Edge, error] {
 
 func TestCommitHookSeesCompletedRows(t *testing.T) {
 	var got []string
-	h := newHarness(t, WithCommitHook(func(_ context.Context, row *store.Snapshot) {
+	h := newHarness(t, WithCommitHook(func(_ context.Context, row *meta.Snapshot) {
 		got = append(got, row.Status+":"+row.Kind)
 	}))
 	g := loadGenerated(t, 10, 20, false)

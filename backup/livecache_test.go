@@ -9,7 +9,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -77,7 +77,7 @@ func TestLiveCacheSparesTheChain(t *testing.T) {
 	noReads := faultblob.Rule{Ops: faultblob.OpGet, Prefix: dataPrefix, Err: errors.New("segment read")}
 	for _, cache := range []bool{true, false} {
 		t.Run(fmt.Sprintf("cache=%t", cache), func(t *testing.T) {
-			st, err := store.Open(ctx, ":memory:")
+			st, err := meta.Open(ctx, ":memory:")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestLiveCacheSparesTheChain(t *testing.T) {
 			}
 			g := loadGenerated(t, 200, 600, false)
 			r := rand.New(rand.NewPCG(7, 8))
-			var last *store.Snapshot
+			var last *meta.Snapshot
 			snapshot := func() error {
 				row, err := e.Snapshot(ctx, "g", plainReader{g}, SnapshotOptions{Kind: KindIncremental})
 				if err == nil {

@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 const meterName = "github.com/graphvault/graphvault/backup"
@@ -145,7 +145,7 @@ func (m *metrics) verifyDone(ctx context.Context, mode, result string, d time.Du
 
 const slogInfo = slog.LevelInfo
 
-func attrsOf(row *store.Snapshot) []slog.Attr {
+func attrsOf(row *meta.Snapshot) []slog.Attr {
 	return []slog.Attr{
 		slog.String("graph", row.GraphID), slog.String("snapshot", row.ID), slog.String("kind", row.Kind),
 		slog.Int64("nodes", row.Nodes), slog.Int64("edges", row.Edges), slog.Int64("bytes_new", row.BytesNew),

@@ -11,7 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/graphvault/graphvault/internal/arena"
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -151,7 +151,7 @@ func (s shadows) hidden(kh keyHash, base bool) bool {
 // segmentErr names the segment in a decoding error.
 func segmentErr(o Object, err error) error {
 	var fe formatError
-	if errors.As(err, &fe) || errors.Is(err, codec.ErrCorrupt) {
+	if errors.As(err, &fe) || errors.Is(err, wire.ErrCorrupt) {
 		return &CorruptError{Key: o.Key, Err: err}
 	}
 	return err
@@ -255,15 +255,15 @@ func mergedDecoded[T any](ctx context.Context, e *Engine, m *Manifest, keys [][]
 func decodeNodeRecord(r segmentRecord) (graph.Node, error) {
 	id := strings.Clone(r.key[len(graph.NodePrefix):])
 	if err := graph.ValidateID(id); err != nil {
-		return graph.Node{}, fmt.Errorf("%w: node key: %v", codec.ErrCorrupt, err)
+		return graph.Node{}, fmt.Errorf("%w: node key: %v", wire.ErrCorrupt, err)
 	}
-	labels, props, err := codec.DecodeNode(r.value)
+	labels, props, err := wire.DecodeNode(r.value)
 	if err != nil {
 		return graph.Node{}, err
 	}
 	for _, l := range labels {
 		if err := graph.ValidateID(l); err != nil {
-			return graph.Node{}, fmt.Errorf("%w: node %q label: %v", codec.ErrCorrupt, id, err)
+			return graph.Node{}, fmt.Errorf("%w: node %q label: %v", wire.ErrCorrupt, id, err)
 		}
 	}
 	return graph.Node{ID: id, Labels: labels, Props: props}, nil
@@ -273,9 +273,9 @@ func decodeEdgeRecord(r segmentRecord) (graph.Edge, error) {
 	// One copy of the key holds all three parts.
 	kind, parts, err := graph.ParseKey(strings.Clone(r.key))
 	if err != nil || kind != 'e' {
-		return graph.Edge{}, fmt.Errorf("%w: bad edge key: %v", codec.ErrCorrupt, err)
+		return graph.Edge{}, fmt.Errorf("%w: bad edge key: %v", wire.ErrCorrupt, err)
 	}
-	props, err := codec.DecodeEdge(r.value)
+	props, err := wire.DecodeEdge(r.value)
 	if err != nil {
 		return graph.Edge{}, err
 	}
@@ -358,7 +358,7 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 		}
 	}
 	res := &RestoreResult{SnapshotID: m.ID, GraphID: m.GraphID, Partial: opts.partial()}
-	if sink, ok := w.(codec.Sink); ok && !opts.partial() {
+	if sink, ok := w.(wire.Sink); ok && !opts.partial() {
 		if err := e.restoreEncoded(ctx, m, keys, sink, opts, res); err != nil {
 			return nil, fmt.Errorf("backup: restore %s: %w", snapshotID, err)
 		}
@@ -424,12 +424,12 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 // restoreEncoded restores the whole snapshot into a writer that stores records
 // encoded: the goroutines that load the segments check each record and copy it,
 // as it is, into blocks the writer keeps (see copyChecked) instead of decoding it.
-func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte, sink codec.Sink, opts RestoreOptions, res *RestoreResult) error {
+func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte, sink wire.Sink, opts RestoreOptions, res *RestoreResult) error {
 	directed := m.Directed
-	seq := func(kind byte, count *int64) iter.Seq2[codec.Record, error] {
-		return func(yield func(codec.Record, error) bool) {
+	seq := func(kind byte, count *int64) iter.Seq2[wire.Record, error] {
+		return func(yield func(wire.Record, error) bool) {
 			stopped := false
-			err := mergedDecoded(ctx, e, m, keys, kind, true, copyChecked(kind, directed), func(_ keyHash, r codec.Record) error {
+			err := mergedDecoded(ctx, e, m, keys, kind, true, copyChecked(kind, directed), func(_ keyHash, r wire.Record) error {
 				if *count++; (res.Nodes+res.Edges)%65536 == 0 {
 					report(opts.Progress, Progress{Phase: kindPhase(kind), Records: res.Nodes + res.Edges})
 				}
@@ -444,7 +444,7 @@ func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte,
 				err = fmt.Errorf("%w: read %d nodes and %d edges, manifest says %d and %d", ErrCorrupt, res.Nodes, res.Edges, m.Nodes, m.Edges)
 			}
 			if err != nil && !stopped {
-				yield(codec.Record{}, err)
+				yield(wire.Record{}, err)
 			}
 		}
 	}
@@ -459,13 +459,13 @@ func (e *Engine) restoreEncoded(ctx context.Context, m *Manifest, keys [][]byte,
 // region, so the writer gets Owned records it can keep as they are (memgraph
 // keeps such a pair without a copy) and the copying (mostly first touches of
 // fresh memory) runs beside the writer, not in it.
-func copyChecked(kind byte, directed bool) func(segmentRecord, *arena.Arena) (codec.Record, error) {
-	return func(r segmentRecord, a *arena.Arena) (codec.Record, error) {
+func copyChecked(kind byte, directed bool) func(segmentRecord, *arena.Arena) (wire.Record, error) {
+	return func(r segmentRecord, a *arena.Arena) (wire.Record, error) {
 		if err := checkRecord(r, kind, directed); err != nil {
-			return codec.Record{}, err
+			return wire.Record{}, err
 		}
 		key, value := a.Pair(r.key, r.value)
-		return codec.Record{Key: key, Value: value, Owned: true}, nil
+		return wire.Record{Key: key, Value: value, Owned: true}, nil
 	}
 }
 
@@ -512,7 +512,7 @@ func (e *Engine) selectNodes(ctx context.Context, m *Manifest, keys [][]byte, op
 		if len(opts.Labels) == 0 {
 			return nil
 		}
-		labels, _, err := codec.DecodeNode(r.value)
+		labels, _, err := wire.DecodeNode(r.value)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -41,7 +41,7 @@ func (r Retention) Validate() error {
 // keep applies r to snapshots ordered newest first and reports, for each, the rules
 // that keep it (empty: remove). now anchors KeepWithin. A snapshot whose
 // RetainUntil is in the future is always kept.
-func (r Retention) keep(snaps []store.Snapshot, now time.Time) [][]string {
+func (r Retention) keep(snaps []meta.Snapshot, now time.Time) [][]string {
 	reasons := make([][]string, len(snaps))
 	if r.IsZero() {
 		for i := range reasons {
@@ -104,7 +104,7 @@ func (e *Engine) Prune(ctx context.Context, graphID string, r Retention, dryRun 
 	}
 	unlock := e.lockGraph(graphID)
 	defer unlock()
-	snaps, err := e.allSnapshots(ctx, store.SnapshotFilter{GraphID: graphID, Status: store.SnapshotCompleted})
+	snaps, err := e.allSnapshots(ctx, meta.SnapshotFilter{GraphID: graphID, Status: meta.SnapshotCompleted})
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +127,8 @@ func (e *Engine) Prune(ctx context.Context, graphID string, r Retention, dryRun 
 }
 
 // allSnapshots pages through every snapshot row matching f, newest first.
-func (e *Engine) allSnapshots(ctx context.Context, f store.SnapshotFilter) ([]store.Snapshot, error) {
-	var all []store.Snapshot
+func (e *Engine) allSnapshots(ctx context.Context, f meta.SnapshotFilter) ([]meta.Snapshot, error) {
+	var all []meta.Snapshot
 	f.Limit = 1000
 	for {
 		page, next, err := e.store.ListSnapshots(ctx, f)
@@ -147,17 +147,17 @@ func (e *Engine) allSnapshots(ctx context.Context, f store.SnapshotFilter) ([]st
 // the next GC once no other manifest needs it. Snapshots built on it stay whole:
 // each manifest lists every object of its own chain.
 func (e *Engine) Delete(ctx context.Context, snapshotID string) error {
-	if !store.ValidID(snapshotID) {
+	if !meta.ValidID(snapshotID) {
 		return fmt.Errorf("%w: snapshot id %q", ErrInvalid, snapshotID)
 	}
 	row, err := e.store.GetSnapshot(ctx, snapshotID)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, meta.ErrNotFound) {
 			return fmt.Errorf("%w: snapshot %s", ErrNotFound, snapshotID)
 		}
 		return err
 	}
-	if row.Status == store.SnapshotRunning || row.Status == store.SnapshotPending {
+	if row.Status == meta.SnapshotRunning || row.Status == meta.SnapshotPending {
 		return fmt.Errorf("%w: snapshot %s is %s", ErrBusy, snapshotID, row.Status)
 	}
 	unlock := e.lockGraph(row.GraphID)
@@ -167,7 +167,7 @@ func (e *Engine) Delete(ctx context.Context, snapshotID string) error {
 
 // deleteSnapshot removes the manifest first: a row without a manifest is repaired by
 // Reindex, a manifest without a row would be resurrected by it.
-func (e *Engine) deleteSnapshot(ctx context.Context, row *store.Snapshot) error {
+func (e *Engine) deleteSnapshot(ctx context.Context, row *meta.Snapshot) error {
 	key := row.ManifestKey
 	if key == "" {
 		key = manifestKey(row.GraphID, row.ID)
@@ -178,7 +178,7 @@ func (e *Engine) deleteSnapshot(ctx context.Context, row *store.Snapshot) error 
 	if e.live.forget(row.GraphID, row.ID) {
 		e.m.liveCacheHeld(ctx, row.GraphID, 0)
 	}
-	if err := e.store.DeleteSnapshot(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := e.store.DeleteSnapshot(ctx, row.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
 		return fmt.Errorf("backup: delete snapshot %s: %w", row.ID, err)
 	}
 	return nil

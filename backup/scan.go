@@ -7,7 +7,7 @@ import (
 	"iter"
 	"sync"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -27,7 +27,7 @@ type scanBatch struct {
 	kind    byte
 	nodes   []graph.Node
 	edges   []graph.Edge
-	encoded []codec.Record // from a codec.Source view, instead of nodes and edges
+	encoded []wire.Record // from a wire.Source view, instead of nodes and edges
 	// Filled by the worker.
 	touched byte // see touch
 	buf     []byte
@@ -103,7 +103,7 @@ func scanRecords(parent context.Context, view graph.View, workers int, onKind fu
 			}
 		}
 		// A view that holds its records encoded hands them over as they are.
-		src, encoded := view.(codec.Source)
+		src, encoded := view.(wire.Source)
 		readErr <- func() error {
 			for _, kind := range []byte{kindNode, kindEdge} {
 				b := newBatch(kind)
@@ -119,9 +119,9 @@ func scanRecords(parent context.Context, view graph.View, workers int, onKind fu
 				var err error
 				switch {
 				case encoded && kind == kindNode:
-					err = readInto(src.EncodedNodes(ctx), func(r codec.Record) bool { b.encoded = append(b.encoded, r); return flush() })
+					err = readInto(src.EncodedNodes(ctx), func(r wire.Record) bool { b.encoded = append(b.encoded, r); return flush() })
 				case encoded:
-					err = readInto(src.EncodedEdges(ctx), func(r codec.Record) bool { b.encoded = append(b.encoded, r); return flush() })
+					err = readInto(src.EncodedEdges(ctx), func(r wire.Record) bool { b.encoded = append(b.encoded, r); return flush() })
 				case kind == kindNode:
 					err = readInto(view.Nodes(ctx), func(n graph.Node) bool { b.nodes = append(b.nodes, n); return flush() })
 				default:
@@ -236,13 +236,13 @@ func (b *scanBatch) encode(directed, normal bool) {
 		var labels []string
 		if b.kind == kindNode {
 			if !normal {
-				err = codec.CheckNode(r)
+				err = wire.CheckNode(r)
 			}
 			if err == nil {
-				labels, err = codec.Labels(r.Value)
+				labels, err = wire.Labels(r.Value)
 			}
 		} else if !normal {
-			err = codec.CheckEdge(r, directed)
+			err = wire.CheckEdge(r, directed)
 		}
 		if err != nil {
 			b.err = fmt.Errorf("backup: record %q: %w", r.Key, err)

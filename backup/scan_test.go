@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -111,7 +111,7 @@ func TestScanStopsAtTheFirstError(t *testing.T) {
 		// Records taken encoded from a view that does not vouch for them are checked.
 		v := &encodedView{listView: chainView(600, 10)}
 		for i := range 600 {
-			v.recs = append(v.recs, codec.Record{Key: fmt.Sprintf("n:n%06d", i), Value: []byte{0, 0}})
+			v.recs = append(v.recs, wire.Record{Key: fmt.Sprintf("n:n%06d", i), Value: []byte{0, 0}})
 		}
 		v.recs[400].Value = []byte{0, 1, 1, 'k', 9}
 		var keys []string
@@ -119,7 +119,7 @@ func TestScanStopsAtTheFirstError(t *testing.T) {
 			keys = append(keys, string(r.key))
 			return nil
 		})
-		if !errors.Is(err, codec.ErrCorrupt) || !strings.Contains(err.Error(), "n000400") || len(keys) > 400 {
+		if !errors.Is(err, wire.ErrCorrupt) || !strings.Contains(err.Error(), "n000400") || len(keys) > 400 {
 			t.Fatalf("got %v after %d records, want a corrupt record error naming n000400", err, len(keys))
 		}
 	})
@@ -152,11 +152,11 @@ func TestScanStopsAtTheFirstError(t *testing.T) {
 // encodedView yields recs as its encoded nodes, and no edges.
 type encodedView struct {
 	*listView
-	recs []codec.Record
+	recs []wire.Record
 }
 
-func (v *encodedView) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return func(yield func(codec.Record, error) bool) {
+func (v *encodedView) EncodedNodes(ctx context.Context) iter.Seq2[wire.Record, error] {
+	return func(yield func(wire.Record, error) bool) {
 		for _, r := range v.recs {
 			if !yield(r, nil) {
 				return
@@ -165,8 +165,8 @@ func (v *encodedView) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, 
 	}
 }
 
-func (v *encodedView) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return func(func(codec.Record, error) bool) {}
+func (v *encodedView) EncodedEdges(ctx context.Context) iter.Seq2[wire.Record, error] {
+	return func(func(wire.Record, error) bool) {}
 }
 
 // listGraph is a graph.Reader whose views are v.
@@ -175,14 +175,14 @@ type listGraph struct{ v graph.View }
 func (g listGraph) View(context.Context) (graph.View, error) { return g.v, nil }
 
 // encodedList is a listView that also hands over its records encoded, in the
-// order given, as a codec.Source.
+// order given, as a wire.Source.
 type encodedList struct {
 	*listView
-	nodes []codec.Record
+	nodes []wire.Record
 }
 
-func (v encodedList) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return func(yield func(codec.Record, error) bool) {
+func (v encodedList) EncodedNodes(ctx context.Context) iter.Seq2[wire.Record, error] {
+	return func(yield func(wire.Record, error) bool) {
 		for _, r := range v.nodes {
 			if !yield(r, nil) {
 				return
@@ -191,27 +191,27 @@ func (v encodedList) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, e
 	}
 }
 
-func (v encodedList) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return func(yield func(codec.Record, error) bool) {}
+func (v encodedList) EncodedEdges(ctx context.Context) iter.Seq2[wire.Record, error] {
+	return func(yield func(wire.Record, error) bool) {}
 }
 
 // A view that yields one key twice, or an encoded view whose keys are not in
 // increasing order, fails the snapshot with ErrInvalid, full or incremental,
 // and nothing is committed.
 func TestSnapshotRefusesAKeyYieldedTwice(t *testing.T) {
-	record := func(id string) codec.Record {
-		v, err := codec.AppendNode(nil, nil, map[string]any{"id": id})
+	record := func(id string) wire.Record {
+		v, err := wire.AppendNode(nil, nil, map[string]any{"id": id})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return codec.Record{Key: graph.NodeKey(id), Value: v}
+		return wire.Record{Key: graph.NodeKey(id), Value: v}
 	}
 	twice := chainView(50, 0)
 	twice.nodes = append(twice.nodes, twice.nodes[7])
 	views := map[string]graph.View{
 		"decoded, a key twice":       twice,
-		"encoded, a key twice":       encodedList{&listView{}, []codec.Record{record("a"), record("b"), record("b")}},
-		"encoded, keys out of order": encodedList{&listView{}, []codec.Record{record("a"), record("c"), record("b")}},
+		"encoded, a key twice":       encodedList{&listView{}, []wire.Record{record("a"), record("b"), record("b")}},
+		"encoded, keys out of order": encodedList{&listView{}, []wire.Record{record("a"), record("c"), record("b")}},
 	}
 	for name, v := range views {
 		for _, kind := range []Kind{KindFull, KindIncremental} {

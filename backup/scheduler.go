@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -67,7 +67,7 @@ func WithTick(d time.Duration) SchedulerOption { return func(s *Scheduler) { s.t
 func NewScheduler(e *Engine, graphs graph.Catalog, opts ...SchedulerOption) *Scheduler {
 	host, _ := os.Hostname()
 	s := &Scheduler{
-		e: e, graphs: graphs, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()),
+		e: e, graphs: graphs, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), meta.NewID()),
 		ttl: 5 * time.Minute, tick: time.Second, jobs: map[string]*JobStatus{},
 	}
 	for _, o := range opts {
@@ -223,7 +223,7 @@ func (s *Scheduler) run(ctx context.Context, j Job, now time.Time) (bool, error)
 		}
 	}()
 	// Another scheduler may have taken this slot before we got the lease.
-	taken, _, err := s.e.store.ListSnapshots(ctx, store.SnapshotFilter{GraphID: j.GraphID, Since: slot, Limit: 1})
+	taken, _, err := s.e.store.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: j.GraphID, Since: slot, Limit: 1})
 	if err != nil {
 		return false, err
 	}
@@ -242,7 +242,7 @@ func (s *Scheduler) run(ctx context.Context, j Job, now time.Time) (bool, error)
 		}
 	}
 	s.record(j.GraphID, row, err)
-	return row != nil && row.Status == store.SnapshotCompleted, err
+	return row != nil && row.Status == meta.SnapshotCompleted, err
 }
 
 func (s *Scheduler) setNext(graphID string, next time.Time) {
@@ -253,7 +253,7 @@ func (s *Scheduler) setNext(graphID string, next time.Time) {
 	}
 }
 
-func (s *Scheduler) record(graphID string, row *store.Snapshot, err error) {
+func (s *Scheduler) record(graphID string, row *meta.Snapshot, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j, ok := s.jobs[graphID]

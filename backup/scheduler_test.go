@@ -6,28 +6,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
-	"github.com/graphvault/graphvault/store/storetest"
+	"github.com/graphvault/graphvault/store/meta/metatest"
 )
 
 // TestSchedulersShareSlots runs two schedulers, each with its own store connection
 // and engine, against one database and one bucket: every slot gets exactly one
 // snapshot.
 func TestSchedulersShareSlots(t *testing.T) {
-	storetest.ForEachKind(t, func(t *testing.T, kind string) {
+	metatest.ForEachKind(t, func(t *testing.T, kind string) {
 		ctx := context.Background()
-		dsn := storetest.OpenDSN(t, kind)
+		dsn := metatest.OpenDSN(t, kind)
 		drv := memblob.New()
 		var cat graph.Registry
 		cat.Register("g1", loadGenerated(t, 50, 100, false))
 		every := 250 * time.Millisecond
 		var scheds []*Scheduler
-		var st0 *store.Store
+		var st0 *meta.Store
 		for i := range 2 {
-			st := storetest.OpenWith(t, dsn)
+			st := metatest.OpenWith(t, dsn)
 			if i == 0 {
 				st0 = st
 			}
@@ -53,13 +53,13 @@ func TestSchedulersShareSlots(t *testing.T) {
 				t.Fatalf("second close: %v", err)
 			}
 		}
-		rows, _, err := st0.ListSnapshots(ctx, store.SnapshotFilter{GraphID: "g1", Limit: 1000})
+		rows, _, err := st0.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: "g1", Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
 		slots := map[time.Time]int{}
 		for _, r := range rows {
-			if r.Status != store.SnapshotCompleted {
+			if r.Status != meta.SnapshotCompleted {
 				t.Fatalf("snapshot %s is %s: %s", r.ID, r.Status, r.Error)
 			}
 			slots[r.StartedAt.Truncate(every)]++

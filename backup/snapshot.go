@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/graphvault/graphvault/internal/codec"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/graph/wire"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -37,7 +37,7 @@ type SnapshotOptions struct {
 // row once the snapshot is committed. The row moves pending → running → completed,
 // or failed with the error recorded; the manifest, written last with put-if-absent,
 // is the commit point. Snapshots of one graph are serialized.
-func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, opts SnapshotOptions) (*store.Snapshot, error) {
+func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, opts SnapshotOptions) (*meta.Snapshot, error) {
 	if !ValidGraphID(graphID) {
 		return nil, fmt.Errorf("%w: graph id %q", ErrInvalid, graphID)
 	}
@@ -55,8 +55,8 @@ func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, o
 	defer e.gcMu.RUnlock()
 
 	start := time.Now()
-	row := &store.Snapshot{
-		GraphID: graphID, Kind: string(KindFull), Status: store.SnapshotPending,
+	row := &meta.Snapshot{
+		GraphID: graphID, Kind: string(KindFull), Status: meta.SnapshotPending,
 		StartedAt: start.UTC(), Labels: opts.Labels,
 	}
 	if err := e.store.CreateSnapshot(ctx, row); err != nil {
@@ -64,7 +64,7 @@ func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, o
 	}
 	m, err := e.snapshot(ctx, row, r, opts)
 	if err != nil {
-		row.Status = store.SnapshotFailed
+		row.Status = meta.SnapshotFailed
 		row.Error = err.Error()
 		row.FinishedAt = time.Now().UTC()
 		// The failure is recorded with a fresh context: the caller's may be cancelled.
@@ -77,7 +77,7 @@ func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, o
 		return row, err
 	}
 	fillRow(row, m)
-	row.Status = store.SnapshotCompleted
+	row.Status = meta.SnapshotCompleted
 	row.FinishedAt = time.Now().UTC()
 	if err := e.store.UpdateSnapshot(ctx, row); err != nil {
 		// The manifest is committed; Reindex or ResolveInterrupted repairs the row.
@@ -91,7 +91,7 @@ func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, o
 	return row, nil
 }
 
-func fillRow(row *store.Snapshot, m *Manifest) {
+func fillRow(row *meta.Snapshot, m *Manifest) {
 	row.Kind = m.Kind
 	row.ParentID = m.ParentID
 	row.Nodes, row.Edges, row.Records = m.Nodes, m.Edges, m.Nodes+m.Edges
@@ -107,8 +107,8 @@ func fillRow(row *store.Snapshot, m *Manifest) {
 	}
 }
 
-func (e *Engine) snapshot(ctx context.Context, row *store.Snapshot, r graph.Reader, opts SnapshotOptions) (*Manifest, error) {
-	row.Status = store.SnapshotRunning
+func (e *Engine) snapshot(ctx context.Context, row *meta.Snapshot, r graph.Reader, opts SnapshotOptions) (*Manifest, error) {
+	row.Status = meta.SnapshotRunning
 	if err := e.store.UpdateSnapshot(ctx, row); err != nil {
 		return nil, fmt.Errorf("backup: mark running: %w", err)
 	}
@@ -313,13 +313,13 @@ func (c *scanCounts) addNode(labels []string) {
 }
 
 // encodeNode validates a node and appends its record key to kbuf and its value to
-// vbuf. The codec takes any Go integer or float type and unsorted labels and writes
+// vbuf. The encoding takes any Go integer or float type and unsorted labels and writes
 // their canonical form, so no normalized copy of the node is made.
 //
 // A node from a graph.Normalized view (normal) is not checked again.
 func encodeNode(kbuf, vbuf []byte, n graph.Node, normal bool) ([]byte, []byte, error) {
 	if normal {
-		vbuf, err := codec.AppendNodeValid(vbuf[:0], n.Labels, n.Props)
+		vbuf, err := wire.AppendNodeValid(vbuf[:0], n.Labels, n.Props)
 		if err != nil {
 			return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
 		}
@@ -333,7 +333,7 @@ func encodeNode(kbuf, vbuf []byte, n graph.Node, normal bool) ([]byte, []byte, e
 			return kbuf, vbuf, fmt.Errorf("label: %w", err)
 		}
 	}
-	vbuf, err := codec.AppendNode(vbuf[:0], n.Labels, n.Props)
+	vbuf, err := wire.AppendNode(vbuf[:0], n.Labels, n.Props)
 	if err != nil {
 		return kbuf, vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
 	}
@@ -343,7 +343,7 @@ func encodeNode(kbuf, vbuf []byte, n graph.Node, normal bool) ([]byte, []byte, e
 func encodeEdge(kbuf, vbuf []byte, ed graph.Edge, directed, normal bool) ([]byte, []byte, error) {
 	var err error
 	if normal {
-		vbuf, err = codec.AppendEdgeValid(vbuf[:0], ed.Props)
+		vbuf, err = wire.AppendEdgeValid(vbuf[:0], ed.Props)
 	} else {
 		vbuf, err = checkedEdgeValue(vbuf, ed)
 	}
@@ -367,7 +367,7 @@ func checkedEdgeValue(vbuf []byte, ed graph.Edge) ([]byte, error) {
 			return vbuf, fmt.Errorf("type: %w", err)
 		}
 	}
-	vbuf, err := codec.AppendEdge(vbuf[:0], ed.Props)
+	vbuf, err := wire.AppendEdge(vbuf[:0], ed.Props)
 	if err != nil {
 		return vbuf, fmt.Errorf("%w: %v", graph.ErrInvalidValue, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -162,7 +162,7 @@ func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*Ver
 // (format 2 and before) must also match it record for record. Problems of the
 // layer as a whole are reported against obj.
 //
-// Every record gets the checks a restore makes (codec.CheckNode, CheckEdge), which
+// Every record gets the checks a restore makes (wire.CheckNode, CheckEdge), which
 // walk it with the decoder's rules, so that a snapshot that verifies restores.
 func (e *Engine) verifyLayer(ctx context.Context, l Layer, dataKey []byte, obj string, directed bool, rep *VerifyReport) error {
 	var index []indexEntry
@@ -286,21 +286,21 @@ func checkSegment(raw []byte, kindName string, directed bool) checkedSegment {
 	return c
 }
 
-// checkRecord makes the checks a restore makes of a record (codec.CheckNode,
+// checkRecord makes the checks a restore makes of a record (wire.CheckNode,
 // CheckEdge), of its key alone when its value was checked as it was read.
-// Errors wrap codec.ErrCorrupt.
+// Errors wrap wire.ErrCorrupt.
 func checkRecord(r segmentRecord, kind byte, directed bool) error {
-	rec := codec.Record{Key: r.key, Value: r.value}
+	rec := wire.Record{Key: r.key, Value: r.value}
 	var err error
 	switch {
 	case kind == kindNode && r.checked:
-		err = codec.CheckNodeKey(r.key)
+		err = wire.CheckNodeKey(r.key)
 	case kind == kindNode:
-		err = codec.CheckNode(rec)
+		err = wire.CheckNode(rec)
 	case r.checked:
-		err = codec.CheckEdgeKey(r.key, directed)
+		err = wire.CheckEdgeKey(r.key, directed)
 	default:
-		err = codec.CheckEdge(rec, directed)
+		err = wire.CheckEdge(rec, directed)
 	}
 	switch {
 	case err == nil:

@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/graphvault/graphvault/recovery"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Sentinel errors. Test them with errors.Is.
@@ -30,7 +30,7 @@ var (
 const meterName = "github.com/graphvault/graphvault/monitoring"
 
 // Names of the metric samples [Collector.Collect] writes, the history the
-// dashboard draws. Labels are in store.CanonicalLabels form.
+// dashboard draws. Labels are in meta.CanonicalLabels form.
 const (
 	SampleSnapshots        = "graphvault.snapshots"         // {graph, status}: snapshots by status
 	SampleSnapshotBytes    = "graphvault.snapshot.bytes"    // {graph}: stored bytes the newest completed snapshot needs
@@ -93,7 +93,7 @@ func WithClock(now func() time.Time) CollectorOption {
 // instruments, and keeps metric samples in the store as history for dashboards. It
 // is safe for concurrent use.
 type Collector struct {
-	st    *store.Store
+	st    *meta.Store
 	state *stateCache // for metric callbacks, which run one at a time
 	cfg   collectorConfig
 	log   *slog.Logger
@@ -122,7 +122,7 @@ type Collector struct {
 // NewCollector returns a collector reading st. Its gauges are registered on the
 // meter provider at once and read the store whenever the provider's reader
 // collects (a Prometheus scrape).
-func NewCollector(st *store.Store, opts ...CollectorOption) (*Collector, error) {
+func NewCollector(st *meta.Store, opts ...CollectorOption) (*Collector, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalid)
 	}
@@ -198,8 +198,8 @@ func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 	for _, g := range s.graphs {
 		graph := attribute.String("graph", g.stats.GraphID)
 		for status, n := range map[string]int64{
-			store.SnapshotPending: g.stats.Pending, store.SnapshotRunning: g.stats.Running,
-			store.SnapshotCompleted: g.stats.Completed, store.SnapshotFailed: g.stats.Failed,
+			meta.SnapshotPending: g.stats.Pending, meta.SnapshotRunning: g.stats.Running,
+			meta.SnapshotCompleted: g.stats.Completed, meta.SnapshotFailed: g.stats.Failed,
 		} {
 			o.ObserveInt64(c.snapshots, n, metric.WithAttributes(graph, attribute.String("status", status)))
 		}
@@ -234,7 +234,7 @@ func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 }
 
 // targetHealth is a target's recorded health, "unknown" when none is.
-func targetHealth(t store.Target) string {
+func targetHealth(t meta.Target) string {
 	if t.Health == "" {
 		return "unknown"
 	}
@@ -244,7 +244,7 @@ func targetHealth(t store.Target) string {
 // CollectResult is what one collection wrote.
 type CollectResult struct {
 	Time    time.Time            `json:"time"`
-	Samples []store.MetricSample `json:"samples"`
+	Samples []meta.MetricSample `json:"samples"`
 	Pruned  int64                `json:"pruned"` // samples older than the retention deleted
 }
 
@@ -267,19 +267,19 @@ func (c *Collector) Collect(ctx context.Context) (*CollectResult, error) {
 	return &CollectResult{Time: now, Samples: samples, Pruned: pruned}, nil
 }
 
-func buildSamples(s *state) []store.MetricSample {
-	var out []store.MetricSample
+func buildSamples(s *state) []meta.MetricSample {
+	var out []meta.MetricSample
 	add := func(name string, v float64, labels ...string) {
 		m := map[string]string{}
 		for i := 0; i+1 < len(labels); i += 2 {
 			m[labels[i]] = labels[i+1]
 		}
-		out = append(out, store.MetricSample{Name: name, Labels: store.CanonicalLabels(m), Value: v, At: s.at})
+		out = append(out, meta.MetricSample{Name: name, Labels: meta.CanonicalLabels(m), Value: v, At: s.at})
 	}
 	for _, g := range s.graphs {
 		id := g.stats.GraphID
-		add(SampleSnapshots, float64(g.stats.Completed), "graph", id, "status", store.SnapshotCompleted)
-		add(SampleSnapshots, float64(g.stats.Failed), "graph", id, "status", store.SnapshotFailed)
+		add(SampleSnapshots, float64(g.stats.Completed), "graph", id, "status", meta.SnapshotCompleted)
+		add(SampleSnapshots, float64(g.stats.Failed), "graph", id, "status", meta.SnapshotFailed)
 		add(SampleGraphStored, float64(g.stats.BytesNew), "graph", id)
 		if sn := g.newest; sn != nil {
 			add(SampleSnapshotBytes, float64(sn.BytesStored), "graph", id)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/recovery"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // ContentTypeHealth is the media type of the health answer
@@ -48,7 +48,7 @@ func WithCollector(col *Collector) HandlerOption {
 }
 
 // WithHealth answers GET health (and the health in metrics/summary) from h. Without
-// it the answer is built from the newest health event of every check in the store.
+// it the answer is built from the newest health event of every check in the meta.
 func WithHealth(h *recovery.Health) HandlerOption {
 	return func(c *handlerConfig) { c.health = h }
 }
@@ -82,7 +82,7 @@ func WithHandlerClock(now func() time.Time) HandlerOption {
 }
 
 type handler struct {
-	st      *store.Store
+	st      *meta.Store
 	state   *stateCache
 	answers *httpx.Cache // encoded answers of the endpoints dashboards and scrapers poll
 	cfg     handlerConfig
@@ -118,7 +118,7 @@ const (
 // Errors are RFC 9457 problem+json: a bad query parameter 400, a route whose part
 // was not configured 404, a store that is closed 503, anything else 500 with the
 // error logged and not shown. NewHandler panics if st is nil.
-func NewHandler(st *store.Store, opts ...HandlerOption) http.Handler {
+func NewHandler(st *meta.Store, opts ...HandlerOption) http.Handler {
 	if st == nil {
 		panic("monitoring: NewHandler needs a store")
 	}
@@ -134,9 +134,9 @@ func NewHandler(st *store.Store, opts ...HandlerOption) http.Handler {
 	}
 	httpx.Map(ErrInvalid, http.StatusBadRequest)
 	httpx.Map(ErrNotConfigured, http.StatusNotFound)
-	httpx.Map(store.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(store.ErrNotFound, http.StatusNotFound)
-	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
+	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
+	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
 
 	if c.prom != nil {
 		if g, ok := c.prom.Gatherer.(*sharedGatherer); ok {
@@ -276,7 +276,7 @@ func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Samples == nil {
-		res.Samples = []store.MetricSample{}
+		res.Samples = []meta.MetricSample{}
 	}
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
@@ -291,7 +291,7 @@ type HistoryResponse struct {
 
 // HistorySeries is the samples of one label set.
 type HistorySeries struct {
-	Labels string         `json:"labels"` // store.CanonicalLabels form, "" for none
+	Labels string         `json:"labels"` // meta.CanonicalLabels form, "" for none
 	Points []HistoryPoint `json:"points"`
 }
 

@@ -22,7 +22,7 @@ import (
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/recovery"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -38,7 +38,7 @@ type env struct {
 	t       *testing.T
 	ctx     context.Context
 	prom    *Prometheus
-	st      *store.Store
+	st      *meta.Store
 	fd      *faultblob.Driver
 	engine  *backup.Engine
 	graphs  *graph.Registry
@@ -60,7 +60,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
 	e.prom = p
 	mp := p.MeterProvider
-	if e.st, err = store.Open(ctx, ":memory:", store.WithMeterProvider(mp)); err != nil {
+	if e.st, err = meta.Open(ctx, ":memory:", meta.WithMeterProvider(mp)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.st.Close() })
@@ -129,7 +129,7 @@ func (e *env) work() {
 	t.Helper()
 	g1 := e.addGraph("g1", 40)
 	e.addGraph("g2", 10)
-	snap := func(id string, g graph.Reader, kind backup.Kind) *store.Snapshot {
+	snap := func(id string, g graph.Reader, kind backup.Kind) *meta.Snapshot {
 		t.Helper()
 		row, err := e.engine.Snapshot(ctx, id, g, backup.SnapshotOptions{Kind: kind})
 		if err != nil {
@@ -172,25 +172,25 @@ func (e *env) work() {
 	if res, err := e.engine.GC(ctx, backup.GCOptions{Grace: -1}); err != nil || res.Deleted == 0 {
 		t.Fatalf("gc = %+v, %v; want objects deleted", res, err)
 	}
-	if rows, _, err := e.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: "g1"}); err != nil || len(rows) != 1 || rows[0].ID == first.ID {
+	if rows, _, err := e.st.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: "g1"}); err != nil || len(rows) != 1 || rows[0].ID == first.ID {
 		t.Fatalf("after prune g1 has %+v, %v; want only the newest", rows, err)
 	}
 	e.setNow(time.Now())
 
-	cp := &store.Checkpoint{Description: "nightly", CreatedBy: "test", Validated: true, ValidatedAt: time.Now(),
-		Graphs: []store.CheckpointGraph{{GraphID: "g1", SnapshotID: latest.ID}}}
+	cp := &meta.Checkpoint{Description: "nightly", CreatedBy: "test", Validated: true, ValidatedAt: time.Now(),
+		Graphs: []meta.CheckpointGraph{{GraphID: "g1", SnapshotID: latest.ID}}}
 	if err := e.st.CreateCheckpoint(ctx, cp); err != nil {
 		t.Fatal(err)
 	}
-	tgt := &store.Target{Name: "offsite", Kind: store.TargetS3, Enabled: true, Health: "healthy",
+	tgt := &meta.Target{Name: "offsite", Kind: meta.TargetS3, Enabled: true, Health: "healthy",
 		Config: map[string]string{"endpoint": "s3.example.com", "access_key": "AKIAEXAMPLE"}, Secret: "s3cr3t-value"}
 	if err := e.st.CreateTarget(ctx, tgt); err != nil {
 		t.Fatal(err)
 	}
-	for _, ev := range []store.ReplicationEvent{
-		{TargetID: tgt.ID, GraphID: "g1", SnapshotID: latest.ID, Kind: store.EventSnapshot, Status: store.EventOK,
+	for _, ev := range []meta.ReplicationEvent{
+		{TargetID: tgt.ID, GraphID: "g1", SnapshotID: latest.ID, Kind: meta.EventSnapshot, Status: meta.EventOK,
 			Bytes: 1234, StartedAt: e.clock().Add(-2 * time.Minute), DurationSeconds: 60},
-		{TargetID: tgt.ID, GraphID: "g1", Kind: store.EventSnapshot, Status: store.EventFailed,
+		{TargetID: tgt.ID, GraphID: "g1", Kind: meta.EventSnapshot, Status: meta.EventFailed,
 			StartedAt: e.clock().Add(-30 * time.Second), Error: "connection refused"},
 	} {
 		if err := e.st.AddReplicationEvent(ctx, &ev); err != nil {
@@ -325,7 +325,7 @@ func TestPrometheusExpositionAfterRealWork(t *testing.T) {
 		}
 	}
 
-	// Values are the real ones: the store gauges match the store.
+	// Values are the real ones: the store gauges match the meta.
 	snaps := fams["graphvault_stats_snapshots"]
 	got := map[string]float64{}
 	for _, m := range snaps.GetMetric() {
@@ -402,7 +402,7 @@ func TestStatsEndpoints(t *testing.T) {
 		t.Errorf("g1 stats = %+v", g1)
 	}
 	if g2.Counts.Failed != 1 || g2.LastFailure == nil || !strings.Contains(g2.LastFailure.Error, "bucket offline") ||
-		g2.NewestSnapshot == nil || g2.NewestSnapshot.Status != store.SnapshotFailed {
+		g2.NewestSnapshot == nil || g2.NewestSnapshot.Status != meta.SnapshotFailed {
 		t.Errorf("g2 stats = %+v", g2)
 	}
 
@@ -499,7 +499,7 @@ func TestCollectAndHistory(t *testing.T) {
 		http.StatusBadRequest, new(map[string]any))
 
 	// Retention: a sample older than seven days is pruned by the next collection.
-	old := []store.MetricSample{{Name: SampleSnapshotNodes, Labels: "graph=g1", Value: 1, At: e.clock().Add(-8 * 24 * time.Hour)}}
+	old := []meta.MetricSample{{Name: SampleSnapshotNodes, Labels: "graph=g1", Value: 1, At: e.clock().Add(-8 * 24 * time.Hour)}}
 	if err := e.st.AddMetricSamples(e.ctx, old); err != nil {
 		t.Fatal(err)
 	}
@@ -646,7 +646,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestHandlerParts(t *testing.T) {
-	st, err := store.Open(context.Background(), ":memory:")
+	st, err := meta.Open(context.Background(), ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -691,12 +691,12 @@ func TestHandlerParts(t *testing.T) {
 }
 
 func TestCollectorStartClose(t *testing.T) {
-	st, err := store.Open(context.Background(), ":memory:")
+	st, err := meta.Open(context.Background(), ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.AddHealthEvent(context.Background(), &store.HealthEvent{Component: "a", Check: "b", Status: store.HealthWarn}); err != nil {
+	if err := st.AddHealthEvent(context.Background(), &meta.HealthEvent{Component: "a", Check: "b", Status: meta.HealthWarn}); err != nil {
 		t.Fatal(err)
 	}
 	col, err := NewCollector(st, WithInterval(time.Hour), WithLogger(quiet))
@@ -729,14 +729,14 @@ func TestCollectorStartClose(t *testing.T) {
 }
 
 func TestNewCollectorRejects(t *testing.T) {
-	st, err := store.Open(context.Background(), ":memory:")
+	st, err := meta.Open(context.Background(), ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	tests := []struct {
 		name string
-		st   *store.Store
+		st   *meta.Store
 		opts []CollectorOption
 	}{
 		{"nil store", nil, nil},
@@ -772,7 +772,7 @@ func TestAnswersSeeWritesAtOnce(t *testing.T) {
 		var mr MetricsResponse
 		e.getJSON("/metrics", http.StatusOK, &mr)
 		for _, s := range mr.Metrics["graphvault_stats_snapshots"].Series {
-			if s.Labels["status"] == store.SnapshotCompleted && s.Value != nil {
+			if s.Labels["status"] == meta.SnapshotCompleted && s.Value != nil {
 				c.metrics += *s.Value
 			}
 		}
@@ -784,7 +784,7 @@ func TestAnswersSeeWritesAtOnce(t *testing.T) {
 		}
 		for _, m := range fams["graphvault_stats_snapshots"].GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "status" && l.GetValue() == store.SnapshotCompleted {
+				if l.GetName() == "status" && l.GetValue() == meta.SnapshotCompleted {
 					c.exposition += m.GetGauge().GetValue()
 				}
 			}

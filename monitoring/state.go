@@ -7,19 +7,19 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/recovery"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // graphState is what the store says of one graph.
 type graphState struct {
-	stats  store.GraphStats
-	newest *store.Snapshot // newest completed snapshot; nil when none
+	stats  meta.GraphStats
+	newest *meta.Snapshot // newest completed snapshot; nil when none
 }
 
 // targetState is what the store says of one replication target.
 type targetState struct {
-	target store.Target
-	lastOK *store.ReplicationEvent // newest successful event; nil when none
+	target meta.Target
+	lastOK *meta.ReplicationEvent // newest successful event; nil when none
 }
 
 // lag is the time since the target last finished a successful replication, or
@@ -35,11 +35,11 @@ func (t targetState) lag(now time.Time) (time.Duration, bool) {
 // checkpointCounts counts checkpoints by validation outcome.
 type checkpointCounts struct {
 	total, valid, invalid, unvalidated int64
-	newest                             *store.Checkpoint
+	newest                             *meta.Checkpoint
 }
 
 // validation names a checkpoint's validation outcome.
-func validation(c *store.Checkpoint) string {
+func validation(c *meta.Checkpoint) string {
 	switch {
 	case c.Validated && c.ValidationError == "":
 		return "valid"
@@ -55,11 +55,11 @@ type state struct {
 	graphs      []graphState
 	targets     []targetState
 	checkpoints checkpointCounts
-	health      []store.HealthEvent // the newest event of every check
+	health      []meta.HealthEvent // the newest event of every check
 }
 
 // healthOverall is the worst status among the events, pass without any.
-func healthOverall(events []store.HealthEvent) recovery.Status {
+func healthOverall(events []meta.HealthEvent) recovery.Status {
 	s := recovery.Pass
 	for _, e := range events {
 		s = s.Worse(recovery.Status(e.Status))
@@ -72,11 +72,11 @@ func healthOverall(events []store.HealthEvent) recovery.Status {
 // read once. A write through the store (a new generation) is seen by the next
 // read; a write by another process within two seconds. The state is shared: callers must not change it.
 type stateCache struct {
-	st *store.Store
+	st *meta.Store
 	shared[*state]
 }
 
-func newStateCache(st *store.Store) *stateCache {
+func newStateCache(st *meta.Store) *stateCache {
 	return &stateCache{st: st, shared: shared[*state]{ttl: time.Second}}
 }
 
@@ -144,9 +144,9 @@ func (c *shared[T]) kept(ver any, fresh bool) (T, uint64, bool) {
 	return zero, 0, false
 }
 
-// readState reads the store. Each part is read with its own query; a failing part
+// readState reads the meta. Each part is read with its own query; a failing part
 // fails the read.
-func readState(ctx context.Context, st *store.Store, now time.Time) (*state, error) {
+func readState(ctx context.Context, st *meta.Store, now time.Time) (*state, error) {
 	s := &state{at: now}
 	stats, err := st.SnapshotStats(ctx)
 	if err != nil {
@@ -155,8 +155,8 @@ func readState(ctx context.Context, st *store.Store, now time.Time) (*state, err
 	for _, gs := range stats {
 		g := graphState{stats: gs}
 		if gs.Completed > 0 {
-			sn, err := st.LatestSnapshot(ctx, gs.GraphID, store.SnapshotCompleted)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			sn, err := st.LatestSnapshot(ctx, gs.GraphID, meta.SnapshotCompleted)
+			if err != nil && !errors.Is(err, meta.ErrNotFound) {
 				return nil, err
 			}
 			g.newest = sn
@@ -169,7 +169,7 @@ func readState(ctx context.Context, st *store.Store, now time.Time) (*state, err
 	}
 	for _, t := range targets {
 		ts := targetState{target: t}
-		evs, _, err := st.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, Status: store.EventOK, Limit: 1})
+		evs, _, err := st.ListReplicationEvents(ctx, meta.EventFilter{TargetID: t.ID, Status: meta.EventOK, Limit: 1})
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +188,7 @@ func readState(ctx context.Context, st *store.Store, now time.Time) (*state, err
 }
 
 // eachCheckpoint calls fn with every checkpoint, newest first.
-func eachCheckpoint(ctx context.Context, st *store.Store, fn func(c *store.Checkpoint)) error {
+func eachCheckpoint(ctx context.Context, st *meta.Store, fn func(c *meta.Checkpoint)) error {
 	cursor := ""
 	for {
 		page, next, err := st.ListCheckpoints(ctx, cursor, 1000)
@@ -205,9 +205,9 @@ func eachCheckpoint(ctx context.Context, st *store.Store, fn func(c *store.Check
 	}
 }
 
-func countCheckpoints(ctx context.Context, st *store.Store) (checkpointCounts, error) {
+func countCheckpoints(ctx context.Context, st *meta.Store) (checkpointCounts, error) {
 	var c checkpointCounts
-	err := eachCheckpoint(ctx, st, func(cp *store.Checkpoint) {
+	err := eachCheckpoint(ctx, st, func(cp *meta.Checkpoint) {
 		if c.newest == nil {
 			cp := *cp
 			c.newest = &cp
@@ -226,7 +226,7 @@ func countCheckpoints(ctx context.Context, st *store.Store) (checkpointCounts, e
 }
 
 // snapshotDuration is how long a finished snapshot took, or 0.
-func snapshotDuration(sn *store.Snapshot) time.Duration {
+func snapshotDuration(sn *meta.Snapshot) time.Duration {
 	if sn == nil || sn.StartedAt.IsZero() || sn.FinishedAt.IsZero() {
 		return 0
 	}
@@ -234,7 +234,7 @@ func snapshotDuration(sn *store.Snapshot) time.Duration {
 }
 
 // snapshotAge is the time since a snapshot finished (or was created).
-func snapshotAge(sn *store.Snapshot, now time.Time) time.Duration {
+func snapshotAge(sn *meta.Snapshot, now time.Time) time.Duration {
 	t := sn.FinishedAt
 	if t.IsZero() {
 		t = sn.CreatedAt

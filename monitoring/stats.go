@@ -9,7 +9,7 @@ import (
 
 	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/recovery"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // SnapshotInfo is the short form of a snapshot in the stats answers.
@@ -28,7 +28,7 @@ type SnapshotInfo struct {
 	Error           string    `json:"error,omitempty"`
 }
 
-func snapshotInfo(sn *store.Snapshot, now time.Time) *SnapshotInfo {
+func snapshotInfo(sn *meta.Snapshot, now time.Time) *SnapshotInfo {
 	if sn == nil {
 		return nil
 	}
@@ -203,7 +203,7 @@ func (h *handler) readBackupStats(ctx context.Context) (*BackupStats, error) {
 				Failed: gs.Failed, Total: gs.Snapshots},
 			BytesRaw: gs.BytesRaw, BytesStored: gs.BytesStored, BytesNew: gs.BytesNew,
 		}
-		newest, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Limit: 1})
+		newest, _, err := h.st.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: gs.GraphID, Limit: 1})
 		if err != nil {
 			return nil, err
 		}
@@ -211,7 +211,7 @@ func (h *handler) readBackupStats(ctx context.Context) (*BackupStats, error) {
 			g.NewestSnapshot = snapshotInfo(&newest[0], now)
 		}
 		if gs.Completed > 0 {
-			done, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Status: store.SnapshotCompleted, Limit: durationWindow})
+			done, _, err := h.st.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: gs.GraphID, Status: meta.SnapshotCompleted, Limit: durationWindow})
 			if err != nil {
 				return nil, err
 			}
@@ -226,7 +226,7 @@ func (h *handler) readBackupStats(ctx context.Context) (*BackupStats, error) {
 			}
 		}
 		if gs.Failed > 0 {
-			failed, _, err := h.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: gs.GraphID, Status: store.SnapshotFailed, Limit: 1})
+			failed, _, err := h.st.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: gs.GraphID, Status: meta.SnapshotFailed, Limit: 1})
 			if err != nil {
 				return nil, err
 			}
@@ -252,8 +252,8 @@ type CheckpointStats struct {
 	Validated       int64             `json:"validated"`   // validated without error
 	Invalid         int64             `json:"invalid"`     // validation found a problem
 	Unvalidated     int64             `json:"unvalidated"` // never validated
-	Newest          *store.Checkpoint `json:"newest,omitempty"`
-	NewestValidated *store.Checkpoint `json:"newest_validated,omitempty"`
+	Newest          *meta.Checkpoint `json:"newest,omitempty"`
+	NewestValidated *meta.Checkpoint `json:"newest_validated,omitempty"`
 }
 
 // GraphRecoveryStats is one graph in the recovery stats.
@@ -294,7 +294,7 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	cs := &out.Checkpoints
-	err := eachCheckpoint(ctx, h.st, func(c *store.Checkpoint) {
+	err := eachCheckpoint(ctx, h.st, func(c *meta.Checkpoint) {
 		cs.Count++
 		if cs.Newest == nil {
 			cp := *c
@@ -321,7 +321,7 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The snapshot health check records which snapshot it verified per graph.
-	events, _, err := h.st.ListHealthEvents(ctx, store.HealthFilter{Component: "backup", Check: "snapshots", Limit: 50})
+	events, _, err := h.st.ListHealthEvents(ctx, meta.HealthFilter{Component: "backup", Check: "snapshots", Limit: 50})
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -357,7 +357,7 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, id := range ids {
 		g := GraphRecoveryStats{GraphID: id}
-		if sn, err := h.st.LatestSnapshot(ctx, id, store.SnapshotCompleted); err == nil {
+		if sn, err := h.st.LatestSnapshot(ctx, id, meta.SnapshotCompleted); err == nil {
 			g.NewestCompleted = snapshotInfo(sn, now)
 		} else if !isNotFound(err) {
 			fail(w, r, err)
@@ -398,7 +398,7 @@ type TargetStats struct {
 	LastError     string                  `json:"last_error,omitempty"`
 	LastCheckAt   time.Time               `json:"last_check_at,omitzero"`
 	Config        map[string]string       `json:"config,omitempty"`
-	LastSuccess   *store.ReplicationEvent `json:"last_success,omitempty"`
+	LastSuccess   *meta.ReplicationEvent `json:"last_success,omitempty"`
 	LagSeconds    *float64                `json:"lag_seconds,omitempty"` // since the last success finished
 	RecentEvents  int                     `json:"recent_events"`
 	RecentFailure int                     `json:"recent_failures"`
@@ -411,7 +411,7 @@ type EventsSummary struct {
 	Failed      int                     `json:"failed"`
 	Bytes       int64                   `json:"bytes"`
 	Oldest      time.Time               `json:"oldest,omitzero"`
-	LastFailure *store.ReplicationEvent `json:"last_failure,omitempty"`
+	LastFailure *meta.ReplicationEvent `json:"last_failure,omitempty"`
 }
 
 // redacted replaces configuration values that may hold credentials.
@@ -454,7 +454,7 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	events, _, err := h.st.ListReplicationEvents(ctx, store.EventFilter{Limit: limit})
+	events, _, err := h.st.ListReplicationEvents(ctx, meta.EventFilter{Limit: limit})
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -465,7 +465,7 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
 		e := &events[i]
 		c := perTarget[e.TargetID]
 		c[0]++
-		if e.Status == store.EventFailed {
+		if e.Status == meta.EventFailed {
 			out.Events.Failed++
 			c[1]++
 			if out.Events.LastFailure == nil {
@@ -494,4 +494,4 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
 }
 
 // isNotFound reports whether err is the store's ErrNotFound.
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, meta.ErrNotFound) }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -70,9 +70,9 @@ type handler struct {
 // on a private ServeMux with paths relative to its root, so that a host mounts it
 // under any prefix with http.StripPrefix:
 //
-//	POST   /checkpoints                 {"graph_ids": [...], "description", "created_by", "metadata", "snapshots"} → 201 store.Checkpoint
-//	GET    /checkpoints?limit=&cursor=  → 200 page of store.Checkpoint, newest first
-//	GET    /checkpoints/{id}            → 200 store.Checkpoint
+//	POST   /checkpoints                 {"graph_ids": [...], "description", "created_by", "metadata", "snapshots"} → 201 meta.Checkpoint
+//	GET    /checkpoints?limit=&cursor=  → 200 page of meta.Checkpoint, newest first
+//	GET    /checkpoints/{id}            → 200 meta.Checkpoint
 //	DELETE /checkpoints/{id}            → 204
 //	POST   /checkpoints/{id}/validate   → 200 Validation (ok false is still 200)
 //	POST   /plan                        RestoreRequest → 200 Plan, a dry run
@@ -139,10 +139,10 @@ func mapErrors() {
 	httpx.Map(backup.ErrCorrupt, http.StatusUnprocessableEntity)
 	httpx.Map(backup.ErrWrongKey, http.StatusUnprocessableEntity)
 	httpx.Map(graph.ErrNotFound, http.StatusNotFound)
-	httpx.Map(store.ErrNotFound, http.StatusNotFound)
-	httpx.Map(store.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(store.ErrConflict, http.StatusConflict)
-	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
+	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
+	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(meta.ErrConflict, http.StatusConflict)
+	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +152,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
 
-func checkpointID(r *http.Request) (string, error) { return httpx.PathID(r, "id", store.ValidID) }
+func checkpointID(r *http.Request) (string, error) { return httpx.PathID(r, "id", meta.ValidID) }
 
 // CheckpointRequest is the body of POST /checkpoints. The field names are those of
 // the earlier API: {"graph_ids": ["a", "b"], "description": "before the import"}.
@@ -196,14 +196,14 @@ func (q *CheckpointRequest) validate() error {
 		if !seen[gid] {
 			return httpx.FieldErrorf(field, "names a graph that is not in graph_ids")
 		}
-		if err := httpx.CheckID(field, q.Snapshots[gid], store.ValidID); err != nil {
+		if err := httpx.CheckID(field, q.Snapshots[gid], meta.ValidID); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// POST /checkpoints → 201 store.Checkpoint with its Location.
+// POST /checkpoints → 201 meta.Checkpoint with its Location.
 func (h *handler) createCheckpoint(w http.ResponseWriter, r *http.Request) {
 	var req CheckpointRequest
 	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
@@ -226,7 +226,7 @@ func (h *handler) createCheckpoint(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusCreated, cp)
 }
 
-// GET /checkpoints?limit=&cursor= → 200 Page[store.Checkpoint].
+// GET /checkpoints?limit=&cursor= → 200 Page[meta.Checkpoint].
 func (h *handler) listCheckpoints(w http.ResponseWriter, r *http.Request) {
 	p, err := httpx.ParsePage(r)
 	if err != nil {
@@ -241,7 +241,7 @@ func (h *handler) listCheckpoints(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(cps, next))
 }
 
-// GET /checkpoints/{id} → 200 store.Checkpoint.
+// GET /checkpoints/{id} → 200 meta.Checkpoint.
 func (h *handler) getCheckpoint(w http.ResponseWriter, r *http.Request) {
 	id, err := checkpointID(r)
 	if err != nil {
@@ -307,7 +307,7 @@ func (q *RestoreRequest) validate() error {
 	case q.CheckpointID != "" && q.GraphID != "":
 		return httpx.FieldErrorf("graph_id", "must not be given with checkpoint_id")
 	case q.CheckpointID != "":
-		if err := httpx.CheckID("checkpoint_id", q.CheckpointID, store.ValidID); err != nil {
+		if err := httpx.CheckID("checkpoint_id", q.CheckpointID, meta.ValidID); err != nil {
 			return err
 		}
 		if !q.At.IsZero() {

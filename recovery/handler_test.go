@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
 )
@@ -72,7 +72,7 @@ func TestHandlerCheckpointLifecycle(t *testing.T) {
 	a := newAPI(t, nil)
 	g := a.graph("g1", "alice", "bob")
 
-	var cp store.Checkpoint
+	var cp meta.Checkpoint
 	resp := a.do(t, "POST", "/checkpoints", `{"graph_ids": ["g1"], "description": "before import", "created_by": "ops", "metadata": {"ticket": 7}}`, &cp)
 	if resp.StatusCode != http.StatusCreated || cp.ID == "" || len(cp.Graphs) != 1 || cp.Description != "before import" {
 		t.Fatalf("create = %d %+v", resp.StatusCode, cp)
@@ -80,11 +80,11 @@ func TestHandlerCheckpointLifecycle(t *testing.T) {
 	if loc := resp.Header.Get("Location"); loc != "/api/backup/recovery/checkpoints/"+cp.ID {
 		t.Errorf("Location = %q", loc)
 	}
-	var page httpx.Page[store.Checkpoint]
+	var page httpx.Page[meta.Checkpoint]
 	if resp := a.do(t, "GET", "/checkpoints?limit=10", "", &page); resp.StatusCode != http.StatusOK || len(page.Items) != 1 || page.Items[0].ID != cp.ID {
 		t.Errorf("list = %d %+v", resp.StatusCode, page)
 	}
-	var got store.Checkpoint
+	var got meta.Checkpoint
 	if resp := a.do(t, "GET", "/checkpoints/"+cp.ID, "", &got); resp.StatusCode != http.StatusOK || got.ID != cp.ID {
 		t.Errorf("get = %d %+v", resp.StatusCode, got)
 	}
@@ -173,12 +173,12 @@ func TestHandlerRejects(t *testing.T) {
 		{"bad graph id", "POST", "/checkpoints", `{"graph_ids": ["../etc"]}`, "", 400, "graph_ids[0]"},
 		{"graph twice", "POST", "/checkpoints", `{"graph_ids": ["g1", "g1"]}`, "", 400, "twice"},
 		{"unknown graph", "POST", "/checkpoints", `{"graph_ids": ["g1", "nosuch"]}`, "", 404, "nosuch"},
-		{"snapshot of a graph not named", "POST", "/checkpoints", `{"graph_ids": ["g1"], "snapshots": {"g2": "` + store.NewID() + `"}}`, "", 400, "snapshots.g2"},
+		{"snapshot of a graph not named", "POST", "/checkpoints", `{"graph_ids": ["g1"], "snapshots": {"g2": "` + meta.NewID() + `"}}`, "", 400, "snapshots.g2"},
 		{"bad snapshot id", "POST", "/checkpoints", `{"graph_ids": ["g1"], "snapshots": {"g1": "nope"}}`, "", 400, "snapshots.g1"},
 		{"bad checkpoint id", "GET", "/checkpoints/nope", "", "", 400, "id"},
-		{"unknown checkpoint", "GET", "/checkpoints/" + store.NewID(), "", "", 404, "checkpoint"},
+		{"unknown checkpoint", "GET", "/checkpoints/" + meta.NewID(), "", "", 404, "checkpoint"},
 		{"delete bad id", "DELETE", "/checkpoints/nope", "", "", 400, "id"},
-		{"validate unknown", "POST", "/checkpoints/" + store.NewID() + "/validate", "", "", 404, "checkpoint"},
+		{"validate unknown", "POST", "/checkpoints/" + meta.NewID() + "/validate", "", "", 404, "checkpoint"},
 		{"validate with a body field", "POST", "/checkpoints/" + cp.ID + "/validate", `{"full": true}`, "", 400, "unknown field"},
 		{"bad limit", "GET", "/checkpoints?limit=0", "", "", 400, "limit"},
 		{"bad cursor", "GET", "/checkpoints?cursor=!!", "", "", 400, "cursor"},

@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Sentinel errors. Test them with errors.Is.
@@ -32,11 +32,11 @@ const recordTimeout = 10 * time.Second
 // Status is the outcome of a health check, and the overall status of a report.
 type Status string
 
-// The statuses, from best to worst. They are the values store.HealthEvent keeps.
+// The statuses, from best to worst. They are the values meta.HealthEvent keeps.
 const (
-	Pass Status = store.HealthPass
-	Warn Status = store.HealthWarn
-	Fail Status = store.HealthFail
+	Pass Status = meta.HealthPass
+	Warn Status = meta.HealthWarn
+	Fail Status = meta.HealthFail
 )
 
 // rank orders statuses from best (0) to worst.
@@ -151,7 +151,7 @@ func WithHealthClock(now func() time.Time) HealthOption {
 // Health runs health checks, records their results and keeps the last report. It
 // is safe for concurrent use.
 type Health struct {
-	st       *store.Store
+	st       *meta.Store
 	checkers []Checker
 	cfg      healthConfig
 	log      *slog.Logger
@@ -171,7 +171,7 @@ type Health struct {
 }
 
 // NewHealth returns a runner of the checkers that records results in st.
-func NewHealth(st *store.Store, checkers []Checker, opts ...HealthOption) (*Health, error) {
+func NewHealth(st *meta.Store, checkers []Checker, opts ...HealthOption) (*Health, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalid)
 	}
@@ -334,7 +334,7 @@ func (h *Health) record(ctx context.Context, results []CheckResult) {
 			details[k] = v
 		}
 		details["duration_seconds"] = r.Duration.Seconds()
-		ev := &store.HealthEvent{
+		ev := &meta.HealthEvent{
 			Component: r.Component, Check: r.Check, Status: string(r.Status),
 			Message: r.Message, Details: details, CreatedAt: r.Time,
 		}

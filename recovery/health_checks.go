@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -19,11 +19,11 @@ import (
 // StoreCheck checks that the metadata store answers and is migrated: it pings the
 // database and reads the migrations table. Component "store", name "database".
 type StoreCheck struct {
-	st *store.Store
+	st *meta.Store
 }
 
 // NewStoreCheck returns a check of st.
-func NewStoreCheck(st *store.Store) *StoreCheck { return &StoreCheck{st: st} }
+func NewStoreCheck(st *meta.Store) *StoreCheck { return &StoreCheck{st: st} }
 
 // Component returns "store".
 func (*StoreCheck) Component() string { return "store" }
@@ -44,7 +44,7 @@ func (c *StoreCheck) Check(ctx context.Context) Result {
 		Count   int64 `bun:"n"`
 		Version int64 `bun:"v"`
 	}
-	err := c.st.DB().NewSelect().TableExpr(store.MigrationsTable).
+	err := c.st.DB().NewSelect().TableExpr(meta.MigrationsTable).
 		ColumnExpr("COUNT(*) AS n").ColumnExpr("COALESCE(MAX(version), 0) AS v").
 		Scan(ctx, &row.Count, &row.Version)
 	if err != nil {
@@ -57,7 +57,7 @@ func (c *StoreCheck) Check(ctx context.Context) Result {
 	}
 	// A real table of the schema must answer too: a recorded migration whose tables
 	// were dropped is as broken as none.
-	if _, err := c.st.CountSnapshots(ctx, store.SnapshotFilter{}); err != nil {
+	if _, err := c.st.CountSnapshots(ctx, meta.SnapshotFilter{}); err != nil {
 		return Result{Status: Fail, Message: "cannot read the snapshots table: " + err.Error(), Details: details}
 	}
 	return Result{Status: Pass, Message: fmt.Sprintf("reachable, schema version %d", row.Version), Details: details}
@@ -92,7 +92,7 @@ func (c *BucketCheck) Check(ctx context.Context) Result {
 	if _, err := rand.Read(probe); err != nil {
 		return Result{Status: Fail, Message: "making the probe: " + err.Error()}
 	}
-	key := ProbePrefix + "probe-" + store.NewID()
+	key := ProbePrefix + "probe-" + meta.NewID()
 	details := map[string]any{"key": key, "bytes": len(probe)}
 	start := time.Now()
 	if err := c.b.Put(ctx, key, probe); err != nil {
@@ -150,7 +150,7 @@ type SnapshotFreshnessCheck struct {
 
 // NewSnapshotFreshnessCheck returns a check of the snapshots e keeps. The graphs
 // checked are those of the catalog when it is not nil (a graph without any snapshot
-// then warns), and otherwise every graph that has snapshots in the store.
+// then warns), and otherwise every graph that has snapshots in the meta.
 func NewSnapshotFreshnessCheck(e *backup.Engine, graphs graph.Catalog, p FreshnessPolicy) *SnapshotFreshnessCheck {
 	if p.WarnAfter <= 0 {
 		p.WarnAfter = 25 * time.Hour
@@ -218,8 +218,8 @@ func (c *SnapshotFreshnessCheck) Check(ctx context.Context) Result {
 }
 
 func (c *SnapshotFreshnessCheck) graph(ctx context.Context, id string) GraphFreshness {
-	sn, err := c.e.Store().LatestSnapshot(ctx, id, store.SnapshotCompleted)
-	if errors.Is(err, store.ErrNotFound) {
+	sn, err := c.e.Store().LatestSnapshot(ctx, id, meta.SnapshotCompleted)
+	if errors.Is(err, meta.ErrNotFound) {
 		return GraphFreshness{Status: Warn, Problem: "no completed snapshot"}
 	}
 	if err != nil {
@@ -372,12 +372,12 @@ type LagPolicy struct {
 // target that never succeeded warns; one whose newest event failed warns with the
 // error. Component "replication", name "lag".
 type ReplicationLagCheck struct {
-	st *store.Store
+	st *meta.Store
 	p  LagPolicy
 }
 
 // NewReplicationLagCheck returns a check of the targets kept in st.
-func NewReplicationLagCheck(st *store.Store, p LagPolicy) *ReplicationLagCheck {
+func NewReplicationLagCheck(st *meta.Store, p LagPolicy) *ReplicationLagCheck {
 	if p.WarnAfter <= 0 {
 		p.WarnAfter = time.Hour
 	}
@@ -420,11 +420,11 @@ func (c *ReplicationLagCheck) Check(ctx context.Context) Result {
 			continue
 		}
 		tl := TargetLag{Status: Pass}
-		ok, _, err := c.st.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, Status: store.EventOK, Limit: 1})
+		ok, _, err := c.st.ListReplicationEvents(ctx, meta.EventFilter{TargetID: t.ID, Status: meta.EventOK, Limit: 1})
 		if err != nil {
 			return Result{Status: Fail, Message: "reading events of " + t.Name + ": " + err.Error()}
 		}
-		newest, _, err := c.st.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, Limit: 1})
+		newest, _, err := c.st.ListReplicationEvents(ctx, meta.EventFilter{TargetID: t.ID, Limit: 1})
 		if err != nil {
 			return Result{Status: Fail, Message: "reading events of " + t.Name + ": " + err.Error()}
 		}
@@ -442,7 +442,7 @@ func (c *ReplicationLagCheck) Check(ctx context.Context) Result {
 				tl.Status, tl.Problem = Warn, fmt.Sprintf("last success %s ago, more than %s", lag.Round(time.Second), c.p.WarnAfter)
 			}
 		}
-		if len(newest) > 0 && newest[0].Status == store.EventFailed && tl.Status == Pass {
+		if len(newest) > 0 && newest[0].Status == meta.EventFailed && tl.Status == Pass {
 			tl.Status, tl.Problem = Warn, "newest replication failed: "+newest[0].Error
 		}
 		per[t.Name] = tl

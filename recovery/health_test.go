@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -25,9 +25,9 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t *testing.T) *meta.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), ":memory:")
+	st, err := meta.Open(context.Background(), ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestNewHealthRejects(t *testing.T) {
 	ok := fixed("a", "one", Pass, "")
 	tests := []struct {
 		name     string
-		st       *store.Store
+		st       *meta.Store
 		checkers []Checker
 		opts     []HealthOption
 	}{
@@ -255,11 +255,11 @@ func TestHealthRunCancelled(t *testing.T) {
 		t.Fatalf("report = %+v, want one cancelled failure", rep)
 	}
 	// The event is recorded although ctx had ended.
-	events, _, err := st.ListHealthEvents(context.Background(), store.HealthFilter{Component: "a"})
+	events, _, err := st.ListHealthEvents(context.Background(), meta.HealthFilter{Component: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].Status != store.HealthFail {
+	if len(events) != 1 || events[0].Status != meta.HealthFail {
 		t.Fatalf("events = %+v, want one fail", events)
 	}
 }
@@ -307,7 +307,7 @@ func TestHealthStartClose(t *testing.T) {
 
 func TestStoreCheck(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "file:"+t.TempDir()+"/meta.db")
+	st, err := meta.Open(ctx, "file:"+t.TempDir()+"/meta.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,18 +325,18 @@ func TestStoreCheck(t *testing.T) {
 
 	// Forget the migrations: not migrated.
 	var saved []map[string]any
-	if err := st.DB().NewSelect().TableExpr(store.MigrationsTable).Scan(ctx, &saved); err != nil {
+	if err := st.DB().NewSelect().TableExpr(meta.MigrationsTable).Scan(ctx, &saved); err != nil {
 		t.Fatal(err)
 	}
 	if len(saved) == 0 {
 		t.Fatal("no migrations recorded")
 	}
-	if _, err := st.DB().NewDelete().TableExpr(store.MigrationsTable).Where("1 = 1").Exec(ctx); err != nil {
+	if _, err := st.DB().NewDelete().TableExpr(meta.MigrationsTable).Where("1 = 1").Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
 	expect(Fail, "not migrated")
 	for _, row := range saved {
-		if _, err := st.DB().NewInsert().TableExpr(store.MigrationsTable).Model(&row).Exec(ctx); err != nil {
+		if _, err := st.DB().NewInsert().TableExpr(meta.MigrationsTable).Model(&row).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -423,7 +423,7 @@ func TestBucketCheck(t *testing.T) {
 
 // backupHarness is an engine over a memory bucket behind a fault injector.
 type backupHarness struct {
-	st     *store.Store
+	st     *meta.Store
 	fd     *faultblob.Driver
 	engine *backup.Engine
 	graphs *graph.Registry
@@ -452,7 +452,7 @@ func newBackupHarness(t *testing.T) *backupHarness {
 	return &backupHarness{st: st, fd: fd, engine: e, graphs: reg, g: g}
 }
 
-func (h *backupHarness) snapshot(t *testing.T) *store.Snapshot {
+func (h *backupHarness) snapshot(t *testing.T) *meta.Snapshot {
 	t.Helper()
 	row, err := h.engine.Snapshot(context.Background(), "g1", h.g, backup.SnapshotOptions{Kind: backup.KindFull})
 	if err != nil {
@@ -587,11 +587,11 @@ func TestReplicationLagCheck(t *testing.T) {
 	}
 	expect(Pass, "0 targets")
 
-	tgt := &store.Target{Name: "offsite", Kind: store.TargetFile, Enabled: true}
+	tgt := &meta.Target{Name: "offsite", Kind: meta.TargetFile, Enabled: true}
 	if err := st.CreateTarget(ctx, tgt); err != nil {
 		t.Fatal(err)
 	}
-	off := &store.Target{Name: "disabled", Kind: store.TargetFile}
+	off := &meta.Target{Name: "disabled", Kind: meta.TargetFile}
 	if err := st.CreateTarget(ctx, off); err != nil {
 		t.Fatal(err)
 	}
@@ -599,18 +599,18 @@ func TestReplicationLagCheck(t *testing.T) {
 
 	event := func(status string, started time.Time, errText string) {
 		t.Helper()
-		e := &store.ReplicationEvent{TargetID: tgt.ID, Kind: store.EventSnapshot, Status: status,
+		e := &meta.ReplicationEvent{TargetID: tgt.ID, Kind: meta.EventSnapshot, Status: status,
 			StartedAt: started, DurationSeconds: 60, Error: errText}
 		if err := st.AddReplicationEvent(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	event(store.EventOK, now.Add(-5*time.Hour), "")
+	event(meta.EventOK, now.Add(-5*time.Hour), "")
 	expect(Fail, "more than 3h0m0s")
-	event(store.EventOK, now.Add(-2*time.Hour), "")
+	event(meta.EventOK, now.Add(-2*time.Hour), "")
 	expect(Warn, "more than 1h0m0s")
-	event(store.EventOK, now.Add(-10*time.Minute), "")
+	event(meta.EventOK, now.Add(-10*time.Minute), "")
 	expect(Pass, "1 targets")
-	event(store.EventFailed, now.Add(-time.Minute), "connection refused")
+	event(meta.EventFailed, now.Add(-time.Minute), "connection refused")
 	expect(Warn, "newest replication failed: connection refused")
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -15,12 +15,12 @@ import (
 // the graph's newest completed snapshot, or point-in-time recovery past that
 // snapshot is impossible; positions must follow each other without a hole.
 type JournalCheck struct {
-	st     *store.Store
+	st     *meta.Store
 	graphs graph.Catalog
 }
 
 // NewJournalCheck returns a journal check of the catalog's graphs.
-func NewJournalCheck(st *store.Store, graphs graph.Catalog) *JournalCheck {
+func NewJournalCheck(st *meta.Store, graphs graph.Catalog) *JournalCheck {
 	return &JournalCheck{st: st, graphs: graphs}
 }
 
@@ -77,9 +77,9 @@ func (c *JournalCheck) Check(ctx context.Context) Result {
 
 func (c *JournalCheck) journal(ctx context.Context, graphID string, j graph.Journal) JournalState {
 	var s JournalState
-	row, err := c.st.LatestSnapshot(ctx, graphID, store.SnapshotCompleted)
+	row, err := c.st.LatestSnapshot(ctx, graphID, meta.SnapshotCompleted)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, meta.ErrNotFound):
 		// No snapshot: the whole journal is the only way back.
 	case err != nil:
 		return JournalState{Status: Fail, Problem: "reading snapshots: " + err.Error()}

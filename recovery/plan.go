@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -37,7 +37,7 @@ func (r *PlanRequest) validate() error {
 		return fmt.Errorf("%w: a plan needs a checkpoint id or a graph id", ErrInvalid)
 	case r.CheckpointID != "" && r.GraphID != "":
 		return fmt.Errorf("%w: a plan takes a checkpoint id or a graph id, not both", ErrInvalid)
-	case r.CheckpointID != "" && !store.ValidID(r.CheckpointID):
+	case r.CheckpointID != "" && !meta.ValidID(r.CheckpointID):
 		return fmt.Errorf("%w: checkpoint id %q", ErrInvalid, r.CheckpointID)
 	case r.GraphID != "" && !backup.ValidGraphID(r.GraphID):
 		return fmt.Errorf("%w: graph id %q", ErrInvalid, r.GraphID)
@@ -197,7 +197,7 @@ func (s *Service) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 }
 
 // checkpointStep plans the restore of one graph of a checkpoint.
-func (s *Service) checkpointStep(ctx context.Context, g store.CheckpointGraph) (Step, error) {
+func (s *Service) checkpointStep(ctx context.Context, g meta.CheckpointGraph) (Step, error) {
 	st := Step{GraphID: g.GraphID, Exact: true}
 	m, err := s.e.Manifest(ctx, g.SnapshotID)
 	if err != nil {
@@ -247,7 +247,7 @@ func (s *Service) pointStep(ctx context.Context, gid string, at time.Time) (Step
 		return st, fmt.Errorf("recovery: graph %s: %w", gid, err)
 	}
 	found := false
-	f := store.SnapshotFilter{GraphID: gid, Status: store.SnapshotCompleted, Limit: 100}
+	f := meta.SnapshotFilter{GraphID: gid, Status: meta.SnapshotCompleted, Limit: 100}
 	for {
 		rows, next, err := s.st.ListSnapshots(ctx, f)
 		if err != nil {
@@ -287,7 +287,7 @@ const (
 
 // tryPoint fills st from row if row can serve the point at; it reports false when
 // row holds changes made after at.
-func (s *Service) tryPoint(ctx context.Context, st *Step, row *store.Snapshot, j graph.Journal, r graph.Reader, at time.Time) (bool, error) {
+func (s *Service) tryPoint(ctx context.Context, st *Step, row *meta.Snapshot, j graph.Journal, r graph.Reader, at time.Time) (bool, error) {
 	pos := uint64(row.JournalPos)
 	fill := func() error {
 		m, err := s.e.Manifest(ctx, row.ID)

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -83,7 +83,7 @@ func WithRestoreRate(bytesPerSecond, opsPerSecond float64) Option {
 // state in the engine's metadata store and bucket, and is safe for concurrent use.
 type Service struct {
 	e      *backup.Engine
-	st     *store.Store
+	st     *meta.Store
 	graphs graph.Catalog
 	cfg    config
 	log    *slog.Logger
@@ -190,7 +190,7 @@ func (r *CreateRequest) validate() error {
 		if !seen[gid] {
 			return fmt.Errorf("%w: snapshot given for graph %q, which is not among the graph ids", ErrInvalid, gid)
 		}
-		if !store.ValidID(sid) {
+		if !meta.ValidID(sid) {
 			return fmt.Errorf("%w: snapshot id %q", ErrInvalid, sid)
 		}
 	}
@@ -201,7 +201,7 @@ func (r *CreateRequest) validate() error {
 type binding struct {
 	graphID string
 	g       graph.Graph     // set when a new snapshot is to be taken
-	row     *store.Snapshot // the snapshot, once known
+	row     *meta.Snapshot // the snapshot, once known
 	taken   bool            // the snapshot was taken for this checkpoint
 }
 
@@ -218,7 +218,7 @@ type binding struct {
 // pauses writes meanwhile. They are full snapshots, so that a checkpoint never
 // depends on an older chain: content-defined segments make a full snapshot store
 // only the segments that changed.
-func (s *Service) Create(ctx context.Context, req CreateRequest) (*store.Checkpoint, error) {
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*meta.Checkpoint, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
@@ -230,9 +230,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*store.Checkpo
 		}
 		binds[i] = b
 	}
-	cp := &store.Checkpoint{
-		ID: store.NewID(), Description: req.Description, CreatedBy: req.CreatedBy,
-		Metadata: req.Metadata, Graphs: make([]store.CheckpointGraph, len(binds)),
+	cp := &meta.Checkpoint{
+		ID: meta.NewID(), Description: req.Description, CreatedBy: req.CreatedBy,
+		Metadata: req.Metadata, Graphs: make([]meta.CheckpointGraph, len(binds)),
 	}
 	for i, b := range binds {
 		if b.g != nil {
@@ -244,7 +244,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*store.Checkpo
 			}
 			b.row, b.taken = row, true
 		}
-		cp.Graphs[i] = store.CheckpointGraph{GraphID: b.graphID, SnapshotID: b.row.ID, JournalPos: b.row.JournalPos}
+		cp.Graphs[i] = meta.CheckpointGraph{GraphID: b.graphID, SnapshotID: b.row.ID, JournalPos: b.row.JournalPos}
 	}
 	if err := s.st.CreateCheckpoint(ctx, cp); err != nil {
 		return nil, errors.Join(fmt.Errorf("recovery: record checkpoint: %w", err), s.undo(ctx, binds))
@@ -276,8 +276,8 @@ func (s *Service) resolve(ctx context.Context, gid, sid string) (*binding, error
 	if !errors.Is(err, graph.ErrNotFound) {
 		return nil, fmt.Errorf("recovery: graph %s: %w", gid, err)
 	}
-	row, err := s.st.LatestSnapshot(ctx, gid, store.SnapshotCompleted)
-	if errors.Is(err, store.ErrNotFound) {
+	row, err := s.st.LatestSnapshot(ctx, gid, meta.SnapshotCompleted)
+	if errors.Is(err, meta.ErrNotFound) {
 		return nil, fmt.Errorf("%w: graph %q does not exist and has no snapshots", ErrNotFound, gid)
 	}
 	if err != nil {
@@ -304,27 +304,27 @@ func (s *Service) undo(ctx context.Context, binds []*binding) error {
 }
 
 // completedSnapshot returns the row of a completed snapshot, or ErrNotFound.
-func (s *Service) completedSnapshot(ctx context.Context, sid string) (*store.Snapshot, error) {
+func (s *Service) completedSnapshot(ctx context.Context, sid string) (*meta.Snapshot, error) {
 	row, err := s.st.GetSnapshot(ctx, sid)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, meta.ErrNotFound) {
 		return nil, fmt.Errorf("%w: snapshot %s", ErrNotFound, sid)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if row.Status != store.SnapshotCompleted {
+	if row.Status != meta.SnapshotCompleted {
 		return nil, fmt.Errorf("%w: snapshot %s is %s, not completed", ErrNotFound, sid, row.Status)
 	}
 	return row, nil
 }
 
 // Get returns the checkpoint with the id.
-func (s *Service) Get(ctx context.Context, id string) (*store.Checkpoint, error) {
-	if !store.ValidID(id) {
+func (s *Service) Get(ctx context.Context, id string) (*meta.Checkpoint, error) {
+	if !meta.ValidID(id) {
 		return nil, fmt.Errorf("%w: checkpoint id %q", ErrInvalid, id)
 	}
 	cp, err := s.st.GetCheckpoint(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, meta.ErrNotFound) {
 		return nil, fmt.Errorf("%w: checkpoint %s", ErrNotFound, id)
 	}
 	return cp, err
@@ -332,24 +332,24 @@ func (s *Service) Get(ctx context.Context, id string) (*store.Checkpoint, error)
 
 // List returns one page of checkpoints, newest first, and the cursor of the next
 // page ("" after the last). limit 0 means 50; at most 1000.
-func (s *Service) List(ctx context.Context, cursor string, limit int) ([]store.Checkpoint, string, error) {
+func (s *Service) List(ctx context.Context, cursor string, limit int) ([]meta.Checkpoint, string, error) {
 	return s.st.ListCheckpoints(ctx, cursor, limit)
 }
 
 // Delete deletes the checkpoint. Its snapshots stay: retention decides their fate.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	if !store.ValidID(id) {
+	if !meta.ValidID(id) {
 		return fmt.Errorf("%w: checkpoint id %q", ErrInvalid, id)
 	}
 	err := s.st.DeleteCheckpoint(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, meta.ErrNotFound) {
 		return fmt.Errorf("%w: checkpoint %s", ErrNotFound, id)
 	}
 	return err
 }
 
 // newest returns the newest checkpoint, or nil when there is none.
-func (s *Service) newest(ctx context.Context) (*store.Checkpoint, error) {
+func (s *Service) newest(ctx context.Context) (*meta.Checkpoint, error) {
 	cps, _, err := s.st.ListCheckpoints(ctx, "", 1)
 	if err != nil || len(cps) == 0 {
 		return nil, err
@@ -359,7 +359,7 @@ func (s *Service) newest(ctx context.Context) (*store.Checkpoint, error) {
 
 // newestFor returns the newest checkpoint naming the graph, looking at most at
 // scan checkpoints, or nil.
-func (s *Service) newestFor(ctx context.Context, graphID string, scan int) (*store.Checkpoint, error) {
+func (s *Service) newestFor(ctx context.Context, graphID string, scan int) (*meta.Checkpoint, error) {
 	cursor := ""
 	for scanned := 0; scanned < scan; {
 		cps, next, err := s.st.ListCheckpoints(ctx, cursor, 100)
@@ -367,7 +367,7 @@ func (s *Service) newestFor(ctx context.Context, graphID string, scan int) (*sto
 			return nil, err
 		}
 		for i := range cps {
-			if slices.ContainsFunc(cps[i].Graphs, func(g store.CheckpointGraph) bool { return g.GraphID == graphID }) {
+			if slices.ContainsFunc(cps[i].Graphs, func(g meta.CheckpointGraph) bool { return g.GraphID == graphID }) {
 				return &cps[i], nil
 			}
 		}

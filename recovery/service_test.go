@@ -14,7 +14,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/metrictest"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -22,11 +22,11 @@ import (
 	"github.com/graphvault/graphvault/store/memgraph"
 )
 
-// fixture is a service over a memory bucket and an in-memory store.
+// fixture is a service over a memory bucket and an in-memory meta.
 type fixture struct {
 	t      *testing.T
 	ctx    context.Context
-	st     *store.Store
+	st     *meta.Store
 	drv    *memblob.Driver
 	e      *backup.Engine
 	reg    *graph.Registry
@@ -37,7 +37,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func peopleOps(names ...string) []graph.Op {
 	return ops
 }
 
-func (f *fixture) snapshot(id string, r graph.Reader) *store.Snapshot {
+func (f *fixture) snapshot(id string, r graph.Reader) *meta.Snapshot {
 	f.t.Helper()
 	row, err := f.e.Snapshot(f.ctx, id, r, backup.SnapshotOptions{Kind: backup.KindFull})
 	if err != nil {
@@ -96,7 +96,7 @@ func (f *fixture) snapshot(id string, r graph.Reader) *store.Snapshot {
 
 func (f *fixture) countSnapshots() int {
 	f.t.Helper()
-	n, err := f.st.CountSnapshots(f.ctx, store.SnapshotFilter{})
+	n, err := f.st.CountSnapshots(f.ctx, meta.SnapshotFilter{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestCreateCheckpoint(t *testing.T) {
 		{name: "graph gone from the catalog uses its newest snapshot", req: CreateRequest{GraphIDs: []string{"gone"}},
 			want: map[string]string{"gone": goneRow.ID}},
 		{name: "unknown graph", req: CreateRequest{GraphIDs: []string{"a", "nosuch"}}, wantErr: ErrNotFound},
-		{name: "unknown snapshot", req: CreateRequest{GraphIDs: []string{"a"}, Snapshots: map[string]string{"a": store.NewID()}}, wantErr: ErrNotFound},
+		{name: "unknown snapshot", req: CreateRequest{GraphIDs: []string{"a"}, Snapshots: map[string]string{"a": meta.NewID()}}, wantErr: ErrNotFound},
 		{name: "snapshot of another graph", req: CreateRequest{GraphIDs: []string{"b"}, Snapshots: map[string]string{"b": old.ID}}, wantErr: ErrInvalid},
 		{name: "snapshot for a graph not named", req: CreateRequest{GraphIDs: []string{"b"}, Snapshots: map[string]string{"a": old.ID}}, wantErr: ErrInvalid},
 		{name: "no graphs", req: CreateRequest{}, wantErr: ErrInvalid},
@@ -242,7 +242,7 @@ func TestCreateUndoesSnapshotsOnFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "broken") {
 		t.Fatalf("Create = %v, want an error naming the broken graph", err)
 	}
-	rows, _, err := f.st.ListSnapshots(f.ctx, store.SnapshotFilter{Status: store.SnapshotCompleted})
+	rows, _, err := f.st.ListSnapshots(f.ctx, meta.SnapshotFilter{Status: meta.SnapshotCompleted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestListGetDelete(t *testing.T) {
 	}{
 		{ids[0], nil},
 		{ids[1], ErrNotFound},
-		{store.NewID(), ErrNotFound},
+		{meta.NewID(), ErrNotFound},
 		{"not-an-id", ErrInvalid},
 	}
 	for _, tt := range tests {
@@ -390,7 +390,7 @@ func TestCorruptionFailsEverythingUntilAFreshCheckpoint(t *testing.T) {
 			if stored.Validated || !strings.Contains(stored.ValidationError, key) || !strings.Contains(stored.ValidationError, tt.detail) || stored.ValidatedAt.IsZero() {
 				t.Errorf("recorded validated=%t at %v error %q, want false, a time, and %s %s", stored.Validated, stored.ValidatedAt, stored.ValidationError, key, tt.detail)
 			}
-			events, _, err := f.st.ListHealthEvents(f.ctx, store.HealthFilter{Component: "recovery", Check: "checkpoint", Status: store.HealthFail})
+			events, _, err := f.st.ListHealthEvents(f.ctx, meta.HealthFilter{Component: "recovery", Check: "checkpoint", Status: meta.HealthFail})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -459,16 +459,16 @@ func TestValidateRecordsBindingProblems(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		edit   func(cp *store.Checkpoint)
+		edit   func(cp *meta.Checkpoint)
 		detail string
 	}{
-		{"position moved", func(cp *store.Checkpoint) { cp.Graphs[0].JournalPos += 5 }, "checkpoint records"},
-		{"snapshot deleted", func(cp *store.Checkpoint) { cp.Graphs[0].SnapshotID = store.NewID() }, "snapshot is gone"},
+		{"position moved", func(cp *meta.Checkpoint) { cp.Graphs[0].JournalPos += 5 }, "checkpoint records"},
+		{"snapshot deleted", func(cp *meta.Checkpoint) { cp.Graphs[0].SnapshotID = meta.NewID() }, "snapshot is gone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := *cp
-			c.Graphs = append([]store.CheckpointGraph(nil), cp.Graphs...)
+			c.Graphs = append([]meta.CheckpointGraph(nil), cp.Graphs...)
 			tt.edit(&c)
 			if err := f.st.UpdateCheckpoint(f.ctx, &c); err != nil {
 				t.Fatal(err)
@@ -482,7 +482,7 @@ func TestValidateRecordsBindingProblems(t *testing.T) {
 			}
 		})
 	}
-	if _, err := f.svc.Validate(f.ctx, store.NewID()); !errors.Is(err, ErrNotFound) {
+	if _, err := f.svc.Validate(f.ctx, meta.NewID()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Validate(unknown) = %v, want ErrNotFound", err)
 	}
 }

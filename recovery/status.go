@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -105,11 +105,11 @@ func (s *Service) graphStatus(ctx context.Context, id string, registered bool, n
 		gs.NewestCheckpoint = &CheckpointSummary{ID: cp.ID, CreatedAt: cp.CreatedAt, Validated: cp.Validated,
 			ValidatedAt: cp.ValidatedAt, ValidationError: cp.ValidationError}
 	}
-	rows, _, err := s.st.ListSnapshots(ctx, store.SnapshotFilter{GraphID: id, Status: store.SnapshotCompleted, Limit: statusScan})
+	rows, _, err := s.st.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: id, Status: meta.SnapshotCompleted, Limit: statusScan})
 	if err != nil {
 		return gs, err
 	}
-	var sn *store.Snapshot
+	var sn *meta.Snapshot
 	for i := range rows {
 		rep, err := s.e.Verify(ctx, rows[i].ID, false)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Health event names of checkpoint findings: [Service.Validate] records them, and
@@ -47,7 +47,7 @@ type Validation struct {
 	OK           bool                   `json:"ok"`
 	Findings     []Finding              `json:"findings,omitempty"`
 	Reports      []*backup.VerifyReport `json:"reports"` // one per snapshot verified
-	Checkpoint   *store.Checkpoint      `json:"checkpoint"`
+	Checkpoint   *meta.Checkpoint      `json:"checkpoint"`
 	Duration     time.Duration          `json:"duration_ns"`
 }
 
@@ -84,7 +84,7 @@ func (s *Service) Validate(ctx context.Context, id string) (*Validation, error) 
 	defer cancel()
 	if err := s.st.UpdateCheckpoint(rctx, cp); err != nil {
 		s.countValidation(ctx, "error")
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, meta.ErrNotFound) {
 			return nil, fmt.Errorf("%w: checkpoint %s was deleted during validation", ErrNotFound, cp.ID)
 		}
 		return nil, fmt.Errorf("recovery: record validation of %s: %w", cp.ID, err)
@@ -102,7 +102,7 @@ func (s *Service) Validate(ctx context.Context, id string) (*Validation, error) 
 
 // validateGraph verifies one graph's snapshot, adding what it finds to v. It
 // returns an error only when verification could not run.
-func (s *Service) validateGraph(ctx context.Context, g store.CheckpointGraph, v *Validation) error {
+func (s *Service) validateGraph(ctx context.Context, g meta.CheckpointGraph, v *Validation) error {
 	add := func(object, format string, args ...any) {
 		v.Findings = append(v.Findings, Finding{GraphID: g.GraphID, SnapshotID: g.SnapshotID, Object: object, Detail: fmt.Sprintf(format, args...)})
 	}
@@ -158,12 +158,12 @@ func summarize(fs []Finding) string {
 
 // recordFindings writes the health events of a validation; a failure to write is
 // logged, as the validation itself is recorded.
-func (s *Service) recordFindings(ctx context.Context, cp *store.Checkpoint, fs []Finding) {
+func (s *Service) recordFindings(ctx context.Context, cp *meta.Checkpoint, fs []Finding) {
 	now := s.cfg.now().UTC()
-	events := []*store.HealthEvent{}
+	events := []*meta.HealthEvent{}
 	if len(fs) == 0 {
-		events = append(events, &store.HealthEvent{
-			Component: checkpointComponent, Check: checkpointCheck, Status: store.HealthPass,
+		events = append(events, &meta.HealthEvent{
+			Component: checkpointComponent, Check: checkpointCheck, Status: meta.HealthPass,
 			Message: fmt.Sprintf("checkpoint %s validated: %d graphs", cp.ID, len(cp.Graphs)),
 			Details: map[string]any{"checkpoint": cp.ID}, CreatedAt: now,
 		})
@@ -172,8 +172,8 @@ func (s *Service) recordFindings(ctx context.Context, cp *store.Checkpoint, fs [
 		if i == maxRecordedFindings {
 			break
 		}
-		events = append(events, &store.HealthEvent{
-			Component: checkpointComponent, Check: checkpointCheck, Status: store.HealthFail,
+		events = append(events, &meta.HealthEvent{
+			Component: checkpointComponent, Check: checkpointCheck, Status: meta.HealthFail,
 			Message:   "checkpoint " + cp.ID + ": " + f.String(),
 			Details:   map[string]any{"checkpoint": cp.ID, "graph": f.GraphID, "snapshot": f.SnapshotID, "object": f.Object},
 			CreatedAt: now,

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -225,7 +225,7 @@ func (s *Service) note(f *FailoverSource, c *candidate, why string) {
 // sourceEngine is a backup engine over a source's bucket with its own in-memory
 // metadata, rebuilt from the manifests there; the source's bucket is not closed.
 func (s *Service) sourceEngine(ctx context.Context, b *blob.Bucket, opts FailoverOptions) (*backup.Engine, func(), error) {
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -248,10 +248,10 @@ func (s *Service) sourceEngine(ctx context.Context, b *blob.Bucket, opts Failove
 // candidates lists a source's completed snapshots of the graph, newest first, each
 // with the position its journal tail reaches.
 func (s *Service) candidates(ctx context.Context, e *backup.Engine, b *blob.Bucket, graphID string, opts FailoverOptions) ([]*candidate, error) {
-	var rows []store.Snapshot
+	var rows []meta.Snapshot
 	cursor := ""
 	for {
-		page, next, err := e.Store().ListSnapshots(ctx, store.SnapshotFilter{GraphID: graphID, Status: store.SnapshotCompleted, Cursor: cursor, Limit: 1000})
+		page, next, err := e.Store().ListSnapshots(ctx, meta.SnapshotFilter{GraphID: graphID, Status: meta.SnapshotCompleted, Cursor: cursor, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}

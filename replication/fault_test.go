@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
@@ -53,7 +53,7 @@ func TestReplicateFaults(t *testing.T) {
 			if (err == nil) != tt.wantOK || len(res) != 1 || res[0].OK != tt.wantOK {
 				t.Fatalf("got %+v, %v; want ok %t", res, err, tt.wantOK)
 			}
-			evs, _, err := h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: tg.ID, Kind: store.EventSnapshot})
+			evs, _, err := h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: tg.ID, Kind: meta.EventSnapshot})
 			if err != nil || len(evs) != 1 {
 				t.Fatalf("events: %v, %v; want one", evs, err)
 			}
@@ -64,13 +64,13 @@ func TestReplicateFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			switch evs[0].Status {
-			case store.EventOK:
+			case meta.EventOK:
 				want, err := graphtest.Read(h.ctx, h.graph)
 				if err != nil {
 					t.Fatal(err)
 				}
 				restoreFrom(t, inner, row.ID, want)
-			case store.EventFailed:
+			case meta.EventFailed:
 				if hasManifest {
 					t.Fatal("a failed run left a manifest at the target")
 				}
@@ -196,10 +196,10 @@ func TestAutomaticReplication(t *testing.T) {
 	}
 	row := h.snapshot(backup.KindFull)
 	// Wait for the background run's event (the loop's first catch-up may also run).
-	var evs []store.ReplicationEvent
+	var evs []meta.ReplicationEvent
 	for range 1000 {
 		var err error
-		evs, _, err = h.store.ListReplicationEvents(h.ctx, store.EventFilter{Kind: store.EventSnapshot, Status: store.EventOK})
+		evs, _, err = h.store.ListReplicationEvents(h.ctx, meta.EventFilter{Kind: meta.EventSnapshot, Status: meta.EventOK})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -54,15 +54,15 @@ type handler struct {
 // NewHandler returns the HTTP API of svc, on a private ServeMux with paths relative
 // to its root (a host mounts it with http.StripPrefix):
 //
-//	GET    /targets                 Page[store.Target]; secrets are never shown
-//	POST   /targets[?verify=true]   TargetRequest → 201 store.Target
-//	GET    /targets/{id}            store.Target
-//	PATCH  /targets/{id}            TargetRequest (fields to change) → store.Target
+//	GET    /targets                 Page[meta.Target]; secrets are never shown
+//	POST   /targets[?verify=true]   TargetRequest → 201 meta.Target
+//	GET    /targets/{id}            meta.Target
+//	PATCH  /targets/{id}            TargetRequest (fields to change) → meta.Target
 //	DELETE /targets/{id}            204
 //	POST   /targets/{id}/check      CheckResult
 //	POST   /replicate[?wait=true]   ReplicateRequest → 202 operation, or 200 Page[Result]
 //	GET    /status                  Page[Status]
-//	GET    /events?target_id=&graph_id=&kind=&status=&limit=&cursor=   Page[store.ReplicationEvent]
+//	GET    /events?target_id=&graph_id=&kind=&status=&limit=&cursor=   Page[meta.ReplicationEvent]
 //	GET    /operations/{id}         an operation's state
 //	POST   /failover[?wait=true]    FailoverRequest → 202 operation, or 200 FailoverResult
 //
@@ -116,10 +116,10 @@ func mapErrors() {
 	httpx.Map(ErrUnreachable, http.StatusUnprocessableEntity)
 	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
 	httpx.Map(ErrClosed, http.StatusServiceUnavailable)
-	httpx.Map(store.ErrNotFound, http.StatusNotFound)
-	httpx.Map(store.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(store.ErrConflict, http.StatusConflict)
-	httpx.Map(store.ErrClosed, http.StatusServiceUnavailable)
+	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
+	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
+	httpx.Map(meta.ErrConflict, http.StatusConflict)
+	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
 	httpx.Map(blob.ErrNotFound, http.StatusNotFound)
 	httpx.Map(blob.ErrInvalidKey, http.StatusBadRequest)
 	httpx.Map(blob.ErrExists, http.StatusConflict)
@@ -133,7 +133,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
 
-func targetID(r *http.Request) (string, error) { return httpx.PathID(r, "id", store.ValidID) }
+func targetID(r *http.Request) (string, error) { return httpx.PathID(r, "id", meta.ValidID) }
 
 // TargetRequest is the body of POST /targets and PATCH /targets/{id}. Config values
 // may be given flat (path, endpoint, ...) or in config; the secret is secret_key
@@ -205,7 +205,7 @@ func (q *TargetRequest) config() (map[string]string, *string, error) {
 	return cfg, secret, nil
 }
 
-// GET /targets → 200 Page[store.Target].
+// GET /targets → 200 Page[meta.Target].
 func (h *handler) listTargets(w http.ResponseWriter, r *http.Request) {
 	ts, err := h.svc.List(r.Context())
 	if err != nil {
@@ -215,7 +215,7 @@ func (h *handler) listTargets(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(ts, ""))
 }
 
-// POST /targets → 201 store.Target.
+// POST /targets → 201 meta.Target.
 func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) {
 	verify, err := httpx.QueryBool(r, "verify")
 	if err != nil {
@@ -278,7 +278,7 @@ func secretFits(kind string, q *TargetRequest) error {
 	return nil
 }
 
-// GET /targets/{id} → 200 store.Target.
+// GET /targets/{id} → 200 meta.Target.
 func (h *handler) getTarget(w http.ResponseWriter, r *http.Request) {
 	id, err := targetID(r)
 	if err != nil {
@@ -293,7 +293,7 @@ func (h *handler) getTarget(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, t)
 }
 
-// PATCH /targets/{id} → 200 store.Target.
+// PATCH /targets/{id} → 200 meta.Target.
 func (h *handler) updateTarget(w http.ResponseWriter, r *http.Request) {
 	id, err := targetID(r)
 	if err != nil {
@@ -384,12 +384,12 @@ func (h *handler) replicate(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if err := httpx.CheckID("snapshot_id", req.SnapshotID, store.ValidID); err != nil {
+	if err := httpx.CheckID("snapshot_id", req.SnapshotID, meta.ValidID); err != nil {
 		fail(w, r, err)
 		return
 	}
 	if req.TargetID != "" {
-		if err := httpx.CheckID("target_id", req.TargetID, store.ValidID); err != nil {
+		if err := httpx.CheckID("target_id", req.TargetID, meta.ValidID); err != nil {
 			fail(w, r, err)
 			return
 		}
@@ -442,11 +442,11 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	eventKinds    = []string{store.EventSnapshot, store.EventJournal, store.EventCheck}
-	eventStatuses = []string{store.EventOK, store.EventFailed}
+	eventKinds    = []string{meta.EventSnapshot, meta.EventJournal, meta.EventCheck}
+	eventStatuses = []string{meta.EventOK, meta.EventFailed}
 )
 
-// GET /events → 200 Page[store.ReplicationEvent], newest first.
+// GET /events → 200 Page[meta.ReplicationEvent], newest first.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	p, err := httpx.ParsePage(r)
 	if err != nil {
@@ -454,11 +454,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.EventFilter{TargetID: q.Get("target_id"), GraphID: q.Get("graph_id"), Kind: q.Get("kind"),
+	f := meta.EventFilter{TargetID: q.Get("target_id"), GraphID: q.Get("graph_id"), Kind: q.Get("kind"),
 		Status: q.Get("status"), Cursor: p.Cursor, Limit: p.Limit}
 	switch {
-	case f.TargetID != "" && !store.ValidID(f.TargetID):
-		err = httpx.CheckID("target_id", f.TargetID, store.ValidID)
+	case f.TargetID != "" && !meta.ValidID(f.TargetID):
+		err = httpx.CheckID("target_id", f.TargetID, meta.ValidID)
 	case f.GraphID != "" && !backup.ValidGraphID(f.GraphID):
 		err = httpx.CheckID("graph_id", f.GraphID, backup.ValidGraphID)
 	case f.Kind != "" && !slices.Contains(eventKinds, f.Kind):
@@ -472,7 +472,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, next, err := h.svc.store.ListReplicationEvents(r.Context(), f)
 	if err != nil {
-		if errors.Is(err, store.ErrInvalid) { // a cursor the store does not accept
+		if errors.Is(err, meta.ErrInvalid) { // a cursor the store does not accept
 			err = httpx.FieldErrorf("cursor", "must be a next_cursor value from a previous page")
 		}
 		fail(w, r, err)

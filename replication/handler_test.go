@@ -13,7 +13,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 type api struct {
@@ -70,7 +70,7 @@ func TestHandler(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("old-style http target: got %d %s", code, body)
 	}
-	var legacy store.Target
+	var legacy meta.Target
 	if err := json.Unmarshal([]byte(body), &legacy); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestHandler(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("file target: got %d %s", code, body)
 	}
-	var disk store.Target
+	var disk meta.Target
 	if err := json.Unmarshal([]byte(body), &disk); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestHandler(t *testing.T) {
 		{"list", "GET", "/targets", "", 200, `"name":"disk"`},
 		{"get", "GET", "/targets/" + disk.ID, "", 200, `"kind":"file"`},
 		{"malformed id", "GET", "/targets/nope", "", 400, "id"},
-		{"unknown id", "GET", "/targets/" + store.NewID(), "", 404, ""},
+		{"unknown id", "GET", "/targets/" + meta.NewID(), "", 404, ""},
 		{"unknown kind", "POST", "/targets", `{"name":"x","kind":"tape"}`, 400, "unknown target kind"},
 		{"no kind", "POST", "/targets", `{"name":"x","path":"/a"}`, 400, "kind"},
 		{"no name", "POST", "/targets", `{"kind":"file","path":"/a"}`, 400, "name"},
@@ -109,8 +109,8 @@ func TestHandler(t *testing.T) {
 		{"enable", "PATCH", "/targets/" + disk.ID, `{"enabled":true}`, 200, `"enabled":true`},
 		{"check", "POST", "/targets/" + disk.ID + "/check", "", 200, `"health":"healthy"`},
 		{"replicate malformed snapshot", "POST", "/replicate", `{"snapshot_id":"x"}`, 400, "snapshot_id"},
-		{"replicate unknown snapshot", "POST", "/replicate", `{"snapshot_id":"` + store.NewID() + `"}`, 404, ""},
-		{"replicate unknown target", "POST", "/replicate", `{"snapshot_id":"` + row.ID + `","target_id":"` + store.NewID() + `"}`, 404, ""},
+		{"replicate unknown snapshot", "POST", "/replicate", `{"snapshot_id":"` + meta.NewID() + `"}`, 404, ""},
+		{"replicate unknown target", "POST", "/replicate", `{"snapshot_id":"` + row.ID + `","target_id":"` + meta.NewID() + `"}`, 404, ""},
 		{"replicate and wait", "POST", "/replicate?wait=true", `{"snapshot_id":"` + row.ID + `"}`, 200, `"ok":true`},
 		{"replicate in the background", "POST", "/replicate", `{"snapshot_id":"` + row.ID + `","target_id":"` + disk.ID + `"}`, 202, `"kind":"replicate"`},
 		{"status", "GET", "/status", "", 200, `"target_name":"legacy"`},
@@ -182,7 +182,7 @@ func TestSecretsStayHidden(t *testing.T) {
 	for _, b := range bodies {
 		code, body, _ := a.do("POST", "/targets", b)
 		if code == http.StatusCreated {
-			var tg store.Target
+			var tg meta.Target
 			if err := json.Unmarshal([]byte(body), &tg); err != nil {
 				t.Fatal(err)
 			}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -41,7 +41,7 @@ func (s *syncBuffer) String() string {
 type harness struct {
 	t      *testing.T
 	ctx    context.Context
-	store  *store.Store
+	store  *meta.Store
 	engine *backup.Engine
 	svc    *Service
 	graph  *memgraph.Graph
@@ -64,7 +64,7 @@ type harnessOpts struct {
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 
 // open is the test opener: file targets are memory buckets behind a fault driver,
 // one per target name; other kinds use the built-in drivers.
-func (h *harness) open(ctx context.Context, t *store.Target) (blob.Driver, error) {
+func (h *harness) open(ctx context.Context, t *meta.Target) (blob.Driver, error) {
 	if t.Kind != KindFile {
 		return h.svc.builtinDriver(ctx, t)
 	}
@@ -123,7 +123,7 @@ func (h *harness) fault(name string) *faultblob.Driver {
 }
 
 // target registers a file target served by the test opener.
-func (h *harness) target(name string) *store.Target {
+func (h *harness) target(name string) *meta.Target {
 	h.t.Helper()
 	t, err := h.svc.Register(h.ctx, TargetSpec{Name: name, Kind: KindFile, Config: map[string]string{"path": "/srv/replica/" + name}, Verify: true})
 	if err != nil {
@@ -132,7 +132,7 @@ func (h *harness) target(name string) *store.Target {
 	return t
 }
 
-func (h *harness) snapshot(kind backup.Kind) *store.Snapshot {
+func (h *harness) snapshot(kind backup.Kind) *meta.Snapshot {
 	h.t.Helper()
 	row, err := h.engine.Snapshot(h.ctx, "g1", h.graph, backup.SnapshotOptions{Kind: kind})
 	if err != nil {
@@ -177,7 +177,7 @@ func (h *harness) replicate(sid, targetID string, verify bool) Result {
 func restoreFrom(t *testing.T, drv blob.Driver, sid string, want graphtest.Content) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}

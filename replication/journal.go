@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -205,7 +205,7 @@ func (s *Service) ShipJournal(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (sh *shipper) stateOf(t *store.Target, graphID string) *shipState {
+func (sh *shipper) stateOf(t *meta.Target, graphID string) *shipState {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	k := [2]string{t.ID, graphID}
@@ -220,7 +220,7 @@ func (sh *shipper) stateOf(t *store.Target, graphID string) *shipState {
 
 // ship brings one target up to date with one graph's journal. Only the pass
 // goroutine of the target touches st, but status reads it: fields change under sh.mu.
-func (sh *shipper) ship(ctx context.Context, t *store.Target, graphID string, g graph.Graph, j graph.Journal) error {
+func (sh *shipper) ship(ctx context.Context, t *meta.Target, graphID string, g graph.Graph, j graph.Journal) error {
 	s := sh.s
 	st := sh.stateOf(t, graphID)
 	err := sh.shipTo(ctx, t, st, graphID, g, j)
@@ -255,11 +255,11 @@ func (sh *shipper) ship(ctx context.Context, t *store.Target, graphID string, g 
 }
 
 // event records a journal replication event; an empty msg is a success.
-func (sh *shipper) event(ctx context.Context, t *store.Target, graphID string, pos uint64, snapshotID, msg string) {
-	ev := &store.ReplicationEvent{TargetID: t.ID, GraphID: graphID, SnapshotID: snapshotID, Kind: store.EventJournal,
-		Status: store.EventOK, JournalPos: int64(pos), StartedAt: sh.s.cfg.now(), Error: msg}
+func (sh *shipper) event(ctx context.Context, t *meta.Target, graphID string, pos uint64, snapshotID, msg string) {
+	ev := &meta.ReplicationEvent{TargetID: t.ID, GraphID: graphID, SnapshotID: snapshotID, Kind: meta.EventJournal,
+		Status: meta.EventOK, JournalPos: int64(pos), StartedAt: sh.s.cfg.now(), Error: msg}
 	if msg != "" {
-		ev.Status = store.EventFailed
+		ev.Status = meta.EventFailed
 	}
 	if err := sh.s.store.AddReplicationEvent(context.WithoutCancel(ctx), ev); err != nil {
 		sh.s.log.Error("cannot record journal replication event", "target", t.Name, "graph", graphID, "err", err)
@@ -272,7 +272,7 @@ func (sh *shipper) set(fn func()) {
 	fn()
 }
 
-func (sh *shipper) shipTo(ctx context.Context, t *store.Target, st *shipState, graphID string, g graph.Graph, j graph.Journal) error {
+func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, graphID string, g graph.Graph, j graph.Journal) error {
 	s := sh.s
 	actx, cancel := context.WithTimeout(ctx, s.cfg.attempt)
 	b, err := s.bucketFor(actx, t)
@@ -345,7 +345,7 @@ func (sh *shipper) shipTo(ctx context.Context, t *store.Target, st *shipState, g
 
 // gap reports a gap in the primary's journal: the target cannot get the batches it
 // lacks, so it needs a baseline snapshot.
-func (sh *shipper) gap(ctx context.Context, t *store.Target, st *shipState, graphID string, cause error) {
+func (sh *shipper) gap(ctx context.Context, t *meta.Target, st *shipState, graphID string, cause error) {
 	msg := fmt.Sprintf("journal gap after position %d: %v; shipping restarts from a baseline snapshot", st.pos, cause)
 	sh.set(func() { st.gap = true })
 	sh.m.batches.Add(ctx, 1, sh.s.m.resultAttr(t.Name, "gap"))
@@ -403,14 +403,14 @@ func writeHead(ctx context.Context, b *blob.Bucket, h *JournalHead) error {
 // it to the target, then writes HEAD at its position. force takes a new snapshot
 // whatever the newest one is (the graph restarted under the same id). Order matters: a follower
 // that meets the jump in segment positions finds the snapshot already there.
-func (sh *shipper) baseline(ctx context.Context, t *store.Target, b *blob.Bucket, st *shipState, graphID string, g graph.Graph, j graph.Journal, force bool) error {
+func (sh *shipper) baseline(ctx context.Context, t *meta.Target, b *blob.Bucket, st *shipState, graphID string, g graph.Graph, j graph.Journal, force bool) error {
 	s := sh.s
 	newest, err := graphPosition(ctx, g)
 	if err != nil {
 		return err
 	}
-	row, err := s.store.LatestSnapshot(ctx, graphID, store.SnapshotCompleted)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	row, err := s.store.LatestSnapshot(ctx, graphID, meta.SnapshotCompleted)
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
 		return storeErr(err)
 	}
 	if force || row == nil || uint64(row.JournalPos) > newest || !serves(ctx, j, uint64(row.JournalPos)) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -22,7 +22,7 @@ import (
 // journal past the snapshot.
 func ExampleService_Failover() {
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		panic(err)
 	}

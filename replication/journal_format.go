@@ -17,7 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -136,7 +136,7 @@ func encodeSegment(graphID string, batches []graph.Batch) (string, []byte, error
 			switch op.Kind {
 			case graph.OpUpsertNode:
 				b = appendStr(b, op.Node.ID)
-				v, err := codec.AppendNode(nil, op.Node.Labels, op.Node.Props)
+				v, err := wire.AppendNode(nil, op.Node.Labels, op.Node.Props)
 				if err != nil {
 					return "", nil, fmt.Errorf("replication: journal: node %q: %w", op.Node.ID, err)
 				}
@@ -149,7 +149,7 @@ func encodeSegment(graphID string, batches []graph.Batch) (string, []byte, error
 				b = appendStr(b, op.Edge.Type)
 				if op.Kind == graph.OpUpsertEdge {
 					var v []byte
-					if v, err = codec.AppendEdge(nil, op.Edge.Props); err != nil {
+					if v, err = wire.AppendEdge(nil, op.Edge.Props); err != nil {
 						return "", nil, fmt.Errorf("replication: journal: edge %s-%s: %w", op.Edge.Source, op.Edge.Target, err)
 					}
 					b = appendStr(b, string(v))
@@ -210,14 +210,14 @@ func DecodeSegment(info SegmentInfo, stored []byte) ([]graph.Batch, error) {
 			case graph.OpUpsertNode:
 				op.Node.ID = d.str()
 				if d.err == nil {
-					op.Node.Labels, op.Node.Props, d.err = codec.DecodeNode([]byte(d.str()))
+					op.Node.Labels, op.Node.Props, d.err = wire.DecodeNode([]byte(d.str()))
 				}
 			case graph.OpDeleteNode:
 				op.Node.ID = d.str()
 			case graph.OpUpsertEdge, graph.OpDeleteEdge:
 				op.Edge.Source, op.Edge.Target, op.Edge.Type = d.str(), d.str(), d.str()
 				if op.Kind == graph.OpUpsertEdge && d.err == nil {
-					op.Edge.Props, d.err = codec.DecodeEdge([]byte(d.str()))
+					op.Edge.Props, d.err = wire.DecodeEdge([]byte(d.str()))
 				}
 			case graph.OpReset:
 			default:

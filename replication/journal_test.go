@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -233,11 +233,11 @@ func TestJournalTargetDown(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = st // no snapshot yet: Status lists graphs with snapshots only
-			evs, _, err := h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: tg.ID, Kind: store.EventJournal})
+			evs, _, err := h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: tg.ID, Kind: meta.EventJournal})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(evs) != 1 || evs[0].Status != store.EventFailed || evs[0].Error == "" {
+			if len(evs) != 1 || evs[0].Status != meta.EventFailed || evs[0].Error == "" {
 				t.Fatalf("events during the outage: %+v; want one failed", evs)
 			}
 			fd.Reset()
@@ -250,8 +250,8 @@ func TestJournalTargetDown(t *testing.T) {
 				t.Fatalf("replayed to %d, want %d", pos, h.position())
 			}
 			sameContent(t, h.graph, got)
-			evs, _, _ = h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: tg.ID, Kind: store.EventJournal})
-			if len(evs) != 2 || evs[0].Status != store.EventOK {
+			evs, _, _ = h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: tg.ID, Kind: meta.EventJournal})
+			if len(evs) != 2 || evs[0].Status != meta.EventOK {
 				t.Fatalf("events after the outage: %+v; want a recovery", evs)
 			}
 		})
@@ -278,12 +278,12 @@ func TestJournalGap(t *testing.T) {
 	if err := h.svc.ShipJournal(h.ctx); err != nil {
 		t.Fatalf("the pass after the gap: %v", err)
 	}
-	evs, _, err := h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: tg.ID, Kind: store.EventJournal})
+	evs, _, err := h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: tg.ID, Kind: meta.EventJournal})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 2 || evs[1].Status != store.EventFailed || !strings.Contains(evs[1].Error, "journal gap") ||
-		evs[1].JournalPos != int64(shipped) || evs[0].Status != store.EventOK || evs[0].SnapshotID == "" {
+	if len(evs) != 2 || evs[1].Status != meta.EventFailed || !strings.Contains(evs[1].Error, "journal gap") ||
+		evs[1].JournalPos != int64(shipped) || evs[0].Status != meta.EventOK || evs[0].SnapshotID == "" {
 		t.Fatalf("events %+v; want a failed gap event at %d, then the baseline", evs, shipped)
 	}
 	b := targetBucket(h, "replica")
@@ -312,8 +312,8 @@ func TestJournalGap(t *testing.T) {
 
 // TestFailover damages sources and checks where the restore comes from.
 func TestFailover(t *testing.T) {
-	damage := func(del bool) func(ctx context.Context, b *blob.Bucket, row *store.Snapshot) error {
-		return func(ctx context.Context, b *blob.Bucket, row *store.Snapshot) error {
+	damage := func(del bool) func(ctx context.Context, b *blob.Bucket, row *meta.Snapshot) error {
+		return func(ctx context.Context, b *blob.Bucket, row *meta.Snapshot) error {
 			for a, err := range b.List(ctx, "data/") {
 				if err != nil {
 					return err
@@ -331,10 +331,10 @@ func TestFailover(t *testing.T) {
 			return errors.New("no data object")
 		}
 	}
-	deleteManifest := func(ctx context.Context, b *blob.Bucket, row *store.Snapshot) error {
+	deleteManifest := func(ctx context.Context, b *blob.Bucket, row *meta.Snapshot) error {
 		return b.Delete(ctx, row.ManifestKey)
 	}
-	type damager = func(ctx context.Context, b *blob.Bucket, row *store.Snapshot) error
+	type damager = func(ctx context.Context, b *blob.Bucket, row *meta.Snapshot) error
 	tests := []struct {
 		name       string
 		primary    damager

@@ -12,7 +12,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -226,8 +226,8 @@ func TestHTTPTargetRestore(t *testing.T) {
 	if err == nil || res[0].OK {
 		t.Fatal("replication with a wrong token succeeded")
 	}
-	evs, _, err := h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: tg.ID, Limit: 1})
-	if err != nil || len(evs) != 1 || evs[0].Status != store.EventFailed {
+	evs, _, err := h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: tg.ID, Limit: 1})
+	if err != nil || len(evs) != 1 || evs[0].Status != meta.EventFailed {
 		t.Fatalf("latest event: %+v, %v; want failed", evs, err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -32,7 +32,7 @@ type ReplicateOptions struct {
 }
 
 // Result says what one replication run to one target did. It is also recorded as a
-// store.ReplicationEvent with the id EventID.
+// meta.ReplicationEvent with the id EventID.
 type Result struct {
 	TargetID       string        `json:"target_id"`
 	TargetName     string        `json:"target_name"`
@@ -57,16 +57,16 @@ func (s *Service) Replicate(ctx context.Context, snapshotID string, opts Replica
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	if !store.ValidID(snapshotID) {
+	if !meta.ValidID(snapshotID) {
 		return nil, fmt.Errorf("%w: snapshot id %q is not a ULID", ErrInvalid, snapshotID)
 	}
-	var targets []store.Target
+	var targets []meta.Target
 	if opts.TargetID != "" {
 		t, err := s.Get(ctx, opts.TargetID)
 		if err != nil {
 			return nil, err
 		}
-		targets = []store.Target{*t}
+		targets = []meta.Target{*t}
 	} else {
 		all, err := s.List(ctx)
 		if err != nil {
@@ -102,7 +102,7 @@ func (s *Service) Replicate(ctx context.Context, snapshotID string, opts Replica
 
 // source is a snapshot to replicate: its manifest's bytes and the objects it names.
 type source struct {
-	row      *store.Snapshot
+	row      *meta.Snapshot
 	manifest []byte
 	objects  []backup.Object // unique keys; sizes from the manifest, or stat for data keys
 }
@@ -152,7 +152,7 @@ type run struct {
 	bytes, copied, skipped, resent atomic.Int64
 }
 
-func (s *Service) replicateTo(ctx context.Context, t *store.Target, src *source, opts ReplicateOptions) Result {
+func (s *Service) replicateTo(ctx context.Context, t *meta.Target, src *source, opts ReplicateOptions) Result {
 	mu := s.targetLock(t.ID)
 	mu.Lock()
 	defer mu.Unlock()
@@ -166,13 +166,13 @@ func (s *Service) replicateTo(ctx context.Context, t *store.Target, src *source,
 	if err != nil {
 		res.Error = scrub(err, t.Secret).Error()
 	}
-	ev := &store.ReplicationEvent{
-		TargetID: t.ID, GraphID: src.row.GraphID, SnapshotID: src.row.ID, Kind: store.EventSnapshot,
-		Status: store.EventOK, Bytes: res.Bytes, ObjectsCopied: res.ObjectsCopied, ObjectsSkipped: res.ObjectsSkipped,
+	ev := &meta.ReplicationEvent{
+		TargetID: t.ID, GraphID: src.row.GraphID, SnapshotID: src.row.ID, Kind: meta.EventSnapshot,
+		Status: meta.EventOK, Bytes: res.Bytes, ObjectsCopied: res.ObjectsCopied, ObjectsSkipped: res.ObjectsSkipped,
 		JournalPos: src.row.JournalPos, StartedAt: start, DurationSeconds: res.Duration.Seconds(), Error: res.Error,
 	}
 	if !res.OK {
-		ev.Status = store.EventFailed
+		ev.Status = meta.EventFailed
 	}
 	// The event is recorded even when ctx ended: the attempt happened.
 	if err := s.store.AddReplicationEvent(context.WithoutCancel(ctx), ev); err != nil {
@@ -195,7 +195,7 @@ func (s *Service) replicateTo(ctx context.Context, t *store.Target, src *source,
 // argument: the manifest goes only after every object it names is confirmed at the
 // target, so a target never shows a snapshot it cannot restore; a crash leaves
 // unreferenced objects that the next run finds and skips.
-func (s *Service) push(ctx context.Context, t *store.Target, src *source, opts ReplicateOptions, r *run) error {
+func (s *Service) push(ctx context.Context, t *meta.Target, src *source, opts ReplicateOptions, r *run) error {
 	dst, err := s.bucketFor(ctx, t)
 	if err != nil {
 		return err

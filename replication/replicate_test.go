@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 )
@@ -79,7 +79,7 @@ func TestReplicateEventsMatchResults(t *testing.T) {
 		t.Fatalf("got %d results, want one per enabled target (2)", len(res))
 	}
 	for _, r := range res {
-		evs, _, err := h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: r.TargetID, Kind: store.EventSnapshot})
+		evs, _, err := h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: r.TargetID, Kind: meta.EventSnapshot})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestReplicateEventsMatchResults(t *testing.T) {
 			t.Fatalf("target %s: %d events, want 1", r.TargetName, len(evs))
 		}
 		ev := evs[0]
-		if ev.ID != r.EventID || ev.Status != store.EventOK || ev.Bytes != r.Bytes || ev.ObjectsCopied != r.ObjectsCopied ||
+		if ev.ID != r.EventID || ev.Status != meta.EventOK || ev.Bytes != r.Bytes || ev.ObjectsCopied != r.ObjectsCopied ||
 			ev.SnapshotID != row.ID || ev.GraphID != "g1" {
 			t.Errorf("target %s: event %+v does not match result %+v", r.TargetName, ev, r)
 		}
@@ -115,9 +115,9 @@ func TestReplicateArguments(t *testing.T) {
 		want error
 	}{
 		{"malformed snapshot id", "nope", ReplicateOptions{}, ErrInvalid},
-		{"unknown snapshot", store.NewID(), ReplicateOptions{}, ErrNotFound},
+		{"unknown snapshot", meta.NewID(), ReplicateOptions{}, ErrNotFound},
 		{"malformed target id", row.ID, ReplicateOptions{TargetID: "x"}, ErrInvalid},
-		{"unknown target", row.ID, ReplicateOptions{TargetID: store.NewID()}, ErrNotFound},
+		{"unknown target", row.ID, ReplicateOptions{TargetID: meta.NewID()}, ErrNotFound},
 		{"fine", row.ID, ReplicateOptions{TargetID: tg.ID}, nil},
 	}
 	for _, tt := range tests {
@@ -200,7 +200,7 @@ func TestCloseTwice(t *testing.T) {
 			t.Fatalf("Close #%d: %v", i+1, err)
 		}
 	}
-	if _, err := h.svc.Replicate(h.ctx, store.NewID(), ReplicateOptions{}); !errors.Is(err, ErrClosed) {
+	if _, err := h.svc.Replicate(h.ctx, meta.NewID(), ReplicateOptions{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Replicate after Close: got %v, want ErrClosed", err)
 	}
 }

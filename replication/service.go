@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 )
@@ -46,7 +46,7 @@ var (
 // (to wrap drivers, or to reach places the built-in drivers cannot); the built-in
 // one opens file targets with fileblob, s3 targets with s3blob and http targets with
 // a client of [NewReceiver]. It may be called concurrently.
-type Opener func(ctx context.Context, t *store.Target) (blob.Driver, error)
+type Opener func(ctx context.Context, t *meta.Target) (blob.Driver, error)
 
 // RetryPolicy bounds the attempts made for one object.
 type RetryPolicy struct {
@@ -117,7 +117,7 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // concurrent use.
 type Service struct {
 	engine *backup.Engine
-	store  *store.Store
+	store  *meta.Store
 	src    *blob.Bucket
 	cfg    config
 	log    *slog.Logger
@@ -128,7 +128,7 @@ type Service struct {
 	buckets map[string]*openBucket // by target id
 	running map[string]*sync.Mutex // one run per target at a time
 
-	queue    chan *store.Snapshot
+	queue    chan *meta.Snapshot
 	closed   atomic.Bool
 	startMu  sync.Mutex
 	started  bool
@@ -143,7 +143,7 @@ type openBucket struct {
 }
 
 // fingerprint changes whenever what a target's bucket is opened from changes.
-func fingerprint(t *store.Target) string {
+func fingerprint(t *meta.Target) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q\n%q\n", t.Kind, t.Secret)
 	for _, k := range slices.Sorted(maps.Keys(t.Config)) {
@@ -201,7 +201,7 @@ func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 	s := &Service{
 		engine: engine, store: engine.Store(), src: engine.Bucket(), cfg: c, log: c.logger, m: m,
 		buckets: map[string]*openBucket{}, running: map[string]*sync.Mutex{},
-		queue: make(chan *store.Snapshot, c.queue),
+		queue: make(chan *meta.Snapshot, c.queue),
 	}
 	if s.ship, err = newShipper(s); err != nil {
 		return nil, err
@@ -226,7 +226,7 @@ func (h *Hook) Bind(s *Service) { h.svc.Store(s) }
 
 // OnCommit passes row to the bound service's OnCommit; it has the signature
 // backup.WithCommitHook wants.
-func (h *Hook) OnCommit(ctx context.Context, row *store.Snapshot) {
+func (h *Hook) OnCommit(ctx context.Context, row *meta.Snapshot) {
 	if s := h.svc.Load(); s != nil {
 		s.OnCommit(ctx, row)
 	}
@@ -235,8 +235,8 @@ func (h *Hook) OnCommit(ctx context.Context, row *store.Snapshot) {
 // OnCommit queues a committed snapshot for replication to every enabled target; it
 // never blocks. Snapshots queued before Start wait for it; when the queue is full
 // the snapshot is left to the periodic catch-up of the newest snapshots.
-func (s *Service) OnCommit(_ context.Context, row *store.Snapshot) {
-	if row == nil || row.Status != store.SnapshotCompleted || s.closed.Load() {
+func (s *Service) OnCommit(_ context.Context, row *meta.Snapshot) {
+	if row == nil || row.Status != meta.SnapshotCompleted || s.closed.Load() {
 		return
 	}
 	select {
@@ -336,7 +336,7 @@ func (s *Service) Close(ctx context.Context) error {
 }
 
 // bucketFor returns the open bucket of t, opening it (again, if t changed since).
-func (s *Service) bucketFor(ctx context.Context, t *store.Target) (*blob.Bucket, error) {
+func (s *Service) bucketFor(ctx context.Context, t *meta.Target) (*blob.Bucket, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -392,11 +392,11 @@ func storeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, meta.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, meta.ErrConflict):
 		return fmt.Errorf("%w: %w", ErrConflict, err)
-	case errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, meta.ErrInvalid):
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return err

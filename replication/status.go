@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Status is where one target stands for one graph.
@@ -67,11 +67,11 @@ func (s *Service) Status(ctx context.Context) ([]Status, error) {
 	return out, nil
 }
 
-func (s *Service) status(ctx context.Context, t *store.Target, graphID string) (*Status, error) {
+func (s *Service) status(ctx context.Context, t *meta.Target, graphID string) (*Status, error) {
 	st := &Status{TargetID: t.ID, TargetName: t.Name, GraphID: graphID, Enabled: t.Enabled,
 		Health: t.Health, LastCheckAt: t.LastCheckAt}
-	newest, err := s.store.LatestSnapshot(ctx, graphID, store.SnapshotCompleted)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	newest, err := s.store.LatestSnapshot(ctx, graphID, meta.SnapshotCompleted)
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
 		return nil, storeErr(err)
 	}
 	if newest != nil {
@@ -88,11 +88,11 @@ func (s *Service) status(ctx context.Context, t *store.Target, graphID string) (
 			st.LastSnapshotAt = row.FinishedAt
 		}
 	}
-	evs, _, err := s.store.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, GraphID: graphID, Kind: store.EventSnapshot, Limit: 1})
+	evs, _, err := s.store.ListReplicationEvents(ctx, meta.EventFilter{TargetID: t.ID, GraphID: graphID, Kind: meta.EventSnapshot, Limit: 1})
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if len(evs) == 1 && evs[0].Status == store.EventFailed {
+	if len(evs) == 1 && evs[0].Status == meta.EventFailed {
 		st.LastError = evs[0].Error
 	}
 	now := s.cfg.now()
@@ -111,14 +111,14 @@ func (s *Service) status(ctx context.Context, t *store.Target, graphID string) (
 
 // lastReplicated returns the successful event of the newest snapshot among the
 // target's recent successful runs for the graph, or nil.
-func (s *Service) lastReplicated(ctx context.Context, targetID, graphID string) (*store.ReplicationEvent, error) {
-	evs, _, err := s.store.ListReplicationEvents(ctx, store.EventFilter{
-		TargetID: targetID, GraphID: graphID, Kind: store.EventSnapshot, Status: store.EventOK, Limit: 100,
+func (s *Service) lastReplicated(ctx context.Context, targetID, graphID string) (*meta.ReplicationEvent, error) {
+	evs, _, err := s.store.ListReplicationEvents(ctx, meta.EventFilter{
+		TargetID: targetID, GraphID: graphID, Kind: meta.EventSnapshot, Status: meta.EventOK, Limit: 100,
 	})
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	var best *store.ReplicationEvent
+	var best *meta.ReplicationEvent
 	for i := range evs {
 		if best == nil || evs[i].SnapshotID > best.SnapshotID {
 			best = &evs[i]
@@ -128,7 +128,7 @@ func (s *Service) lastReplicated(ctx context.Context, targetID, graphID string) 
 }
 
 // refreshLag records the lag gauge of one target and graph; failures are only logged.
-func (s *Service) refreshLag(ctx context.Context, t *store.Target, graphID string) {
+func (s *Service) refreshLag(ctx context.Context, t *meta.Target, graphID string) {
 	if _, err := s.status(ctx, t, graphID); err != nil {
 		s.log.Warn("cannot compute replication lag", "target", t.Name, "graph", graphID, "err", err)
 	}
@@ -167,20 +167,20 @@ func (s *Service) Check(ctx context.Context, id string) (*CheckResult, error) {
 		return nil, ctx.Err()
 	}
 	res := &CheckResult{TargetID: t.ID, TargetName: t.Name, Duration: s.cfg.now().Sub(start), CheckedAt: start.UTC()}
-	ev := &store.ReplicationEvent{TargetID: t.ID, Kind: store.EventCheck, Status: store.EventOK,
+	ev := &meta.ReplicationEvent{TargetID: t.ID, Kind: meta.EventCheck, Status: meta.EventOK,
 		StartedAt: start, DurationSeconds: res.Duration.Seconds()}
 	switch {
 	case perr != nil:
 		res.Health, res.Error = HealthUnreachable, scrub(perr, t.Secret).Error()
-		ev.Status, ev.Error = store.EventFailed, res.Error
+		ev.Status, ev.Error = meta.EventFailed, res.Error
 		s.m.errors.Add(ctx, 1, s.m.targetAttr(t.Name))
 	default:
 		res.Health = HealthHealthy
-		evs, _, err := s.store.ListReplicationEvents(ctx, store.EventFilter{TargetID: t.ID, Kind: store.EventSnapshot, Limit: 1})
+		evs, _, err := s.store.ListReplicationEvents(ctx, meta.EventFilter{TargetID: t.ID, Kind: meta.EventSnapshot, Limit: 1})
 		if err != nil {
 			return nil, storeErr(err)
 		}
-		if len(evs) == 1 && evs[0].Status == store.EventFailed {
+		if len(evs) == 1 && evs[0].Status == meta.EventFailed {
 			res.Health, res.Error = HealthDegraded, evs[0].Error
 		}
 	}
@@ -247,8 +247,8 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, g := range graphs {
-		newest, err := s.store.LatestSnapshot(ctx, g, store.SnapshotCompleted)
-		if errors.Is(err, store.ErrNotFound) {
+		newest, err := s.store.LatestSnapshot(ctx, g, meta.SnapshotCompleted)
+		if errors.Is(err, meta.ErrNotFound) {
 			continue
 		}
 		if err != nil {

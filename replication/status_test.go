@@ -11,7 +11,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/metrictest"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 )
 
@@ -112,8 +112,8 @@ func TestStatusAndLag(t *testing.T) {
 	if chk.Health != HealthUnreachable || chk.Error == "" {
 		t.Errorf("check of a target that fails: got %+v, want unreachable with the error", chk)
 	}
-	evs, _, err := h.store.ListReplicationEvents(h.ctx, store.EventFilter{TargetID: b.ID, Kind: store.EventCheck})
-	if err != nil || len(evs) != 1 || evs[0].Status != store.EventFailed {
+	evs, _, err := h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: b.ID, Kind: meta.EventCheck})
+	if err != nil || len(evs) != 1 || evs[0].Status != meta.EventFailed {
 		t.Fatalf("check events of b: %+v, %v; want one failed", evs, err)
 	}
 	got, err := h.svc.Get(h.ctx, b.ID)

@@ -13,17 +13,17 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/blob/s3blob"
 )
 
-// Target kinds, as in the store.
+// Target kinds, as in the meta.
 const (
-	KindFile = store.TargetFile
-	KindS3   = store.TargetS3
-	KindHTTP = store.TargetHTTP
+	KindFile = meta.TargetFile
+	KindS3   = meta.TargetS3
+	KindHTTP = meta.TargetHTTP
 )
 
 // Health values of a target.
@@ -164,7 +164,7 @@ func checkConfig(kind string, cfg map[string]string, secret string) (map[string]
 // Register checks spec and stores a new target. With Verify, the target is opened
 // and probed first. A bad spec, an unreachable target (with Verify) or a name
 // already taken (ErrConflict) stores nothing.
-func (s *Service) Register(ctx context.Context, spec TargetSpec) (*store.Target, error) {
+func (s *Service) Register(ctx context.Context, spec TargetSpec) (*meta.Target, error) {
 	if err := validName(spec.Name); err != nil {
 		return nil, err
 	}
@@ -172,10 +172,10 @@ func (s *Service) Register(ctx context.Context, spec TargetSpec) (*store.Target,
 	if err != nil {
 		return nil, err
 	}
-	t := &store.Target{Name: spec.Name, Kind: spec.Kind, Config: cfg, Secret: spec.Secret, Enabled: !spec.Disabled}
+	t := &meta.Target{Name: spec.Name, Kind: spec.Kind, Config: cfg, Secret: spec.Secret, Enabled: !spec.Disabled}
 	if _, err := s.store.GetTargetByName(ctx, t.Name); err == nil {
 		return nil, fmt.Errorf("%w: a target named %q exists", ErrConflict, t.Name)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, meta.ErrNotFound) {
 		return nil, err
 	}
 	if spec.Verify {
@@ -192,7 +192,7 @@ func (s *Service) Register(ctx context.Context, spec TargetSpec) (*store.Target,
 }
 
 // probe opens t without caching and lists one object.
-func (s *Service) probe(ctx context.Context, t *store.Target) error {
+func (s *Service) probe(ctx context.Context, t *meta.Target) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.attempt)
 	defer cancel()
 	drv, err := s.openDriver(ctx, t)
@@ -217,14 +217,14 @@ func probeBucket(ctx context.Context, b *blob.Bucket) error {
 }
 
 // List returns every target, ordered by name, without secrets in their JSON.
-func (s *Service) List(ctx context.Context) ([]store.Target, error) {
+func (s *Service) List(ctx context.Context) ([]meta.Target, error) {
 	ts, err := s.store.ListTargets(ctx)
 	return ts, storeErr(err)
 }
 
 // Get returns the target with the id.
-func (s *Service) Get(ctx context.Context, id string) (*store.Target, error) {
-	if !store.ValidID(id) {
+func (s *Service) Get(ctx context.Context, id string) (*meta.Target, error) {
+	if !meta.ValidID(id) {
 		return nil, fmt.Errorf("%w: target id %q is not a ULID", ErrInvalid, id)
 	}
 	t, err := s.store.GetTarget(ctx, id)
@@ -233,7 +233,7 @@ func (s *Service) Get(ctx context.Context, id string) (*store.Target, error) {
 
 // Update applies p to the target with the id. The resulting configuration is
 // checked as at registration; nothing is stored if it fails.
-func (s *Service) Update(ctx context.Context, id string, p TargetPatch) (*store.Target, error) {
+func (s *Service) Update(ctx context.Context, id string, p TargetPatch) (*meta.Target, error) {
 	t, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -244,7 +244,7 @@ func (s *Service) Update(ctx context.Context, id string, p TargetPatch) (*store.
 		}
 		if _, err := s.store.GetTargetByName(ctx, *p.Name); err == nil {
 			return nil, fmt.Errorf("%w: a target named %q exists", ErrConflict, *p.Name)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, meta.ErrNotFound) {
 			return nil, err
 		}
 		t.Name = *p.Name
@@ -288,20 +288,20 @@ func (s *Service) Update(ctx context.Context, id string, p TargetPatch) (*store.
 }
 
 // Enable makes the target receive replication.
-func (s *Service) Enable(ctx context.Context, id string) (*store.Target, error) {
+func (s *Service) Enable(ctx context.Context, id string) (*meta.Target, error) {
 	on := true
 	return s.Update(ctx, id, TargetPatch{Enabled: &on})
 }
 
 // Disable stops replication to the target; it stays registered.
-func (s *Service) Disable(ctx context.Context, id string) (*store.Target, error) {
+func (s *Service) Disable(ctx context.Context, id string) (*meta.Target, error) {
 	off := false
 	return s.Update(ctx, id, TargetPatch{Enabled: &off})
 }
 
 // Remove deletes the target. Its events stay; the data at the target is left alone.
 func (s *Service) Remove(ctx context.Context, id string) error {
-	if !store.ValidID(id) {
+	if !meta.ValidID(id) {
 		return fmt.Errorf("%w: target id %q is not a ULID", ErrInvalid, id)
 	}
 	if err := s.store.DeleteTarget(ctx, id); err != nil {
@@ -312,7 +312,7 @@ func (s *Service) Remove(ctx context.Context, id string) error {
 }
 
 // openDriver opens the driver of a target.
-func (s *Service) openDriver(ctx context.Context, t *store.Target) (blob.Driver, error) {
+func (s *Service) openDriver(ctx context.Context, t *meta.Target) (blob.Driver, error) {
 	if s.cfg.opener != nil {
 		d, err := s.cfg.opener(ctx, t)
 		if err != nil {
@@ -324,7 +324,7 @@ func (s *Service) openDriver(ctx context.Context, t *store.Target) (blob.Driver,
 }
 
 // builtinDriver opens a target with the drivers this module has.
-func (s *Service) builtinDriver(ctx context.Context, t *store.Target) (blob.Driver, error) {
+func (s *Service) builtinDriver(ctx context.Context, t *meta.Target) (blob.Driver, error) {
 	switch t.Kind {
 	case KindFile:
 		d, err := fileblob.Open(t.Config["path"])

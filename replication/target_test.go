@@ -10,7 +10,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 )
@@ -166,14 +166,14 @@ func TestTargetLifecycle(t *testing.T) {
 	if _, err := h.svc.Get(h.ctx, b.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get after Remove: got %v, want ErrNotFound", err)
 	}
-	if err := h.svc.Remove(h.ctx, b.ID); !errors.Is(err, ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+	if err := h.svc.Remove(h.ctx, b.ID); !errors.Is(err, ErrNotFound) || !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("Remove twice: got %v, want ErrNotFound", err)
 	}
 }
 
 func fileBucketHas(t *testing.T, dir, key string) (bool, error) {
 	t.Helper()
-	drv, err := (&Service{}).builtinDriver(t.Context(), &store.Target{Kind: KindFile, Config: map[string]string{"path": dir}})
+	drv, err := (&Service{}).builtinDriver(t.Context(), &meta.Target{Kind: KindFile, Config: map[string]string{"path": dir}})
 	if err != nil {
 		return false, err
 	}

@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
@@ -252,7 +252,7 @@ type bench struct {
 	peers []string // peers that run: the copy, and the installed programs not skipped
 
 	g      *memgraph.Graph
-	st     *store.Store
+	st     *meta.Store
 	bucket *blob.Bucket
 	engine *backup.Engine
 }
@@ -286,7 +286,7 @@ func (b *bench) run(ctx context.Context) error {
 	b.logf("built in %.1fs", time.Since(start).Seconds())
 
 	var err error
-	if b.st, err = store.Open(ctx, b.path("meta.db")); err != nil {
+	if b.st, err = meta.Open(ctx, b.path("meta.db")); err != nil {
 		return err
 	}
 	var bucketOpts []fileblob.Option
@@ -460,12 +460,12 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-func (b *bench) snapshot(ctx context.Context, step string, kind backup.Kind) (*store.Snapshot, error) {
+func (b *bench) snapshot(ctx context.Context, step string, kind backup.Kind) (*meta.Snapshot, error) {
 	before, err := dirSize(b.path("bucket"))
 	if err != nil {
 		return nil, err
 	}
-	var row *store.Snapshot
+	var row *meta.Snapshot
 	secs, peak, err := b.measure(step, func() error {
 		var err error
 		row, err = b.engine.Snapshot(ctx, "bench", b.g, backup.SnapshotOptions{Kind: kind})

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -47,7 +47,7 @@ func runProbe(ctx context.Context, base, updated, dir string, w io.Writer) error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, filepath.Join(dir, "meta.db"))
+	st, err := meta.Open(ctx, filepath.Join(dir, "meta.db"))
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func runProbe(ctx context.Context, base, updated, dir string, w io.Writer) error
 		steps = append(steps, probeStep{Step: step, Seconds: secs, PeakBytes: peak.Alloc})
 		return err
 	}
-	var row *store.Snapshot
+	var row *meta.Snapshot
 	if err := measure(stepFull, func() error {
 		row, err = engine.Snapshot(ctx, "probe", jsonLines(base), backup.SnapshotOptions{Kind: backup.KindFull})
 		return err

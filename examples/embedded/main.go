@@ -25,7 +25,7 @@ import (
 	"path/filepath"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -47,7 +47,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
 
 	// 1. The metadata store (a file path means SQLite) and the bucket for the data.
-	st, err := store.Open(ctx, filepath.Join(dir, "graphvault.db"))
+	st, err := meta.Open(ctx, filepath.Join(dir, "graphvault.db"))
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 
 	// 4. Restore each snapshot into a new graph and compare.
 	for i, s := range []struct {
-		row  *store.Snapshot
+		row  *meta.Snapshot
 		want content
 	}{{first, atFirst}, {second, now}} {
 		restored := memgraph.New()
@@ -141,7 +141,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	return nil
 }
 
-func report(out io.Writer, name string, s *store.Snapshot) {
+func report(out io.Writer, name string, s *meta.Snapshot) {
 	fmt.Fprintf(out, "%s: %s, %d nodes, %d edges\n", name, s.Kind, s.Nodes, s.Edges)
 }
 

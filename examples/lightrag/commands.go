@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graphml"
 )
 
@@ -56,7 +56,7 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 }
 
 // take snapshots a captured file and removes the copy.
-func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture) (_ *store.Snapshot, err error) {
+func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture) (_ *meta.Snapshot, err error) {
 	defer func() { err = errors.Join(err, capt.discard()) }()
 	c.infof("read %s: %d nodes, %d edges, sha256 %.12s", capt.source, capt.nodes, capt.edges, capt.sum)
 	row, err := v.engine.Snapshot(ctx, graphID, graphml.NewFile(capt.path), backup.SnapshotOptions{
@@ -142,7 +142,7 @@ func (c *cli) list(ctx context.Context, args []string) (err error) {
 	defer v.close(&err)
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tGRAPH\tKIND\tSTATUS\tTIME\tNODES\tEDGES\tBYTES")
-	filter := store.SnapshotFilter{GraphID: *graphFlag, Limit: 1000}
+	filter := meta.SnapshotFilter{GraphID: *graphFlag, Limit: 1000}
 	for {
 		rows, next, err := v.store.ListSnapshots(ctx, filter)
 		if err != nil {
@@ -176,7 +176,7 @@ func snapshotError(id string, err error) error {
 }
 
 func checkSnapshotID(id string) error {
-	if !store.ValidID(id) {
+	if !meta.ValidID(id) {
 		return usagef("%q is not a snapshot id (ids look like 01JD5X0M8V6Q2N4Y7T1R3K9B2C; see the list command)", id)
 	}
 	return nil
@@ -325,10 +325,10 @@ func (c *cli) watch(ctx context.Context, args []string) (err error) {
 	// lastSum is the content of the newest snapshot: a restarted watch does not
 	// snapshot a file it already has.
 	var lastSum string
-	switch latest, err := v.store.LatestSnapshot(ctx, graphID, store.SnapshotCompleted); {
+	switch latest, err := v.store.LatestSnapshot(ctx, graphID, meta.SnapshotCompleted); {
 	case err == nil:
 		lastSum = latest.Labels[labelSum]
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, meta.ErrNotFound):
 		return fmt.Errorf("find the latest snapshot of %s: %w", graphID, err)
 	}
 	c.infof("watching %s every %v as graph %s; stop with Ctrl-C", file, *every, graphID)

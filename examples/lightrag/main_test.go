@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/graphml"
@@ -466,12 +466,12 @@ func TestErrors(t *testing.T) {
 
 func countSnapshots(t *testing.T, data string) int {
 	t.Helper()
-	st, err := store.Open(t.Context(), filepath.Join(data, "graphvault.db"))
+	st, err := meta.Open(t.Context(), filepath.Join(data, "graphvault.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	n, err := st.CountSnapshots(t.Context(), store.SnapshotFilter{})
+	n, err := st.CountSnapshots(t.Context(), meta.SnapshotFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,14 @@ import (
 	"strings"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 )
 
 // vault is the open data directory: the metadata store, the bucket and the engine.
 type vault struct {
-	store  *store.Store
+	store  *meta.Store
 	bucket *blob.Bucket
 	engine *backup.Engine
 	dir    string
@@ -52,7 +52,7 @@ func (c *cli) openVault(ctx context.Context, create bool) (_ *vault, err error) 
 		// A path is passed to SQLite as a DSN, where these start the query or fragment.
 		return nil, fmt.Errorf("data directory %q: '?' and '#' are not supported in its path", dir)
 	}
-	st, err := store.Open(ctx, dbPath, store.WithLogger(logger))
+	st, err := meta.Open(ctx, dbPath, meta.WithLogger(logger))
 	if err != nil {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
@@ -81,7 +81,7 @@ func (c *cli) openVault(ctx context.Context, create bool) (_ *vault, err error) 
 	return &vault{store: st, bucket: bucket, engine: engine, dir: dir}, nil
 }
 
-// close closes the bucket and the store. It is deferred by every command, so its
+// close closes the bucket and the meta. It is deferred by every command, so its
 // error is joined into the command's.
 func (v *vault) close(err *error) {
 	*err = errors.Join(*err, v.bucket.Close(), v.store.Close())

@@ -14,7 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
@@ -28,7 +28,7 @@ type seedGraph struct {
 	nodes  int // size of the real snapshot; the seeded rows grow towards it
 }
 
-// seedGraphs are the graphs of a prepared store. Their shares are uneven, as in a
+// seedGraphs are the graphs of a prepared meta. Their shares are uneven, as in a
 // real deployment, so that lists and stats see both large and small graphs.
 var seedGraphs = []seedGraph{
 	{"graph1", 40, 600},
@@ -75,12 +75,12 @@ func prepare(ctx context.Context, dir string, rows int) (_ seeded, err error) {
 		return seeded{}, err
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, filepath.Join(dir, "graphvault.db"), store.WithLogger(quiet))
+	st, err := meta.Open(ctx, filepath.Join(dir, "graphvault.db"), meta.WithLogger(quiet))
 	if err != nil {
 		return seeded{}, err
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
-	if n, err := st.CountSnapshots(ctx, store.SnapshotFilter{}); err != nil || n > 0 {
+	if n, err := st.CountSnapshots(ctx, meta.SnapshotFilter{}); err != nil || n > 0 {
 		return seeded{rows: n, reused: true}, err
 	}
 
@@ -94,7 +94,7 @@ func prepare(ctx context.Context, dir string, rows int) (_ seeded, err error) {
 	if err != nil {
 		return seeded{}, err
 	}
-	latest := make(map[string]*store.Snapshot, len(seedGraphs))
+	latest := make(map[string]*meta.Snapshot, len(seedGraphs))
 	for i, sg := range seedGraphs {
 		g := memgraph.New()
 		gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: sg.nodes, Edges: 3 * sg.nodes, Seed: uint64(i + 1)})
@@ -111,7 +111,7 @@ func prepare(ctx context.Context, dir string, rows int) (_ seeded, err error) {
 	if err := insertRows(ctx, st, synthRows(n, oldest, latest)); err != nil {
 		return seeded{}, err
 	}
-	total, err := st.CountSnapshots(ctx, store.SnapshotFilter{})
+	total, err := st.CountSnapshots(ctx, meta.SnapshotFilter{})
 	if err == nil && total != rows {
 		err = fmt.Errorf("the store holds %d snapshot rows, want %d", total, rows)
 	}
@@ -121,7 +121,7 @@ func prepare(ctx context.Context, dir string, rows int) (_ seeded, err error) {
 // synthRows makes n snapshot rows of the seed graphs, oldest first from oldest on,
 // seedInterval apart. Each graph's history is a chain of full and incremental
 // snapshots whose sizes grow towards the size of its real snapshot.
-func synthRows(n int, oldest time.Time, latest map[string]*store.Snapshot) []store.Snapshot {
+func synthRows(n int, oldest time.Time, latest map[string]*meta.Snapshot) []meta.Snapshot {
 	rng := rand.New(rand.NewPCG(1, 2))
 	entropy := rand.NewChaCha8([32]byte{1}) // rows are seedInterval apart: no two share a millisecond
 	total := 0
@@ -134,7 +134,7 @@ func synthRows(n int, oldest time.Time, latest map[string]*store.Snapshot) []sto
 		count  int
 	}
 	chains := make(map[string]*chain, len(seedGraphs))
-	out := make([]store.Snapshot, 0, n)
+	out := make([]meta.Snapshot, 0, n)
 	for i := range n {
 		w := rng.IntN(total)
 		sg := seedGraphs[0]
@@ -158,8 +158,8 @@ func synthRows(n int, oldest time.Time, latest map[string]*store.Snapshot) []sto
 		edges := int64(float64(final.Edges) * (0.5 + 0.5*grown))
 		bytesRaw := int64(float64(final.BytesRaw) * (0.5 + 0.5*grown))
 		took := time.Duration(200+rng.IntN(1800)) * time.Millisecond
-		sn := store.Snapshot{
-			ID: id, GraphID: sg.id, Kind: store.SnapshotIncremental, Status: store.SnapshotCompleted,
+		sn := meta.Snapshot{
+			ID: id, GraphID: sg.id, Kind: meta.SnapshotIncremental, Status: meta.SnapshotCompleted,
 			StartedAt: created, FinishedAt: created.Add(took),
 			Nodes: nodes, Edges: edges, Records: nodes + edges,
 			BytesRaw: bytesRaw, BytesStored: bytesRaw / 3,
@@ -170,18 +170,18 @@ func synthRows(n int, oldest time.Time, latest map[string]*store.Snapshot) []sto
 			sn.Labels["trigger"] = "api"
 		}
 		if rng.IntN(1000) < failedPerMille {
-			sn.Status = store.SnapshotFailed
+			sn.Status = meta.SnapshotFailed
 			sn.Error = seedErrors[rng.IntN(len(seedErrors))]
 			sn.Nodes, sn.Edges, sn.Records, sn.BytesRaw, sn.BytesStored = 0, 0, 0, 0, 0
-			sn.Kind = store.SnapshotFull
+			sn.Kind = meta.SnapshotFull
 			if c.parent != "" {
-				sn.Kind, sn.ParentID = store.SnapshotIncremental, c.parent
+				sn.Kind, sn.ParentID = meta.SnapshotIncremental, c.parent
 			}
 			out = append(out, sn)
 			continue
 		}
 		if c.parent == "" || c.count%fullEvery == 0 {
-			sn.Kind, c.length = store.SnapshotFull, 1
+			sn.Kind, c.length = meta.SnapshotFull, 1
 			sn.BytesNew = sn.BytesStored
 		} else {
 			sn.ParentID = c.parent
@@ -205,7 +205,7 @@ func synthRows(n int, oldest time.Time, latest map[string]*store.Snapshot) []sto
 
 // insertRows writes rows in batches, each batch one INSERT in its own transaction.
 // Rows are final: IDs, times in UTC at microsecond precision, as the store keeps them.
-func insertRows(ctx context.Context, st *store.Store, rows []store.Snapshot) error {
+func insertRows(ctx context.Context, st *meta.Store, rows []meta.Snapshot) error {
 	db := st.DB()
 	for len(rows) > 0 {
 		batch := rows[:min(seedBatch, len(rows))]

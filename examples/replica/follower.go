@@ -10,7 +10,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graphml"
@@ -273,7 +273,7 @@ func (f *Follower) setStatus(fn func(s *Status)) {
 // past pos (or, first, whatever it is). It reports false when there is none. With
 // no snapshot at all but a journal starting at batch 1, first starts from empty.
 func (f *Follower) resync(ctx context.Context, pos uint64, first bool) (bool, error) {
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		return false, err
 	}
@@ -285,8 +285,8 @@ func (f *Follower) resync(ctx context.Context, pos uint64, first bool) (bool, er
 	if _, _, err := e.Reindex(ctx); err != nil {
 		return false, fmt.Errorf("replica: read the target's snapshots: %w", err)
 	}
-	row, err := st.LatestSnapshot(ctx, f.cfg.GraphID, store.SnapshotCompleted)
-	if errors.Is(err, store.ErrNotFound) {
+	row, err := st.LatestSnapshot(ctx, f.cfg.GraphID, meta.SnapshotCompleted)
+	if errors.Is(err, meta.ErrNotFound) {
 		if first {
 			segs, err := replication.ListSegments(ctx, f.cfg.Bucket, f.cfg.GraphID, 0)
 			if err != nil {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -50,7 +50,7 @@ type primary struct {
 func newPrimary(t *testing.T, g *memgraph.Graph, interval time.Duration) *primary {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func newPrimary(t *testing.T, g *memgraph.Graph, interval time.Duration) *primar
 }
 
 // snapshot takes a snapshot and replicates it to the target.
-func (p *primary) snapshot() *store.Snapshot {
+func (p *primary) snapshot() *meta.Snapshot {
 	p.t.Helper()
 	row, err := p.engine.Snapshot(p.ctx, "g1", p.g, backup.SnapshotOptions{})
 	if err != nil {
@@ -271,7 +271,7 @@ func TestGap(t *testing.T) {
 			p.ship()
 			// The gap is reported by the primary's service.
 			var gapEvent bool
-			evs, _, err := p.engine.Store().ListReplicationEvents(p.ctx, store.EventFilter{Kind: store.EventJournal, Status: store.EventFailed})
+			evs, _, err := p.engine.Store().ListReplicationEvents(p.ctx, meta.EventFilter{Kind: meta.EventJournal, Status: meta.EventFailed})
 			if err != nil {
 				t.Fatal(err)
 			}

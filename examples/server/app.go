@@ -20,7 +20,7 @@ import (
 	"github.com/graphvault/graphvault/monitoring/dashboard"
 	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -36,7 +36,7 @@ const demoGraph = "graph1"
 type app struct {
 	opts      options
 	log       *slog.Logger
-	store     *store.Store
+	store     *meta.Store
 	bucket    *blob.Bucket
 	prom      *monitoring.Prometheus
 	engine    *backup.Engine
@@ -65,7 +65,7 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	mp := a.prom.MeterProvider
-	if a.store, err = store.Open(ctx, filepath.Join(o.data, "graphvault.db"), store.WithLogger(log), store.WithMeterProvider(mp)); err != nil {
+	if a.store, err = meta.Open(ctx, filepath.Join(o.data, "graphvault.db"), meta.WithLogger(log), meta.WithMeterProvider(mp)); err != nil {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
 	drv, err := fileblob.Open(filepath.Join(o.data, "bucket"))
@@ -183,8 +183,8 @@ func (a *app) loadGraphs(ctx context.Context) error {
 			continue
 		}
 		g := memgraph.New()
-		row, err := a.store.LatestSnapshot(ctx, id, store.SnapshotCompleted)
-		if errors.Is(err, store.ErrNotFound) {
+		row, err := a.store.LatestSnapshot(ctx, id, meta.SnapshotCompleted)
+		if errors.Is(err, meta.ErrNotFound) {
 			continue
 		}
 		if err != nil {

@@ -25,7 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // The secrets the security test configures and then looks for everywhere. The
@@ -237,7 +237,7 @@ func (s *secServer) state() string {
 	ctx := context.Background()
 	var b strings.Builder
 	st := s.app.store
-	f := store.SnapshotFilter{Limit: 1000}
+	f := meta.SnapshotFilter{Limit: 1000}
 	for {
 		rows, next, err := st.ListSnapshots(ctx, f)
 		if err != nil {
@@ -265,7 +265,7 @@ func (s *secServer) state() string {
 	for _, tg := range targets {
 		fmt.Fprintf(&b, "target %s %q %s %v %v %x\n", tg.ID, tg.Name, tg.Kind, tg.Enabled, tg.Config, sha256.Sum256([]byte(tg.Secret)))
 	}
-	evs, _, err := st.ListReplicationEvents(ctx, store.EventFilter{Limit: 1000})
+	evs, _, err := st.ListReplicationEvents(ctx, meta.EventFilter{Limit: 1000})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/memgraph"
 )
@@ -124,7 +124,7 @@ func (f *follower) sync(ctx context.Context) error {
 // resync restores the target's newest snapshot if it is past pos (or, the first
 // time, whatever it is, or an empty graph when the journal there starts at 1).
 func (f *follower) resync(ctx context.Context, pos uint64, first bool) (bool, error) {
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		return false, err
 	}
@@ -136,8 +136,8 @@ func (f *follower) resync(ctx context.Context, pos uint64, first bool) (bool, er
 	if _, _, err := e.Reindex(ctx); err != nil {
 		return false, fmt.Errorf("follower: read the target's snapshots: %w", err)
 	}
-	row, err := st.LatestSnapshot(ctx, f.graphID, store.SnapshotCompleted)
-	if errors.Is(err, store.ErrNotFound) {
+	row, err := st.LatestSnapshot(ctx, f.graphID, meta.SnapshotCompleted)
+	if errors.Is(err, meta.ErrNotFound) {
 		if first {
 			segs, err := replication.ListSegments(ctx, f.b, f.graphID, 0)
 			if err != nil {

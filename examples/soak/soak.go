@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -273,8 +273,8 @@ func checkSnapshots(ctx context.Context, s *stack, c config, cnt *counters, res 
 	}
 	res.Snapshots.Triggered = int(cnt.triggered.Load())
 	res.Snapshots.Checkpoints = int(cnt.checkpoints.Load())
-	var rows []store.Snapshot
-	f := store.SnapshotFilter{GraphID: graphID, Limit: 1000}
+	var rows []meta.Snapshot
+	f := meta.SnapshotFilter{GraphID: graphID, Limit: 1000}
 	for {
 		page, next, err := s.store.ListSnapshots(ctx, f)
 		if err != nil {
@@ -291,7 +291,7 @@ func checkSnapshots(ctx context.Context, s *stack, c config, cnt *counters, res 
 	start := time.Now()
 	for _, row := range rows {
 		switch row.Status {
-		case store.SnapshotCompleted:
+		case meta.SnapshotCompleted:
 			res.Snapshots.Completed++
 			rep, err := s.engine.Verify(ctx, row.ID, true)
 			if err != nil || !rep.OK {
@@ -299,7 +299,7 @@ func checkSnapshots(ctx context.Context, s *stack, c config, cnt *counters, res 
 				continue
 			}
 			res.Snapshots.Verified++
-		case store.SnapshotFailed:
+		case meta.SnapshotFailed:
 			res.Snapshots.Failed++
 			bad = append(bad, fmt.Sprintf("%s failed: %s", row.ID, row.Error))
 		default:
@@ -319,7 +319,7 @@ func checkSnapshots(ctx context.Context, s *stack, c config, cnt *counters, res 
 
 // checkReplication counts the replication runs recorded, by kind and result.
 func checkReplication(ctx context.Context, s *stack, res *result) {
-	f := store.EventFilter{Limit: 1000}
+	f := meta.EventFilter{Limit: 1000}
 	var failed []string
 	for {
 		page, next, err := s.store.ListReplicationEvents(ctx, f)
@@ -328,15 +328,15 @@ func checkReplication(ctx context.Context, s *stack, res *result) {
 			return
 		}
 		for _, ev := range page {
-			ok := ev.Status == store.EventOK
+			ok := ev.Status == meta.EventOK
 			switch ev.Kind {
-			case store.EventSnapshot:
+			case meta.EventSnapshot:
 				if ok {
 					res.Replication.SnapshotOK++
 				} else {
 					res.Replication.SnapshotFailed++
 				}
-			case store.EventJournal:
+			case meta.EventJournal:
 				if ok {
 					res.Replication.JournalOK++
 				} else {

@@ -18,7 +18,7 @@ import (
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -40,7 +40,7 @@ const journalLimit = 20000
 // replication target; built once, started, shut down and closed in reverse order.
 type stack struct {
 	log       *slog.Logger
-	store     *store.Store
+	store     *meta.Store
 	bucket    *blob.Bucket
 	prom      *monitoring.Prometheus
 	engine    *backup.Engine
@@ -73,7 +73,7 @@ func newStack(ctx context.Context, c config, dir string, log *slog.Logger) (_ *s
 		return nil, err
 	}
 	mp := s.prom.MeterProvider
-	if s.store, err = store.Open(ctx, filepath.Join(dir, "graphvault.db"), store.WithLogger(log), store.WithMeterProvider(mp)); err != nil {
+	if s.store, err = meta.Open(ctx, filepath.Join(dir, "graphvault.db"), meta.WithLogger(log), meta.WithMeterProvider(mp)); err != nil {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
 	drv, err := fileblob.Open(filepath.Join(dir, "bucket"))

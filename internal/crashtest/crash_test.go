@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -68,7 +68,7 @@ func masterKey(seed uint64) []byte {
 
 // open opens the store and bucket of the workload and an engine on them.
 func (w workload) open(ctx context.Context) (*backup.Engine, *fileblob.Driver, func(), error) {
-	st, err := store.Open(ctx, filepath.Join(w.dir, "meta.db"))
+	st, err := meta.Open(ctx, filepath.Join(w.dir, "meta.db"))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -548,7 +548,7 @@ func check(t *testing.T, w workload, s *stats, verified map[string]bool, seen *p
 	for _, row := range rows {
 		key := "manifests/" + row.GraphID + "/" + row.ID + ".json"
 		switch row.Status {
-		case store.SnapshotCompleted:
+		case meta.SnapshotCompleted:
 			completed[key] = true
 			// No row is completed without a complete manifest.
 			if !manifests[key] {
@@ -567,7 +567,7 @@ func check(t *testing.T, w workload, s *stats, verified map[string]bool, seen *p
 			restoreEqual(t, e, w, row, when)
 			verified[row.ID] = true
 			s.completed++
-		case store.SnapshotFailed:
+		case meta.SnapshotFailed:
 			// Nothing of a failed snapshot is visible.
 			if manifests[key] {
 				t.Fatalf("%s: failed snapshot %s has a manifest", when, row.ID)
@@ -602,7 +602,7 @@ func check(t *testing.T, w workload, s *stats, verified map[string]bool, seen *p
 	}
 	// Everything still verifies after the collection.
 	for _, row := range rows {
-		if row.Status != store.SnapshotCompleted {
+		if row.Status != meta.SnapshotCompleted {
 			continue
 		}
 		if rep, err := e.Verify(ctx, row.ID, false); err != nil || !rep.OK {
@@ -610,9 +610,9 @@ func check(t *testing.T, w workload, s *stats, verified map[string]bool, seen *p
 		}
 	}
 	// The newest snapshot is read in full again after the collection.
-	var newest *store.Snapshot
+	var newest *meta.Snapshot
 	for i, row := range rows {
-		if row.Status == store.SnapshotCompleted && (newest == nil || row.StartedAt.After(newest.StartedAt)) {
+		if row.Status == meta.SnapshotCompleted && (newest == nil || row.StartedAt.After(newest.StartedAt)) {
 			newest = &rows[i]
 		}
 	}
@@ -631,10 +631,10 @@ func check(t *testing.T, w workload, s *stats, verified map[string]bool, seen *p
 	checkReplication(t, w, e, sv, rows, s, seen, when)
 }
 
-func allRows(t *testing.T, st *store.Store, when string) []store.Snapshot {
+func allRows(t *testing.T, st *meta.Store, when string) []meta.Snapshot {
 	t.Helper()
-	var all []store.Snapshot
-	f := store.SnapshotFilter{Limit: 1000}
+	var all []meta.Snapshot
+	f := meta.SnapshotFilter{Limit: 1000}
 	for {
 		page, next, err := st.ListSnapshots(t.Context(), f)
 		if err != nil {
@@ -652,7 +652,7 @@ func allRows(t *testing.T, st *store.Store, when string) []store.Snapshot {
 // graph of the round its labels name; a checkpoint's snapshot, labelled with the
 // checkpoint only, must equal the graph of one of the rounds checkpoints were
 // started in.
-func restoreEqual(t *testing.T, e *backup.Engine, w workload, row store.Snapshot, when string) {
+func restoreEqual(t *testing.T, e *backup.Engine, w workload, row meta.Snapshot, when string) {
 	t.Helper()
 	ctx := t.Context()
 	if row.Labels["checkpoint"] != "" && row.Labels["round"] == "" {

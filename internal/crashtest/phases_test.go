@@ -15,7 +15,7 @@ import (
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -120,7 +120,7 @@ type phaseSeen struct {
 // a copy that verifies in full (a manifest is copied last); and every completed
 // snapshot not yet copied is copied now, resuming what a killed run left, and
 // verifies at the target.
-func checkReplication(t *testing.T, w workload, e *backup.Engine, sv *services, rows []store.Snapshot, s *stats, seen *phaseSeen, when string) {
+func checkReplication(t *testing.T, w workload, e *backup.Engine, sv *services, rows []meta.Snapshot, s *stats, seen *phaseSeen, when string) {
 	t.Helper()
 	ctx := t.Context()
 	if sv.targetID == "" {
@@ -140,14 +140,14 @@ func checkReplication(t *testing.T, w workload, e *backup.Engine, sv *services, 
 
 	// What the store says was replicated.
 	okEvents := map[string]bool{}
-	f := store.EventFilter{TargetID: sv.targetID, Kind: store.EventSnapshot, Limit: 1000}
+	f := meta.EventFilter{TargetID: sv.targetID, Kind: meta.EventSnapshot, Limit: 1000}
 	for {
 		page, next, err := e.Store().ListReplicationEvents(ctx, f)
 		if err != nil {
 			t.Fatalf("%s: list replication events: %v", when, err)
 		}
 		for _, ev := range page {
-			if ev.Status == store.EventOK {
+			if ev.Status == meta.EventOK {
 				okEvents[ev.SnapshotID] = true
 			}
 		}
@@ -175,8 +175,8 @@ func checkReplication(t *testing.T, w workload, e *backup.Engine, sv *services, 
 	for sid := range okEvents {
 		verifyAtTarget(sid, "a replication event says ok")
 	}
-	var atTarget []store.Snapshot
-	f2 := store.SnapshotFilter{Limit: 1000}
+	var atTarget []meta.Snapshot
+	f2 := meta.SnapshotFilter{Limit: 1000}
 	for {
 		page, next, err := te.Store().ListSnapshots(ctx, f2)
 		if err != nil {
@@ -194,7 +194,7 @@ func checkReplication(t *testing.T, w workload, e *backup.Engine, sv *services, 
 
 	// A retry completes every copy a kill cut short (and makes those never tried).
 	for _, row := range rows {
-		if row.Status != store.SnapshotCompleted || okEvents[row.ID] {
+		if row.Status != meta.SnapshotCompleted || okEvents[row.ID] {
 			continue
 		}
 		res, err := sv.replicate(ctx, row.ID)
@@ -217,7 +217,7 @@ func checkReplication(t *testing.T, w workload, e *backup.Engine, sv *services, 
 func targetEngine(t *testing.T, w workload, tb *blob.Bucket, when string) (*backup.Engine, func()) {
 	t.Helper()
 	ctx := t.Context()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,10 +253,10 @@ func targetEngine(t *testing.T, w workload, tb *blob.Bucket, when string) (*back
 // checkCheckpoints checks that every checkpoint names completed snapshots at the
 // journal positions they were taken at, and that each new one validates; it counts
 // checkpoint snapshots left without a checkpoint by a kill.
-func checkCheckpoints(t *testing.T, e *backup.Engine, sv *services, rows []store.Snapshot, s *stats, seen *phaseSeen, when string) {
+func checkCheckpoints(t *testing.T, e *backup.Engine, sv *services, rows []meta.Snapshot, s *stats, seen *phaseSeen, when string) {
 	t.Helper()
 	ctx := t.Context()
-	byID := map[string]store.Snapshot{}
+	byID := map[string]meta.Snapshot{}
 	for _, r := range rows {
 		byID[r.ID] = r
 	}
@@ -271,7 +271,7 @@ func checkCheckpoints(t *testing.T, e *backup.Engine, sv *services, rows []store
 			named[cp.ID] = true
 			for _, g := range cp.Graphs {
 				row, ok := byID[g.SnapshotID]
-				if !ok || row.Status != store.SnapshotCompleted {
+				if !ok || row.Status != meta.SnapshotCompleted {
 					t.Fatalf("%s: checkpoint %s names snapshot %s, which is %v (row found %v)", when, cp.ID, g.SnapshotID, row.Status, ok)
 				}
 				if row.JournalPos != g.JournalPos || row.GraphID != g.GraphID {
@@ -295,7 +295,7 @@ func checkCheckpoints(t *testing.T, e *backup.Engine, sv *services, rows []store
 	}
 	orphans := 0
 	for _, r := range rows {
-		if id := r.Labels["checkpoint"]; id != "" && r.Status == store.SnapshotCompleted && !named[id] {
+		if id := r.Labels["checkpoint"]; id != "" && r.Status == meta.SnapshotCompleted && !named[id] {
 			orphans++
 		}
 	}
@@ -304,7 +304,7 @@ func checkCheckpoints(t *testing.T, e *backup.Engine, sv *services, rows []store
 
 // checkpointGraphMatches restores a checkpoint's snapshot and compares it with the
 // graph of each round a checkpoint was started in, newest first; one must match.
-func checkpointGraphMatches(t *testing.T, e *backup.Engine, w workload, row store.Snapshot, when string) int {
+func checkpointGraphMatches(t *testing.T, e *backup.Engine, w workload, row meta.Snapshot, when string) int {
 	t.Helper()
 	ctx := t.Context()
 	rounds, err := checkpointRounds(w.dir)

@@ -25,7 +25,7 @@ import (
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/monitoring/dashboard"
 	"github.com/graphvault/graphvault/recovery"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -46,7 +46,7 @@ var errBucketDown = errors.New("bucket unavailable for the manifest")
 // monitored is a store with everything the dashboard reads, served as a host
 // would.
 type monitored struct {
-	st     *store.Store
+	st     *meta.Store
 	prom   *monitoring.Prometheus
 	col    *monitoring.Collector
 	health *recovery.Health
@@ -62,7 +62,7 @@ func newMonitored(t *testing.T, clock func() time.Time) *monitored {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.prom.Shutdown(context.Background()) })
-	if m.st, err = store.Open(ctx, ":memory:", store.WithMeterProvider(m.prom.MeterProvider)); err != nil {
+	if m.st, err = meta.Open(ctx, ":memory:", meta.WithMeterProvider(m.prom.MeterProvider)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.st.Close() })
@@ -172,22 +172,22 @@ func seed(t *testing.T) *monitored {
 		{"offsite-disk", "pass", "", true},
 		{"edge-http", "fail", "dial tcp: connection refused", false},
 	} {
-		target := &store.Target{Name: tg.name, Kind: "file", Config: map[string]string{"path": "replica"},
+		target := &meta.Target{Name: tg.name, Kind: "file", Config: map[string]string{"path": "replica"},
 			Enabled: true, Health: tg.health, LastError: tg.lastErr, LastCheckAt: wall.Add(-time.Minute)}
 		if err := m.st.CreateTarget(ctx, target); err != nil {
 			t.Fatal(err)
 		}
-		ev := &store.ReplicationEvent{TargetID: target.ID, GraphID: "graph-alpha", SnapshotID: alphaSnapshot,
-			Kind: store.EventSnapshot, Status: store.EventOK, Bytes: 4096, StartedAt: wall.Add(-92 * time.Second),
+		ev := &meta.ReplicationEvent{TargetID: target.ID, GraphID: "graph-alpha", SnapshotID: alphaSnapshot,
+			Kind: meta.EventSnapshot, Status: meta.EventOK, Bytes: 4096, StartedAt: wall.Add(-92 * time.Second),
 			DurationSeconds: 2}
 		if !tg.ok {
-			ev.Status, ev.Error, ev.Bytes = store.EventFailed, tg.lastErr, 0
+			ev.Status, ev.Error, ev.Bytes = meta.EventFailed, tg.lastErr, 0
 		}
 		if err := m.st.AddReplicationEvent(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cp := &store.Checkpoint{Description: "before upgrade", Graphs: []store.CheckpointGraph{{GraphID: "graph-alpha", SnapshotID: alphaSnapshot}},
+	cp := &meta.Checkpoint{Description: "before upgrade", Graphs: []meta.CheckpointGraph{{GraphID: "graph-alpha", SnapshotID: alphaSnapshot}},
 		Validated: true, ValidatedAt: wall}
 	if err := m.st.CreateCheckpoint(ctx, cp); err != nil {
 		t.Fatal(err)

@@ -10,14 +10,14 @@ import (
 
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/monitoring/dashboard"
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // The dashboard is plugged into the monitoring handler, which serves it at
 // dashboard; the page then reads metrics/summary, health and the stats next to it.
 func Example() {
 	ctx := context.Background()
-	st, err := store.Open(ctx, ":memory:")
+	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		log.Fatal(err)
 	}

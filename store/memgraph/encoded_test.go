@@ -7,21 +7,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
 )
 
 // encoded reads a view's records undecoded.
-func encoded(t testing.TB, g *memgraph.Graph) (nodes, edges []codec.Record) {
+func encoded(t testing.TB, g *memgraph.Graph) (nodes, edges []wire.Record) {
 	t.Helper()
 	v, err := g.View(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	src := v.(codec.Source)
+	src := v.(wire.Source)
 	for r, err := range src.EncodedNodes(t.Context()) {
 		if err != nil {
 			t.Fatal(err)
@@ -39,12 +39,12 @@ func encoded(t testing.TB, g *memgraph.Graph) (nodes, edges []codec.Record) {
 
 // reused yields the records through one buffer that is overwritten after each, as
 // a restore's segment buffers are: the sink must copy.
-func reused(recs []codec.Record) iter.Seq2[codec.Record, error] {
-	return func(yield func(codec.Record, error) bool) {
+func reused(recs []wire.Record) iter.Seq2[wire.Record, error] {
+	return func(yield func(wire.Record, error) bool) {
 		var buf []byte
 		for _, r := range recs {
 			buf = append(append(buf[:0], r.Key...), r.Value...)
-			ok := yield(codec.Record{Key: string(buf[:len(r.Key)]), Value: buf[len(r.Key):]}, nil)
+			ok := yield(wire.Record{Key: string(buf[:len(r.Key)]), Value: buf[len(r.Key):]}, nil)
 			clear(buf)
 			if !ok {
 				return
@@ -73,7 +73,7 @@ func TestReplaceEncodedRoundTrip(t *testing.T) {
 			graphtest.Equal(t, gen, dst)
 			// The records read back are the ones loaded, byte for byte.
 			n2, e2 := encoded(t, dst)
-			eq := func(a, b codec.Record) bool { return a.Key == b.Key && string(a.Value) == string(b.Value) }
+			eq := func(a, b wire.Record) bool { return a.Key == b.Key && string(a.Value) == string(b.Value) }
 			if !slices.EqualFunc(nodes, n2, eq) || !slices.EqualFunc(edges, e2, eq) {
 				t.Errorf("directed %t: records differ after a round trip", directed)
 			}
@@ -90,8 +90,8 @@ func TestReplaceEncodedRoundTrip(t *testing.T) {
 	}
 }
 
-func records(recs []codec.Record) iter.Seq2[codec.Record, error] {
-	return func(yield func(codec.Record, error) bool) {
+func records(recs []wire.Record) iter.Seq2[wire.Record, error] {
+	return func(yield func(wire.Record, error) bool) {
 		for _, r := range recs {
 			if !yield(r, nil) {
 				return
@@ -115,29 +115,29 @@ func must[T any](v T, err error) T {
 }
 
 func TestReplaceEncodedRefusesBadRecords(t *testing.T) {
-	val := func(props map[string]any) []byte { return must(codec.AppendEdge(nil, props)) }
-	nodeVal := must(codec.AppendNode(nil, []string{"x"}, map[string]any{"k": "v"}))
-	good := []codec.Record{{Key: "n:a", Value: nodeVal}, {Key: "n:b", Value: nodeVal}}
+	val := func(props map[string]any) []byte { return must(wire.AppendEdge(nil, props)) }
+	nodeVal := must(wire.AppendNode(nil, []string{"x"}, map[string]any{"k": "v"}))
+	good := []wire.Record{{Key: "n:a", Value: nodeVal}, {Key: "n:b", Value: nodeVal}}
 	cases := []struct {
 		name         string
-		nodes, edges []codec.Record
+		nodes, edges []wire.Record
 		want         error
 	}{
-		{"edge key as node", []codec.Record{{Key: "e:a\x00b\x00", Value: nodeVal}}, nil, codec.ErrCorrupt},
-		{"empty id", []codec.Record{{Key: "n:", Value: nodeVal}}, nil, codec.ErrCorrupt},
-		{"trailing byte", []codec.Record{{Key: "n:a", Value: append(slices.Clone(nodeVal), 0)}}, nil, codec.ErrCorrupt},
-		{"label with NUL", []codec.Record{{Key: "n:a", Value: must(codec.AppendNode(nil, []string{"a\x00"}, nil))}}, nil, codec.ErrCorrupt},
-		{"larger end first", good, []codec.Record{{Key: "e:b\x00a\x00", Value: val(nil)}}, codec.ErrCorrupt},
-		{"node key as edge", good, []codec.Record{{Key: "n:a", Value: val(nil)}}, codec.ErrCorrupt},
-		{"bad edge value", good, []codec.Record{{Key: "e:a\x00b\x00", Value: []byte{1}}}, codec.ErrCorrupt},
-		{"missing second end", good, []codec.Record{{Key: "e:a\x00c\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
-		{"missing first end", good, []codec.Record{{Key: "e:0\x00a\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"edge key as node", []wire.Record{{Key: "e:a\x00b\x00", Value: nodeVal}}, nil, wire.ErrCorrupt},
+		{"empty id", []wire.Record{{Key: "n:", Value: nodeVal}}, nil, wire.ErrCorrupt},
+		{"trailing byte", []wire.Record{{Key: "n:a", Value: append(slices.Clone(nodeVal), 0)}}, nil, wire.ErrCorrupt},
+		{"label with NUL", []wire.Record{{Key: "n:a", Value: must(wire.AppendNode(nil, []string{"a\x00"}, nil))}}, nil, wire.ErrCorrupt},
+		{"larger end first", good, []wire.Record{{Key: "e:b\x00a\x00", Value: val(nil)}}, wire.ErrCorrupt},
+		{"node key as edge", good, []wire.Record{{Key: "n:a", Value: val(nil)}}, wire.ErrCorrupt},
+		{"bad edge value", good, []wire.Record{{Key: "e:a\x00b\x00", Value: []byte{1}}}, wire.ErrCorrupt},
+		{"missing second end", good, []wire.Record{{Key: "e:a\x00c\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end", good, []wire.Record{{Key: "e:0\x00a\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
 		// First ends missing between two nodes, after a present one, and in loads
 		// whose edges or nodes come out of order.
-		{"missing first end between nodes", good, []codec.Record{{Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
-		{"missing first end after a present one", good, []codec.Record{{Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:ab\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
-		{"missing first end out of order", good, []codec.Record{{Key: "e:b\x00b\x00", Value: val(nil)}, {Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
-		{"missing first end, nodes out of order", []codec.Record{{Key: "n:b", Value: nodeVal}, {Key: "n:a", Value: nodeVal}}, []codec.Record{{Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end between nodes", good, []wire.Record{{Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end after a present one", good, []wire.Record{{Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:ab\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end out of order", good, []wire.Record{{Key: "e:b\x00b\x00", Value: val(nil)}, {Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
+		{"missing first end, nodes out of order", []wire.Record{{Key: "n:b", Value: nodeVal}, {Key: "n:a", Value: nodeVal}}, []wire.Record{{Key: "e:a\x00b\x00", Value: val(nil)}, {Key: "e:aa\x00b\x00", Value: val(nil)}}, memgraph.ErrMissingEnd},
 	}
 	for _, c := range cases {
 		g := memgraph.New()

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -171,19 +171,19 @@ func seqOf[T any](vs []T) iter.Seq2[T, error] {
 // are: Owned ones whose value follows the key in memory. Every other one is
 // copied, so changing the caller's buffers afterwards changes nothing.
 func TestReplaceEncodedKeepsOwnedPairs(t *testing.T) {
-	val, err := codec.AppendNodeValid(nil, []string{"person"}, map[string]any{"name": "Ada"})
+	val, err := wire.AppendNodeValid(nil, []string{"person"}, map[string]any{"name": "Ada"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair := func(key string) codec.Record {
+	pair := func(key string) wire.Record {
 		b := append([]byte(key), val...)
-		return codec.Record{Key: unsafe.String(&b[0], len(key)), Value: b[len(key):]}
+		return wire.Record{Key: unsafe.String(&b[0], len(key)), Value: b[len(key):]}
 	}
 	kept := pair(graph.NodeKey("kept"))
 	kept.Owned = true
-	apart := codec.Record{Key: graph.NodeKey("apart"), Value: append([]byte(nil), val...), Owned: true}
+	apart := wire.Record{Key: graph.NodeKey("apart"), Value: append([]byte(nil), val...), Owned: true}
 	lent := pair(graph.NodeKey("lent"))
-	records := []codec.Record{apart, kept, lent}
+	records := []wire.Record{apart, kept, lent}
 
 	g := New()
 	if err := g.ReplaceEncoded(t.Context(), graph.Meta{}, seqOf(records), nil); err != nil {

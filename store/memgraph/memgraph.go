@@ -8,14 +8,14 @@
 // nodes in key order, then edges in key order; the order is the same in every view
 // of the same content.
 //
-// Records are held encoded, in the encoding snapshots use (internal/codec): a
+// Records are held encoded, in the encoding snapshots use (store/graph/wire): a
 // node or edge costs its encoded bytes and a few words, not a map and a boxed
 // value per property. Values are checked and normalized on the way in
 // ([graph.Node.Normalize], [graph.Edge.Normalize]) and encoded, so a caller cannot
 // change stored state through what it passed to Apply or Replace. Views,
 // [Graph.Node] and [Graph.Edge] decode: what they return is the caller's. Views
-// also yield the records undecoded ([codec.Source]), and [Graph.ReplaceEncoded]
-// loads encoded records ([codec.Sink]): snapshots and restores go through these
+// also yield the records undecoded ([wire.Source]), and [Graph.ReplaceEncoded]
+// loads encoded records ([wire.Sink]): snapshots and restores go through these
 // without decoding. Operations carried by journal batches share memory with the
 // graph and must not be modified.
 //
@@ -50,7 +50,7 @@ import (
 
 	"github.com/tidwall/btree"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -281,17 +281,17 @@ func (v *view) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
 	return viewSeq(ctx, v, "edges", func(s *snapshot) *edgeTree { return s.edges }, (*edgeRec).edge)
 }
 
-// EncodedNodes yields the nodes as they are stored: see [codec.Source].
-func (v *view) EncodedNodes(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return viewSeq(ctx, v, "nodes", func(s *snapshot) *nodeTree { return s.nodes }, func(r *nodeRec) (codec.Record, error) {
-		return codec.Record{Key: r.key(), Value: r.val()}, nil
+// EncodedNodes yields the nodes as they are stored: see [wire.Source].
+func (v *view) EncodedNodes(ctx context.Context) iter.Seq2[wire.Record, error] {
+	return viewSeq(ctx, v, "nodes", func(s *snapshot) *nodeTree { return s.nodes }, func(r *nodeRec) (wire.Record, error) {
+		return wire.Record{Key: r.key(), Value: r.val()}, nil
 	})
 }
 
-// EncodedEdges yields the edges as they are stored: see [codec.Source].
-func (v *view) EncodedEdges(ctx context.Context) iter.Seq2[codec.Record, error] {
-	return viewSeq(ctx, v, "edges", func(s *snapshot) *edgeTree { return s.edges }, func(r *edgeRec) (codec.Record, error) {
-		return codec.Record{Key: r.key(), Value: r.val()}, nil
+// EncodedEdges yields the edges as they are stored: see [wire.Source].
+func (v *view) EncodedEdges(ctx context.Context) iter.Seq2[wire.Record, error] {
+	return viewSeq(ctx, v, "edges", func(s *snapshot) *edgeTree { return s.edges }, func(r *edgeRec) (wire.Record, error) {
+		return wire.Record{Key: r.key(), Value: r.val()}, nil
 	})
 }
 

@@ -7,12 +7,12 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
 // Records are held encoded: a record is its key and its value in the encoding of
-// internal/codec, the one snapshots use. A stored record costs its bytes and a few
+// store/graph/wire, the one snapshots use. A stored record costs its bytes and a few
 // words instead of a map and a boxed value per property, a snapshot copies it as
 // it is, and a restore stores what it read without building Go values. Reads
 // decode.
@@ -93,7 +93,7 @@ func (r rec) val() []byte {
 // nodeRec is a stored node. Records are immutable once stored: trees share them
 // between clones.
 type nodeRec struct {
-	rec // key is graph.NodeKey(id), the value a codec node value
+	rec // key is graph.NodeKey(id), the value a wire node value
 }
 
 func nodeProbe(id string) *nodeRec { return &nodeRec{keyRec(graph.NodeKey(id))} }
@@ -101,7 +101,7 @@ func nodeProbe(id string) *nodeRec { return &nodeRec{keyRec(graph.NodeKey(id))} 
 func (r *nodeRec) id() string { return r.key()[len(graph.NodePrefix):] }
 
 func (r *nodeRec) node() (graph.Node, error) {
-	labels, props, err := codec.DecodeNode(r.val())
+	labels, props, err := wire.DecodeNode(r.val())
 	if err != nil {
 		return graph.Node{}, fmt.Errorf("memgraph: stored node %q: %w", r.id(), err)
 	}
@@ -110,7 +110,7 @@ func (r *nodeRec) node() (graph.Node, error) {
 
 // newNodeRec encodes a node that passed Normalize or Adopt.
 func newNodeRec(n graph.Node) (*nodeRec, error) {
-	r, err := newRec(graph.NodeKey(n.ID), func(b []byte) ([]byte, error) { return codec.AppendNodeValid(b, n.Labels, n.Props) })
+	r, err := newRec(graph.NodeKey(n.ID), func(b []byte) ([]byte, error) { return wire.AppendNodeValid(b, n.Labels, n.Props) })
 	if err != nil {
 		return nil, fmt.Errorf("node %q: %w", n.ID, err)
 	}
@@ -119,7 +119,7 @@ func newNodeRec(n graph.Node) (*nodeRec, error) {
 
 // edgeRec is a stored edge, immutable once stored like nodeRec.
 type edgeRec struct {
-	rec         // key is graph.EdgeKey: "e:" lo NUL hi NUL type; the value a codec edge value
+	rec         // key is graph.EdgeKey: "e:" lo NUL hi NUL type; the value a wire edge value
 	a, b uint32 // lo is key[2:a], hi is key[a+1:b], the type key[b+1:]
 	swap bool   // undirected and given Target first: Source is hi
 }
@@ -141,7 +141,7 @@ func edgeProbe(source, target, typ string, directed bool) *edgeRec {
 
 // newEdgeRec encodes an edge that passed Normalize or Adopt.
 func newEdgeRec(e graph.Edge, directed bool) (*edgeRec, error) {
-	r, err := newRec(graph.EdgeKey(e.Source, e.Target, e.Type, directed), func(b []byte) ([]byte, error) { return codec.AppendEdgeValid(b, e.Props) })
+	r, err := newRec(graph.EdgeKey(e.Source, e.Target, e.Type, directed), func(b []byte) ([]byte, error) { return wire.AppendEdgeValid(b, e.Props) })
 	if err != nil {
 		return nil, fmt.Errorf("edge %q-%q: %w", e.Source, e.Target, err)
 	}
@@ -167,7 +167,7 @@ func (r *edgeRec) ends() (source, target string) {
 
 func (r *edgeRec) edge() (graph.Edge, error) {
 	s, t := r.ends()
-	props, err := codec.DecodeEdge(r.val())
+	props, err := wire.DecodeEdge(r.val())
 	if err != nil {
 		return graph.Edge{}, fmt.Errorf("memgraph: stored edge %q-%q: %w", s, t, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/graphvault/graphvault/internal/arena"
-	"github.com/graphvault/graphvault/internal/codec"
+	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
 )
 
@@ -251,7 +251,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			if val, err = codec.AppendNodeValid(val[:0], n.Labels, n.Props); err != nil {
+			if val, err = wire.AppendNodeValid(val[:0], n.Labels, n.Props); err != nil {
 				return fmt.Errorf("memgraph: replace: node %q: %w", n.ID, err)
 			}
 			key = graph.AppendNodeKey(key[:0], n.ID)
@@ -272,7 +272,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
-			if val, err = codec.AppendEdgeValid(val[:0], e.Props); err != nil {
+			if val, err = wire.AppendEdgeValid(val[:0], e.Props); err != nil {
 				return fmt.Errorf("memgraph: replace: edge %q-%q: %w", e.Source, e.Target, err)
 			}
 			swap := !g.directed && e.Target < e.Source
@@ -291,11 +291,11 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 }
 
 // ReplaceEncoded is Replace for records in the encoding the graph stores, as a
-// restore reads them from a snapshot: see [codec.Sink]. Records are checked with
-// [codec.CheckNode] and [codec.CheckEdge] unless meta.Normalized says the caller
+// restore reads them from a snapshot: see [wire.Sink]. Records are checked with
+// [wire.CheckNode] and [wire.CheckEdge] unless meta.Normalized says the caller
 // did; edge ends are always checked. An Owned record whose value directly follows
 // its key in memory is kept without a copy; any other record is copied.
-func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edges iter.Seq2[codec.Record, error]) error {
+func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edges iter.Seq2[wire.Record, error]) error {
 	if meta.Directed != g.directed {
 		return fmt.Errorf("memgraph: replace: %w: content directed=%t, graph directed=%t", ErrDirection, meta.Directed, g.directed)
 	}
@@ -309,7 +309,7 @@ func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edge
 				return fmt.Errorf("memgraph: replace: nodes: %w", err)
 			}
 			if !meta.Normalized {
-				if err := codec.CheckNode(r); err != nil {
+				if err := wire.CheckNode(r); err != nil {
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
@@ -326,7 +326,7 @@ func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edge
 				return fmt.Errorf("memgraph: replace: edges: %w", err)
 			}
 			if !meta.Normalized {
-				if err := codec.CheckEdge(r, g.directed); err != nil {
+				if err := wire.CheckEdge(r, g.directed); err != nil {
 					return fmt.Errorf("memgraph: replace: %w", err)
 				}
 			}
@@ -383,7 +383,7 @@ func (l *loader) tick() error {
 // keep returns r as a record for the graph to keep: r's own bytes when it is
 // Owned and its value follows its key in memory (as a restore hands them over),
 // a copy otherwise.
-func (l *loader) keep(r codec.Record) (rec, error) {
+func (l *loader) keep(r wire.Record) (rec, error) {
 	if r.Owned {
 		if kept, ok := joinedRec(r.Key, r.Value); ok {
 			return kept, nil

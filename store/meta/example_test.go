@@ -1,4 +1,4 @@
-package store_test
+package meta_test
 
 import (
 	"context"
@@ -6,28 +6,28 @@ import (
 	"log"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 func Example() {
 	ctx := context.Background()
-	s, err := store.Open(ctx, ":memory:")
+	s, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer s.Close()
 
-	sn := &store.Snapshot{GraphID: "entities", Kind: store.SnapshotFull, Status: store.SnapshotRunning}
+	sn := &meta.Snapshot{GraphID: "entities", Kind: meta.SnapshotFull, Status: meta.SnapshotRunning}
 	if err := s.CreateSnapshot(ctx, sn); err != nil {
 		log.Fatal(err)
 	}
-	sn.Status = store.SnapshotCompleted
+	sn.Status = meta.SnapshotCompleted
 	sn.Nodes, sn.Edges = 120, 340
 	if err := s.UpdateSnapshot(ctx, sn); err != nil {
 		log.Fatal(err)
 	}
 
-	latest, err := s.LatestSnapshot(ctx, "entities", store.SnapshotCompleted)
+	latest, err := s.LatestSnapshot(ctx, "entities", meta.SnapshotCompleted)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -37,13 +37,13 @@ func Example() {
 
 func ExampleStore_ListSnapshots() {
 	ctx := context.Background()
-	s, err := store.Open(ctx, ":memory:")
+	s, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer s.Close()
 	for range 5 {
-		if err := s.CreateSnapshot(ctx, &store.Snapshot{GraphID: "g"}); err != nil {
+		if err := s.CreateSnapshot(ctx, &meta.Snapshot{GraphID: "g"}); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -51,7 +51,7 @@ func ExampleStore_ListSnapshots() {
 	// Walk every page: pass back the cursor until it is empty.
 	cursor, pages, total := "", 0, 0
 	for {
-		page, next, err := s.ListSnapshots(ctx, store.SnapshotFilter{GraphID: "g", Cursor: cursor, Limit: 2})
+		page, next, err := s.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: "g", Cursor: cursor, Limit: 2})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func ExampleStore_ListSnapshots() {
 
 func ExampleStore_AcquireLease() {
 	ctx := context.Background()
-	s, err := store.Open(ctx, ":memory:")
+	s, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		log.Fatal(err)
 	}

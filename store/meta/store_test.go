@@ -1,4 +1,4 @@
-package store_test
+package meta_test
 
 import (
 	"context"
@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
-	"github.com/graphvault/graphvault/store/storetest"
+	"github.com/graphvault/graphvault/store/meta"
+	"github.com/graphvault/graphvault/store/meta/metatest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.ForEachKind(t, func(t *testing.T, kind string) {
+	metatest.ForEachKind(t, func(t *testing.T, kind string) {
 		t.Parallel()
-		storetest.Run(t, storetest.OpenerFor(kind))
+		metatest.Run(t, metatest.OpenerFor(kind))
 	})
 }
 
@@ -21,19 +21,19 @@ func TestConformance(t *testing.T) {
 // processes sharing a store do: the migrations run once, and a lease taken through
 // one store is refused through the others.
 func TestSharedDatabase(t *testing.T) {
-	storetest.ForEachKind(t, func(t *testing.T, kind string) {
+	metatest.ForEachKind(t, func(t *testing.T, kind string) {
 		t.Parallel()
 		ctx := context.Background()
-		dsn := storetest.OpenDSN(t, kind)
+		dsn := metatest.OpenDSN(t, kind)
 		const n = 4
-		stores := make([]*store.Store, n)
+		stores := make([]*meta.Store, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				stores[i], errs[i] = store.Open(ctx, dsn)
+				stores[i], errs[i] = meta.Open(ctx, dsn)
 			}()
 		}
 		wg.Wait()
@@ -47,7 +47,7 @@ func TestSharedDatabase(t *testing.T) {
 				}
 			})
 		}
-		rows, err := stores[0].DB().NewSelect().Table(store.MigrationsTable).Count(ctx)
+		rows, err := stores[0].DB().NewSelect().Table(meta.MigrationsTable).Count(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestSharedDatabase(t *testing.T) {
 				t.Errorf("store %d: acquire = %v, want %v", i, got, want)
 			}
 		}
-		sn := &store.Snapshot{GraphID: "g"}
+		sn := &meta.Snapshot{GraphID: "g"}
 		if err := stores[1].CreateSnapshot(ctx, sn); err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestSharedDatabase(t *testing.T) {
 
 func TestSnapshotStatsCacheSeesOwnWrites(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, ":memory:")
+	s, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +96,14 @@ func TestSnapshotStatsCacheSeesOwnWrites(t *testing.T) {
 		}
 		return n
 	}
-	sn := &store.Snapshot{GraphID: "g"}
+	sn := &meta.Snapshot{GraphID: "g"}
 	if err := s.CreateSnapshot(ctx, sn); err != nil {
 		t.Fatal(err)
 	}
 	if got := count(); got != 1 {
 		t.Fatalf("after create: %d snapshots", got)
 	}
-	sn.Status = store.SnapshotCompleted
+	sn.Status = meta.SnapshotCompleted
 	sn.BytesStored = 10
 	if err := s.UpdateSnapshot(ctx, sn); err != nil {
 		t.Fatal(err)

@@ -45,8 +45,8 @@
 // # Metrics
 //
 // Through the meter provider given with [WithMeterProvider] (the global one
-// otherwise), meter "github.com/graphvault/graphvault/store":
+// otherwise), meter "github.com/graphvault/graphvault/store/meta":
 //   - graphvault.store.operations (counter, {operation}): calls by operation and
 //     outcome ("ok", "not_found", "conflict", "invalid", "error").
 //   - graphvault.store.operation.duration (histogram, s): call latency by operation.
-package store
+package meta

@@ -1,4 +1,4 @@
-// Package codec is the deterministic binary encoding of graph records used in
+// Package wire is the deterministic binary encoding of graph records used in
 // snapshot segments.
 //
 // A value is a tag byte followed by its payload:
@@ -16,7 +16,7 @@
 // edge's is its property map without the tag byte. The same content always encodes
 // to the same bytes, so a record's hash fingerprints it. Decoding is strict: anything
 // an encoder could not have written is ErrCorrupt.
-package codec
+package wire
 
 import (
 	"encoding/binary"
@@ -29,7 +29,7 @@ import (
 )
 
 // ErrCorrupt reports bytes that are not a valid encoding.
-var ErrCorrupt = errors.New("codec: corrupt record")
+var ErrCorrupt = errors.New("wire: corrupt record")
 
 // MaxDepth bounds the nesting of lists and maps.
 const MaxDepth = 64
@@ -59,14 +59,14 @@ func AppendValue(b []byte, v any) ([]byte, error) {
 type encoder struct{ check bool }
 
 var (
-	errNotUTF8     = errors.New("codec: string is not valid UTF-8")
-	errNotFinite   = errors.New("codec: float is not finite")
-	errIntOverflow = errors.New("codec: integer overflows int64")
+	errNotUTF8     = errors.New("wire: string is not valid UTF-8")
+	errNotFinite   = errors.New("wire: float is not finite")
+	errIntOverflow = errors.New("wire: integer overflows int64")
 )
 
 func (en encoder) value(b []byte, v any, depth int) ([]byte, error) {
 	if depth > MaxDepth {
-		return b, fmt.Errorf("codec: nesting deeper than %d", MaxDepth)
+		return b, fmt.Errorf("wire: nesting deeper than %d", MaxDepth)
 	}
 	switch x := v.(type) {
 	case nil:
@@ -141,7 +141,7 @@ func (en encoder) value(b []byte, v any, depth int) ([]byte, error) {
 		b = append(b, tagMap)
 		return en.mapBody(b, m, depth)
 	}
-	return b, fmt.Errorf("codec: cannot encode %T", v)
+	return b, fmt.Errorf("wire: cannot encode %T", v)
 }
 
 func appendInt(b []byte, x int64) []byte {

@@ -1,4 +1,4 @@
-package store
+package meta
 
 import (
 	"context"
@@ -31,9 +31,9 @@ const (
 	DialectMySQL    = "mysql"
 )
 
-const meterName = "github.com/graphvault/graphvault/store"
+const meterName = "github.com/graphvault/graphvault/store/meta"
 
-// Store is the metadata store. Make one with [Open] or [New].
+// Store is the metadata meta. Make one with [Open] or [New].
 type Store struct {
 	db      *bun.DB
 	dialect string

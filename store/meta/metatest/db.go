@@ -11,7 +11,7 @@
 // against one server: SQLite gets a file in t.TempDir(), PostgreSQL a new schema
 // (selected with search_path in the DSN), MySQL a new database. Each is dropped when
 // the test ends.
-package storetest
+package metatest
 
 import (
 	"context"
@@ -27,7 +27,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Environment variables naming the servers to test against.
@@ -36,11 +36,11 @@ const (
 	EnvMySQL    = "GRAPHVAULT_TEST_MYSQL_DSN"
 )
 
-// Database kinds, as [store.Store.Dialect] names them.
+// Database kinds, as [meta.Store.Dialect] names them.
 const (
-	SQLite   = store.DialectSQLite
-	Postgres = store.DialectPostgres
-	MySQL    = store.DialectMySQL
+	SQLite   = meta.DialectSQLite
+	Postgres = meta.DialectPostgres
+	MySQL    = meta.DialectMySQL
 )
 
 // Kinds lists every database kind in test order.
@@ -85,8 +85,8 @@ func ForEachKind(t *testing.T, fn func(t *testing.T, kind string)) {
 	}
 }
 
-// ForEachDB runs fn in a subtest per kind with a fresh isolated store.
-func ForEachDB(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+// ForEachDB runs fn in a subtest per kind with a fresh isolated meta.
+func ForEachDB(t *testing.T, fn func(t *testing.T, s *meta.Store)) {
 	t.Helper()
 	ForEachKind(t, func(t *testing.T, kind string) {
 		fn(t, Open(t, kind))
@@ -96,20 +96,20 @@ func ForEachDB(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 // Open returns a migrated store on a fresh isolated database of the kind, closed
 // and dropped when the test ends. It skips the test when the kind's server is not
 // configured.
-func Open(t testing.TB, kind string, opts ...store.Option) *store.Store {
+func Open(t testing.TB, kind string, opts ...meta.Option) *meta.Store {
 	t.Helper()
 	return OpenWith(t, OpenDSN(t, kind), opts...)
 }
 
 // OpenWith opens a store on dsn (from [OpenDSN], to share one isolated database
 // between several stores) and closes it when the test ends.
-func OpenWith(t testing.TB, dsn string, opts ...store.Option) *store.Store {
+func OpenWith(t testing.TB, dsn string, opts ...meta.Option) *meta.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := store.Open(ctx, dsn, opts...)
+	s, err := meta.Open(ctx, dsn, opts...)
 	if err != nil {
-		t.Fatalf("store.Open: %v", err)
+		t.Fatalf("meta.Open: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -128,7 +128,7 @@ func OpenDSN(t testing.TB, kind string) string {
 	if ok, reason := Available(kind); !ok {
 		t.Skip(reason)
 	}
-	name := "gvtest_" + strings.ToLower(store.NewID())
+	name := "gvtest_" + strings.ToLower(meta.NewID())
 	switch kind {
 	case Postgres:
 		return postgresDSN(t, os.Getenv(EnvPostgres), name)

@@ -1,4 +1,4 @@
-package storetest
+package metatest
 
 import (
 	"context"
@@ -12,19 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Opener returns a fresh, migrated, empty store for one test, closed when the test
 // ends, built with the given options.
-type Opener func(t *testing.T, opts ...store.Option) *store.Store
+type Opener func(t *testing.T, opts ...meta.Option) *meta.Store
 
 // OpenerFor returns the Opener of a database kind, made with [Open].
 func OpenerFor(kind string) Opener {
-	return func(t *testing.T, opts ...store.Option) *store.Store { return Open(t, kind, opts...) }
+	return func(t *testing.T, opts ...meta.Option) *meta.Store { return Open(t, kind, opts...) }
 }
 
-// Run runs the conformance suite. Every subtest asks open for its own store.
+// Run runs the conformance suite. Every subtest asks open for its own meta.
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
 		name string
@@ -51,7 +51,7 @@ func Run(t *testing.T, open Opener) {
 	}
 }
 
-// Clock is a settable clock for [store.WithClock].
+// Clock is a settable clock for [meta.WithClock].
 type Clock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -111,15 +111,15 @@ func testMigrate(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	count := func() int {
-		n, err := s.DB().NewSelect().Table(store.MigrationsTable).Count(ctx)
+		n, err := s.DB().NewSelect().Table(meta.MigrationsTable).Count(ctx)
 		must(t, "count migrations", err)
 		return int(n)
 	}
 	before := count()
 	if before == 0 {
-		t.Fatalf("no row in %s after Open", store.MigrationsTable)
+		t.Fatalf("no row in %s after Open", meta.MigrationsTable)
 	}
-	sn := &store.Snapshot{GraphID: "g"}
+	sn := &meta.Snapshot{GraphID: "g"}
 	must(t, "create snapshot", s.CreateSnapshot(ctx, sn))
 	for i := range 2 {
 		must(t, fmt.Sprintf("migrate #%d", i+2), s.Migrate(ctx))
@@ -136,12 +136,12 @@ func testMigrate(t *testing.T, open Opener) {
 	must(t, "ping", s.Ping(ctx))
 }
 
-func fullSnapshot(graphID string) *store.Snapshot {
-	return &store.Snapshot{
+func fullSnapshot(graphID string) *meta.Snapshot {
+	return &meta.Snapshot{
 		GraphID:     graphID,
-		ParentID:    store.NewID(),
-		Kind:        store.SnapshotIncremental,
-		Status:      store.SnapshotRunning,
+		ParentID:    meta.NewID(),
+		Kind:        meta.SnapshotIncremental,
+		Status:      meta.SnapshotRunning,
 		StartedAt:   t0,
 		Nodes:       1_000_000,
 		Edges:       2_500_000,
@@ -162,11 +162,11 @@ func fullSnapshot(graphID string) *store.Snapshot {
 func testSnapshotCRUD(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 
 	sn := fullSnapshot("graph-1")
 	must(t, "create", s.CreateSnapshot(ctx, sn))
-	if !store.ValidID(sn.ID) {
+	if !meta.ValidID(sn.ID) {
 		t.Fatalf("created ID %q is not a ULID", sn.ID)
 	}
 	if !sn.CreatedAt.Equal(t0) || !sn.UpdatedAt.Equal(t0) {
@@ -179,7 +179,7 @@ func testSnapshotCRUD(t *testing.T, open Opener) {
 	}
 
 	clock.Advance(time.Minute)
-	sn.Status = store.SnapshotCompleted
+	sn.Status = meta.SnapshotCompleted
 	sn.FinishedAt = t0.Add(50 * time.Second)
 	sn.Error = ""
 	sn.Labels = map[string]string{"env": "staging"}
@@ -196,9 +196,9 @@ func testSnapshotCRUD(t *testing.T, open Opener) {
 	// Updating with nothing changed is not "not found", on any dialect.
 	must(t, "update unchanged", s.UpdateSnapshot(ctx, got))
 
-	minimal := &store.Snapshot{GraphID: "graph-1"}
+	minimal := &meta.Snapshot{GraphID: "graph-1"}
 	must(t, "create minimal", s.CreateSnapshot(ctx, minimal))
-	if minimal.Kind != store.SnapshotFull || minimal.Status != store.SnapshotPending {
+	if minimal.Kind != meta.SnapshotFull || minimal.Status != meta.SnapshotPending {
 		t.Errorf("defaults: kind %q status %q, want full pending", minimal.Kind, minimal.Status)
 	}
 	gotMin, err := s.GetSnapshot(ctx, minimal.ID)
@@ -212,47 +212,47 @@ func testSnapshotCRUD(t *testing.T, open Opener) {
 		err  error
 		want error
 	}{
-		{"duplicate id", s.CreateSnapshot(ctx, &store.Snapshot{ID: sn.ID, GraphID: "graph-1"}), store.ErrConflict},
-		{"no graph", s.CreateSnapshot(ctx, &store.Snapshot{}), store.ErrInvalid},
-		{"bad kind", s.CreateSnapshot(ctx, &store.Snapshot{GraphID: "g", Kind: "differential"}), store.ErrInvalid},
-		{"bad status", s.CreateSnapshot(ctx, &store.Snapshot{GraphID: "g", Status: "done"}), store.ErrInvalid},
-		{"bad id", s.CreateSnapshot(ctx, &store.Snapshot{ID: "snap-1", GraphID: "g"}), store.ErrInvalid},
-		{"update absent", s.UpdateSnapshot(ctx, &store.Snapshot{ID: store.NewID(), GraphID: "g"}), store.ErrNotFound},
-		{"update bad status", s.UpdateSnapshot(ctx, &store.Snapshot{ID: sn.ID, GraphID: "g", Status: "x"}), store.ErrInvalid},
+		{"duplicate id", s.CreateSnapshot(ctx, &meta.Snapshot{ID: sn.ID, GraphID: "graph-1"}), meta.ErrConflict},
+		{"no graph", s.CreateSnapshot(ctx, &meta.Snapshot{}), meta.ErrInvalid},
+		{"bad kind", s.CreateSnapshot(ctx, &meta.Snapshot{GraphID: "g", Kind: "differential"}), meta.ErrInvalid},
+		{"bad status", s.CreateSnapshot(ctx, &meta.Snapshot{GraphID: "g", Status: "done"}), meta.ErrInvalid},
+		{"bad id", s.CreateSnapshot(ctx, &meta.Snapshot{ID: "snap-1", GraphID: "g"}), meta.ErrInvalid},
+		{"update absent", s.UpdateSnapshot(ctx, &meta.Snapshot{ID: meta.NewID(), GraphID: "g"}), meta.ErrNotFound},
+		{"update bad status", s.UpdateSnapshot(ctx, &meta.Snapshot{ID: sn.ID, GraphID: "g", Status: "x"}), meta.ErrInvalid},
 		{"delete", s.DeleteSnapshot(ctx, sn.ID), nil},
-		{"delete again", s.DeleteSnapshot(ctx, sn.ID), store.ErrNotFound},
+		{"delete again", s.DeleteSnapshot(ctx, sn.ID), meta.ErrNotFound},
 	}
 	for _, tc := range errCases {
 		t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.name, tc.err, tc.want) })
 	}
 	_, err = s.GetSnapshot(ctx, sn.ID)
-	wantErr(t, "get deleted", err, store.ErrNotFound)
+	wantErr(t, "get deleted", err, meta.ErrNotFound)
 	_, err = s.GetSnapshot(ctx, "not-an-id")
-	wantErr(t, "get malformed id", err, store.ErrNotFound)
-	var se *store.Error
+	wantErr(t, "get malformed id", err, meta.ErrNotFound)
+	var se *meta.Error
 	if !errors.As(err, &se) || se.Op != "get snapshot" || se.ID != "not-an-id" {
-		t.Errorf("error %v: want *store.Error with Op %q and ID", err, "get snapshot")
+		t.Errorf("error %v: want *meta.Error with Op %q and ID", err, "get snapshot")
 	}
 }
 
 func testSnapshotList(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 	type spec struct {
 		graph, kind, status string
 	}
 	specs := []spec{
-		{"a", store.SnapshotFull, store.SnapshotCompleted},
-		{"a", store.SnapshotIncremental, store.SnapshotCompleted},
-		{"a", store.SnapshotIncremental, store.SnapshotFailed},
-		{"b", store.SnapshotFull, store.SnapshotRunning},
-		{"b", store.SnapshotSynthetic, store.SnapshotCompleted},
-		{"c", store.SnapshotFull, store.SnapshotPending},
+		{"a", meta.SnapshotFull, meta.SnapshotCompleted},
+		{"a", meta.SnapshotIncremental, meta.SnapshotCompleted},
+		{"a", meta.SnapshotIncremental, meta.SnapshotFailed},
+		{"b", meta.SnapshotFull, meta.SnapshotRunning},
+		{"b", meta.SnapshotSynthetic, meta.SnapshotCompleted},
+		{"c", meta.SnapshotFull, meta.SnapshotPending},
 	}
 	ids := make([]string, len(specs)) // index i created at t0 + i hours
 	for i, sp := range specs {
-		sn := &store.Snapshot{GraphID: sp.graph, Kind: sp.kind, Status: sp.status}
+		sn := &meta.Snapshot{GraphID: sp.graph, Kind: sp.kind, Status: sp.status}
 		must(t, "create", s.CreateSnapshot(ctx, sn))
 		ids[i] = sn.ID
 		clock.Advance(time.Hour)
@@ -266,25 +266,25 @@ func testSnapshotList(t *testing.T, open Opener) {
 	}
 	tests := []struct {
 		name    string
-		filter  store.SnapshotFilter
+		filter  meta.SnapshotFilter
 		want    []string // newest first
 		wantErr error
 	}{
-		{"all", store.SnapshotFilter{}, pick(5, 4, 3, 2, 1, 0), nil},
-		{"graph", store.SnapshotFilter{GraphID: "a"}, pick(2, 1, 0), nil},
-		{"graph and status", store.SnapshotFilter{GraphID: "a", Status: store.SnapshotCompleted}, pick(1, 0), nil},
-		{"kind", store.SnapshotFilter{Kind: store.SnapshotFull}, pick(5, 3, 0), nil},
-		{"since", store.SnapshotFilter{Since: t0.Add(4 * time.Hour)}, pick(5, 4), nil},
-		{"until", store.SnapshotFilter{Until: t0.Add(2 * time.Hour)}, pick(1, 0), nil},
-		{"since until non-UTC", store.SnapshotFilter{Since: t0.Add(time.Hour).In(time.FixedZone("X", -7*3600)), Until: t0.Add(3 * time.Hour).In(time.FixedZone("Y", 9*3600))}, pick(2, 1), nil},
-		{"unknown graph", store.SnapshotFilter{GraphID: "zzz"}, []string{}, nil},
-		{"limit", store.SnapshotFilter{Limit: 2}, pick(5, 4), nil},
-		{"bad status", store.SnapshotFilter{Status: "done"}, nil, store.ErrInvalid},
-		{"bad kind", store.SnapshotFilter{Kind: "diff"}, nil, store.ErrInvalid},
-		{"until before since", store.SnapshotFilter{Since: t0.Add(time.Hour), Until: t0}, nil, store.ErrInvalid},
-		{"bad cursor", store.SnapshotFilter{Cursor: "!!!"}, nil, store.ErrInvalid},
-		{"short cursor", store.SnapshotFilter{Cursor: "AAAA"}, nil, store.ErrInvalid},
-		{"negative limit", store.SnapshotFilter{Limit: -1}, nil, store.ErrInvalid},
+		{"all", meta.SnapshotFilter{}, pick(5, 4, 3, 2, 1, 0), nil},
+		{"graph", meta.SnapshotFilter{GraphID: "a"}, pick(2, 1, 0), nil},
+		{"graph and status", meta.SnapshotFilter{GraphID: "a", Status: meta.SnapshotCompleted}, pick(1, 0), nil},
+		{"kind", meta.SnapshotFilter{Kind: meta.SnapshotFull}, pick(5, 3, 0), nil},
+		{"since", meta.SnapshotFilter{Since: t0.Add(4 * time.Hour)}, pick(5, 4), nil},
+		{"until", meta.SnapshotFilter{Until: t0.Add(2 * time.Hour)}, pick(1, 0), nil},
+		{"since until non-UTC", meta.SnapshotFilter{Since: t0.Add(time.Hour).In(time.FixedZone("X", -7*3600)), Until: t0.Add(3 * time.Hour).In(time.FixedZone("Y", 9*3600))}, pick(2, 1), nil},
+		{"unknown graph", meta.SnapshotFilter{GraphID: "zzz"}, []string{}, nil},
+		{"limit", meta.SnapshotFilter{Limit: 2}, pick(5, 4), nil},
+		{"bad status", meta.SnapshotFilter{Status: "done"}, nil, meta.ErrInvalid},
+		{"bad kind", meta.SnapshotFilter{Kind: "diff"}, nil, meta.ErrInvalid},
+		{"until before since", meta.SnapshotFilter{Since: t0.Add(time.Hour), Until: t0}, nil, meta.ErrInvalid},
+		{"bad cursor", meta.SnapshotFilter{Cursor: "!!!"}, nil, meta.ErrInvalid},
+		{"short cursor", meta.SnapshotFilter{Cursor: "AAAA"}, nil, meta.ErrInvalid},
+		{"negative limit", meta.SnapshotFilter{Limit: -1}, nil, meta.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,14 +312,14 @@ func testSnapshotList(t *testing.T, open Opener) {
 			}
 		})
 	}
-	_, err := s.CountSnapshots(ctx, store.SnapshotFilter{Status: "x"})
-	wantErr(t, "count bad status", err, store.ErrInvalid)
+	_, err := s.CountSnapshots(ctx, meta.SnapshotFilter{Status: "x"})
+	wantErr(t, "count bad status", err, meta.ErrInvalid)
 }
 
 func testSnapshotAggregates(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 
 	stats, err := s.SnapshotStats(ctx)
 	must(t, "stats empty", err)
@@ -332,14 +332,14 @@ func testSnapshotAggregates(t *testing.T, open Opener) {
 		t.Errorf("graph ids of an empty store: got %v", gids)
 	}
 	_, err = s.LatestSnapshot(ctx, "a", "")
-	wantErr(t, "latest of nothing", err, store.ErrNotFound)
+	wantErr(t, "latest of nothing", err, meta.ErrNotFound)
 
-	rows := []store.Snapshot{
-		{GraphID: "b", Status: store.SnapshotCompleted, BytesRaw: 100, BytesStored: 10, BytesNew: 1, FinishedAt: t0.Add(time.Minute)},
-		{GraphID: "b", Status: store.SnapshotCompleted, BytesRaw: 200, BytesStored: 20, BytesNew: 2, FinishedAt: t0.Add(2 * time.Hour)},
-		{GraphID: "b", Status: store.SnapshotFailed, BytesRaw: 999, BytesStored: 999, BytesNew: 999},
-		{GraphID: "a", Status: store.SnapshotRunning},
-		{GraphID: "a", Status: store.SnapshotPending},
+	rows := []meta.Snapshot{
+		{GraphID: "b", Status: meta.SnapshotCompleted, BytesRaw: 100, BytesStored: 10, BytesNew: 1, FinishedAt: t0.Add(time.Minute)},
+		{GraphID: "b", Status: meta.SnapshotCompleted, BytesRaw: 200, BytesStored: 20, BytesNew: 2, FinishedAt: t0.Add(2 * time.Hour)},
+		{GraphID: "b", Status: meta.SnapshotFailed, BytesRaw: 999, BytesStored: 999, BytesNew: 999},
+		{GraphID: "a", Status: meta.SnapshotRunning},
+		{GraphID: "a", Status: meta.SnapshotPending},
 	}
 	var created []string
 	for i := range rows {
@@ -359,10 +359,10 @@ func testSnapshotAggregates(t *testing.T, open Opener) {
 		wantErr       error
 	}{
 		{"b", "", created[2], nil},
-		{"b", store.SnapshotCompleted, created[1], nil},
-		{"a", store.SnapshotCompleted, "", store.ErrNotFound},
+		{"b", meta.SnapshotCompleted, created[1], nil},
+		{"a", meta.SnapshotCompleted, "", meta.ErrNotFound},
 		{"a", "", created[4], nil},
-		{"a", "bogus", "", store.ErrInvalid},
+		{"a", "bogus", "", meta.ErrInvalid},
 	}
 	for _, tc := range latestTests {
 		got, err := s.LatestSnapshot(ctx, tc.graph, tc.status)
@@ -374,7 +374,7 @@ func testSnapshotAggregates(t *testing.T, open Opener) {
 
 	stats, err = s.SnapshotStats(ctx)
 	must(t, "stats", err)
-	want := []store.GraphStats{
+	want := []meta.GraphStats{
 		{GraphID: "a", Snapshots: 2, Pending: 1, Running: 1, LatestCreatedAt: t0.Add(4 * time.Hour)},
 		{GraphID: "b", Snapshots: 3, Completed: 2, Failed: 1, BytesRaw: 300, BytesStored: 30, BytesNew: 3,
 			LatestCreatedAt: t0.Add(2 * time.Hour), LatestCompletedAt: t0.Add(2 * time.Hour)},
@@ -421,17 +421,17 @@ func testPagination(t *testing.T, open Opener) {
 	// create methods are tested elsewhere).
 	var want []string
 	var (
-		checkpoints []store.Checkpoint
-		events      []store.ReplicationEvent
-		health      []store.HealthEvent
+		checkpoints []meta.Checkpoint
+		events      []meta.ReplicationEvent
+		health      []meta.HealthEvent
 	)
 	for range rows {
-		sn := &store.Snapshot{GraphID: "paged"}
+		sn := &meta.Snapshot{GraphID: "paged"}
 		must(t, "create snapshot", s.CreateSnapshot(ctx, sn))
 		want = append(want, sn.ID)
-		checkpoints = append(checkpoints, store.Checkpoint{ID: sn.ID, CreatedAt: t0})
-		events = append(events, store.ReplicationEvent{ID: sn.ID, TargetID: "t", Kind: store.EventSnapshot, Status: store.EventOK, StartedAt: t0})
-		health = append(health, store.HealthEvent{ID: sn.ID, Component: "c", Check: "k", Status: store.HealthPass, CreatedAt: t0})
+		checkpoints = append(checkpoints, meta.Checkpoint{ID: sn.ID, CreatedAt: t0})
+		events = append(events, meta.ReplicationEvent{ID: sn.ID, TargetID: "t", Kind: meta.EventSnapshot, Status: meta.EventOK, StartedAt: t0})
+		health = append(health, meta.HealthEvent{ID: sn.ID, Component: "c", Check: "k", Status: meta.HealthPass, CreatedAt: t0})
 	}
 	for _, rows := range []any{&checkpoints, &events, &health} {
 		_, err := s.DB().NewInsert().Model(rows).Exec(ctx)
@@ -451,7 +451,7 @@ func testPagination(t *testing.T, open Opener) {
 		list func(cursor string, limit int) ([]string, string, error)
 	}{
 		{"snapshots", func(cursor string, limit int) ([]string, string, error) {
-			got, next, err := s.ListSnapshots(ctx, store.SnapshotFilter{GraphID: "paged", Cursor: cursor, Limit: limit})
+			got, next, err := s.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: "paged", Cursor: cursor, Limit: limit})
 			return ids(len(got), func(i int) string { return got[i].ID }), next, err
 		}},
 		{"checkpoints", func(cursor string, limit int) ([]string, string, error) {
@@ -459,11 +459,11 @@ func testPagination(t *testing.T, open Opener) {
 			return ids(len(got), func(i int) string { return got[i].ID }), next, err
 		}},
 		{"replication events", func(cursor string, limit int) ([]string, string, error) {
-			got, next, err := s.ListReplicationEvents(ctx, store.EventFilter{TargetID: "t", Cursor: cursor, Limit: limit})
+			got, next, err := s.ListReplicationEvents(ctx, meta.EventFilter{TargetID: "t", Cursor: cursor, Limit: limit})
 			return ids(len(got), func(i int) string { return got[i].ID }), next, err
 		}},
 		{"health events", func(cursor string, limit int) ([]string, string, error) {
-			got, next, err := s.ListHealthEvents(ctx, store.HealthFilter{Component: "c", Cursor: cursor, Limit: limit})
+			got, next, err := s.ListHealthEvents(ctx, meta.HealthFilter{Component: "c", Cursor: cursor, Limit: limit})
 			return ids(len(got), func(i int) string { return got[i].ID }), next, err
 		}},
 	}
@@ -484,13 +484,13 @@ func testPagination(t *testing.T, open Opener) {
 			}
 			for _, bad := range []string{"%%%", "not-a-cursor", "AAAAAAAA"} {
 				_, _, err := l.list(bad, limit)
-				wantErr(t, "cursor "+bad, err, store.ErrInvalid)
+				wantErr(t, "cursor "+bad, err, meta.ErrInvalid)
 			}
 			_, _, err = l.list("", -5)
-			wantErr(t, "negative limit", err, store.ErrInvalid)
+			wantErr(t, "negative limit", err, meta.ErrInvalid)
 		})
 	}
-	got, _, err := s.ListSnapshots(ctx, store.SnapshotFilter{GraphID: "paged"})
+	got, _, err := s.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: "paged"})
 	must(t, "default limit", err)
 	if len(got) != 50 {
 		t.Errorf("default page size: got %d, want 50", len(got))
@@ -500,11 +500,11 @@ func testPagination(t *testing.T, open Opener) {
 func testTargets(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 
-	tg := &store.Target{
+	tg := &meta.Target{
 		Name:    "offsite",
-		Kind:    store.TargetS3,
+		Kind:    meta.TargetS3,
 		Config:  map[string]string{"endpoint": "s3.example.com", "bucket": "b", "prefix": "graphs/"},
 		Secret:  "AKIA:sup3r-secret",
 		Enabled: true,
@@ -530,7 +530,7 @@ func testTargets(t *testing.T, open Opener) {
 		t.Errorf("log value or String of a target carries its secret")
 	}
 
-	second := &store.Target{Name: "local", Kind: store.TargetFile, Config: map[string]string{"path": "/var/backups"}}
+	second := &meta.Target{Name: "local", Kind: meta.TargetFile, Config: map[string]string{"path": "/var/backups"}}
 	must(t, "create second", s.CreateTarget(ctx, second))
 	list, err := s.ListTargets(ctx)
 	must(t, "list", err)
@@ -561,34 +561,34 @@ func testTargets(t *testing.T, open Opener) {
 		err  error
 		want error
 	}{
-		{"duplicate name", s.CreateTarget(ctx, &store.Target{Name: "offsite", Kind: store.TargetHTTP}), store.ErrConflict},
-		{"rename to taken name", s.UpdateTarget(ctx, &taken), store.ErrConflict},
-		{"no name", s.CreateTarget(ctx, &store.Target{Kind: store.TargetHTTP}), store.ErrInvalid},
-		{"bad kind", s.CreateTarget(ctx, &store.Target{Name: "x", Kind: "ftp"}), store.ErrInvalid},
-		{"update absent", s.UpdateTarget(ctx, &store.Target{ID: store.NewID(), Name: "y", Kind: store.TargetFile}), store.ErrNotFound},
+		{"duplicate name", s.CreateTarget(ctx, &meta.Target{Name: "offsite", Kind: meta.TargetHTTP}), meta.ErrConflict},
+		{"rename to taken name", s.UpdateTarget(ctx, &taken), meta.ErrConflict},
+		{"no name", s.CreateTarget(ctx, &meta.Target{Kind: meta.TargetHTTP}), meta.ErrInvalid},
+		{"bad kind", s.CreateTarget(ctx, &meta.Target{Name: "x", Kind: "ftp"}), meta.ErrInvalid},
+		{"update absent", s.UpdateTarget(ctx, &meta.Target{ID: meta.NewID(), Name: "y", Kind: meta.TargetFile}), meta.ErrNotFound},
 		{"delete", s.DeleteTarget(ctx, second.ID), nil},
-		{"delete again", s.DeleteTarget(ctx, second.ID), store.ErrNotFound},
+		{"delete again", s.DeleteTarget(ctx, second.ID), meta.ErrNotFound},
 	}
 	for _, tc := range errCases {
 		t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.name, tc.err, tc.want) })
 	}
 	_, err = s.GetTarget(ctx, second.ID)
-	wantErr(t, "get deleted", err, store.ErrNotFound)
+	wantErr(t, "get deleted", err, meta.ErrNotFound)
 	_, err = s.GetTargetByName(ctx, "local")
-	wantErr(t, "get deleted by name", err, store.ErrNotFound)
+	wantErr(t, "get deleted by name", err, meta.ErrNotFound)
 	// The deleted name is free again.
-	must(t, "reuse name", s.CreateTarget(ctx, &store.Target{Name: "local", Kind: store.TargetFile}))
+	must(t, "reuse name", s.CreateTarget(ctx, &meta.Target{Name: "local", Kind: meta.TargetFile}))
 }
 
 func testReplicationEvents(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
-	events := []store.ReplicationEvent{
-		{TargetID: "t1", GraphID: "g1", SnapshotID: store.NewID(), Kind: store.EventSnapshot, Status: store.EventOK, Bytes: 1 << 30, ObjectsCopied: 12, ObjectsSkipped: 30, DurationSeconds: 1.25},
-		{TargetID: "t1", GraphID: "g1", Kind: store.EventJournal, Status: store.EventOK, JournalPos: 42, StartedAt: t0.Add(-time.Hour).In(time.FixedZone("Z", 3600))},
-		{TargetID: "t2", GraphID: "g1", Kind: store.EventCheck, Status: store.EventFailed, Error: "connection refused"},
-		{TargetID: "t1", GraphID: "g2", Kind: store.EventSnapshot, Status: store.EventFailed, Error: "timeout"},
+	s := open(t, meta.WithClock(clock.Now))
+	events := []meta.ReplicationEvent{
+		{TargetID: "t1", GraphID: "g1", SnapshotID: meta.NewID(), Kind: meta.EventSnapshot, Status: meta.EventOK, Bytes: 1 << 30, ObjectsCopied: 12, ObjectsSkipped: 30, DurationSeconds: 1.25},
+		{TargetID: "t1", GraphID: "g1", Kind: meta.EventJournal, Status: meta.EventOK, JournalPos: 42, StartedAt: t0.Add(-time.Hour).In(time.FixedZone("Z", 3600))},
+		{TargetID: "t2", GraphID: "g1", Kind: meta.EventCheck, Status: meta.EventFailed, Error: "connection refused"},
+		{TargetID: "t1", GraphID: "g2", Kind: meta.EventSnapshot, Status: meta.EventFailed, Error: "timeout"},
 	}
 	for i := range events {
 		must(t, "add", s.AddReplicationEvent(ctx, &events[i]))
@@ -598,18 +598,18 @@ func testReplicationEvents(t *testing.T, open Opener) {
 	}
 	tests := []struct {
 		name    string
-		filter  store.EventFilter
+		filter  meta.EventFilter
 		want    []int
 		wantErr error
 	}{
-		{"all", store.EventFilter{}, []int{3, 2, 1, 0}, nil},
-		{"target", store.EventFilter{TargetID: "t1"}, []int{3, 1, 0}, nil},
-		{"target and graph", store.EventFilter{TargetID: "t1", GraphID: "g1"}, []int{1, 0}, nil},
-		{"kind", store.EventFilter{Kind: store.EventSnapshot}, []int{3, 0}, nil},
-		{"status", store.EventFilter{Status: store.EventFailed}, []int{3, 2}, nil},
-		{"latest ok snapshot of t1", store.EventFilter{TargetID: "t1", Kind: store.EventSnapshot, Status: store.EventOK, Limit: 1}, []int{0}, nil},
-		{"bad kind", store.EventFilter{Kind: "push"}, nil, store.ErrInvalid},
-		{"bad status", store.EventFilter{Status: "maybe"}, nil, store.ErrInvalid},
+		{"all", meta.EventFilter{}, []int{3, 2, 1, 0}, nil},
+		{"target", meta.EventFilter{TargetID: "t1"}, []int{3, 1, 0}, nil},
+		{"target and graph", meta.EventFilter{TargetID: "t1", GraphID: "g1"}, []int{1, 0}, nil},
+		{"kind", meta.EventFilter{Kind: meta.EventSnapshot}, []int{3, 0}, nil},
+		{"status", meta.EventFilter{Status: meta.EventFailed}, []int{3, 2}, nil},
+		{"latest ok snapshot of t1", meta.EventFilter{TargetID: "t1", Kind: meta.EventSnapshot, Status: meta.EventOK, Limit: 1}, []int{0}, nil},
+		{"bad kind", meta.EventFilter{Kind: "push"}, nil, meta.ErrInvalid},
+		{"bad status", meta.EventFilter{Status: "maybe"}, nil, meta.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -618,7 +618,7 @@ func testReplicationEvents(t *testing.T, open Opener) {
 			if tc.wantErr != nil {
 				return
 			}
-			want := []store.ReplicationEvent{}
+			want := []meta.ReplicationEvent{}
 			for _, i := range tc.want {
 				want = append(want, events[i])
 			}
@@ -629,25 +629,25 @@ func testReplicationEvents(t *testing.T, open Opener) {
 	}
 	addErrs := []struct {
 		name string
-		e    store.ReplicationEvent
+		e    meta.ReplicationEvent
 	}{
-		{"no target", store.ReplicationEvent{Kind: store.EventCheck, Status: store.EventOK}},
-		{"bad kind", store.ReplicationEvent{TargetID: "t", Kind: "x", Status: store.EventOK}},
-		{"bad status", store.ReplicationEvent{TargetID: "t", Kind: store.EventCheck, Status: "x"}},
-		{"bad id", store.ReplicationEvent{ID: "1", TargetID: "t", Kind: store.EventCheck, Status: store.EventOK}},
+		{"no target", meta.ReplicationEvent{Kind: meta.EventCheck, Status: meta.EventOK}},
+		{"bad kind", meta.ReplicationEvent{TargetID: "t", Kind: "x", Status: meta.EventOK}},
+		{"bad status", meta.ReplicationEvent{TargetID: "t", Kind: meta.EventCheck, Status: "x"}},
+		{"bad id", meta.ReplicationEvent{ID: "1", TargetID: "t", Kind: meta.EventCheck, Status: meta.EventOK}},
 	}
 	for _, tc := range addErrs {
-		wantErr(t, tc.name, s.AddReplicationEvent(ctx, &tc.e), store.ErrInvalid)
+		wantErr(t, tc.name, s.AddReplicationEvent(ctx, &tc.e), meta.ErrInvalid)
 	}
 	dup := events[0]
-	wantErr(t, "duplicate id", s.AddReplicationEvent(ctx, &dup), store.ErrConflict)
+	wantErr(t, "duplicate id", s.AddReplicationEvent(ctx, &dup), meta.ErrConflict)
 }
 
 func testCheckpoints(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
-	cp := &store.Checkpoint{
+	s := open(t, meta.WithClock(clock.Now))
+	cp := &meta.Checkpoint{
 		Description: "before migration",
 		CreatedBy:   "ops@example.com",
 		Metadata: map[string]any{
@@ -655,9 +655,9 @@ func testCheckpoints(t *testing.T, open Opener) {
 			"tags":   []any{"a", "b"},
 			"nested": map[string]any{"x": 1.5, "y": nil},
 		},
-		Graphs: []store.CheckpointGraph{
-			{GraphID: "entities", SnapshotID: store.NewID(), JournalPos: 1234},
-			{GraphID: "relations", SnapshotID: store.NewID(), JournalPos: 0},
+		Graphs: []meta.CheckpointGraph{
+			{GraphID: "entities", SnapshotID: meta.NewID(), JournalPos: 1234},
+			{GraphID: "relations", SnapshotID: meta.NewID(), JournalPos: 0},
 		},
 	}
 	must(t, "create", s.CreateCheckpoint(ctx, cp))
@@ -679,37 +679,37 @@ func testCheckpoints(t *testing.T, open Opener) {
 	if !reflect.DeepEqual(got, cp) {
 		t.Fatalf("get after update:\n got %#v\nwant %#v", got, cp)
 	}
-	empty := &store.Checkpoint{}
+	empty := &meta.Checkpoint{}
 	must(t, "create empty", s.CreateCheckpoint(ctx, empty))
 	list, next, err := s.ListCheckpoints(ctx, "", 0)
 	must(t, "list", err)
 	if len(list) != 2 || list[0].ID != empty.ID || list[1].ID != cp.ID || next != "" {
 		t.Errorf("list: got %d checkpoints (next %q), want the empty one then the first", len(list), next)
 	}
-	wantErr(t, "duplicate", s.CreateCheckpoint(ctx, &store.Checkpoint{ID: cp.ID}), store.ErrConflict)
-	wantErr(t, "bad id", s.CreateCheckpoint(ctx, &store.Checkpoint{ID: "cp-1"}), store.ErrInvalid)
-	wantErr(t, "update absent", s.UpdateCheckpoint(ctx, &store.Checkpoint{ID: store.NewID()}), store.ErrNotFound)
+	wantErr(t, "duplicate", s.CreateCheckpoint(ctx, &meta.Checkpoint{ID: cp.ID}), meta.ErrConflict)
+	wantErr(t, "bad id", s.CreateCheckpoint(ctx, &meta.Checkpoint{ID: "cp-1"}), meta.ErrInvalid)
+	wantErr(t, "update absent", s.UpdateCheckpoint(ctx, &meta.Checkpoint{ID: meta.NewID()}), meta.ErrNotFound)
 	must(t, "delete", s.DeleteCheckpoint(ctx, cp.ID))
-	wantErr(t, "delete again", s.DeleteCheckpoint(ctx, cp.ID), store.ErrNotFound)
+	wantErr(t, "delete again", s.DeleteCheckpoint(ctx, cp.ID), meta.ErrNotFound)
 	_, err = s.GetCheckpoint(ctx, cp.ID)
-	wantErr(t, "get deleted", err, store.ErrNotFound)
+	wantErr(t, "get deleted", err, meta.ErrNotFound)
 }
 
 func testHealth(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 	latest, err := s.LatestHealth(ctx)
 	must(t, "latest of nothing", err)
 	if len(latest) != 0 {
 		t.Errorf("latest of nothing: got %v", latest)
 	}
-	events := []store.HealthEvent{
-		{Component: "store", Check: "ping", Status: store.HealthPass},
-		{Component: "bucket", Check: "reachable", Status: store.HealthFail, Message: "dial tcp: refused", Details: map[string]any{"attempts": 3.0}},
-		{Component: "store", Check: "ping", Status: store.HealthWarn, Message: "slow"},
-		{Component: "store", Check: "migrated", Status: store.HealthPass},
-		{Component: "bucket", Check: "reachable", Status: store.HealthPass},
+	events := []meta.HealthEvent{
+		{Component: "store", Check: "ping", Status: meta.HealthPass},
+		{Component: "bucket", Check: "reachable", Status: meta.HealthFail, Message: "dial tcp: refused", Details: map[string]any{"attempts": 3.0}},
+		{Component: "store", Check: "ping", Status: meta.HealthWarn, Message: "slow"},
+		{Component: "store", Check: "migrated", Status: meta.HealthPass},
+		{Component: "bucket", Check: "reachable", Status: meta.HealthPass},
 	}
 	for i := range events {
 		must(t, "add", s.AddHealthEvent(ctx, &events[i]))
@@ -717,20 +717,20 @@ func testHealth(t *testing.T, open Opener) {
 	}
 	latest, err = s.LatestHealth(ctx)
 	must(t, "latest", err)
-	if want := []store.HealthEvent{events[4], events[3], events[2]}; !reflect.DeepEqual(latest, want) {
+	if want := []meta.HealthEvent{events[4], events[3], events[2]}; !reflect.DeepEqual(latest, want) {
 		t.Errorf("latest:\n got %+v\nwant %+v", latest, want)
 	}
 	tests := []struct {
 		name    string
-		filter  store.HealthFilter
+		filter  meta.HealthFilter
 		want    []int
 		wantErr error
 	}{
-		{"component", store.HealthFilter{Component: "store"}, []int{3, 2, 0}, nil},
-		{"check", store.HealthFilter{Component: "store", Check: "ping"}, []int{2, 0}, nil},
-		{"status", store.HealthFilter{Status: store.HealthPass}, []int{4, 3, 0}, nil},
-		{"since", store.HealthFilter{Since: t0.Add(3 * time.Minute)}, []int{4, 3}, nil},
-		{"bad status", store.HealthFilter{Status: "ok"}, nil, store.ErrInvalid},
+		{"component", meta.HealthFilter{Component: "store"}, []int{3, 2, 0}, nil},
+		{"check", meta.HealthFilter{Component: "store", Check: "ping"}, []int{2, 0}, nil},
+		{"status", meta.HealthFilter{Status: meta.HealthPass}, []int{4, 3, 0}, nil},
+		{"since", meta.HealthFilter{Since: t0.Add(3 * time.Minute)}, []int{4, 3}, nil},
+		{"bad status", meta.HealthFilter{Status: "ok"}, nil, meta.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -739,7 +739,7 @@ func testHealth(t *testing.T, open Opener) {
 			if tc.wantErr != nil {
 				return
 			}
-			want := []store.HealthEvent{}
+			want := []meta.HealthEvent{}
 			for _, i := range tc.want {
 				want = append(want, events[i])
 			}
@@ -748,17 +748,17 @@ func testHealth(t *testing.T, open Opener) {
 			}
 		})
 	}
-	wantErr(t, "no check", s.AddHealthEvent(ctx, &store.HealthEvent{Component: "x", Status: store.HealthPass}), store.ErrInvalid)
-	wantErr(t, "bad status", s.AddHealthEvent(ctx, &store.HealthEvent{Component: "x", Check: "y", Status: "green"}), store.ErrInvalid)
+	wantErr(t, "no check", s.AddHealthEvent(ctx, &meta.HealthEvent{Component: "x", Status: meta.HealthPass}), meta.ErrInvalid)
+	wantErr(t, "bad status", s.AddHealthEvent(ctx, &meta.HealthEvent{Component: "x", Check: "y", Status: "green"}), meta.ErrInvalid)
 	_, err = s.PruneHealthEvents(ctx, time.Time{})
-	wantErr(t, "prune zero time", err, store.ErrInvalid)
+	wantErr(t, "prune zero time", err, meta.ErrInvalid)
 
 	n, err := s.PruneHealthEvents(ctx, t0.Add(2*time.Minute))
 	must(t, "prune", err)
 	if n != 2 {
 		t.Errorf("pruned %d, want 2", n)
 	}
-	rest, _, err := s.ListHealthEvents(ctx, store.HealthFilter{})
+	rest, _, err := s.ListHealthEvents(ctx, meta.HealthFilter{})
 	must(t, "list after prune", err)
 	if len(rest) != 3 {
 		t.Errorf("after prune: %d events, want 3", len(rest))
@@ -768,11 +768,11 @@ func testHealth(t *testing.T, open Opener) {
 func testLeases(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 	const ttl = 10 * time.Second
 
 	_, err := s.GetLease(ctx, "job")
-	wantErr(t, "get absent", err, store.ErrNotFound)
+	wantErr(t, "get absent", err, meta.ErrNotFound)
 
 	steps := []struct {
 		name    string
@@ -827,7 +827,7 @@ func testLeases(t *testing.T, open Opener) {
 	}
 	must(t, "release", s.ReleaseLease(ctx, "job", "b"))
 	_, err = s.GetLease(ctx, "job")
-	wantErr(t, "get released", err, store.ErrNotFound)
+	wantErr(t, "get released", err, meta.ErrNotFound)
 	must(t, "release again", s.ReleaseLease(ctx, "job", "b"))
 	if ok, err := s.AcquireLease(ctx, "job", "a", ttl); err != nil || !ok {
 		t.Fatalf("a after release: %v %v, want true", ok, err)
@@ -847,14 +847,14 @@ func testLeases(t *testing.T, open Opener) {
 	}
 	for _, tc := range bad {
 		_, err := s.AcquireLease(ctx, tc.lease, tc.holder, tc.ttl)
-		wantErr(t, tc.name, err, store.ErrInvalid)
+		wantErr(t, tc.name, err, meta.ErrInvalid)
 	}
 }
 
 func testLeaseConcurrency(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 	const acquirers = 16
 	for round, lease := range []string{"fresh", "expired"} {
 		if lease == "expired" {
@@ -904,20 +904,20 @@ func testLeaseConcurrency(t *testing.T, open Opener) {
 func testMetricSamples(t *testing.T, open Opener) {
 	ctx := context.Background()
 	clock := NewClock(t0)
-	s := open(t, store.WithClock(clock.Now))
+	s := open(t, meta.WithClock(clock.Now))
 	must(t, "add none", s.AddMetricSamples(ctx, nil))
 
 	const n = 1234 // more than one insert batch
-	in := make([]store.MetricSample, n)
+	in := make([]meta.MetricSample, n)
 	for i := range in {
-		in[i] = store.MetricSample{
+		in[i] = meta.MetricSample{
 			Name:   "graphvault.snapshot.bytes",
-			Labels: store.CanonicalLabels(map[string]string{"graph": "g", "kind": "full"}),
+			Labels: meta.CanonicalLabels(map[string]string{"graph": "g", "kind": "full"}),
 			Value:  float64(i) + 0.5,
 			At:     t0.Add(time.Duration(i) * time.Second),
 		}
 	}
-	in = append(in, store.MetricSample{Name: "other", Value: -1}) // At from the clock
+	in = append(in, meta.MetricSample{Name: "other", Value: -1}) // At from the clock
 	must(t, "add", s.AddMetricSamples(ctx, in))
 	if in[0].ID != "" {
 		t.Errorf("AddMetricSamples changed the caller's slice")
@@ -928,7 +928,7 @@ func testMetricSamples(t *testing.T, open Opener) {
 		t.Fatalf("list: %d samples, want %d", len(got), n)
 	}
 	for i, m := range got {
-		if !store.ValidID(m.ID) || m.Value != float64(i)+0.5 || !m.At.Equal(in[i].At) || m.Labels != "graph=g,kind=full" {
+		if !meta.ValidID(m.ID) || m.Value != float64(i)+0.5 || !m.At.Equal(in[i].At) || m.Labels != "graph=g,kind=full" {
 			t.Fatalf("sample %d: got %+v, want value %v at %v", i, m, float64(i)+0.5, in[i].At)
 		}
 	}
@@ -946,7 +946,7 @@ func testMetricSamples(t *testing.T, open Opener) {
 		{"default limit", "graphvault.snapshot.bytes", time.Time{}, 0, 1000, 0.5, nil},
 		{"other", "other", time.Time{}, 0, 1, -1, nil},
 		{"unknown", "nope", time.Time{}, 0, 0, 0, nil},
-		{"negative limit", "other", time.Time{}, -1, 0, 0, store.ErrInvalid},
+		{"negative limit", "other", time.Time{}, -1, 0, 0, meta.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -960,16 +960,16 @@ func testMetricSamples(t *testing.T, open Opener) {
 			}
 		})
 	}
-	wantErr(t, "no name", s.AddMetricSamples(ctx, []store.MetricSample{{Value: 1}}), store.ErrInvalid)
-	wantErr(t, "bad id", s.AddMetricSamples(ctx, []store.MetricSample{{ID: "x", Name: "m"}}), store.ErrInvalid)
+	wantErr(t, "no name", s.AddMetricSamples(ctx, []meta.MetricSample{{Value: 1}}), meta.ErrInvalid)
+	wantErr(t, "bad id", s.AddMetricSamples(ctx, []meta.MetricSample{{ID: "x", Name: "m"}}), meta.ErrInvalid)
 	pruned, err := s.PruneMetricSamples(ctx, t0.Add(100*time.Second))
 	must(t, "prune", err)
 	if pruned != 101 { // the first 100 and the sample taken at t0 by the clock
 		t.Errorf("pruned %d, want 101", pruned)
 	}
 	_, err = s.PruneMetricSamples(ctx, time.Time{})
-	wantErr(t, "prune zero time", err, store.ErrInvalid)
-	if got := store.CanonicalLabels(nil); got != "" {
+	wantErr(t, "prune zero time", err, meta.ErrInvalid)
+	if got := meta.CanonicalLabels(nil); got != "" {
 		t.Errorf("CanonicalLabels(nil) = %q, want empty", got)
 	}
 }
@@ -984,8 +984,8 @@ func testTimesUTC(t *testing.T, open Opener) {
 	for _, loc := range zones {
 		t.Run(loc.String(), func(t *testing.T) {
 			local := time.Date(2024, 2, 29, 23, 59, 58, 123456000, loc)
-			s := open(t, store.WithClock(func() time.Time { return local }))
-			sn := &store.Snapshot{GraphID: "g", StartedAt: local, FinishedAt: local.Add(time.Second), RetainUntil: local.AddDate(1, 0, 0)}
+			s := open(t, meta.WithClock(func() time.Time { return local }))
+			sn := &meta.Snapshot{GraphID: "g", StartedAt: local, FinishedAt: local.Add(time.Second), RetainUntil: local.AddDate(1, 0, 0)}
 			must(t, "create", s.CreateSnapshot(ctx, sn))
 			got, err := s.GetSnapshot(ctx, sn.ID)
 			must(t, "get", err)
@@ -1004,7 +1004,7 @@ func testTimesUTC(t *testing.T, open Opener) {
 				}
 			}
 			// Filters compare instants, whatever the zone of the argument.
-			list, _, err := s.ListSnapshots(ctx, store.SnapshotFilter{Since: local, Until: local.Add(time.Microsecond)})
+			list, _, err := s.ListSnapshots(ctx, meta.SnapshotFilter{Since: local, Until: local.Add(time.Microsecond)})
 			must(t, "list", err)
 			if len(list) != 1 {
 				t.Errorf("list by instant: got %d, want 1", len(list))
@@ -1025,16 +1025,16 @@ func testConcurrentWriters(t *testing.T, open Opener) {
 			defer wg.Done()
 			graph := fmt.Sprintf("g%02d", w)
 			for range each {
-				sn := &store.Snapshot{GraphID: graph}
+				sn := &meta.Snapshot{GraphID: graph}
 				if err := s.CreateSnapshot(ctx, sn); err != nil {
 					errs <- err
 					continue
 				}
-				sn.Status = store.SnapshotCompleted
+				sn.Status = meta.SnapshotCompleted
 				if err := s.UpdateSnapshot(ctx, sn); err != nil {
 					errs <- err
 				}
-				if err := s.AddMetricSamples(ctx, []store.MetricSample{{Name: "m", Value: 1}, {Name: "m", Value: 2}}); err != nil {
+				if err := s.AddMetricSamples(ctx, []meta.MetricSample{{Name: "m", Value: 1}, {Name: "m", Value: 2}}); err != nil {
 					errs <- err
 				}
 			}
@@ -1045,7 +1045,7 @@ func testConcurrentWriters(t *testing.T, open Opener) {
 	for err := range errs {
 		t.Errorf("concurrent write: %v", err)
 	}
-	n, err := s.CountSnapshots(ctx, store.SnapshotFilter{Status: store.SnapshotCompleted})
+	n, err := s.CountSnapshots(ctx, meta.SnapshotFilter{Status: meta.SnapshotCompleted})
 	must(t, "count", err)
 	if n != writers*each {
 		t.Errorf("completed snapshots: got %d, want %d", n, writers*each)
@@ -1062,9 +1062,9 @@ func testClosed(t *testing.T, open Opener) {
 	s := open(t)
 	must(t, "close", s.Close())
 	must(t, "close again", s.Close())
-	_, err := s.GetSnapshot(ctx, store.NewID())
-	wantErr(t, "get after close", err, store.ErrClosed)
-	wantErr(t, "ping after close", s.Ping(ctx), store.ErrClosed)
+	_, err := s.GetSnapshot(ctx, meta.NewID())
+	wantErr(t, "get after close", err, meta.ErrClosed)
+	wantErr(t, "ping after close", s.Ping(ctx), meta.ErrClosed)
 	_, err = s.AcquireLease(ctx, "x", "y", time.Second)
-	wantErr(t, "lease after close", err, store.ErrClosed)
+	wantErr(t, "lease after close", err, meta.ErrClosed)
 }

@@ -1,4 +1,4 @@
-package store_test
+package meta_test
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/graphvault/graphvault/store"
-	"github.com/graphvault/graphvault/store/storetest"
+	"github.com/graphvault/graphvault/store/meta"
+	"github.com/graphvault/graphvault/store/meta/metatest"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -30,14 +30,14 @@ func TestOpenErrors(t *testing.T) {
 		dsn     string
 		wantErr error // nil: any error
 	}{
-		{"empty", "", store.ErrInvalid},
-		{"unknown scheme", "oracle://db/x", store.ErrInvalid},
+		{"empty", "", meta.ErrInvalid},
+		{"unknown scheme", "oracle://db/x", meta.ErrInvalid},
 		{"sqlite in a missing directory", filepath.Join(t.TempDir(), "missing", "x.db"), nil},
 		{"postgres nobody listens", "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=5", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := store.Open(ctx, tc.dsn)
+			s, err := meta.Open(ctx, tc.dsn)
 			if err == nil {
 				s.Close()
 				t.Fatalf("Open(%q) succeeded, want an error", tc.dsn)
@@ -45,9 +45,9 @@ func TestOpenErrors(t *testing.T) {
 			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Errorf("Open(%q) error = %v, want %v", tc.dsn, err, tc.wantErr)
 			}
-			var se *store.Error
+			var se *meta.Error
 			if !errors.As(err, &se) {
-				t.Errorf("error %v is not a *store.Error", err)
+				t.Errorf("error %v is not a *meta.Error", err)
 			}
 		})
 	}
@@ -55,7 +55,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestNewWithHostConnection(t *testing.T) {
 	ctx := context.Background()
-	if _, err := store.New(ctx, nil); !errors.Is(err, store.ErrInvalid) {
+	if _, err := meta.New(ctx, nil); !errors.Is(err, meta.ErrInvalid) {
 		t.Errorf("New(nil) error = %v, want ErrInvalid", err)
 	}
 	sqldb, err := sql.Open(sqliteshim.ShimName, filepath.Join(t.TempDir(), "host.db"))
@@ -68,21 +68,21 @@ func TestNewWithHostConnection(t *testing.T) {
 	var logs bytes.Buffer
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	s, err := store.New(ctx, db, store.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), store.WithMeterProvider(mp))
+	s, err := meta.New(ctx, db, meta.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), meta.WithMeterProvider(mp))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.DB() != db {
 		t.Errorf("DB() is not the host's connection")
 	}
-	if _, err := s.GetSnapshot(ctx, store.NewID()); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetSnapshot(ctx, meta.NewID()); !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("get absent: %v, want ErrNotFound", err)
 	}
-	if err := s.CreateTarget(ctx, &store.Target{Name: "t", Kind: store.TargetFile, Secret: "hunter2"}); err != nil {
+	if err := s.CreateTarget(ctx, &meta.Target{Name: "t", Kind: meta.TargetFile, Secret: "hunter2"}); err != nil {
 		t.Fatal(err)
 	}
 	// A second store on the same connection finds the schema migrated.
-	s2, err := store.New(ctx, db)
+	s2, err := meta.New(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestNewWithHostConnection(t *testing.T) {
 	outcomes := map[string]int64{}
 	var histograms int
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != "github.com/graphvault/graphvault/store" {
+		if sm.Scope.Name != "github.com/graphvault/graphvault/store/meta" {
 			continue
 		}
 		for _, m := range sm.Metrics {
@@ -136,25 +136,25 @@ func TestNewWithHostConnection(t *testing.T) {
 
 func TestMemoryStoresAreSeparate(t *testing.T) {
 	ctx := context.Background()
-	a, err := store.Open(ctx, ":memory:")
+	a, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := store.Open(ctx, ":memory:")
+	b, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if err := a.CreateSnapshot(ctx, &store.Snapshot{GraphID: "g"}); err != nil {
+	if err := a.CreateSnapshot(ctx, &meta.Snapshot{GraphID: "g"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
-		s    *store.Store
+		s    *meta.Store
 		want int
 	}{{"a", a, 1}, {"b", b, 0}} {
-		n, err := tc.s.CountSnapshots(ctx, store.SnapshotFilter{})
+		n, err := tc.s.CountSnapshots(ctx, meta.SnapshotFilter{})
 		if err != nil || n != tc.want {
 			t.Errorf("store %s: %d snapshots (%v), want %d", tc.name, n, err, tc.want)
 		}
@@ -165,7 +165,7 @@ func TestMemoryStoresAreSeparate(t *testing.T) {
 // where an UPDATE that writes the values already there reports no affected row.
 func TestMySQLChangedRows(t *testing.T) {
 	ctx := context.Background()
-	u, err := url.Parse(storetest.OpenDSN(t, storetest.MySQL))
+	u, err := url.Parse(metatest.OpenDSN(t, metatest.MySQL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,12 +180,12 @@ func TestMySQLChangedRows(t *testing.T) {
 	}
 	db := bun.NewDB(sqldb, mysqldialect.New())
 	defer db.Close()
-	clock := storetest.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
-	s, err := store.New(ctx, db, store.WithClock(clock.Now))
+	clock := metatest.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+	s, err := meta.New(ctx, db, meta.WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sn := &store.Snapshot{GraphID: "g"}
+	sn := &meta.Snapshot{GraphID: "g"}
 	if err := s.CreateSnapshot(ctx, sn); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestMySQLChangedRows(t *testing.T) {
 		want error
 	}{
 		{"update changing nothing", s.UpdateSnapshot(ctx, sn), nil},
-		{"update absent", s.UpdateSnapshot(ctx, &store.Snapshot{ID: store.NewID(), GraphID: "g"}), store.ErrNotFound},
+		{"update absent", s.UpdateSnapshot(ctx, &meta.Snapshot{ID: meta.NewID(), GraphID: "g"}), meta.ErrNotFound},
 	}
 	for _, st := range steps {
 		if !errors.Is(st.err, st.want) {
