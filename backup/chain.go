@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"github.com/graphvault/graphvault/internal/arena"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // liveEntry is one live record of a chain: key hash and value hash.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // rowSegment builds a raw segment of the kind from records and tombstones.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // TestCorruptionEveryObject damages every object of an encrypted snapshot chain

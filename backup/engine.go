@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Sentinel errors. Test them with errors.Is.

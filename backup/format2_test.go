@@ -8,11 +8,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/memgraph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // TestFormat2ChainsStillServe opens a bucket written by format 2 (testdata/format2:

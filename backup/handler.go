@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // OpenAPI is the OpenAPI 3 description of the routes NewHandler serves, relative to
@@ -171,8 +171,8 @@ func snapshotID(r *http.Request, name string) (string, error) {
 // GraphInfo describes one graph: registered in the catalog, holding snapshots, or
 // both.
 type GraphInfo struct {
-	ID         string            `json:"id"`
-	Registered bool              `json:"registered"`      // the catalog knows it
+	ID         string           `json:"id"`
+	Registered bool             `json:"registered"`      // the catalog knows it
 	Stats      *meta.GraphStats `json:"stats,omitempty"` // absent without snapshots
 }
 

@@ -18,12 +18,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // api is a handler under test with its engine, catalog and operations.

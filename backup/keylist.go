@@ -6,9 +6,9 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/internal/kmerge"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // keyRunSize is how many key hashes one run holds (1 MiB).

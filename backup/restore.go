@@ -11,8 +11,8 @@ import (
 	"unsafe"
 
 	"github.com/graphvault/graphvault/internal/arena"
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // fetchOrdered loads objects with bounded concurrency and hands them to fn in

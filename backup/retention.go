@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Retention says which completed snapshots of a graph to keep; a snapshot is kept

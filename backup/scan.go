@@ -7,8 +7,8 @@ import (
 	"iter"
 	"sync"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // scanned is one record of a view, encoded. key and value alias a buffer that is

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // listView is a view over slices; edgeErr, when set, is yielded after failAfter edges.

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Job is a periodic snapshot of one graph.

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/meta/metatest"
 )
 

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Kind is what a snapshot holds.

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // Problem is one thing a verification found wrong.

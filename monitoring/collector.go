@@ -243,9 +243,9 @@ func targetHealth(t meta.Target) string {
 
 // CollectResult is what one collection wrote.
 type CollectResult struct {
-	Time    time.Time            `json:"time"`
+	Time    time.Time           `json:"time"`
 	Samples []meta.MetricSample `json:"samples"`
-	Pruned  int64                `json:"pruned"` // samples older than the retention deleted
+	Pruned  int64               `json:"pruned"` // samples older than the retention deleted
 }
 
 // Collect reads the store, writes one set of metric samples (see the Sample*

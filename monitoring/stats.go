@@ -248,10 +248,10 @@ type RecoveryStats struct {
 
 // CheckpointStats counts checkpoints.
 type CheckpointStats struct {
-	Count           int64             `json:"count"`
-	Validated       int64             `json:"validated"`   // validated without error
-	Invalid         int64             `json:"invalid"`     // validation found a problem
-	Unvalidated     int64             `json:"unvalidated"` // never validated
+	Count           int64            `json:"count"`
+	Validated       int64            `json:"validated"`   // validated without error
+	Invalid         int64            `json:"invalid"`     // validation found a problem
+	Unvalidated     int64            `json:"unvalidated"` // never validated
 	Newest          *meta.Checkpoint `json:"newest,omitempty"`
 	NewestValidated *meta.Checkpoint `json:"newest_validated,omitempty"`
 }
@@ -390,27 +390,27 @@ type ReplicationStats struct {
 // TargetStats is one target. Its secret is never part of it, and configuration
 // values whose key names a credential are redacted.
 type TargetStats struct {
-	ID            string                  `json:"id"`
-	Name          string                  `json:"name"`
-	Kind          string                  `json:"kind"`
-	Enabled       bool                    `json:"enabled"`
-	Health        string                  `json:"health"` // "unknown" until one is recorded
-	LastError     string                  `json:"last_error,omitempty"`
-	LastCheckAt   time.Time               `json:"last_check_at,omitzero"`
-	Config        map[string]string       `json:"config,omitempty"`
+	ID            string                 `json:"id"`
+	Name          string                 `json:"name"`
+	Kind          string                 `json:"kind"`
+	Enabled       bool                   `json:"enabled"`
+	Health        string                 `json:"health"` // "unknown" until one is recorded
+	LastError     string                 `json:"last_error,omitempty"`
+	LastCheckAt   time.Time              `json:"last_check_at,omitzero"`
+	Config        map[string]string      `json:"config,omitempty"`
 	LastSuccess   *meta.ReplicationEvent `json:"last_success,omitempty"`
-	LagSeconds    *float64                `json:"lag_seconds,omitempty"` // since the last success finished
-	RecentEvents  int                     `json:"recent_events"`
-	RecentFailure int                     `json:"recent_failures"`
+	LagSeconds    *float64               `json:"lag_seconds,omitempty"` // since the last success finished
+	RecentEvents  int                    `json:"recent_events"`
+	RecentFailure int                    `json:"recent_failures"`
 }
 
 // EventsSummary sums up the most recent replication events.
 type EventsSummary struct {
-	Considered  int                     `json:"considered"` // how many of the newest events (limit)
-	OK          int                     `json:"ok"`
-	Failed      int                     `json:"failed"`
-	Bytes       int64                   `json:"bytes"`
-	Oldest      time.Time               `json:"oldest,omitzero"`
+	Considered  int                    `json:"considered"` // how many of the newest events (limit)
+	OK          int                    `json:"ok"`
+	Failed      int                    `json:"failed"`
+	Bytes       int64                  `json:"bytes"`
+	Oldest      time.Time              `json:"oldest,omitzero"`
 	LastFailure *meta.ReplicationEvent `json:"last_failure,omitempty"`
 }
 

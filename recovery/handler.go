@@ -12,8 +12,8 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // ContentTypeHealth is the media type of the GET /health answer

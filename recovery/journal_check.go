@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // JournalCheck finds journal gaps: for every graph of the catalog that keeps a

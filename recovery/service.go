@@ -15,8 +15,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // More sentinel errors. Test them with errors.Is.
@@ -200,9 +200,9 @@ func (r *CreateRequest) validate() error {
 // binding is one graph of a checkpoint being created.
 type binding struct {
 	graphID string
-	g       graph.Graph     // set when a new snapshot is to be taken
+	g       graph.Graph    // set when a new snapshot is to be taken
 	row     *meta.Snapshot // the snapshot, once known
-	taken   bool            // the snapshot was taken for this checkpoint
+	taken   bool           // the snapshot was taken for this checkpoint
 }
 
 // Create makes a checkpoint: every graph is bound to a snapshot and the journal

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // statusScan bounds how many snapshots and checkpoints Status looks at per graph.

@@ -47,7 +47,7 @@ type Validation struct {
 	OK           bool                   `json:"ok"`
 	Findings     []Finding              `json:"findings,omitempty"`
 	Reports      []*backup.VerifyReport `json:"reports"` // one per snapshot verified
-	Checkpoint   *meta.Checkpoint      `json:"checkpoint"`
+	Checkpoint   *meta.Checkpoint       `json:"checkpoint"`
 	Duration     time.Duration          `json:"duration_ns"`
 }
 

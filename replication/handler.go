@@ -9,8 +9,8 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // HandlerOption configures NewHandler.

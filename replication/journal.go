@@ -14,9 +14,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Journal shipping options.

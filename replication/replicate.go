@@ -17,8 +17,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // ReplicateOptions tune one replication. The zero value pushes to every enabled

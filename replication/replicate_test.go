@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // snapshotBytes is what a full copy of a snapshot sends: every object of its

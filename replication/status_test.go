@@ -11,8 +11,8 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/metrictest"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 type clock struct {

@@ -10,9 +10,9 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // fakeS3 starts an in-process S3 server holding one bucket, "replica".

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graphml"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // labelSum is the snapshot label holding the SHA-256 of the file a snapshot was

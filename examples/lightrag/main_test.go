@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/graphml"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // realFile is LightRAG's own output, kept beside the project; tests that need it

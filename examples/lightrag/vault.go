@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // vault is the open data directory: the metadata store, the bucket and the engine.

@@ -14,11 +14,11 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/meta"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // seedGraph is one graph of the prepared store and its share of the rows.

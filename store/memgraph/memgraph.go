@@ -50,8 +50,8 @@ import (
 
 	"github.com/tidwall/btree"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // Sentinel errors. Callers test them with errors.Is.

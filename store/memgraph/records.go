@@ -7,8 +7,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // Records are held encoded: a record is its key and its value in the encoding of

@@ -7,8 +7,8 @@ import (
 	"unsafe"
 
 	"github.com/graphvault/graphvault/internal/arena"
-	"github.com/graphvault/graphvault/store/graph/wire"
 	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/wire"
 )
 
 // Apply applies the operations of one batch in order, atomically, and journals
