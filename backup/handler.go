@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -35,15 +35,15 @@ const (
 type HandlerOption func(*handlerConfig)
 
 type handlerConfig struct {
-	auth    httpx.Authorizer
+	auth    api.Authorizer
 	maxBody int64
 	logger  *slog.Logger
-	ops     *httpx.Operations
+	ops     *api.Operations
 }
 
 // WithAuthorizer makes every request pass auth before any other work; see
-// httpx.BearerToken for the usual token check on mutating methods.
-func WithAuthorizer(auth httpx.Authorizer) HandlerOption {
+// api.BearerToken for the usual token check on mutating methods.
+func WithAuthorizer(auth api.Authorizer) HandlerOption {
 	return func(c *handlerConfig) { c.auth = auth }
 }
 
@@ -60,7 +60,7 @@ func WithHandlerLogger(l *slog.Logger) HandlerOption {
 // WithOperations runs long requests in ops, so that several handlers share one
 // registry and the host can Close it on shutdown. Without it the handler keeps a
 // registry of its own, whose operations run to completion.
-func WithOperations(ops *httpx.Operations) HandlerOption {
+func WithOperations(ops *api.Operations) HandlerOption {
 	return func(c *handlerConfig) { c.ops = ops }
 }
 
@@ -69,14 +69,14 @@ type handler struct {
 	graphs  graph.Catalog
 	cfg     handlerConfig
 	routes  http.Handler
-	answers *httpx.Cache // encoded answers of the snapshot lists and stats
+	answers *api.Cache // encoded answers of the snapshot lists and stats
 }
 
 // Cached answers of the read endpoints that clients poll (snapshot lists, stats):
 // served while the store's generation is the one they were computed at, so a
 // write through this process shows at once, and fresh for answerTTL, so that a
 // write by another process sharing the store shows within two of them (see
-// httpx.Cache).
+// api.Cache).
 const (
 	answerTTL         = 2 * time.Second
 	answerBudgetBytes = 32 << 20
@@ -105,21 +105,21 @@ func NewHandler(e *Engine, graphs graph.Catalog, opts ...HandlerOption) http.Han
 	if e == nil || graphs == nil {
 		panic("backup: NewHandler needs an engine and a catalog")
 	}
-	c := handlerConfig{maxBody: httpx.DefaultMaxBodyBytes}
+	c := handlerConfig{maxBody: api.DefaultMaxBodyBytes}
 	for _, o := range opts {
 		o(&c)
 	}
 	if c.maxBody <= 0 {
-		c.maxBody = httpx.DefaultMaxBodyBytes
+		c.maxBody = api.DefaultMaxBodyBytes
 	}
 	if c.logger == nil {
 		c.logger = e.log
 	}
 	if c.ops == nil {
-		c.ops = httpx.NewOperations(httpx.WithOperationsLogger(c.logger))
+		c.ops = api.NewOperations(api.WithOperationsLogger(c.logger))
 	}
 	mapErrors()
-	h := &handler{e: e, graphs: graphs, cfg: c, answers: httpx.NewCache(answerTTL, answerBudgetBytes)}
+	h := &handler{e: e, graphs: graphs, cfg: c, answers: api.NewCache(answerTTL, answerBudgetBytes)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /graphs", h.listGraphs)
 	mux.HandleFunc("POST /graphs/{id}/snapshots", h.createSnapshot)
@@ -135,37 +135,37 @@ func NewHandler(e *Engine, graphs graph.Catalog, opts ...HandlerOption) http.Han
 	mux.HandleFunc("POST /gc", h.gc)
 	mux.HandleFunc("GET /stats", h.stats)
 	mux.Handle("GET /operations/{id}", c.ops)
-	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
+	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
 	return h
 }
 
 // mapErrors registers the status of this package's errors, and of the store and
 // graph errors that reach the handler through it.
 func mapErrors() {
-	httpx.Map(ErrNotFound, http.StatusNotFound)
-	httpx.Map(ErrInvalid, http.StatusBadRequest)
-	httpx.Map(ErrBusy, http.StatusConflict)
-	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
-	httpx.Map(ErrWrongKey, http.StatusUnprocessableEntity)
-	httpx.Map(graph.ErrNotFound, http.StatusNotFound)
-	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
-	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(meta.ErrConflict, http.StatusConflict)
-	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
+	_ = api.ErrorStatus{ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{ErrBusy, http.StatusConflict}
+	_ = api.ErrorStatus{ErrCorrupt, http.StatusUnprocessableEntity}
+	_ = api.ErrorStatus{ErrWrongKey, http.StatusUnprocessableEntity}
+	_ = api.ErrorStatus{graph.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{meta.ErrConflict, http.StatusConflict}
+	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(httpx.WithLogger(r.Context(), h.cfg.logger))
+	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
 	h.routes.ServeHTTP(w, r)
 }
 
 // fail answers with err's problem.
-func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
+func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
-func graphID(r *http.Request) (string, error) { return httpx.PathID(r, "id", ValidGraphID) }
+func graphID(r *http.Request) (string, error) { return api.PathID(r, "id", ValidGraphID) }
 
 func snapshotID(r *http.Request, name string) (string, error) {
-	return httpx.PathID(r, name, meta.ValidID)
+	return api.PathID(r, name, meta.ValidID)
 }
 
 // GraphInfo describes one graph: registered in the catalog, holding snapshots, or
@@ -205,7 +205,7 @@ func (h *handler) listGraphs(w http.ResponseWriter, r *http.Request) {
 		out = append(out, *gi)
 	}
 	slices.SortFunc(out, func(a, b GraphInfo) int { return strings.Compare(a.ID, b.ID) })
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(out, ""))
+	api.WriteJSON(w, http.StatusOK, api.NewPage(out, ""))
 }
 
 // SnapshotRequest is the optional body of POST /graphs/{id}/snapshots.
@@ -222,13 +222,13 @@ func (h *handler) createSnapshot(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	wait, err := httpx.QueryBool(r, "wait")
+	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	var req SnapshotRequest
-	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -248,8 +248,8 @@ func (h *handler) createSnapshot(w http.ResponseWriter, r *http.Request) {
 			fail(w, r, err)
 			return
 		}
-		w.Header().Set("Location", httpx.Location(r, "/snapshots/"+row.ID))
-		httpx.WriteJSON(w, http.StatusCreated, row)
+		w.Header().Set("Location", api.Location(r, "/snapshots/"+row.ID))
+		api.WriteJSON(w, http.StatusCreated, row)
 		return
 	}
 	h.start(w, r, "snapshot", func(ctx context.Context, report func(any)) (any, error) {
@@ -264,14 +264,14 @@ func (q *SnapshotRequest) validate() error {
 		q.Kind = KindAuto
 	case KindAuto, KindFull, KindIncremental:
 	default:
-		return httpx.FieldErrorf("kind", "must be auto, full or incremental, not %q", q.Kind)
+		return api.FieldErrorf("kind", "must be auto, full or incremental, not %q", q.Kind)
 	}
 	if len(q.Labels) > maxLabels {
-		return httpx.FieldErrorf("labels", "must hold at most %d entries", maxLabels)
+		return api.FieldErrorf("labels", "must hold at most %d entries", maxLabels)
 	}
 	for k, v := range q.Labels {
 		if k == "" || len(k)+len(v) > maxLabelBytes {
-			return httpx.FieldErrorf("labels", "keys must be non-empty and each entry at most %d bytes", maxLabelBytes)
+			return api.FieldErrorf("labels", "keys must be non-empty and each entry at most %d bytes", maxLabelBytes)
 		}
 	}
 	return nil
@@ -279,8 +279,8 @@ func (q *SnapshotRequest) validate() error {
 
 // start runs fn as an operation and answers 202, or runs it within the request and
 // answers 200 with its result when ?wait=true.
-func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn httpx.OperationFunc) {
-	wait, err := httpx.QueryBool(r, "wait")
+func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn api.OperationFunc) {
+	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -291,15 +291,15 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn 
 			fail(w, r, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, res)
+		api.WriteJSON(w, http.StatusOK, res)
 		return
 	}
-	op, err := h.cfg.ops.Start(kind, fn)
+	op, err := h.cfg.ops.Start(r.Context(), kind, fn)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	httpx.Accepted(w, r, op)
+	api.Accepted(w, r, op)
 }
 
 var (
@@ -315,7 +315,7 @@ func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	p, err := httpx.ParsePage(r)
+	p, err := api.ParsePage(r)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -323,21 +323,21 @@ func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := meta.SnapshotFilter{GraphID: id, Status: q.Get("status"), Kind: q.Get("kind"), Cursor: p.Cursor, Limit: p.Limit}
 	if f.Status != "" && !slices.Contains(snapshotStatuses, f.Status) {
-		fail(w, r, httpx.FieldErrorf("status", "must be one of %v", snapshotStatuses))
+		fail(w, r, api.FieldErrorf("status", "must be one of %v", snapshotStatuses))
 		return
 	}
 	if f.Kind != "" && !slices.Contains(snapshotKinds, f.Kind) {
-		fail(w, r, httpx.FieldErrorf("kind", "must be one of %v", snapshotKinds))
+		fail(w, r, api.FieldErrorf("kind", "must be one of %v", snapshotKinds))
 		return
 	}
 	key := strings.Join([]string{"snapshots", id, f.Status, f.Kind, f.Cursor, strconv.Itoa(f.Limit)}, "\x00")
 	st := h.e.Store()
-	resp, err := h.answers.Get(r.Context(), key, st.Generation(), func(ctx context.Context) (*httpx.Response, error) {
+	resp, err := h.answers.Get(r.Context(), key, st.Generation(), func(ctx context.Context) (*api.Response, error) {
 		rows, next, err := st.ListSnapshots(ctx, f)
 		if err != nil {
 			return nil, err
 		}
-		return httpx.JSONResponse(http.StatusOK, httpx.NewPage(rows, next))
+		return api.JSONResponse(http.StatusOK, api.NewPage(rows, next))
 	})
 	if err != nil {
 		fail(w, r, err)
@@ -358,7 +358,7 @@ func (h *handler) getSnapshot(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, row)
+	api.WriteJSON(w, http.StatusOK, row)
 }
 
 // DELETE /snapshots/{sid} → 204.
@@ -387,7 +387,7 @@ func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, m)
+	api.WriteJSON(w, http.StatusOK, m)
 }
 
 // RestoreRequest is the optional body of POST /snapshots/{sid}/restore. Without
@@ -402,23 +402,23 @@ type RestoreRequest struct {
 
 func (q *RestoreRequest) validate() error {
 	if q.TargetGraph != "" && !ValidGraphID(q.TargetGraph) {
-		return httpx.CheckID("target_graph", q.TargetGraph, ValidGraphID)
+		return api.CheckID("target_graph", q.TargetGraph, ValidGraphID)
 	}
 	for i, id := range q.NodeIDs {
 		if err := graph.ValidateID(id); err != nil {
-			return httpx.FieldErrorf(fmt.Sprintf("node_ids[%d]", i), "is not a valid node id")
+			return api.FieldErrorf(fmt.Sprintf("node_ids[%d]", i), "is not a valid node id")
 		}
 	}
 	for i, l := range q.Labels {
 		if l == "" {
-			return httpx.FieldErrorf(fmt.Sprintf("labels[%d]", i), "must not be empty")
+			return api.FieldErrorf(fmt.Sprintf("labels[%d]", i), "must not be empty")
 		}
 	}
 	if q.Hops < 0 || q.Hops > maxHops {
-		return httpx.FieldErrorf("hops", "must be from 0 to %d", maxHops)
+		return api.FieldErrorf("hops", "must be from 0 to %d", maxHops)
 	}
 	if q.Hops > 0 && len(q.NodeIDs) == 0 && len(q.Labels) == 0 {
-		return httpx.FieldErrorf("hops", "needs node_ids or labels to start from")
+		return api.FieldErrorf("hops", "needs node_ids or labels to start from")
 	}
 	return nil
 }
@@ -453,7 +453,7 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req RestoreRequest
-	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -488,7 +488,7 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
 			Bytes: rep.Bytes, BytesRaw: m.BytesRaw, Encrypted: m.Encrypted,
 			Restorable: rep.OK, Problems: rep.Problems, DryRun: true,
 		}
-		httpx.WriteJSON(w, http.StatusOK, plan)
+		api.WriteJSON(w, http.StatusOK, plan)
 		return
 	}
 	h.start(w, r, "restore", func(ctx context.Context, report func(any)) (any, error) {
@@ -512,7 +512,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req VerifyRequest
-	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -522,7 +522,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 			fail(w, r, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, rep)
+		api.WriteJSON(w, http.StatusOK, rep)
 		return
 	}
 	if err := h.checkCompleted(r.Context(), sid); err != nil {
@@ -558,15 +558,15 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 		from, to = q.Get("from"), q.Get("to")
 		fromField, toField = "from", "to"
 	}
-	if err := httpx.CheckID(fromField, from, meta.ValidID); err != nil {
+	if err := api.CheckID(fromField, from, meta.ValidID); err != nil {
 		fail(w, r, err)
 		return
 	}
-	if err := httpx.CheckID(toField, to, meta.ValidID); err != nil {
+	if err := api.CheckID(toField, to, meta.ValidID); err != nil {
 		fail(w, r, err)
 		return
 	}
-	limit, err := httpx.QueryInt(r, "limit", 1000, 1, maxDiffLimit)
+	limit, err := api.QueryInt(r, "limit", 1000, 1, maxDiffLimit)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -576,19 +576,19 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, d)
+	api.WriteJSON(w, http.StatusOK, d)
 }
 
 // PruneRequest is the body of POST /graphs/{id}/prune: a Retention, with
 // keep_within as a duration string, and dry_run.
 type PruneRequest struct {
-	KeepLast    int            `json:"keep_last,omitempty"`
-	KeepHourly  int            `json:"keep_hourly,omitempty"`
-	KeepDaily   int            `json:"keep_daily,omitempty"`
-	KeepWeekly  int            `json:"keep_weekly,omitempty"`
-	KeepMonthly int            `json:"keep_monthly,omitempty"`
-	KeepWithin  httpx.Duration `json:"keep_within,omitempty"`
-	DryRun      bool           `json:"dry_run,omitempty"`
+	KeepLast    int          `json:"keep_last,omitempty"`
+	KeepHourly  int          `json:"keep_hourly,omitempty"`
+	KeepDaily   int          `json:"keep_daily,omitempty"`
+	KeepWeekly  int          `json:"keep_weekly,omitempty"`
+	KeepMonthly int          `json:"keep_monthly,omitempty"`
+	KeepWithin  api.Duration `json:"keep_within,omitempty"`
+	DryRun      bool         `json:"dry_run,omitempty"`
 }
 
 // Retention returns the policy the request states.
@@ -608,7 +608,7 @@ func (h *handler) prune(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req PruneRequest
-	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -622,26 +622,26 @@ func (h *handler) prune(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, res)
+	api.WriteJSON(w, http.StatusOK, res)
 }
 
 // GCRequest is the optional body of POST /gc.
 type GCRequest struct {
-	Grace  *httpx.Duration `json:"grace,omitempty"` // default 1h
-	DryRun bool            `json:"dry_run,omitempty"`
+	Grace  *api.Duration `json:"grace,omitempty"` // default 1h
+	DryRun bool          `json:"dry_run,omitempty"`
 }
 
 // POST /gc → 202 operation, or with ?wait=true 200 GCResult.
 func (h *handler) gc(w http.ResponseWriter, r *http.Request) {
 	var req GCRequest
-	if _, err := httpx.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
+	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
 	opts := GCOptions{DryRun: req.DryRun}
 	if req.Grace != nil {
 		if *req.Grace < 0 {
-			fail(w, r, httpx.FieldErrorf("grace", "must not be negative"))
+			fail(w, r, api.FieldErrorf("grace", "must not be negative"))
 			return
 		}
 		// GCOptions reads 0 as the default; a grace of 0 asked for is the smallest
@@ -656,12 +656,12 @@ func (h *handler) gc(w http.ResponseWriter, r *http.Request) {
 // GET /stats → 200 Page[meta.GraphStats], one item per graph with snapshots.
 func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 	st := h.e.Store()
-	resp, err := h.answers.Get(r.Context(), "stats", st.Generation(), func(ctx context.Context) (*httpx.Response, error) {
+	resp, err := h.answers.Get(r.Context(), "stats", st.Generation(), func(ctx context.Context) (*api.Response, error) {
 		stats, err := st.SnapshotStats(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return httpx.JSONResponse(http.StatusOK, httpx.NewPage(stats, ""))
+		return api.JSONResponse(http.StatusOK, api.NewPage(stats, ""))
 	})
 	if err != nil {
 		fail(w, r, err)

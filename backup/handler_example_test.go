@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -38,11 +38,11 @@ func ExampleNewHandler() {
 	graphs := &graph.Registry{}
 	graphs.Register("graph1", g)
 
-	ops := httpx.NewOperations()
+	ops := api.NewOperations()
 	defer ops.Close(ctx)
 	mux := http.NewServeMux()
 	mux.Handle("/api/backup/backup/", http.StripPrefix("/api/backup/backup",
-		backup.NewHandler(engine, graphs, backup.WithAuthorizer(httpx.BearerToken("s3cret")), backup.WithOperations(ops))))
+		backup.NewHandler(engine, graphs, backup.WithAuthorizer(api.BearerToken("s3cret")), backup.WithOperations(ops))))
 
 	req := httptest.NewRequest("POST", "/api/backup/backup/graphs/graph1/snapshots?wait=true", nil)
 	req.Header.Set("Authorization", "Bearer s3cret")

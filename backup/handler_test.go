@@ -17,7 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -34,7 +34,7 @@ type api struct {
 	store   *meta.Store
 	bucket  *blob.Bucket
 	graphs  *graph.Registry
-	ops     *httpx.Operations
+	ops     *api.Operations
 	handler http.Handler // what requests are sent to
 	prefix  string       // where handler is mounted
 	spec    *openAPISpec
@@ -54,7 +54,7 @@ func newAPI(t *testing.T, opts ...HandlerOption) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops := httpx.NewOperations(httpx.WithOperationsLogger(quiet))
+	ops := api.NewOperations(api.WithOperationsLogger(quiet))
 	t.Cleanup(func() { ops.Close(context.Background()) })
 	reg := &graph.Registry{}
 	reg.Register("g1", loadGraph(t, 40, 80, 1))
@@ -90,12 +90,12 @@ func (r response) decode(t *testing.T, v any) {
 	}
 }
 
-func (r response) problem(t *testing.T) httpx.Problem {
+func (r response) problem(t *testing.T) api.Problem {
 	t.Helper()
-	if ct := r.header.Get("Content-Type"); ct != httpx.ContentTypeProblem {
+	if ct := r.header.Get("Content-Type"); ct != api.ContentTypeProblem {
 		t.Fatalf("Content-Type = %q, want problem+json (status %d: %s)", ct, r.code, r.body)
 	}
-	var p httpx.Problem
+	var p api.Problem
 	r.decode(t, &p)
 	if p.Status != r.code {
 		t.Fatalf("problem status %d, response status %d", p.Status, r.code)
@@ -147,10 +147,10 @@ func (a *api) want(res response, code int) response {
 
 // await waits for the operation a 202 answer started and returns its final state
 // as fetched through the API.
-func (a *api) await(res response) httpx.OperationStatus {
+func (a *api) await(res response) api.OperationStatus {
 	a.t.Helper()
 	a.want(res, http.StatusAccepted)
-	var st httpx.OperationStatus
+	var st api.OperationStatus
 	res.decode(a.t, &st)
 	if got, want := res.header.Get("Location"), a.prefix+"/operations/"+st.ID; got != want {
 		a.t.Fatalf("Location = %q, want %q", got, want)
@@ -165,9 +165,9 @@ func (a *api) await(res response) httpx.OperationStatus {
 }
 
 // resultOf re-encodes an operation's result into v.
-func resultOf(t *testing.T, st httpx.OperationStatus, v any) {
+func resultOf(t *testing.T, st api.OperationStatus, v any) {
 	t.Helper()
-	if st.Status != httpx.OpSucceeded {
+	if st.Status != api.OpSucceeded {
 		t.Fatalf("operation %s: %+v", st.Status, st.Error)
 	}
 	b, err := json.Marshal(st.Result)
@@ -233,7 +233,7 @@ func TestHandlerFlow(t *testing.T) {
 		t.Errorf("GET snapshot = %+v, want %+v", got, second)
 	}
 
-	var list httpx.Page[meta.Snapshot]
+	var list api.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/g1/snapshots", nil), http.StatusOK).decode(t, &list)
 	if ids := snapshotIDs(list.Items); !slices.Equal(ids, []string{second.ID, first.ID}) || list.NextCursor != "" {
 		t.Errorf("list = %v next %q, want [%s %s]", ids, list.NextCursor, second.ID, first.ID)
@@ -288,13 +288,13 @@ func TestHandlerFlow(t *testing.T) {
 		t.Errorf("partial restore result %+v, g2 has %d nodes", rr, n)
 	}
 
-	var graphs httpx.Page[GraphInfo]
+	var graphs api.Page[GraphInfo]
 	a.want(a.do("GET", "/graphs", nil), http.StatusOK).decode(t, &graphs)
 	if len(graphs.Items) != 2 || graphs.Items[0].ID != "g1" || graphs.Items[0].Stats == nil || graphs.Items[0].Stats.Completed != 2 ||
 		graphs.Items[1].ID != "g2" || !graphs.Items[1].Registered || graphs.Items[1].Stats != nil {
 		t.Errorf("graphs: %+v", graphs.Items)
 	}
-	var stats httpx.Page[meta.GraphStats]
+	var stats api.Page[meta.GraphStats]
 	a.want(a.do("GET", "/stats", nil), http.StatusOK).decode(t, &stats)
 	if len(stats.Items) != 1 || stats.Items[0].GraphID != "g1" || stats.Items[0].Snapshots != 2 {
 		t.Errorf("stats: %+v", stats.Items)
@@ -444,7 +444,7 @@ func TestHandlerPagination(t *testing.T) {
 				if cursor != "" {
 					target += "&cursor=" + cursor
 				}
-				var page httpx.Page[meta.Snapshot]
+				var page api.Page[meta.Snapshot]
 				a.want(a.do("GET", target, nil), http.StatusOK).decode(t, &page)
 				if len(page.Items) > limit {
 					t.Fatalf("page of %d items, limit %d", len(page.Items), limit)
@@ -460,7 +460,7 @@ func TestHandlerPagination(t *testing.T) {
 			}
 		})
 	}
-	var failed httpx.Page[meta.Snapshot]
+	var failed api.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/g1/snapshots?status=failed", nil), http.StatusOK).decode(t, &failed)
 	if len(failed.Items) != 0 {
 		t.Errorf("failed snapshots: %v", snapshotIDs(failed.Items))
@@ -468,7 +468,7 @@ func TestHandlerPagination(t *testing.T) {
 }
 
 func TestHandlerMountedWithAuth(t *testing.T) {
-	a := newAPI(t, WithAuthorizer(httpx.BearerToken("s3cret")))
+	a := newAPI(t, WithAuthorizer(api.BearerToken("s3cret")))
 	const prefix = "/api/backup/backup"
 	outer := http.NewServeMux()
 	outer.Handle(prefix+"/", http.StripPrefix(prefix, a.handler))
@@ -515,7 +515,7 @@ func TestHandlerMountedWithAuth(t *testing.T) {
 	if got, want := res.header.Get("Location"), prefix+"/snapshots/"; !strings.HasPrefix(got, want) {
 		t.Errorf("Location = %q, want under %q", got, want)
 	}
-	var list httpx.Page[meta.Snapshot]
+	var list api.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/g1/snapshots", nil), http.StatusOK).decode(t, &list)
 	if len(list.Items) != 2 || list.Items[1].ID != row.ID {
 		t.Errorf("list after snapshots: %v", snapshotIDs(list.Items))
@@ -526,14 +526,14 @@ func TestHandlerOperationFailure(t *testing.T) {
 	a := newAPI(t)
 	a.graphs.Register("broken", failingReader{})
 	st := a.await(a.do("POST", "/graphs/broken/snapshots", nil))
-	if st.Status != httpx.OpFailed || st.Error == nil || st.Error.Status != 500 || strings.Contains(st.Error.Detail, "disk on fire") {
+	if st.Status != api.OpFailed || st.Error == nil || st.Error.Status != 500 || strings.Contains(st.Error.Detail, "disk on fire") {
 		t.Fatalf("failed snapshot operation: %+v error %+v", st, st.Error)
 	}
 	res := a.want(a.do("POST", "/graphs/broken/snapshots?wait=true", nil), http.StatusInternalServerError)
 	if p := res.problem(t); strings.Contains(p.Detail, "disk on fire") {
 		t.Errorf("500 leaks the error: %+v", p)
 	}
-	var failed httpx.Page[meta.Snapshot]
+	var failed api.Page[meta.Snapshot]
 	a.want(a.do("GET", "/graphs/broken/snapshots?status=failed", nil), http.StatusOK).decode(t, &failed)
 	if len(failed.Items) != 2 {
 		t.Errorf("%d failed rows, want 2", len(failed.Items))
@@ -565,7 +565,7 @@ func TestErrorStatuses(t *testing.T) {
 		{fmt.Errorf("x: %w", meta.ErrClosed), 503},
 	}
 	for _, tt := range tests {
-		if got := httpx.StatusOf(tt.err); got != tt.want {
+		if got := api.StatusOf(tt.err); got != tt.want {
 			t.Errorf("StatusOf(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
@@ -642,7 +642,7 @@ func (s *openAPISpec) check(t *testing.T, method, path string, res response) {
 		}
 		return
 	}
-	if res.code >= 300 || res.header.Get("Content-Type") != httpx.ContentTypeJSON {
+	if res.code >= 300 || res.header.Get("Content-Type") != api.ContentTypeJSON {
 		return
 	}
 	schema := s.schemaOf(resp)
@@ -718,13 +718,13 @@ func TestHandlerCachedAnswersSeeWrites(t *testing.T) {
 	a := newAPI(t)
 	list := func() []string {
 		t.Helper()
-		var page httpx.Page[meta.Snapshot]
+		var page api.Page[meta.Snapshot]
 		a.want(a.do("GET", "/graphs/g1/snapshots?limit=10", nil), http.StatusOK).decode(t, &page)
 		return snapshotIDs(page.Items)
 	}
 	count := func() int64 {
 		t.Helper()
-		var page httpx.Page[meta.GraphStats]
+		var page api.Page[meta.GraphStats]
 		a.want(a.do("GET", "/stats", nil), http.StatusOK).decode(t, &page)
 		var n int64
 		for _, g := range page.Items {

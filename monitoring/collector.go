@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/graphvault/graphvault/recovery/health"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -227,7 +227,7 @@ func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 		o.ObserveInt64(c.targets, n, metric.WithAttributes(attribute.String("health", h)))
 	}
 	for _, e := range s.health {
-		o.ObserveFloat64(c.health, recovery.Status(e.Status).Value(), metric.WithAttributes(
+		o.ObserveFloat64(c.health, health.Status(e.Status).Value(), metric.WithAttributes(
 			attribute.String("component", e.Component), attribute.String("check", e.Check)))
 	}
 	return nil
@@ -298,7 +298,7 @@ func buildSamples(s *state) []meta.MetricSample {
 	add(SampleCheckpoints, float64(s.checkpoints.invalid), "validation", "invalid")
 	add(SampleCheckpoints, float64(s.checkpoints.unvalidated), "validation", "unvalidated")
 	for _, e := range s.health {
-		add(SampleHealthStatus, recovery.Status(e.Status).Value(), "component", e.Component, "check", e.Check)
+		add(SampleHealthStatus, health.Status(e.Status).Value(), "component", e.Component, "check", e.Check)
 	}
 	if len(s.health) > 0 {
 		add(SampleHealthOverall, healthOverall(s.health).Value())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/graphvault/graphvault/recovery/health"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -13,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -28,10 +28,10 @@ type HandlerOption func(*handlerConfig)
 type handlerConfig struct {
 	prom         *Prometheus
 	collector    *Collector
-	health       *recovery.Health
+	health       *health.Runner
 	healthMaxAge time.Duration
 	dashboard    http.Handler
-	auth         httpx.Authorizer
+	auth         api.Authorizer
 	logger       *slog.Logger
 	now          func() time.Time
 }
@@ -49,7 +49,7 @@ func WithCollector(col *Collector) HandlerOption {
 
 // WithHealth answers GET health (and the health in metrics/summary) from h. Without
 // it the answer is built from the newest health event of every check in the meta.
-func WithHealth(h *recovery.Health) HandlerOption {
+func WithHealth(h *health.Runner) HandlerOption {
 	return func(c *handlerConfig) { c.health = h }
 }
 
@@ -65,8 +65,8 @@ func WithDashboard(d http.Handler) HandlerOption {
 	return func(c *handlerConfig) { c.dashboard = d }
 }
 
-// WithAuthorizer makes every request pass auth first; see httpx.BearerToken.
-func WithAuthorizer(auth httpx.Authorizer) HandlerOption {
+// WithAuthorizer makes every request pass auth first; see api.BearerToken.
+func WithAuthorizer(auth api.Authorizer) HandlerOption {
 	return func(c *handlerConfig) { c.auth = auth }
 }
 
@@ -84,7 +84,7 @@ func WithHandlerClock(now func() time.Time) HandlerOption {
 type handler struct {
 	st      *meta.Store
 	state   *stateCache
-	answers *httpx.Cache // encoded answers of the endpoints dashboards and scrapers poll
+	answers *api.Cache // encoded answers of the endpoints dashboards and scrapers poll
 	cfg     handlerConfig
 	routes  http.Handler
 
@@ -92,7 +92,7 @@ type handler struct {
 }
 
 // Cached answers (metrics, exposition, summary, backup stats) are fresh for
-// answerTTL (see httpx.Cache), and are computed again at once when what they are
+// answerTTL (see api.Cache), and are computed again at once when what they are
 // made of changes: the store's generation, the registry's gathering, the health
 // report.
 const (
@@ -132,18 +132,18 @@ func NewHandler(st *meta.Store, opts ...HandlerOption) http.Handler {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	httpx.Map(ErrInvalid, http.StatusBadRequest)
-	httpx.Map(ErrNotConfigured, http.StatusNotFound)
-	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
-	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
+	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{ErrNotConfigured, http.StatusNotFound}
+	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
 
 	if c.prom != nil {
 		if g, ok := c.prom.Gatherer.(*sharedGatherer); ok {
 			g.follow(st.Generation)
 		}
 	}
-	h := &handler{st: st, state: newStateCache(st), answers: httpx.NewCache(answerTTL, answerBudgetBytes), cfg: c}
+	h := &handler{st: st, state: newStateCache(st), answers: api.NewCache(answerTTL, answerBudgetBytes), cfg: c}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", h.metrics)
 	mux.HandleFunc("GET /metrics/prometheus", h.prometheus)
@@ -156,16 +156,16 @@ func NewHandler(st *meta.Store, opts ...HandlerOption) http.Handler {
 	mux.HandleFunc("GET /stats/replication", h.statsReplication)
 	mux.HandleFunc("GET /dashboard", h.dashboard)
 	mux.HandleFunc("GET /dashboard/{rest...}", h.dashboard)
-	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
+	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
 	return h
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(httpx.WithLogger(r.Context(), h.cfg.logger))
+	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
 	h.routes.ServeHTTP(w, r)
 }
 
-func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
+func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
 // noQuery answers 400 when the request has query parameters other than allowed.
 func noQuery(r *http.Request, allowed ...string) error {
@@ -175,7 +175,7 @@ func noQuery(r *http.Request, allowed ...string) error {
 			ok = ok || k == a
 		}
 		if !ok {
-			return httpx.FieldErrorf(k, "is not a parameter of this endpoint")
+			return api.FieldErrorf(k, "is not a parameter of this endpoint")
 		}
 	}
 	return nil
@@ -194,18 +194,18 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.prom == nil {
-		fail(w, r, httpx.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
+		fail(w, r, api.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
 		return
 	}
 	mfs, seq, shared, err := h.cfg.prom.gather()
 	if err != nil {
 		// Gathering continues past a failing collector; say so without failing.
-		httpx.Logger(r.Context()).WarnContext(r.Context(), "monitoring: gathering metrics", "err", err)
+		api.Logger(r.Context()).WarnContext(r.Context(), "monitoring: gathering metrics", "err", err)
 	}
-	build := func(context.Context) (*httpx.Response, error) {
-		return httpx.JSONResponse(http.StatusOK, MetricsResponse{Time: h.cfg.now().UTC(), Metrics: convertFamilies(mfs, MetricPrefix)})
+	build := func(context.Context) (*api.Response, error) {
+		return api.JSONResponse(http.StatusOK, MetricsResponse{Time: h.cfg.now().UTC(), Metrics: convertFamilies(mfs, MetricPrefix)})
 	}
-	var resp *httpx.Response
+	var resp *api.Response
 	if shared {
 		// One answer per gathering.
 		resp, err = h.answers.Get(r.Context(), "metrics", seq, build)
@@ -223,7 +223,7 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 func (h *handler) prometheus(w http.ResponseWriter, r *http.Request) {
 	p := h.cfg.prom
 	if p == nil {
-		fail(w, r, httpx.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
+		fail(w, r, api.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
 		return
 	}
 	_, seq, shared, _ := p.gather()
@@ -234,8 +234,8 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request) {
 	}
 	// One answer per gathering and per format and encoding the request negotiates.
 	key := "prometheus\x00" + accept + "\x00" + encoding
-	resp, err := h.answers.Get(r.Context(), key, seq, func(context.Context) (*httpx.Response, error) {
-		resp := httpx.Record(p.Handler, r)
+	resp, err := h.answers.Get(r.Context(), key, seq, func(context.Context) (*api.Response, error) {
+		resp := api.Record(p.Handler, r)
 		if resp.Status != http.StatusOK {
 			return nil, errNotKept
 		}
@@ -258,7 +258,7 @@ var errNotKept = errors.New("monitoring: answer not kept")
 // POST /metrics/collect → 200 CollectResult. The body may be absent or {}.
 func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
 	var body struct{}
-	if _, err := httpx.DecodeOptional(w, r, &body, 1<<10); err != nil {
+	if _, err := api.DecodeOptional(w, r, &body, 1<<10); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -267,7 +267,7 @@ func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.collector == nil {
-		fail(w, r, httpx.Errorf(http.StatusNotFound, "no collector is configured"))
+		fail(w, r, api.Errorf(http.StatusNotFound, "no collector is configured"))
 		return
 	}
 	res, err := h.cfg.collector.Collect(r.Context())
@@ -278,7 +278,7 @@ func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
 	if res.Samples == nil {
 		res.Samples = []meta.MetricSample{}
 	}
-	httpx.WriteJSON(w, http.StatusOK, res)
+	api.WriteJSON(w, http.StatusOK, res)
 }
 
 // HistoryResponse is the answer of GET metrics/history: the samples of one metric
@@ -313,7 +313,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name := q.Get("name")
 	if len(q["name"]) != 1 || !sampleName.MatchString(name) {
-		fail(w, r, httpx.FieldErrorf("name", "must be one metric name such as %s", SampleSnapshotBytes))
+		fail(w, r, api.FieldErrorf("name", "must be one metric name such as %s", SampleSnapshotBytes))
 		return
 	}
 	now := h.cfg.now().UTC()
@@ -326,7 +326,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	limit, err := httpx.QueryInt(r, "limit", 1000, 1, 10000)
+	limit, err := api.QueryInt(r, "limit", 1000, 1, 10000)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -347,17 +347,17 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Series[i].Points = append(resp.Series[i].Points, HistoryPoint{At: s.At, Value: s.Value})
 	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
+	api.WriteJSON(w, http.StatusOK, resp)
 }
 
 func parseSince(vs []string, now time.Time) (time.Time, error) {
-	bad := httpx.FieldErrorf("since", "must be one RFC 3339 time or a positive duration such as 6h")
+	bad := api.FieldErrorf("since", "must be one RFC 3339 time or a positive duration such as 6h")
 	if len(vs) != 1 {
 		return time.Time{}, bad
 	}
 	if t, err := time.Parse(time.RFC3339Nano, vs[0]); err == nil {
 		if t.After(now) {
-			return time.Time{}, httpx.FieldErrorf("since", "is in the future")
+			return time.Time{}, api.FieldErrorf("since", "is in the future")
 		}
 		return t, nil
 	}
@@ -371,7 +371,7 @@ func parseSince(vs []string, now time.Time) (time.Time, error) {
 // healthReport returns the report the health answers come from: h's, run again when
 // older than the max age or when fresh is asked, or else one made of the newest
 // stored event of every check.
-func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (recovery.Report, error) {
+func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (health.Report, error) {
 	if hc := h.cfg.health; hc != nil {
 		last, ok := hc.Last()
 		if mayRun && fresh {
@@ -393,15 +393,15 @@ func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (recover
 	}
 	events, err := h.st.LatestHealth(ctx)
 	if err != nil {
-		return recovery.Report{}, err
+		return health.Report{}, err
 	}
-	rep := recovery.Report{Status: recovery.Pass, Checks: []recovery.CheckResult{}}
+	rep := health.Report{Status: health.Pass, Checks: []health.CheckResult{}}
 	for _, e := range events {
-		s := recovery.Status(e.Status)
+		s := health.Status(e.Status)
 		rep.Status = rep.Status.Worse(s)
-		cr := recovery.CheckResult{Component: e.Component, Check: e.Check, Time: e.CreatedAt,
-			Result: recovery.Result{Status: s, Message: e.Message, Details: e.Details}}
-		if s != recovery.Pass {
+		cr := health.CheckResult{Component: e.Component, Check: e.Check, Time: e.CreatedAt,
+			Result: health.Result{Status: s, Message: e.Message, Details: e.Details}}
+		if s != health.Pass {
 			rep.Reasons = append(rep.Reasons, cr.Key()+": "+e.Message)
 		}
 		if e.CreatedAt.After(rep.Time) {
@@ -413,7 +413,7 @@ func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (recover
 }
 
 // old reports whether rep is older than the health's max age.
-func (h *handler) old(rep recovery.Report) bool {
+func (h *handler) old(rep health.Report) bool {
 	return h.cfg.now().Sub(rep.Time) > h.cfg.healthMaxAge
 }
 
@@ -441,7 +441,7 @@ func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	fresh, err := httpx.QueryBool(r, "fresh")
+	fresh, err := api.QueryBool(r, "fresh")
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -458,13 +458,13 @@ func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
 	for _, c := range rep.Checks {
 		hc := HealthCheck{ComponentType: c.Component, Status: string(c.Status), Time: c.Time,
 			ObservedValue: c.Duration.Seconds(), ObservedUnit: "s"}
-		if c.Status != recovery.Pass {
+		if c.Status != health.Pass {
 			hc.Output = c.Message
 		}
 		resp.Checks[c.Key()] = append(resp.Checks[c.Key()], hc)
 	}
 	status := http.StatusOK
-	if rep.Status == recovery.Fail {
+	if rep.Status == health.Fail {
 		status = http.StatusServiceUnavailable
 	}
 	b, err := json.Marshal(resp)
@@ -482,7 +482,7 @@ func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
 // GET /dashboard → the dashboard handler.
 func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.dashboard == nil {
-		fail(w, r, httpx.Errorf(http.StatusNotFound, "no dashboard is configured"))
+		fail(w, r, api.Errorf(http.StatusNotFound, "no dashboard is configured"))
 		return
 	}
 	h.cfg.dashboard.ServeHTTP(w, r)

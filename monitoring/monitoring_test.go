@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/graphvault/graphvault/recovery/health"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,8 +20,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
@@ -42,7 +43,7 @@ type env struct {
 	fd      *faultblob.Driver
 	engine  *backup.Engine
 	graphs  *graph.Registry
-	health  *recovery.Health
+	health  *health.Runner
 	col     *Collector
 	handler http.Handler
 	now     atomic.Pointer[time.Time]
@@ -70,13 +71,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.graphs = &graph.Registry{}
-	checks := []recovery.Checker{
-		recovery.NewStoreCheck(e.st),
-		recovery.NewBucketCheck("data", bucket),
-		recovery.NewSnapshotFreshnessCheck(e.engine, e.graphs, recovery.FreshnessPolicy{WarnAfter: time.Hour}),
+	checks := []health.Checker{
+		health.NewStoreCheck(e.st),
+		health.NewBucketCheck("data", bucket),
+		health.NewSnapshotFreshnessCheck(e.engine, e.graphs, health.FreshnessPolicy{WarnAfter: time.Hour}),
 	}
-	if e.health, err = recovery.NewHealth(e.st, checks, recovery.WithHealthMeterProvider(mp),
-		recovery.WithHealthLogger(quiet), recovery.WithCheckTimeout(5*time.Second)); err != nil {
+	if e.health, err = health.New(e.st, checks, health.WithMeterProvider(mp),
+		health.WithLogger(quiet), health.WithCheckTimeout(5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if e.col, err = NewCollector(e.st, WithMeterProvider(mp), WithLogger(quiet), WithClock(e.clock)); err != nil {
@@ -197,7 +198,7 @@ func (e *env) work() {
 			t.Fatal(err)
 		}
 	}
-	if rep := e.health.Run(ctx); rep.Status != recovery.Pass {
+	if rep := e.health.Run(ctx); rep.Status != health.Pass {
 		t.Fatalf("health after work = %s %q", rep.Status, rep.Reasons)
 	}
 	if _, err := e.col.Collect(ctx); err != nil {
@@ -671,8 +672,8 @@ func TestHandlerParts(t *testing.T) {
 		{"empty store summary", nil, "/metrics/summary", 200, `"graphs":[]`},
 		{"empty store health", nil, "/health", 200, `"checks":{}`},
 		{"empty store recovery", nil, "/stats/recovery", 200, `"graphs":[]`},
-		{"token required", []HandlerOption{WithAuthorizer(httpx.BearerToken("t0ken"))}, "/metrics/collect", 401, "credentials"},
-		{"reads pass the token check", []HandlerOption{WithAuthorizer(httpx.BearerToken("t0ken"))}, "/health", 200, `"status":"pass"`},
+		{"token required", []HandlerOption{WithAuthorizer(api.BearerToken("t0ken"))}, "/metrics/collect", 401, "credentials"},
+		{"reads pass the token check", []HandlerOption{WithAuthorizer(api.BearerToken("t0ken"))}, "/health", 200, `"status":"pass"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,10 +3,10 @@ package monitoring
 import (
 	"context"
 	"errors"
+	"github.com/graphvault/graphvault/recovery/health"
 	"sync"
 	"time"
 
-	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -59,10 +59,10 @@ type state struct {
 }
 
 // healthOverall is the worst status among the events, pass without any.
-func healthOverall(events []meta.HealthEvent) recovery.Status {
-	s := recovery.Pass
+func healthOverall(events []meta.HealthEvent) health.Status {
+	s := health.Pass
 	for _, e := range events {
-		s = s.Worse(recovery.Status(e.Status))
+		s = s.Worse(health.Status(e.Status))
 	}
 	return s
 }

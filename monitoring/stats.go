@@ -3,12 +3,12 @@ package monitoring
 import (
 	"context"
 	"errors"
+	"github.com/graphvault/graphvault/recovery/health"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/graphvault/graphvault/internal/httpx"
-	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -102,10 +102,10 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 type summaryVersion struct {
 	gen    uint64 // the store's generation
 	health int64  // when the health's newest report was made (Unix ns); 0 for none
-	status recovery.Status
+	status health.Status
 }
 
-func (h *handler) buildSummary(ctx context.Context) (*httpx.Response, error) {
+func (h *handler) buildSummary(ctx context.Context) (*api.Response, error) {
 	now := h.cfg.now().UTC()
 	s, err := h.state.read(ctx, now)
 	if err != nil {
@@ -132,7 +132,7 @@ func (h *handler) buildSummary(ctx context.Context) (*httpx.Response, error) {
 		out.Totals.Failed += gs.Failed
 		out.Totals.BytesWritten += gs.BytesWritten
 	}
-	return httpx.JSONResponse(http.StatusOK, out)
+	return api.JSONResponse(http.StatusOK, out)
 }
 
 // BackupStats is the answer of GET stats/backups.
@@ -174,12 +174,12 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	resp, err := h.answers.Get(r.Context(), "stats/backups", h.st.Generation(), func(ctx context.Context) (*httpx.Response, error) {
+	resp, err := h.answers.Get(r.Context(), "stats/backups", h.st.Generation(), func(ctx context.Context) (*api.Response, error) {
 		out, err := h.readBackupStats(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return httpx.JSONResponse(http.StatusOK, out)
+		return api.JSONResponse(http.StatusOK, out)
 	})
 	if err != nil {
 		fail(w, r, err)
@@ -377,7 +377,7 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Graphs = append(out.Graphs, g)
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // ReplicationStats is the answer of GET stats/replication.
@@ -442,7 +442,7 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	limit, err := httpx.QueryInt(r, "limit", 100, 1, 1000)
+	limit, err := api.QueryInt(r, "limit", 100, 1, 1000)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -490,7 +490,7 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Targets = append(out.Targets, st)
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // isNotFound reports whether err is the store's ErrNotFound.

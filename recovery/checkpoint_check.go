@@ -3,6 +3,7 @@ package recovery
 import (
 	"context"
 	"fmt"
+	"github.com/graphvault/graphvault/recovery/health"
 	"time"
 )
 
@@ -25,13 +26,13 @@ func (*CheckpointCheck) Component() string { return checkpointComponent }
 func (*CheckpointCheck) Name() string { return checkpointCheck }
 
 // Check reads the newest checkpoint and verifies its snapshots quickly.
-func (c *CheckpointCheck) Check(ctx context.Context) Result {
+func (c *CheckpointCheck) Check(ctx context.Context) health.Result {
 	cp, err := c.s.newest(ctx)
 	if err != nil {
-		return Result{Status: Fail, Message: "reading checkpoints: " + err.Error()}
+		return health.Result{Status: health.Fail, Message: "reading checkpoints: " + err.Error()}
 	}
 	if cp == nil {
-		return Result{Status: Warn, Message: "no checkpoint yet"}
+		return health.Result{Status: health.Warn, Message: "no checkpoint yet"}
 	}
 	details := map[string]any{
 		"checkpoint": cp.ID, "created_at": cp.CreatedAt.Format(time.RFC3339Nano),
@@ -41,7 +42,7 @@ func (c *CheckpointCheck) Check(ctx context.Context) Result {
 		details["validated_at"] = cp.ValidatedAt.Format(time.RFC3339Nano)
 	}
 	if cp.ValidationError != "" {
-		return Result{Status: Fail, Message: fmt.Sprintf("checkpoint %s failed validation: %s", cp.ID, cp.ValidationError), Details: details}
+		return health.Result{Status: health.Fail, Message: fmt.Sprintf("checkpoint %s failed validation: %s", cp.ID, cp.ValidationError), Details: details}
 	}
 	for _, g := range cp.Graphs {
 		rep, err := c.s.e.Verify(ctx, g.SnapshotID, false)
@@ -50,13 +51,13 @@ func (c *CheckpointCheck) Check(ctx context.Context) Result {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return Result{Status: Fail, Message: "interrupted: " + ctx.Err().Error(), Details: details}
+				return health.Result{Status: health.Fail, Message: "interrupted: " + ctx.Err().Error(), Details: details}
 			}
-			return Result{Status: Fail, Message: fmt.Sprintf("checkpoint %s: graph %s: snapshot %s: %v", cp.ID, g.GraphID, g.SnapshotID, err), Details: details}
+			return health.Result{Status: health.Fail, Message: fmt.Sprintf("checkpoint %s: graph %s: snapshot %s: %v", cp.ID, g.GraphID, g.SnapshotID, err), Details: details}
 		}
 	}
 	if !cp.Validated {
-		return Result{Status: Warn, Message: fmt.Sprintf("checkpoint %s is not validated yet; its objects are present", cp.ID), Details: details}
+		return health.Result{Status: health.Warn, Message: fmt.Sprintf("checkpoint %s is not validated yet; its objects are present", cp.ID), Details: details}
 	}
-	return Result{Status: Pass, Message: fmt.Sprintf("checkpoint %s validated and its objects present", cp.ID), Details: details}
+	return health.Result{Status: health.Pass, Message: fmt.Sprintf("checkpoint %s validated and its objects present", cp.ID), Details: details}
 }

@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/graphvault/graphvault/recovery/health"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -30,15 +31,15 @@ const (
 type HandlerOption func(*handlerConfig)
 
 type handlerConfig struct {
-	auth    httpx.Authorizer
+	auth    api.Authorizer
 	maxBody int64
 	logger  *slog.Logger
-	ops     *httpx.Operations
+	ops     *api.Operations
 }
 
 // WithAuthorizer makes every request pass auth before any other work; see
-// httpx.BearerToken for the usual token check on mutating methods.
-func WithAuthorizer(auth httpx.Authorizer) HandlerOption {
+// api.BearerToken for the usual token check on mutating methods.
+func WithAuthorizer(auth api.Authorizer) HandlerOption {
 	return func(c *handlerConfig) { c.auth = auth }
 }
 
@@ -55,13 +56,13 @@ func WithHandlerLogger(l *slog.Logger) HandlerOption {
 // WithOperations runs restores in ops, so that several handlers share one registry
 // and the host can Close it on shutdown. Without it the handler keeps a registry of
 // its own, whose operations run to completion.
-func WithOperations(ops *httpx.Operations) HandlerOption {
+func WithOperations(ops *api.Operations) HandlerOption {
 	return func(c *handlerConfig) { c.ops = ops }
 }
 
 type handler struct {
 	s      *Service
-	health *Health
+	health *health.Runner
 	cfg    handlerConfig
 	routes http.Handler
 }
@@ -91,22 +92,22 @@ type handler struct {
 // GET /health answers the health runner's last report, or runs the checks when
 // there is none yet or ?fresh=true; with a nil health it answers the newest stored
 // event of every check. NewHandler panics if s is nil.
-func NewHandler(s *Service, health *Health, opts ...HandlerOption) http.Handler {
+func NewHandler(s *Service, health *health.Runner, opts ...HandlerOption) http.Handler {
 	if s == nil {
 		panic("recovery: NewHandler needs a service")
 	}
-	c := handlerConfig{maxBody: httpx.DefaultMaxBodyBytes}
+	c := handlerConfig{maxBody: api.DefaultMaxBodyBytes}
 	for _, o := range opts {
 		o(&c)
 	}
 	if c.maxBody <= 0 {
-		c.maxBody = httpx.DefaultMaxBodyBytes
+		c.maxBody = api.DefaultMaxBodyBytes
 	}
 	if c.logger == nil {
 		c.logger = s.log
 	}
 	if c.ops == nil {
-		c.ops = httpx.NewOperations(httpx.WithOperationsLogger(c.logger))
+		c.ops = api.NewOperations(api.WithOperationsLogger(c.logger))
 	}
 	mapErrors()
 	h := &handler{s: s, health: health, cfg: c}
@@ -121,38 +122,38 @@ func NewHandler(s *Service, health *Health, opts ...HandlerOption) http.Handler 
 	mux.Handle("GET /operations/{id}", c.ops)
 	mux.HandleFunc("GET /health", h.healthCheck)
 	mux.HandleFunc("GET /status", h.status)
-	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
+	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
 	return h
 }
 
 // mapErrors registers the status of this package's errors and of the backup, store
 // and graph errors that reach the handler through it.
 func mapErrors() {
-	httpx.Map(ErrInvalid, http.StatusBadRequest)
-	httpx.Map(ErrNotFound, http.StatusNotFound)
-	httpx.Map(ErrInexact, http.StatusConflict)
-	httpx.Map(ErrBusy, http.StatusConflict)
-	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
-	httpx.Map(backup.ErrNotFound, http.StatusNotFound)
-	httpx.Map(backup.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(backup.ErrBusy, http.StatusConflict)
-	httpx.Map(backup.ErrCorrupt, http.StatusUnprocessableEntity)
-	httpx.Map(backup.ErrWrongKey, http.StatusUnprocessableEntity)
-	httpx.Map(graph.ErrNotFound, http.StatusNotFound)
-	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
-	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(meta.ErrConflict, http.StatusConflict)
-	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
+	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{ErrInexact, http.StatusConflict}
+	_ = api.ErrorStatus{ErrBusy, http.StatusConflict}
+	_ = api.ErrorStatus{ErrCorrupt, http.StatusUnprocessableEntity}
+	_ = api.ErrorStatus{backup.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{backup.ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{backup.ErrBusy, http.StatusConflict}
+	_ = api.ErrorStatus{backup.ErrCorrupt, http.StatusUnprocessableEntity}
+	_ = api.ErrorStatus{backup.ErrWrongKey, http.StatusUnprocessableEntity}
+	_ = api.ErrorStatus{graph.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{meta.ErrConflict, http.StatusConflict}
+	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(httpx.WithLogger(r.Context(), h.cfg.logger))
+	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
 	h.routes.ServeHTTP(w, r)
 }
 
-func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
+func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
-func checkpointID(r *http.Request) (string, error) { return httpx.PathID(r, "id", meta.ValidID) }
+func checkpointID(r *http.Request) (string, error) { return api.PathID(r, "id", meta.ValidID) }
 
 // CheckpointRequest is the body of POST /checkpoints. The field names are those of
 // the earlier API: {"graph_ids": ["a", "b"], "description": "before the import"}.
@@ -166,37 +167,37 @@ type CheckpointRequest struct {
 
 func (q *CheckpointRequest) validate() error {
 	if len(q.GraphIDs) == 0 {
-		return httpx.FieldErrorf("graph_ids", "must name at least one graph")
+		return api.FieldErrorf("graph_ids", "must name at least one graph")
 	}
 	if len(q.GraphIDs) > maxCheckpointGraphs {
-		return httpx.FieldErrorf("graph_ids", "must name at most %d graphs", maxCheckpointGraphs)
+		return api.FieldErrorf("graph_ids", "must name at most %d graphs", maxCheckpointGraphs)
 	}
 	seen := map[string]bool{}
 	for i, id := range q.GraphIDs {
 		field := fmt.Sprintf("graph_ids[%d]", i)
-		if err := httpx.CheckID(field, id, backup.ValidGraphID); err != nil {
+		if err := api.CheckID(field, id, backup.ValidGraphID); err != nil {
 			return err
 		}
 		if seen[id] {
-			return httpx.FieldErrorf(field, "names graph %q twice", id)
+			return api.FieldErrorf(field, "names graph %q twice", id)
 		}
 		seen[id] = true
 	}
 	if len(q.Description) > maxDescription {
-		return httpx.FieldErrorf("description", "must be at most %d bytes", maxDescription)
+		return api.FieldErrorf("description", "must be at most %d bytes", maxDescription)
 	}
 	if len(q.CreatedBy) > maxCreatedBy {
-		return httpx.FieldErrorf("created_by", "must be at most %d bytes", maxCreatedBy)
+		return api.FieldErrorf("created_by", "must be at most %d bytes", maxCreatedBy)
 	}
 	if len(q.Metadata) > maxMetadataKeys {
-		return httpx.FieldErrorf("metadata", "must hold at most %d keys", maxMetadataKeys)
+		return api.FieldErrorf("metadata", "must hold at most %d keys", maxMetadataKeys)
 	}
 	for _, gid := range sortedKeys(q.Snapshots) {
 		field := "snapshots." + gid
 		if !seen[gid] {
-			return httpx.FieldErrorf(field, "names a graph that is not in graph_ids")
+			return api.FieldErrorf(field, "names a graph that is not in graph_ids")
 		}
-		if err := httpx.CheckID(field, q.Snapshots[gid], meta.ValidID); err != nil {
+		if err := api.CheckID(field, q.Snapshots[gid], meta.ValidID); err != nil {
 			return err
 		}
 	}
@@ -206,7 +207,7 @@ func (q *CheckpointRequest) validate() error {
 // POST /checkpoints → 201 meta.Checkpoint with its Location.
 func (h *handler) createCheckpoint(w http.ResponseWriter, r *http.Request) {
 	var req CheckpointRequest
-	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -222,13 +223,13 @@ func (h *handler) createCheckpoint(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	w.Header().Set("Location", httpx.Location(r, "/checkpoints/"+cp.ID))
-	httpx.WriteJSON(w, http.StatusCreated, cp)
+	w.Header().Set("Location", api.Location(r, "/checkpoints/"+cp.ID))
+	api.WriteJSON(w, http.StatusCreated, cp)
 }
 
 // GET /checkpoints?limit=&cursor= → 200 Page[meta.Checkpoint].
 func (h *handler) listCheckpoints(w http.ResponseWriter, r *http.Request) {
-	p, err := httpx.ParsePage(r)
+	p, err := api.ParsePage(r)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -238,7 +239,7 @@ func (h *handler) listCheckpoints(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(cps, next))
+	api.WriteJSON(w, http.StatusOK, api.NewPage(cps, next))
 }
 
 // GET /checkpoints/{id} → 200 meta.Checkpoint.
@@ -253,7 +254,7 @@ func (h *handler) getCheckpoint(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, cp)
+	api.WriteJSON(w, http.StatusOK, cp)
 }
 
 // DELETE /checkpoints/{id} → 204.
@@ -277,7 +278,7 @@ func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if _, err := httpx.DecodeOptional(w, r, &struct{}{}, h.cfg.maxBody); err != nil {
+	if _, err := api.DecodeOptional(w, r, &struct{}{}, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -286,7 +287,7 @@ func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, v)
+	api.WriteJSON(w, http.StatusOK, v)
 }
 
 // RestoreRequest is the body of POST /plan and POST /restore: a checkpoint, or a
@@ -303,30 +304,30 @@ type RestoreRequest struct {
 func (q *RestoreRequest) validate() error {
 	switch {
 	case q.CheckpointID == "" && q.GraphID == "":
-		return httpx.FieldErrorf("checkpoint_id", "or graph_id is required")
+		return api.FieldErrorf("checkpoint_id", "or graph_id is required")
 	case q.CheckpointID != "" && q.GraphID != "":
-		return httpx.FieldErrorf("graph_id", "must not be given with checkpoint_id")
+		return api.FieldErrorf("graph_id", "must not be given with checkpoint_id")
 	case q.CheckpointID != "":
-		if err := httpx.CheckID("checkpoint_id", q.CheckpointID, meta.ValidID); err != nil {
+		if err := api.CheckID("checkpoint_id", q.CheckpointID, meta.ValidID); err != nil {
 			return err
 		}
 		if !q.At.IsZero() {
-			return httpx.FieldErrorf("at", "goes with graph_id, not checkpoint_id")
+			return api.FieldErrorf("at", "goes with graph_id, not checkpoint_id")
 		}
 	default:
-		if err := httpx.CheckID("graph_id", q.GraphID, backup.ValidGraphID); err != nil {
+		if err := api.CheckID("graph_id", q.GraphID, backup.ValidGraphID); err != nil {
 			return err
 		}
 	}
 	if len(q.Targets) > maxTargets {
-		return httpx.FieldErrorf("targets", "must hold at most %d entries", maxTargets)
+		return api.FieldErrorf("targets", "must hold at most %d entries", maxTargets)
 	}
 	for _, src := range sortedKeys(q.Targets) {
 		field := "targets." + src
 		if !backup.ValidGraphID(src) {
-			return httpx.FieldErrorf("targets", "%q is not a valid graph id", src)
+			return api.FieldErrorf("targets", "%q is not a valid graph id", src)
 		}
-		if err := httpx.CheckID(field, q.Targets[src], backup.ValidGraphID); err != nil {
+		if err := api.CheckID(field, q.Targets[src], backup.ValidGraphID); err != nil {
 			return err
 		}
 	}
@@ -343,7 +344,7 @@ func (q *RestoreRequest) plan() PlanRequest {
 // decodeRestore reads and validates a RestoreRequest and builds its plan.
 func (h *handler) decodeRestore(w http.ResponseWriter, r *http.Request) (*Plan, error) {
 	var req RestoreRequest
-	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
 		return nil, err
 	}
 	if err := req.validate(); err != nil {
@@ -359,12 +360,12 @@ func (h *handler) plan(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, p)
+	api.WriteJSON(w, http.StatusOK, p)
 }
 
 // POST /restore?wait= → 202 operation, or with wait 200 RestoreResult.
 func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
-	wait, err := httpx.QueryBool(r, "wait")
+	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -384,10 +385,10 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
 			fail(w, r, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, res)
+		api.WriteJSON(w, http.StatusOK, res)
 		return
 	}
-	op, err := h.cfg.ops.Start("restore", func(ctx context.Context, report func(any)) (any, error) {
+	op, err := h.cfg.ops.Start(r.Context(), "restore", func(ctx context.Context, report func(any)) (any, error) {
 		report(map[string]any{"phase": "restore", "plan": p})
 		return h.s.Execute(ctx, p)
 	})
@@ -395,7 +396,7 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.Accepted(w, r, op)
+	api.Accepted(w, r, op)
 }
 
 // GET /status → 200 StatusReport.
@@ -405,7 +406,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, rep)
+	api.WriteJSON(w, http.StatusOK, rep)
 }
 
 // healthAnswer is the GET /health answer, per draft-inadarei-api-health-check.
@@ -428,7 +429,7 @@ type healthDetail struct {
 
 // GET /health?fresh= → 200 (pass, warn) or 503 (fail).
 func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
-	fresh, err := httpx.QueryBool(r, "fresh")
+	fresh, err := api.QueryBool(r, "fresh")
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -443,13 +444,13 @@ func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
 	for _, c := range rep.Checks {
 		d := healthDetail{ComponentType: c.Component, Status: string(c.Status), Time: c.Time,
 			ObservedValue: c.Duration.Seconds(), ObservedUnit: "s"}
-		if c.Status != Pass {
+		if c.Status != health.Pass {
 			d.Output = c.Message
 		}
 		ans.Checks[c.Key()] = append(ans.Checks[c.Key()], d)
 	}
 	status := http.StatusOK
-	if rep.Status == Fail {
+	if rep.Status == health.Fail {
 		status = http.StatusServiceUnavailable
 	}
 	b, err := json.Marshal(ans)
@@ -466,7 +467,7 @@ func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
 
 // healthReport returns the runner's last report, a fresh run, or a report built from
 // the newest stored event of every check when there is no runner.
-func (h *handler) healthReport(ctx context.Context, fresh bool) (Report, error) {
+func (h *handler) healthReport(ctx context.Context, fresh bool) (health.Report, error) {
 	if h.health != nil {
 		if last, ok := h.health.Last(); ok && !fresh {
 			return last, nil
@@ -475,14 +476,14 @@ func (h *handler) healthReport(ctx context.Context, fresh bool) (Report, error) 
 	}
 	events, err := h.s.st.LatestHealth(ctx)
 	if err != nil {
-		return Report{}, err
+		return health.Report{}, err
 	}
-	rep := Report{Status: Pass, Checks: []CheckResult{}}
+	rep := health.Report{Status: health.Pass, Checks: []health.CheckResult{}}
 	for _, e := range events {
-		cr := CheckResult{Component: e.Component, Check: e.Check, Time: e.CreatedAt,
-			Result: Result{Status: Status(e.Status), Message: e.Message, Details: e.Details}}
+		cr := health.CheckResult{Component: e.Component, Check: e.Check, Time: e.CreatedAt,
+			Result: health.Result{Status: health.Status(e.Status), Message: e.Message, Details: e.Details}}
 		rep.Status = rep.Status.Worse(cr.Status)
-		if cr.Status != Pass {
+		if cr.Status != health.Pass {
 			rep.Reasons = append(rep.Reasons, cr.Key()+": "+cr.Message)
 		}
 		if cr.Time.After(rep.Time) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
 	"github.com/graphvault/graphvault/store/meta"
@@ -28,7 +28,7 @@ func newAPI(t *testing.T, health *Health, opts ...HandlerOption) *apiFixture {
 
 func newAPIOn(t *testing.T, f *fixture, health *Health, opts ...HandlerOption) *apiFixture {
 	t.Helper()
-	ops := httpx.NewOperations()
+	ops := api.NewOperations()
 	t.Cleanup(func() { ops.Close(t.Context()) })
 	mux := http.NewServeMux()
 	mux.Handle("/api/backup/recovery/", http.StripPrefix("/api/backup/recovery", NewHandler(f.svc, health, append(opts, WithOperations(ops))...)))
@@ -80,7 +80,7 @@ func TestHandlerCheckpointLifecycle(t *testing.T) {
 	if loc := resp.Header.Get("Location"); loc != "/api/backup/recovery/checkpoints/"+cp.ID {
 		t.Errorf("Location = %q", loc)
 	}
-	var page httpx.Page[meta.Checkpoint]
+	var page api.Page[meta.Checkpoint]
 	if resp := a.do(t, "GET", "/checkpoints?limit=10", "", &page); resp.StatusCode != http.StatusOK || len(page.Items) != 1 || page.Items[0].ID != cp.ID {
 		t.Errorf("list = %d %+v", resp.StatusCode, page)
 	}
@@ -112,16 +112,16 @@ func TestHandlerCheckpointLifecycle(t *testing.T) {
 	}
 
 	// Without wait the restore is an operation to poll.
-	var op httpx.OperationStatus
+	var op api.OperationStatus
 	resp = a.do(t, "POST", "/restore", body, &op)
 	if resp.StatusCode != http.StatusAccepted || op.Kind != "restore" {
 		t.Fatalf("restore = %d %+v", resp.StatusCode, op)
 	}
 	loc := strings.TrimPrefix(resp.Header.Get("Location"), "/api/backup/recovery")
-	for op.Status == httpx.OpRunning {
+	for op.Status == api.OpRunning {
 		a.do(t, "GET", loc, "", &op)
 	}
-	if op.Status != httpx.OpSucceeded {
+	if op.Status != api.OpSucceeded {
 		t.Errorf("operation = %+v", op)
 	}
 
@@ -214,14 +214,14 @@ func TestHandlerRejects(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var p httpx.Problem
+			var p api.Problem
 			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 				t.Fatal(err)
 			}
 			if resp.StatusCode != tt.status || p.Status != tt.status {
 				t.Errorf("status = %d (problem %d), want %d: %+v", resp.StatusCode, p.Status, tt.status, p)
 			}
-			if ct := resp.Header.Get("Content-Type"); ct != httpx.ContentTypeProblem {
+			if ct := resp.Header.Get("Content-Type"); ct != api.ContentTypeProblem {
 				t.Errorf("Content-Type = %q, want problem+json", ct)
 			}
 			if text := p.Detail + " " + problemFields(p); !strings.Contains(text, tt.detail) {
@@ -237,7 +237,7 @@ func TestHandlerRejects(t *testing.T) {
 	}
 }
 
-func problemFields(p httpx.Problem) string {
+func problemFields(p api.Problem) string {
 	var s []string
 	for _, f := range p.Errors {
 		s = append(s, f.Field)
@@ -255,7 +255,7 @@ func mustGraph(t *testing.T, a *apiFixture, id string) *memgraph.Graph {
 }
 
 func TestHandlerAuthorizer(t *testing.T) {
-	a := newAPI(t, nil, WithAuthorizer(httpx.BearerToken("secret")))
+	a := newAPI(t, nil, WithAuthorizer(api.BearerToken("secret")))
 	a.graph("g1", "alice")
 	if resp := a.do(t, "POST", "/checkpoints", `{"graph_ids": ["g1"]}`, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("create without a token = %d, want 401", resp.StatusCode)

@@ -19,10 +19,16 @@ import (
 	"github.com/graphvault/graphvault/store/meta"
 )
 
+const meterName = "github.com/graphvault/graphvault/recovery"
+
 // More sentinel errors. Test them with errors.Is.
 var (
 	// ErrNotFound: the checkpoint, graph or snapshot is unknown.
 	ErrNotFound = errors.New("recovery: not found")
+	// ErrInvalid: an argument or option was rejected.
+	ErrInvalid = errors.New("recovery: invalid argument")
+	// ErrBusy: the operation conflicts with one in progress.
+	ErrBusy = errors.New("recovery: busy")
 	// ErrCorrupt: data a checkpoint or a plan needs is missing or damaged. The error
 	// names the object when one is at fault.
 	ErrCorrupt = errors.New("recovery: corrupt")

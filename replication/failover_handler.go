@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 )
 
 // FailoverRequest is the body of POST /failover.
@@ -23,17 +23,17 @@ func (h *handler) failoverRoutes(mux *http.ServeMux) {
 }
 
 func (h *handler) failover(w http.ResponseWriter, r *http.Request) {
-	wait, err := httpx.QueryBool(r, "wait")
+	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	var req FailoverRequest
-	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
-	if err := httpx.CheckID("graph_id", req.GraphID, backup.ValidGraphID); err != nil {
+	if err := api.CheckID("graph_id", req.GraphID, backup.ValidGraphID); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -56,13 +56,13 @@ func (h *handler) failover(w http.ResponseWriter, r *http.Request) {
 			fail(w, r, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, res)
+		api.WriteJSON(w, http.StatusOK, res)
 		return
 	}
-	op, err := h.cfg.ops.Start("failover", run)
+	op, err := h.cfg.ops.Start(r.Context(), "failover", run)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	httpx.Accepted(w, r, op)
+	api.Accepted(w, r, op)
 }

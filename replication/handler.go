@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -17,15 +17,15 @@ import (
 type HandlerOption func(*handlerConfig)
 
 type handlerConfig struct {
-	auth    httpx.Authorizer
+	auth    api.Authorizer
 	maxBody int64
 	logger  *slog.Logger
-	ops     *httpx.Operations
+	ops     *api.Operations
 }
 
 // WithAuthorizer makes every request pass auth before any other work; see
-// httpx.BearerToken for the usual token check on mutating methods.
-func WithAuthorizer(auth httpx.Authorizer) HandlerOption {
+// api.BearerToken for the usual token check on mutating methods.
+func WithAuthorizer(auth api.Authorizer) HandlerOption {
 	return func(c *handlerConfig) { c.auth = auth }
 }
 
@@ -41,7 +41,7 @@ func WithHandlerLogger(l *slog.Logger) HandlerOption {
 
 // WithOperations runs replications started without ?wait=true in ops, so that
 // several handlers share one registry and the host can Close it on shutdown.
-func WithOperations(ops *httpx.Operations) HandlerOption {
+func WithOperations(ops *api.Operations) HandlerOption {
 	return func(c *handlerConfig) { c.ops = ops }
 }
 
@@ -76,18 +76,18 @@ func NewHandler(svc *Service, opts ...HandlerOption) http.Handler {
 	if svc == nil {
 		panic("replication: NewHandler needs a service")
 	}
-	c := handlerConfig{maxBody: httpx.DefaultMaxBodyBytes}
+	c := handlerConfig{maxBody: api.DefaultMaxBodyBytes}
 	for _, o := range opts {
 		o(&c)
 	}
 	if c.maxBody <= 0 {
-		c.maxBody = httpx.DefaultMaxBodyBytes
+		c.maxBody = api.DefaultMaxBodyBytes
 	}
 	if c.logger == nil {
 		c.logger = svc.log
 	}
 	if c.ops == nil {
-		c.ops = httpx.NewOperations(httpx.WithOperationsLogger(c.logger))
+		c.ops = api.NewOperations(api.WithOperationsLogger(c.logger))
 	}
 	mapErrors()
 	h := &handler{svc: svc, cfg: c}
@@ -103,37 +103,37 @@ func NewHandler(svc *Service, opts ...HandlerOption) http.Handler {
 	mux.HandleFunc("GET /events", h.events)
 	mux.Handle("GET /operations/{id}", c.ops)
 	h.failoverRoutes(mux) // POST /failover, failover_handler.go
-	h.routes = httpx.Authorize(c.auth, httpx.Routes(mux))
+	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
 	return h
 }
 
 // mapErrors registers the status of this package's errors and of the store and
 // blob errors that reach the handlers through it.
 func mapErrors() {
-	httpx.Map(ErrInvalid, http.StatusBadRequest)
-	httpx.Map(ErrNotFound, http.StatusNotFound)
-	httpx.Map(ErrConflict, http.StatusConflict)
-	httpx.Map(ErrUnreachable, http.StatusUnprocessableEntity)
-	httpx.Map(ErrCorrupt, http.StatusUnprocessableEntity)
-	httpx.Map(ErrClosed, http.StatusServiceUnavailable)
-	httpx.Map(meta.ErrNotFound, http.StatusNotFound)
-	httpx.Map(meta.ErrInvalid, http.StatusBadRequest)
-	httpx.Map(meta.ErrConflict, http.StatusConflict)
-	httpx.Map(meta.ErrClosed, http.StatusServiceUnavailable)
-	httpx.Map(blob.ErrNotFound, http.StatusNotFound)
-	httpx.Map(blob.ErrInvalidKey, http.StatusBadRequest)
-	httpx.Map(blob.ErrExists, http.StatusConflict)
-	httpx.Map(blob.ErrClosed, http.StatusServiceUnavailable)
+	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{ErrConflict, http.StatusConflict}
+	_ = api.ErrorStatus{ErrUnreachable, http.StatusUnprocessableEntity}
+	_ = api.ErrorStatus{ErrCorrupt, http.StatusUnprocessableEntity}
+	_ = api.ErrorStatus{ErrClosed, http.StatusServiceUnavailable}
+	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
+	_ = api.ErrorStatus{meta.ErrConflict, http.StatusConflict}
+	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
+	_ = api.ErrorStatus{blob.ErrNotFound, http.StatusNotFound}
+	_ = api.ErrorStatus{blob.ErrInvalidKey, http.StatusBadRequest}
+	_ = api.ErrorStatus{blob.ErrExists, http.StatusConflict}
+	_ = api.ErrorStatus{blob.ErrClosed, http.StatusServiceUnavailable}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(httpx.WithLogger(r.Context(), h.cfg.logger))
+	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
 	h.routes.ServeHTTP(w, r)
 }
 
-func fail(w http.ResponseWriter, r *http.Request, err error) { httpx.WriteError(w, r, err) }
+func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
-func targetID(r *http.Request) (string, error) { return httpx.PathID(r, "id", meta.ValidID) }
+func targetID(r *http.Request) (string, error) { return api.PathID(r, "id", meta.ValidID) }
 
 // TargetRequest is the body of POST /targets and PATCH /targets/{id}. Config values
 // may be given flat (path, endpoint, ...) or in config; the secret is secret_key
@@ -185,7 +185,7 @@ func (q *TargetRequest) config() (map[string]string, *string, error) {
 			continue
 		}
 		if old, ok := cfg[f.key]; ok && old != *f.v {
-			return nil, nil, httpx.FieldErrorf(f.key, "differs from config.%s", f.key)
+			return nil, nil, api.FieldErrorf(f.key, "differs from config.%s", f.key)
 		}
 		cfg[f.key] = *f.v
 	}
@@ -198,7 +198,7 @@ func (q *TargetRequest) config() (map[string]string, *string, error) {
 			continue
 		}
 		if secret != nil && *secret != *s.v {
-			return nil, nil, httpx.FieldErrorf(s.field, "gives a second, different secret")
+			return nil, nil, api.FieldErrorf(s.field, "gives a second, different secret")
 		}
 		secret = s.v
 	}
@@ -212,18 +212,18 @@ func (h *handler) listTargets(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(ts, ""))
+	api.WriteJSON(w, http.StatusOK, api.NewPage(ts, ""))
 }
 
 // POST /targets → 201 meta.Target.
 func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) {
-	verify, err := httpx.QueryBool(r, "verify")
+	verify, err := api.QueryBool(r, "verify")
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	var req TargetRequest
-	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -234,7 +234,7 @@ func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := TargetSpec{Config: cfg, Verify: verify || req.Verify}
 	if req.Name == nil {
-		fail(w, r, httpx.FieldErrorf("name", "is required"))
+		fail(w, r, api.FieldErrorf("name", "is required"))
 		return
 	}
 	spec.Name = *req.Name
@@ -244,7 +244,7 @@ func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) {
 	case cfg["base_url"] != "":
 		spec.Kind = KindHTTP
 	default:
-		fail(w, r, httpx.FieldErrorf("kind", "is required: file, s3 or http"))
+		fail(w, r, api.FieldErrorf("kind", "is required: file, s3 or http"))
 		return
 	}
 	if secret != nil {
@@ -262,18 +262,18 @@ func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	w.Header().Set("Location", httpx.Location(r, "/targets/"+t.ID))
-	httpx.WriteJSON(w, http.StatusCreated, t)
+	w.Header().Set("Location", api.Location(r, "/targets/"+t.ID))
+	api.WriteJSON(w, http.StatusCreated, t)
 }
 
 // secretFits refuses a secret field of another kind, so that a token is never
 // taken for an S3 key or the other way round.
 func secretFits(kind string, q *TargetRequest) error {
 	if kind != KindS3 && q.SecretKey != nil {
-		return httpx.FieldErrorf("secret_key", "is for s3 targets only")
+		return api.FieldErrorf("secret_key", "is for s3 targets only")
 	}
 	if kind != KindHTTP && (q.Token != nil || q.APIKey != nil) {
-		return httpx.FieldErrorf("token", "is for http targets only")
+		return api.FieldErrorf("token", "is for http targets only")
 	}
 	return nil
 }
@@ -290,7 +290,7 @@ func (h *handler) getTarget(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, t)
+	api.WriteJSON(w, http.StatusOK, t)
 }
 
 // PATCH /targets/{id} → 200 meta.Target.
@@ -300,13 +300,13 @@ func (h *handler) updateTarget(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	verify, err := httpx.QueryBool(r, "verify")
+	verify, err := api.QueryBool(r, "verify")
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	var req TargetRequest
-	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -321,7 +321,7 @@ func (h *handler) updateTarget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Kind != nil && *req.Kind != cur.Kind {
-		fail(w, r, httpx.FieldErrorf("kind", "cannot change; remove the target and register a new one"))
+		fail(w, r, api.FieldErrorf("kind", "cannot change; remove the target and register a new one"))
 		return
 	}
 	if err := secretFits(cur.Kind, &req); err != nil {
@@ -333,7 +333,7 @@ func (h *handler) updateTarget(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, t)
+	api.WriteJSON(w, http.StatusOK, t)
 }
 
 // DELETE /targets/{id} → 204.
@@ -362,7 +362,7 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, res)
+	api.WriteJSON(w, http.StatusOK, res)
 }
 
 // ReplicateRequest is the body of POST /replicate.
@@ -374,22 +374,22 @@ type ReplicateRequest struct {
 
 // POST /replicate → 202 operation, or with ?wait=true 200 Page[Result].
 func (h *handler) replicate(w http.ResponseWriter, r *http.Request) {
-	wait, err := httpx.QueryBool(r, "wait")
+	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	var req ReplicateRequest
-	if err := httpx.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
 		fail(w, r, err)
 		return
 	}
-	if err := httpx.CheckID("snapshot_id", req.SnapshotID, meta.ValidID); err != nil {
+	if err := api.CheckID("snapshot_id", req.SnapshotID, meta.ValidID); err != nil {
 		fail(w, r, err)
 		return
 	}
 	if req.TargetID != "" {
-		if err := httpx.CheckID("target_id", req.TargetID, meta.ValidID); err != nil {
+		if err := api.CheckID("target_id", req.TargetID, meta.ValidID); err != nil {
 			fail(w, r, err)
 			return
 		}
@@ -407,12 +407,12 @@ func (h *handler) replicate(w http.ResponseWriter, r *http.Request) {
 		res, err := h.svc.Replicate(ctx, req.SnapshotID, opts)
 		if err != nil && res != nil {
 			// Some targets failed: the request was fine, the places were not.
-			return nil, &httpx.Error{Status: http.StatusBadGateway, Detail: err.Error(), Err: err}
+			return nil, &api.Error{Status: http.StatusBadGateway, Detail: err.Error(), Err: err}
 		}
 		if err != nil {
 			return nil, err
 		}
-		return httpx.NewPage(res, ""), nil
+		return api.NewPage(res, ""), nil
 	}
 	if wait {
 		res, err := run(r.Context(), nil)
@@ -420,15 +420,15 @@ func (h *handler) replicate(w http.ResponseWriter, r *http.Request) {
 			fail(w, r, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, res)
+		api.WriteJSON(w, http.StatusOK, res)
 		return
 	}
-	op, err := h.cfg.ops.Start("replicate", run)
+	op, err := h.cfg.ops.Start(r.Context(), "replicate", run)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	httpx.Accepted(w, r, op)
+	api.Accepted(w, r, op)
 }
 
 // GET /status → 200 Page[Status].
@@ -438,7 +438,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(st, ""))
+	api.WriteJSON(w, http.StatusOK, api.NewPage(st, ""))
 }
 
 var (
@@ -448,7 +448,7 @@ var (
 
 // GET /events → 200 Page[meta.ReplicationEvent], newest first.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	p, err := httpx.ParsePage(r)
+	p, err := api.ParsePage(r)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -458,13 +458,13 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		Status: q.Get("status"), Cursor: p.Cursor, Limit: p.Limit}
 	switch {
 	case f.TargetID != "" && !meta.ValidID(f.TargetID):
-		err = httpx.CheckID("target_id", f.TargetID, meta.ValidID)
+		err = api.CheckID("target_id", f.TargetID, meta.ValidID)
 	case f.GraphID != "" && !backup.ValidGraphID(f.GraphID):
-		err = httpx.CheckID("graph_id", f.GraphID, backup.ValidGraphID)
+		err = api.CheckID("graph_id", f.GraphID, backup.ValidGraphID)
 	case f.Kind != "" && !slices.Contains(eventKinds, f.Kind):
-		err = httpx.FieldErrorf("kind", "must be one of %v", eventKinds)
+		err = api.FieldErrorf("kind", "must be one of %v", eventKinds)
 	case f.Status != "" && !slices.Contains(eventStatuses, f.Status):
-		err = httpx.FieldErrorf("status", "must be one of %v", eventStatuses)
+		err = api.FieldErrorf("status", "must be one of %v", eventStatuses)
 	}
 	if err != nil {
 		fail(w, r, err)
@@ -473,10 +473,10 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	evs, next, err := h.svc.store.ListReplicationEvents(r.Context(), f)
 	if err != nil {
 		if errors.Is(err, meta.ErrInvalid) { // a cursor the store does not accept
-			err = httpx.FieldErrorf("cursor", "must be a next_cursor value from a previous page")
+			err = api.FieldErrorf("cursor", "must be a next_cursor value from a previous page")
 		}
 		fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(evs, next))
+	api.WriteJSON(w, http.StatusOK, api.NewPage(evs, next))
 }

@@ -11,8 +11,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -132,7 +132,7 @@ func TestHandler(t *testing.T) {
 			if !strings.Contains(body, tt.contains) {
 				t.Errorf("body %s does not contain %q", body, tt.contains)
 			}
-			if code >= 400 && hdr.Get("Content-Type") != httpx.ContentTypeProblem {
+			if code >= 400 && hdr.Get("Content-Type") != api.ContentTypeProblem {
 				t.Errorf("error answered as %q, want problem+json", hdr.Get("Content-Type"))
 			}
 		})
@@ -141,7 +141,7 @@ func TestHandler(t *testing.T) {
 
 func TestHandlerAuthorizer(t *testing.T) {
 	h := newHarness(t, harnessOpts{nodes: 10, edges: 10})
-	a := newAPI(t, h, WithAuthorizer(httpx.BearerToken("admin")))
+	a := newAPI(t, h, WithAuthorizer(api.BearerToken("admin")))
 	if code, body, _ := a.do("POST", "/targets", `{"name":"x","kind":"file","path":"/a"}`); code != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated POST: got %d %s, want 401", code, body)
 	}

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -80,7 +80,7 @@ func statusError(resp *http.Response) error {
 	detail := ""
 	if resp.Request == nil || resp.Request.Method != http.MethodHead {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096)) // best effort: the status says enough
-		var p httpx.Problem
+		var p api.Problem
 		if json.Unmarshal(b, &p) == nil && p.Detail != "" {
 			detail = ": " + p.Detail
 		}
@@ -195,7 +195,7 @@ func (d *httpDriver) List(ctx context.Context, prefix string) iter.Seq2[blob.Att
 	}
 }
 
-func (d *httpDriver) listPage(ctx context.Context, u string) (*httpx.Page[ObjectInfo], error) {
+func (d *httpDriver) listPage(ctx context.Context, u string) (*api.Page[ObjectInfo], error) {
 	resp, err := d.do(ctx, http.MethodGet, u, nil, nil)
 	if err != nil {
 		return nil, err
@@ -204,7 +204,7 @@ func (d *httpDriver) listPage(ctx context.Context, u string) (*httpx.Page[Object
 	if resp.StatusCode != http.StatusOK {
 		return nil, statusError(resp)
 	}
-	var p httpx.Page[ObjectInfo]
+	var p api.Page[ObjectInfo]
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&p); err != nil {
 		return nil, fmt.Errorf("http target: list: %w", err)
 	}

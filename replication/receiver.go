@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/store/blob"
 )
 
@@ -101,12 +101,12 @@ func NewReceiver(bucket *blob.Bucket, token string, opts ...ReceiverOption) http
 	mux.HandleFunc("PUT /objects/{key...}", rc.put)
 	mux.HandleFunc("GET /objects/{key...}", rc.get) // HEAD too
 	mux.HandleFunc("GET /objects", rc.list)
-	rc.routes = httpx.Authorize(rc.authorize, httpx.Routes(mux))
+	rc.routes = api.Authorize(func(r *http.Request, _ api.Scope) error { return rc.authorize(r) }, nil, api.Routes(mux))
 	return rc
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(httpx.WithLogger(r.Context(), rc.cfg.logger))
+	r = r.WithContext(api.WithLogger(r.Context(), rc.cfg.logger))
 	rc.routes.ServeHTTP(w, r)
 }
 
@@ -114,7 +114,7 @@ func (rc *receiver) authorize(r *http.Request) error {
 	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || len(rc.token) == 0 ||
 		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), rc.token) != 1 {
-		return httpx.ErrUnauthorized
+		return api.ErrUnauthorized
 	}
 	return nil
 }
@@ -122,7 +122,7 @@ func (rc *receiver) authorize(r *http.Request) error {
 func objectKey(r *http.Request) (string, error) {
 	key := r.PathValue("key")
 	if err := blob.ValidateKey(key); err != nil {
-		return "", httpx.FieldErrorf("key", "is not a valid object key: %v", err)
+		return "", api.FieldErrorf("key", "is not a valid object key: %v", err)
 	}
 	return key, nil
 }
@@ -130,7 +130,7 @@ func objectKey(r *http.Request) (string, error) {
 func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 	key, err := objectKey(r)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		api.WriteError(w, r, err)
 		return
 	}
 	limit := rc.cfg.maxObject
@@ -145,20 +145,20 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 	case isJournalObjectKey(key):
 		kind = "journal"
 	default:
-		httpx.WriteError(w, r, httpx.FieldErrorf("key", "is not a snapshot object key (data/, index/, keys/ or manifests/)"))
+		api.WriteError(w, r, api.FieldErrorf("key", "is not a snapshot object key (data/, index/, keys/ or manifests/)"))
 		return
 	}
 	if r.ContentLength > limit {
-		httpx.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
+		api.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			httpx.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
+			api.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
 			return
 		}
-		httpx.WriteError(w, r, &httpx.Error{Status: http.StatusBadRequest, Detail: "reading the body failed", Err: err})
+		api.WriteError(w, r, &api.Error{Status: http.StatusBadRequest, Detail: "reading the body failed", Err: err})
 		return
 	}
 	ifAbsent := r.Header.Get("If-None-Match") == "*"
@@ -168,22 +168,22 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 		m := contentKeyPattern.FindStringSubmatch(key)
 		sum := sha256.Sum256(body)
 		if h := hex.EncodeToString(sum[:]); h != m[2] || m[1] != h[:2] {
-			httpx.WriteProblem(w, r, http.StatusUnprocessableEntity, "the body's SHA-256 does not match the key")
+			api.WriteProblem(w, r, http.StatusUnprocessableEntity, "the body's SHA-256 does not match the key")
 			return
 		}
 	case "journal":
 		if err := checkJournalObject(key, body); err != nil {
-			httpx.WriteProblem(w, r, http.StatusUnprocessableEntity, err.Error())
+			api.WriteProblem(w, r, http.StatusUnprocessableEntity, err.Error())
 			return
 		}
 	case "key":
 		if !json.Valid(body) || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-			httpx.WriteProblem(w, r, http.StatusUnprocessableEntity, "a data key object must be a JSON object")
+			api.WriteProblem(w, r, http.StatusUnprocessableEntity, "a data key object must be a JSON object")
 			return
 		}
 	case "manifest":
 		if err := rc.putManifest(ctx, key, body); err != nil {
-			httpx.WriteError(w, r, err)
+			api.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -192,14 +192,14 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 	if ifAbsent {
 		err = rc.bucket.PutIfAbsent(ctx, key, body)
 		if errors.Is(err, blob.ErrExists) {
-			httpx.WriteProblem(w, r, http.StatusPreconditionFailed, "the object exists")
+			api.WriteProblem(w, r, http.StatusPreconditionFailed, "the object exists")
 			return
 		}
 	} else {
 		err = rc.bucket.Put(ctx, key, body)
 	}
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		api.WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -210,11 +210,11 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 func (rc *receiver) putManifest(ctx context.Context, key string, body []byte) error {
 	m, err := DecodeManifest(body)
 	if err != nil {
-		return httpx.Errorf(http.StatusUnprocessableEntity, "%v", err)
+		return api.Errorf(http.StatusUnprocessableEntity, "%v", err)
 	}
 	km := manifestKeyPattern.FindStringSubmatch(key)
 	if m.GraphID != km[1] || m.ID != km[2] {
-		return httpx.Errorf(http.StatusUnprocessableEntity, "the manifest is of snapshot %s/%s, not of its key", m.GraphID, m.ID)
+		return api.Errorf(http.StatusUnprocessableEntity, "the manifest is of snapshot %s/%s, not of its key", m.GraphID, m.ID)
 	}
 	for range 3 {
 		err := rc.bucket.PutIfAbsent(ctx, key, body)
@@ -232,31 +232,31 @@ func (rc *receiver) putManifest(ctx context.Context, key string, body []byte) er
 			return nil
 		}
 		if _, err := DecodeManifest(old); err == nil {
-			return httpx.Errorf(http.StatusConflict, "a different manifest of snapshot %s is stored", m.ID)
+			return api.Errorf(http.StatusConflict, "a different manifest of snapshot %s is stored", m.ID)
 		}
 		return rc.bucket.Put(ctx, key, body) // the stored one is damaged
 	}
-	return httpx.Errorf(http.StatusConflict, "the manifest of snapshot %s keeps changing", m.ID)
+	return api.Errorf(http.StatusConflict, "the manifest of snapshot %s keeps changing", m.ID)
 }
 
 func (rc *receiver) get(w http.ResponseWriter, r *http.Request) {
 	key, err := objectKey(r)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		api.WriteError(w, r, err)
 		return
 	}
 	// Only what a receiver accepts is served: a key outside the layout names
 	// nothing replicated, and may be one the bucket's file system cannot even hold
 	// (a segment longer than a file name), which would answer 500.
 	if !inLayout(key) {
-		httpx.WriteError(w, r, httpx.FieldErrorf("key", "is not a snapshot or journal object key"))
+		api.WriteError(w, r, api.FieldErrorf("key", "is not a snapshot or journal object key"))
 		return
 	}
 	h := w.Header()
 	if r.Method == http.MethodHead {
 		a, err := rc.bucket.Stat(r.Context(), key)
 		if err != nil {
-			w.WriteHeader(httpx.StatusOf(err))
+			w.WriteHeader(api.StatusOf(r.Context(), err))
 			return
 		}
 		h.Set("Content-Type", "application/octet-stream")
@@ -267,7 +267,7 @@ func (rc *receiver) get(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := rc.bucket.Get(r.Context(), key)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		api.WriteError(w, r, err)
 		return
 	}
 	h.Set("Content-Type", "application/octet-stream")
@@ -294,12 +294,12 @@ func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	prefix := q.Get("prefix")
 	if err := blob.ValidatePrefix(prefix); err != nil {
-		httpx.WriteError(w, r, httpx.FieldErrorf("prefix", "is not a valid prefix: %v", err))
+		api.WriteError(w, r, api.FieldErrorf("prefix", "is not a valid prefix: %v", err))
 		return
 	}
-	p, err := httpx.ParsePage(r)
+	p, err := api.ParsePage(r)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		api.WriteError(w, r, err)
 		return
 	}
 	p.Limit = min(p.Limit, listPageMax)
@@ -307,7 +307,7 @@ func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
 	if p.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
 		if err != nil || blob.ValidateKey(string(b)) != nil {
-			httpx.WriteError(w, r, httpx.FieldErrorf("cursor", "must be a next_cursor value from a previous page"))
+			api.WriteError(w, r, api.FieldErrorf("cursor", "must be a next_cursor value from a previous page"))
 			return
 		}
 		after = string(b)
@@ -316,7 +316,7 @@ func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
 	next := ""
 	for a, err := range rc.bucket.List(r.Context(), prefix) {
 		if err != nil {
-			httpx.WriteError(w, r, err)
+			api.WriteError(w, r, err)
 			return
 		}
 		if after != "" && a.Key <= after {
@@ -328,7 +328,7 @@ func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, ObjectInfo{Key: a.Key, Size: a.Size, ModTime: a.ModTime.UTC()})
 	}
-	httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(items, next))
+	api.WriteJSON(w, http.StatusOK, api.NewPage(items, next))
 }
 
 // DecodeManifest decodes a stored manifest strictly and checks its root hash (see

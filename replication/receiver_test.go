@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -110,7 +110,7 @@ func TestReceiver(t *testing.T) {
 			if s.wantBody != "" && body != s.wantBody {
 				t.Errorf("got body %q, want %q", body, s.wantBody)
 			}
-			if s.want >= 400 && s.method != "HEAD" && resp.Header.Get("Content-Type") != httpx.ContentTypeProblem {
+			if s.want >= 400 && s.method != "HEAD" && resp.Header.Get("Content-Type") != api.ContentTypeProblem {
 				t.Errorf("error answered as %q, want problem+json", resp.Header.Get("Content-Type"))
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/graphvault/graphvault/recovery/health"
 	"io"
 	"log/slog"
 	"net"
@@ -14,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/monitoring/dashboard"
 	"github.com/graphvault/graphvault/recovery"
@@ -42,9 +43,9 @@ type app struct {
 	engine    *backup.Engine
 	catalog   *graph.Registry
 	memGraphs []string // graphs held in memory, restored from snapshots at start
-	ops       *httpx.Operations
+	ops       *api.Operations
 	sched     *backup.Scheduler
-	health    *recovery.Health
+	health    *health.Runner
 	recovery  *recovery.Service
 	collector *monitoring.Collector
 	repl      *replication.Service
@@ -92,7 +93,7 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 
-	a.ops = httpx.NewOperations()
+	a.ops = api.NewOperations()
 	a.sched = backup.NewScheduler(a.engine, a.catalog)
 	ids, _ := a.catalog.GraphIDs(ctx)
 	if o.every > 0 {
@@ -105,18 +106,18 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 	if a.recovery, err = recovery.New(a.engine, a.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
 		return nil, err
 	}
-	checks := []recovery.Checker{
-		recovery.NewStoreCheck(a.store),
-		recovery.NewBucketCheck("snapshots", a.bucket),
-		recovery.NewSnapshotFreshnessCheck(a.engine, a.catalog, freshness(o.every)),
-		recovery.NewJournalCheck(a.store, a.catalog),
+	checks := []health.Checker{
+		health.NewStoreCheck(a.store),
+		health.NewBucketCheck("snapshots", a.bucket),
+		health.NewSnapshotFreshnessCheck(a.engine, a.catalog, freshness(o.every)),
+		health.NewJournalCheck(a.store, a.catalog),
 	}
 	if o.every > 0 {
-		checks = append(checks, recovery.NewSchedulerCheck(a.sched, recovery.SchedulePolicy{}))
+		checks = append(checks, health.NewSchedulerCheck(a.sched, health.SchedulePolicy{}))
 	}
 	checks = append(checks, recovery.NewCheckpointCheck(a.recovery))
-	if a.health, err = recovery.NewHealth(a.store, checks, recovery.WithHealthMeterProvider(mp),
-		recovery.WithHealthLogger(log), recovery.WithHealthInterval(time.Minute)); err != nil {
+	if a.health, err = health.New(a.store, checks, health.WithMeterProvider(mp),
+		health.WithLogger(log), health.WithInterval(time.Minute)); err != nil {
 		return nil, err
 	}
 	if a.collector, err = monitoring.NewCollector(a.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log)); err != nil {
@@ -135,11 +136,11 @@ func newApp(ctx context.Context, o options, log *slog.Logger) (_ *app, err error
 }
 
 // freshness says how old a graph's newest snapshot may be: two periods warn, four fail.
-func freshness(every time.Duration) recovery.FreshnessPolicy {
+func freshness(every time.Duration) health.FreshnessPolicy {
 	if every <= 0 {
-		return recovery.FreshnessPolicy{}
+		return health.FreshnessPolicy{}
 	}
-	return recovery.FreshnessPolicy{WarnAfter: 2 * every, FailAfter: 4 * every}
+	return health.FreshnessPolicy{WarnAfter: 2 * every, FailAfter: 4 * every}
 }
 
 var unsafeID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -222,9 +223,9 @@ func contains(s []string, v string) bool {
 
 // routes mounts every handler under /api.
 func (a *app) routes() http.Handler {
-	var auth httpx.Authorizer
+	var auth api.Authorizer
 	if a.opts.token != "" {
-		auth = httpx.BearerToken(a.opts.token)
+		auth = api.BearerToken(api.Tokens{Write: a.opts.token})
 	}
 	mux := http.NewServeMux()
 	backupH := backup.NewHandler(a.engine, a.catalog, backup.WithOperations(a.ops),

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/api"
 )
 
 // mutationLimiter bounds how many mutating calls (POST, PUT, PATCH, DELETE) each
@@ -65,14 +65,14 @@ func (m *mutationLimiter) allow(addr string) (bool, time.Duration) {
 
 func (m *mutationLimiter) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if httpx.Mutating(r.Method) {
+		if api.Mutating(r.Method) {
 			host, _, err := net.SplitHostPort(r.RemoteAddr)
 			if err != nil {
 				host = r.RemoteAddr
 			}
 			if ok, wait := m.allow(host); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				httpx.WriteProblem(w, r, http.StatusTooManyRequests, "too many changes from this address; retry later")
+				api.WriteProblem(w, r, http.StatusTooManyRequests, "too many changes from this address; retry later")
 				return
 			}
 		}

@@ -24,7 +24,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -218,7 +218,7 @@ func (s *secServer) seed() {
 	s.s3Target = tg.ID
 	// Another server that refuses everything, as one with a different token would.
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, r, httpx.ErrUnauthorized)
+		api.WriteError(w, r, api.ErrUnauthorized)
 	}))
 	t.Cleanup(peer.Close)
 	json.Unmarshal(s.must("POST", repl+"/targets", map[string]any{"name": "sec-peer", "enabled": false,
@@ -496,7 +496,7 @@ func (s *secServer) walkAuth() {
 	walked := 0
 	for _, o := range s.operations() {
 		secured := o.op.Security != nil && len(*o.op.Security) > 0
-		mutating := httpx.Mutating(o.method)
+		mutating := api.Mutating(o.method)
 		if mutating && !secured {
 			t.Errorf("%s %s changes things but the document does not guard it with the token", o.method, o.path)
 		}

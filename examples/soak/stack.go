@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/graphvault/graphvault/recovery/health"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/recovery"
 	"github.com/graphvault/graphvault/replication"
@@ -46,10 +47,10 @@ type stack struct {
 	engine    *backup.Engine
 	catalog   *graph.Registry
 	primary   *memgraph.Graph
-	ops       *httpx.Operations
+	ops       *api.Operations
 	sched     *backup.Scheduler
 	recovery  *recovery.Service
-	health    *recovery.Health
+	health    *health.Runner
 	collector *monitoring.Collector
 	repl      *replication.Service
 	targetDir string
@@ -97,7 +98,7 @@ func newStack(ctx context.Context, c config, dir string, log *slog.Logger) (_ *s
 	}
 	s.catalog.Register(graphID, s.primary)
 
-	s.ops = httpx.NewOperations()
+	s.ops = api.NewOperations()
 	s.sched = backup.NewScheduler(s.engine, s.catalog, backup.WithTick(min(time.Second, c.every/2)))
 	if err := s.sched.Add(backup.Job{GraphID: graphID, Every: c.every}); err != nil {
 		return nil, err
@@ -105,16 +106,16 @@ func newStack(ctx context.Context, c config, dir string, log *slog.Logger) (_ *s
 	if s.recovery, err = recovery.New(s.engine, s.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
 		return nil, err
 	}
-	checks := []recovery.Checker{
-		recovery.NewStoreCheck(s.store),
-		recovery.NewBucketCheck("snapshots", s.bucket),
-		recovery.NewSnapshotFreshnessCheck(s.engine, s.catalog, recovery.FreshnessPolicy{WarnAfter: 4 * c.every, FailAfter: 8 * c.every}),
-		recovery.NewJournalCheck(s.store, s.catalog),
-		recovery.NewSchedulerCheck(s.sched, recovery.SchedulePolicy{}),
+	checks := []health.Checker{
+		health.NewStoreCheck(s.store),
+		health.NewBucketCheck("snapshots", s.bucket),
+		health.NewSnapshotFreshnessCheck(s.engine, s.catalog, health.FreshnessPolicy{WarnAfter: 4 * c.every, FailAfter: 8 * c.every}),
+		health.NewJournalCheck(s.store, s.catalog),
+		health.NewSchedulerCheck(s.sched, health.SchedulePolicy{}),
 		recovery.NewCheckpointCheck(s.recovery),
 	}
-	if s.health, err = recovery.NewHealth(s.store, checks, recovery.WithHealthMeterProvider(mp),
-		recovery.WithHealthLogger(log), recovery.WithHealthInterval(10*time.Second)); err != nil {
+	if s.health, err = health.New(s.store, checks, health.WithMeterProvider(mp),
+		health.WithLogger(log), health.WithInterval(10*time.Second)); err != nil {
 		return nil, err
 	}
 	if s.collector, err = monitoring.NewCollector(s.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log),
@@ -137,7 +138,7 @@ func newStack(ctx context.Context, c config, dir string, log *slog.Logger) (_ *s
 // routes mounts the handlers under /api as examples/server does, without its
 // limit on mutating calls.
 func (s *stack) routes() http.Handler {
-	auth := httpx.BearerToken(token)
+	auth := api.BearerToken(api.Tokens{Write: token})
 	mux := http.NewServeMux()
 	mux.Handle("/api/backup/backup/", http.StripPrefix("/api/backup/backup",
 		backup.NewHandler(s.engine, s.catalog, backup.WithOperations(s.ops), backup.WithAuthorizer(auth), backup.WithHandlerLogger(s.log))))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/graphvault/graphvault/recovery/health"
 	"image/png"
 	"log/slog"
 	"net/http"
@@ -20,8 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/internal/httpx"
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/monitoring/dashboard"
 	"github.com/graphvault/graphvault/recovery"
@@ -49,7 +50,7 @@ type monitored struct {
 	st     *meta.Store
 	prom   *monitoring.Prometheus
 	col    *monitoring.Collector
-	health *recovery.Health
+	health *health.Runner
 	opts   []monitoring.HandlerOption
 }
 
@@ -149,16 +150,16 @@ func seed(t *testing.T) *monitored {
 
 	// Health: the store and bucket pass; every snapshot is older than the policy
 	// allows, so freshness warns.
-	checks := []recovery.Checker{
-		recovery.NewStoreCheck(m.st),
-		recovery.NewBucketCheck("snapshots", bucket),
-		recovery.NewSnapshotFreshnessCheck(engine, graphs, recovery.FreshnessPolicy{WarnAfter: time.Millisecond, FailAfter: -1}),
+	checks := []health.Checker{
+		health.NewStoreCheck(m.st),
+		health.NewBucketCheck("snapshots", bucket),
+		health.NewSnapshotFreshnessCheck(engine, graphs, health.FreshnessPolicy{WarnAfter: time.Millisecond, FailAfter: -1}),
 	}
-	if m.health, err = recovery.NewHealth(m.st, checks, recovery.WithHealthLogger(quiet),
-		recovery.WithHealthMeterProvider(m.prom.MeterProvider)); err != nil {
+	if m.health, err = health.New(m.st, checks, health.WithLogger(quiet),
+		health.WithMeterProvider(m.prom.MeterProvider)); err != nil {
 		t.Fatal(err)
 	}
-	if rep := m.health.Run(ctx); rep.Status != recovery.Warn {
+	if rep := m.health.Run(ctx); rep.Status != health.Warn {
 		t.Fatalf("seeded health: got %s (%v), want warn", rep.Status, rep.Reasons)
 	}
 	m.opts = append(m.opts, monitoring.WithHealth(m.health), monitoring.WithHealthMaxAge(time.Hour))
@@ -356,7 +357,7 @@ func TestBrowserEndpointError(t *testing.T) {
 	url := m.serve(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/stats/backups" {
-				httpx.WriteProblem(w, r, http.StatusInternalServerError, "the snapshot table is locked")
+				api.WriteProblem(w, r, http.StatusInternalServerError, "the snapshot table is locked")
 				return
 			}
 			next.ServeHTTP(w, r)

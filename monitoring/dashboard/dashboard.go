@@ -46,7 +46,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/graphvault/graphvault/internal/httpx"
+	"github.com/graphvault/graphvault/api"
 )
 
 //go:embed assets
@@ -162,7 +162,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr.Set("Allow", "GET, HEAD")
-		httpx.WriteProblem(w, r, http.StatusMethodNotAllowed, "the dashboard is read with GET")
+		api.WriteProblem(w, r, http.StatusMethodNotAllowed, "the dashboard is read with GET")
 		return
 	}
 	segs := segments(r.URL.Path)
@@ -172,7 +172,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(segs) == 3 && segs[1] == "assets", len(segs) == 2 && segs[0] == "assets":
 		h.serveAsset(w, r, segs[len(segs)-1])
 	default:
-		httpx.WriteProblem(w, r, http.StatusNotFound, "the dashboard has no such page")
+		api.WriteProblem(w, r, http.StatusNotFound, "the dashboard has no such page")
 	}
 }
 
@@ -212,7 +212,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, d); err != nil {
-		httpx.WriteError(w, r, err)
+		api.WriteError(w, r, err)
 		return
 	}
 	hdr := w.Header()
@@ -228,7 +228,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, name string) {
 	a, ok := h.assets[name]
 	if !ok {
-		httpx.WriteProblem(w, r, http.StatusNotFound, "the dashboard has no such file")
+		api.WriteProblem(w, r, http.StatusNotFound, "the dashboard has no such file")
 		return
 	}
 	hdr := w.Header()

@@ -1,4 +1,4 @@
-package recovery
+package health
 
 import (
 	"context"
@@ -19,12 +19,12 @@ import (
 // Sentinel errors. Test them with errors.Is.
 var (
 	// ErrInvalid: an argument or option was rejected.
-	ErrInvalid = errors.New("recovery: invalid argument")
-	// ErrBusy: the operation conflicts with one in progress.
-	ErrBusy = errors.New("recovery: busy")
+	ErrInvalid = errors.New("health: invalid argument")
+	// ErrBusy: the runner is already started.
+	ErrBusy = errors.New("health: busy")
 )
 
-const meterName = "github.com/graphvault/graphvault/recovery"
+const meterName = "github.com/graphvault/graphvault/recovery/health"
 
 // recordTimeout bounds writing a run's health events, at least.
 const recordTimeout = 10 * time.Second
@@ -74,14 +74,14 @@ type Result struct {
 	Status   Status         `json:"status"`
 	Message  string         `json:"message,omitempty"`
 	Details  map[string]any `json:"details,omitempty"`
-	Duration time.Duration  `json:"duration_ns"` // filled in by Health
+	Duration time.Duration  `json:"duration_ns"` // filled in by Runner
 }
 
 // Checker is one health check of one component. Component names what is checked
 // ("store", "bucket", "backup"), Name the check ("database", "data", "snapshots");
-// together they are unique among the checkers of one [Health].
+// together they are unique among the checkers of one [Runner].
 //
-// Check must honour ctx: Health cancels it at the check's timeout and reports the
+// Check must honour ctx: Runner cancels it at the check's timeout and reports the
 // check as failed then, whether it returned or not. Check is called from its own
 // goroutine and may run concurrently with other checkers and, when a slow run
 // overlaps the next, with itself.
@@ -111,8 +111,8 @@ type Report struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// HealthOption configures a [Health].
-type HealthOption func(*healthConfig)
+// Option configures a [Runner].
+type Option func(*healthConfig)
 
 type healthConfig struct {
 	timeout  time.Duration
@@ -123,34 +123,34 @@ type healthConfig struct {
 }
 
 // WithCheckTimeout bounds each check; default 5s.
-func WithCheckTimeout(d time.Duration) HealthOption {
+func WithCheckTimeout(d time.Duration) Option {
 	return func(c *healthConfig) { c.timeout = d }
 }
 
-// WithHealthInterval sets how often [Health.Start] runs the checks; default 30s.
-func WithHealthInterval(d time.Duration) HealthOption {
+// WithInterval sets how often [Runner.Start] runs the checks; default 30s.
+func WithInterval(d time.Duration) Option {
 	return func(c *healthConfig) { c.interval = d }
 }
 
-// WithHealthMeterProvider records metrics through mp; nil means
+// WithMeterProvider records metrics through mp; nil means
 // otel.GetMeterProvider().
-func WithHealthMeterProvider(mp metric.MeterProvider) HealthOption {
+func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *healthConfig) { c.mp = mp }
 }
 
-// WithHealthLogger logs through l; nil means slog.Default().
-func WithHealthLogger(l *slog.Logger) HealthOption {
+// WithLogger logs through l; nil means slog.Default().
+func WithLogger(l *slog.Logger) Option {
 	return func(c *healthConfig) { c.logger = l }
 }
 
-// WithHealthClock sets the clock that stamps results; nil means time.Now.
-func WithHealthClock(now func() time.Time) HealthOption {
+// WithClock sets the clock that stamps results; nil means time.Now.
+func WithClock(now func() time.Time) Option {
 	return func(c *healthConfig) { c.now = now }
 }
 
-// Health runs health checks, records their results and keeps the last report. It
+// Runner runs health checks, records their results and keeps the last report. It
 // is safe for concurrent use.
-type Health struct {
+type Runner struct {
 	st       *meta.Store
 	checkers []Checker
 	cfg      healthConfig
@@ -170,8 +170,8 @@ type Health struct {
 	started bool
 }
 
-// NewHealth returns a runner of the checkers that records results in st.
-func NewHealth(st *meta.Store, checkers []Checker, opts ...HealthOption) (*Health, error) {
+// New returns a runner of the checkers that records results in st.
+func New(st *meta.Store, checkers []Checker, opts ...Option) (*Runner, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalid)
 	}
@@ -205,7 +205,7 @@ func NewHealth(st *meta.Store, checkers []Checker, opts ...HealthOption) (*Healt
 		}
 		seen[key] = true
 	}
-	h := &Health{st: st, checkers: append([]Checker(nil), checkers...), cfg: c, log: c.logger}
+	h := &Runner{st: st, checkers: append([]Checker(nil), checkers...), cfg: c, log: c.logger}
 	meter := c.mp.Meter(meterName)
 	var err error
 	if h.status, err = meter.Float64Gauge("graphvault.health.status",
@@ -214,7 +214,7 @@ func NewHealth(st *meta.Store, checkers []Checker, opts ...HealthOption) (*Healt
 	}
 	if h.checks, err = meter.Int64Counter("graphvault.health.checks",
 		metric.WithUnit("{check}"),
-		metric.WithDescription("Health checks run, by component, check and result.")); err != nil {
+		metric.WithDescription("Runner checks run, by component, check and result.")); err != nil {
 		return nil, err
 	}
 	if h.duration, err = meter.Float64Histogram("graphvault.health.check.duration",
@@ -227,10 +227,10 @@ func NewHealth(st *meta.Store, checkers []Checker, opts ...HealthOption) (*Healt
 }
 
 // Checkers returns the checkers in the order given.
-func (h *Health) Checkers() []Checker { return append([]Checker(nil), h.checkers...) }
+func (h *Runner) Checkers() []Checker { return append([]Checker(nil), h.checkers...) }
 
 // Last returns the newest report and true, or false when no run has finished yet.
-func (h *Health) Last() (Report, bool) {
+func (h *Runner) Last() (Report, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.last == nil {
@@ -243,7 +243,7 @@ func (h *Health) Last() (Report, bool) {
 // each result as a health event and returns the report. It returns once every check
 // has returned or timed out, and at the latest when ctx ends (the checks still
 // running are then reported as failed).
-func (h *Health) Run(ctx context.Context) Report {
+func (h *Runner) Run(ctx context.Context) Report {
 	start := h.cfg.now()
 	results := make([]CheckResult, len(h.checkers))
 	var wg sync.WaitGroup
@@ -274,7 +274,7 @@ func (h *Health) Run(ctx context.Context) Report {
 // runOne runs one check in its own goroutine so that a check ignoring its context
 // cannot hold the run: at the timeout the result is "timed out" and the goroutine
 // is left to finish on its own.
-func (h *Health) runOne(ctx context.Context, ch Checker) CheckResult {
+func (h *Runner) runOne(ctx context.Context, ch Checker) CheckResult {
 	cr := CheckResult{Component: ch.Component(), Check: ch.Name(), Time: h.cfg.now().UTC()}
 	cctx, cancel := context.WithTimeout(ctx, h.cfg.timeout)
 	defer cancel()
@@ -319,7 +319,7 @@ func (h *Health) runOne(ctx context.Context, ch Checker) CheckResult {
 
 // record writes the results as health events and metrics. The events are written
 // even when ctx has ended, under a bounded context of their own.
-func (h *Health) record(ctx context.Context, results []CheckResult) {
+func (h *Runner) record(ctx context.Context, results []CheckResult) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(h.cfg.timeout, recordTimeout))
 	defer cancel()
 	var errs []error
@@ -349,7 +349,7 @@ func (h *Health) record(ctx context.Context, results []CheckResult) {
 
 // Start runs the checks now and then every interval in a goroutine, until Close or
 // until ctx ends. Starting twice is ErrBusy.
-func (h *Health) Start(ctx context.Context) error {
+func (h *Runner) Start(ctx context.Context) error {
 	h.runMu.Lock()
 	defer h.runMu.Unlock()
 	if h.started {
@@ -381,7 +381,7 @@ func (h *Health) Start(ctx context.Context) error {
 
 // Close stops the interval runs and waits for a run in progress; if ctx ends first,
 // the run is cancelled and Close returns ctx's error. It is safe to call twice.
-func (h *Health) Close(ctx context.Context) error {
+func (h *Runner) Close(ctx context.Context) error {
 	h.runMu.Lock()
 	stop, done, cancel := h.stop, h.done, h.cancel
 	h.stop = nil

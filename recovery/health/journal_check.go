@@ -1,4 +1,4 @@
-package recovery
+package health
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package httpx
+package api
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 )
 
 // ContentTypeProblem is the media type of a problem answer.
@@ -56,55 +55,45 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus returns e.Status.
 func (e *Error) HTTPStatus() int { return e.Status }
 
-// Sentinels that authorizers return. Both are mapped: 401 (with a WWW-Authenticate
-// challenge) and 403.
+// statusError is a sentinel that carries its own status.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string   { return e.msg }
+func (e *statusError) HTTPStatus() int { return e.status }
+
+// Sentinels that authorizers return: 401 (with a WWW-Authenticate challenge) and
+// 403.
 var (
-	ErrUnauthorized = errors.New("missing or invalid credentials")
-	ErrForbidden    = errors.New("forbidden")
+	ErrUnauthorized error = &statusError{http.StatusUnauthorized, "missing or invalid credentials"}
+	ErrForbidden    error = &statusError{http.StatusForbidden, "forbidden"}
 )
 
-type mapping struct {
-	target error
-	status int
+// ErrorStatus says that errors matching Err (errors.Is) answer with Status.
+type ErrorStatus struct {
+	Err    error
+	Status int
 }
 
-var registry = struct {
-	sync.RWMutex
-	rules []mapping
-}{rules: []mapping{{ErrUnauthorized, http.StatusUnauthorized}, {ErrForbidden, http.StatusForbidden}}}
+// ErrorMap is a handler's table of errors and their statuses; the first entry
+// that matches decides.
+type ErrorMap []ErrorStatus
 
-// Map makes WriteError answer errors matching target (errors.Is) with status.
-// Rules are tried in the order they were first registered; mapping a target again
-// replaces its status. Packages call it when they build their handler; it is safe
-// for concurrent use.
-func Map(target error, status int) {
-	if target == nil || status < 400 || status > 599 {
-		panic(fmt.Sprintf("httpx: bad mapping %v → %d", target, status))
-	}
-	registry.Lock()
-	defer registry.Unlock()
-	for i, m := range registry.rules {
-		if m.target == target {
-			registry.rules[i].status = status
-			return
-		}
-	}
-	registry.rules = append(registry.rules, mapping{target, status})
-}
-
-// StatusOf returns the status WriteError would answer err with.
-func StatusOf(err error) int {
+// StatusOf returns the status err answers with: the status of an error in its
+// chain with an HTTPStatus() int method, else of the first entry of m it matches,
+// else 504 for a deadline, 503 for a cancellation and 500 for anything else.
+func (m ErrorMap) StatusOf(err error) int {
 	var hs interface{ HTTPStatus() int }
 	if errors.As(err, &hs) {
 		if s := hs.HTTPStatus(); s >= 400 && s <= 599 {
 			return s
 		}
 	}
-	registry.RLock()
-	defer registry.RUnlock()
-	for _, m := range registry.rules {
-		if errors.Is(err, m.target) {
-			return m.status
+	for _, e := range m {
+		if errors.Is(err, e.Err) {
+			return e.Status
 		}
 	}
 	switch {
@@ -116,11 +105,31 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+type errorMapKey struct{}
+
+// WithErrorMap returns ctx carrying m, the table WriteError maps errors with. A
+// [Mux] puts its table in every request's context.
+func WithErrorMap(ctx context.Context, m ErrorMap) context.Context {
+	return context.WithValue(ctx, errorMapKey{}, m)
+}
+
+func errorMapOf(ctx context.Context) ErrorMap {
+	if ctx == nil {
+		return nil
+	}
+	m, _ := ctx.Value(errorMapKey{}).(ErrorMap)
+	return m
+}
+
+// StatusOf returns the status WriteError answers err with for a request whose
+// context carries m (see [WithErrorMap]).
+func StatusOf(ctx context.Context, err error) int { return errorMapOf(ctx).StatusOf(err) }
+
 // ProblemOf returns the problem WriteError would answer err with, and whether the
 // error's text was withheld (a 5xx answer) so that the caller should log it.
 // instance may be empty.
-func ProblemOf(err error, instance string) (p Problem, withheld bool) {
-	status := StatusOf(err)
+func ProblemOf(m ErrorMap, err error, instance string) (p Problem, withheld bool) {
+	status := m.StatusOf(err)
 	p = Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Instance: instance}
 	var he *Error
 	switch {
@@ -143,7 +152,7 @@ func ProblemOf(err error, instance string) (p Problem, withheld bool) {
 // WriteError answers r with the problem err maps to (see the package doc). A
 // withheld 5xx error is logged through the request's logger.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	p, withheld := ProblemOf(err, instance(r))
+	p, withheld := ProblemOf(errorMapOf(r.Context()), err, instance(r))
 	if withheld {
 		Logger(r.Context()).LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),

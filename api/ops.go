@@ -1,9 +1,8 @@
-package httpx
+package api
 
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,16 +18,11 @@ const (
 	OpFailed    = "failed"
 )
 
-// Errors from Operations.Start. Both are mapped to 503.
+// Errors from Operations.Start. Both answer 503.
 var (
-	ErrOperationsClosed = errors.New("operations: shutting down")
-	ErrTooManyRunning   = errors.New("operations: too many running")
+	ErrOperationsClosed error = &statusError{http.StatusServiceUnavailable, "operations: shutting down"}
+	ErrTooManyRunning   error = &statusError{http.StatusServiceUnavailable, "operations: too many running"}
 )
-
-func init() {
-	Map(ErrOperationsClosed, http.StatusServiceUnavailable)
-	Map(ErrTooManyRunning, http.StatusServiceUnavailable)
-}
 
 // OperationFunc is the work of an operation. ctx is cancelled when the registry
 // closes; report records the latest progress (a JSON-encodable value) and may be
@@ -161,9 +155,11 @@ func (o *Operation) Status() OperationStatus {
 }
 
 // Start runs fn as a new operation of the given kind ("snapshot", "restore", ...).
-// It fails with ErrOperationsClosed after Close and with ErrTooManyRunning when the
+// ctx gives only its values (the logger and error map a [Mux] puts there, so the
+// operation's error answers as the request's would); fn's context is cancelled by
+// Close, never by ctx. It fails with ErrOperationsClosed after Close and with ErrTooManyRunning when the
 // registry is full of running operations. A panic in fn fails the operation.
-func (ops *Operations) Start(kind string, fn OperationFunc) (*Operation, error) {
+func (ops *Operations) Start(ctx context.Context, kind string, fn OperationFunc) (*Operation, error) {
 	ops.mu.Lock()
 	defer ops.mu.Unlock()
 	if ops.closed {
@@ -178,11 +174,15 @@ func (ops *Operations) Start(kind string, fn OperationFunc) (*Operation, error) 
 	ops.ops[o.id] = o
 	ops.order = append(ops.order, o)
 	ops.wg.Add(1)
-	go ops.run(o, fn)
+	errs, log := errorMapOf(ctx), ops.cfg.logger
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		log = l
+	}
+	go ops.run(o, fn, errs, log)
 	return o, nil
 }
 
-func (ops *Operations) run(o *Operation, fn OperationFunc) {
+func (ops *Operations) run(o *Operation, fn OperationFunc, errs ErrorMap, log *slog.Logger) {
 	defer ops.wg.Done()
 	defer close(o.done)
 	var (
@@ -195,7 +195,8 @@ func (ops *Operations) run(o *Operation, fn OperationFunc) {
 				err = fmt.Errorf("operation %s panicked: %v", o.kind, p)
 			}
 		}()
-		result, err = fn(ops.ctx, func(p any) {
+		ctx := WithErrorMap(WithLogger(ops.ctx, log), errs)
+		result, err = fn(ctx, func(p any) {
 			o.mu.Lock()
 			o.progress = p
 			o.mu.Unlock()
@@ -203,9 +204,9 @@ func (ops *Operations) run(o *Operation, fn OperationFunc) {
 	}()
 	var prob *Problem
 	if err != nil {
-		p, withheld := ProblemOf(err, "")
+		p, withheld := ProblemOf(errs, err, "")
 		if withheld {
-			ops.cfg.logger.Error("operation failed", slog.String("operation", o.id),
+			log.Error("operation failed", slog.String("operation", o.id),
 				slog.String("kind", o.kind), slog.Any("error", err))
 		}
 		prob = &p

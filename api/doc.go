@@ -12,4 +12,4 @@
 // anything else is 500. The detail of a 4xx answer is the error's text; a 5xx answer
 // carries a generic detail and the error is logged through the request's logger (see
 // [WithLogger]) instead.
-package httpx
+package api

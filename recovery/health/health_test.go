@@ -1,4 +1,4 @@
-package recovery
+package health
 
 import (
 	"context"
@@ -132,8 +132,8 @@ func TestHealthRun(t *testing.T) {
 			st := openStore(t)
 			reader := sdkmetric.NewManualReader()
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-			h, err := NewHealth(st, tt.checkers(t), WithCheckTimeout(50*time.Millisecond),
-				WithHealthMeterProvider(mp), WithHealthLogger(quiet))
+			h, err := New(st, tt.checkers(t), WithCheckTimeout(50*time.Millisecond),
+				WithMeterProvider(mp), WithLogger(quiet))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,18 +223,18 @@ func TestNewHealthRejects(t *testing.T) {
 		name     string
 		st       *meta.Store
 		checkers []Checker
-		opts     []HealthOption
+		opts     []Option
 	}{
 		{"nil store", nil, []Checker{ok}, nil},
 		{"nil checker", st, []Checker{ok, nil}, nil},
 		{"duplicate", st, []Checker{ok, fixed("a", "one", Warn, "")}, nil},
 		{"no name", st, []Checker{fixed("a", "", Pass, "")}, nil},
-		{"zero timeout", st, []Checker{ok}, []HealthOption{WithCheckTimeout(0)}},
-		{"negative interval", st, []Checker{ok}, []HealthOption{WithHealthInterval(-time.Second)}},
+		{"zero timeout", st, []Checker{ok}, []Option{WithCheckTimeout(0)}},
+		{"negative interval", st, []Checker{ok}, []Option{WithInterval(-time.Second)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewHealth(tt.st, tt.checkers, tt.opts...)
+			_, err := New(tt.st, tt.checkers, tt.opts...)
 			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("err = %v, want ErrInvalid", err)
 			}
@@ -244,7 +244,7 @@ func TestNewHealthRejects(t *testing.T) {
 
 func TestHealthRunCancelled(t *testing.T) {
 	st := openStore(t)
-	h, err := NewHealth(st, []Checker{hanging(t, "a", "stuck")}, WithCheckTimeout(time.Hour), WithHealthLogger(quiet))
+	h, err := New(st, []Checker{hanging(t, "a", "stuck")}, WithCheckTimeout(time.Hour), WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestHealthStartClose(t *testing.T) {
 		}
 		return Result{Status: Warn, Message: "signalled"}
 	}}
-	h, err := NewHealth(st, []Checker{signal}, WithHealthInterval(time.Hour), WithHealthLogger(quiet))
+	h, err := New(st, []Checker{signal}, WithInterval(time.Hour), WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +407,7 @@ func TestBucketCheck(t *testing.T) {
 
 	// A bucket that hangs: the runner reports the timeout.
 	fd.Inject(faultblob.Rule{Ops: faultblob.OpGet, Hang: true})
-	h, err := NewHealth(openStore(t), []Checker{check}, WithCheckTimeout(20*time.Millisecond), WithHealthLogger(quiet))
+	h, err := New(openStore(t), []Checker{check}, WithCheckTimeout(20*time.Millisecond), WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
