@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -33,7 +34,7 @@ func TestRequireToken(t *testing.T) {
 				r.Header.Set("Authorization", tt.header)
 			}
 			rec := httptest.NewRecorder()
-			RequireToken(tt.token, ok).ServeHTTP(rec, r)
+			Authorize(BearerToken(Tokens{Write: tt.token}), nil, ok).ServeHTTP(rec, r)
 			if rec.Code != tt.want {
 				t.Fatalf("status = %d, want %d", rec.Code, tt.want)
 			}
@@ -55,16 +56,80 @@ func TestAuthorize(t *testing.T) {
 		want int
 	}{
 		{"nil allows", nil, 204},
-		{"forbidden", func(*http.Request) error { return ErrForbidden }, 403},
-		{"allowed", func(*http.Request) error { return nil }, 204},
+		{"forbidden", func(*http.Request, Scope) error { return ErrForbidden }, 403},
+		{"allowed", func(*http.Request, Scope) error { return nil }, 204},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			Authorize(tt.auth, ok).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			Authorize(tt.auth, nil, ok).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 			if rec.Code != tt.want {
 				t.Fatalf("status = %d, want %d", rec.Code, tt.want)
 			}
 		})
+	}
+}
+
+func TestBearerTokenScopes(t *testing.T) {
+	auth := BearerToken(Tokens{Write: "w", Read: "r"})
+	tests := []struct {
+		scope  Scope
+		header string
+		want   error
+	}{
+		{ScopeStatus, "", nil},
+		{ScopeRead, "", ErrUnauthorized},
+		{ScopeRead, "Bearer r", nil},
+		{ScopeRead, "Bearer w", nil},
+		{ScopeRead, "Bearer x", ErrUnauthorized},
+		{ScopeWrite, "Bearer r", ErrForbidden},
+		{ScopeWrite, "Bearer w", nil},
+		{ScopeWrite, "", ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		if got := auth(r, tt.scope); got != tt.want {
+			t.Errorf("%v with %q: got %v, want %v", tt.scope, tt.header, got, tt.want)
+		}
+	}
+	open := BearerToken(Tokens{Write: "w", OpenContent: true})
+	if err := open(httptest.NewRequest("GET", "/", nil), ScopeRead); err != nil {
+		t.Errorf("OpenContent: content read refused: %v", err)
+	}
+}
+
+func TestMuxScopesAndErrors(t *testing.T) {
+	errGone := errors.New("gone")
+	var seen []Scope
+	auth := func(r *http.Request, s Scope) error { seen = append(seen, s); return nil }
+	m := NewMux(Options{Authorizer: auth}.WithDefaults(nil), ErrorMap{{errGone, http.StatusGone}})
+	m.Handle("GET /content", ScopeRead, func(w http.ResponseWriter, r *http.Request) error { return errGone })
+	m.Handle("POST /change", ScopeWrite, func(w http.ResponseWriter, r *http.Request) error {
+		WriteJSON(w, http.StatusOK, map[string]int{"ok": 1})
+		return nil
+	})
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest("GET", "/content", nil))
+	if rec.Code != http.StatusGone || rec.Header().Get("Content-Type") != ContentTypeProblem {
+		t.Fatalf("GET /content = %d %s, want 410 problem", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	rec = httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest("POST", "/change", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("POST /change = %d", rec.Code)
+	}
+	if len(seen) != 2 || seen[0] != ScopeRead || seen[1] != ScopeWrite {
+		t.Fatalf("scopes asked = %v, want [read write]", seen)
+	}
+	// Another mux's table does not leak into this one.
+	other := NewMux(Options{}.WithDefaults(nil), nil)
+	other.Handle("GET /x", ScopeStatus, func(w http.ResponseWriter, r *http.Request) error { return errGone })
+	rec = httptest.NewRecorder()
+	other.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("unmapped error = %d, want 500", rec.Code)
 	}
 }

@@ -77,10 +77,10 @@ func TestDecode(t *testing.T) {
 					}
 					return
 				}
-				if got, want := StatusOf(err), tt.wantStatus; got != want {
+				if got, want := ErrorMap(nil).StatusOf(err), tt.wantStatus; got != want {
 					t.Fatalf("status = %d (%v), want %d", got, err, want)
 				}
-				p, _ := ProblemOf(err, "")
+				p, _ := ProblemOf(nil, err, "")
 				if !strings.Contains(p.Detail, tt.wantDetail) {
 					t.Errorf("detail = %q, want it to contain %q", p.Detail, tt.wantDetail)
 				}
@@ -99,7 +99,7 @@ func TestDecodeNoBody(t *testing.T) {
 	if present || err != nil {
 		t.Fatalf("got %v, %v; want false, nil", present, err)
 	}
-	if got := StatusOf(Decode(httptest.NewRecorder(), r, &v, 0)); got != http.StatusBadRequest {
+	if got := StatusOf(r.Context(), Decode(httptest.NewRecorder(), r, &v, 0)); got != http.StatusBadRequest {
 		t.Fatalf("required: status %d, want 400", got)
 	}
 }

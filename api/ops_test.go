@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,7 +37,14 @@ func newTestOps(t *testing.T, opts ...OperationsOption) (*Operations, *clock) {
 
 func mustStart(t *testing.T, ops *Operations, fn OperationFunc) *Operation {
 	t.Helper()
-	o, err := ops.Start("test", fn)
+	return mustStartCtx(t, context.Background(), ops, fn)
+}
+
+// mustStartCtx starts fn with ctx, whose values (error map, logger) the operation
+// uses, as it would the context of the request that started it.
+func mustStartCtx(t *testing.T, ctx context.Context, ops *Operations, fn OperationFunc) *Operation {
+	t.Helper()
+	o, err := ops.Start(ctx, "test", fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,21 +101,24 @@ func TestOperationLifecycle(t *testing.T) {
 func TestOperationFailures(t *testing.T) {
 	errBoom := errors.New("boom: secret")
 	errMapped := errors.New("not here")
-	Map(errMapped, http.StatusNotFound)
+	errs := ErrorMap{{errMapped, http.StatusNotFound}}
 	tests := []struct {
 		name       string
 		fn         OperationFunc
 		wantStatus int
 		wantDetail string
+		wantLogged bool
 	}{
-		{"internal error is withheld", func(context.Context, func(any)) (any, error) { return nil, errBoom }, 500, "internal error"},
-		{"mapped error", func(context.Context, func(any)) (any, error) { return nil, errMapped }, 404, "not here"},
-		{"panic", func(context.Context, func(any)) (any, error) { panic("oops") }, 500, "internal error"},
+		{"internal error is withheld", func(context.Context, func(any)) (any, error) { return nil, errBoom }, 500, "internal error", true},
+		{"mapped error", func(context.Context, func(any)) (any, error) { return nil, errMapped }, 404, "not here", false},
+		{"panic", func(context.Context, func(any)) (any, error) { panic("oops") }, 500, "internal error", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			ctx := WithErrorMap(WithLogger(context.Background(), slog.New(slog.NewTextHandler(&logs, nil))), errs)
 			ops, _ := newTestOps(t)
-			o := mustStart(t, ops, tt.fn)
+			o := mustStartCtx(t, ctx, ops, tt.fn)
 			<-o.Done()
 			_, st, _ := getOp(t, ops, o.ID())
 			if st.Status != OpFailed || st.Error == nil || st.Error.Status != tt.wantStatus || st.Error.Detail != tt.wantDetail || st.Result != nil {
@@ -114,7 +127,40 @@ func TestOperationFailures(t *testing.T) {
 			if o.Err() == nil {
 				t.Error("Err() = nil")
 			}
+			if got := strings.Contains(logs.String(), "operation failed"); got != tt.wantLogged {
+				t.Errorf("logged through the start context's logger = %v, want %v (%s)", got, tt.wantLogged, logs.String())
+			}
 		})
+	}
+	// Without the table the same error is an internal one.
+	ops, _ := newTestOps(t)
+	o := mustStart(t, ops, func(context.Context, func(any)) (any, error) { return nil, errMapped })
+	<-o.Done()
+	if st := o.Status(); st.Error == nil || st.Error.Status != 500 {
+		t.Fatalf("unmapped: got %+v, want failed 500", st)
+	}
+}
+
+func TestOperationContext(t *testing.T) {
+	errMapped := errors.New("not here")
+	start, cancel := context.WithCancel(WithErrorMap(context.Background(), ErrorMap{{errMapped, http.StatusNotFound}}))
+	cancel() // the request that started it is over; the operation runs on
+	ops, _ := newTestOps(t)
+	var status int
+	var ctxErr error
+	o := mustStartCtx(t, start, ops, func(ctx context.Context, _ func(any)) (any, error) {
+		status, ctxErr = StatusOf(ctx, errMapped), ctx.Err()
+		return "ok", nil
+	})
+	<-o.Done()
+	if ctxErr != nil {
+		t.Errorf("operation's context = %v, want not cancelled by the start context", ctxErr)
+	}
+	if status != http.StatusNotFound {
+		t.Errorf("StatusOf in the operation = %d, want 404 from the start context's table", status)
+	}
+	if st := o.Status(); st.Status != OpSucceeded {
+		t.Errorf("got %+v, want succeeded", st)
 	}
 }
 
@@ -158,7 +204,7 @@ func TestOperationsEviction(t *testing.T) {
 		t.Error("oldest finished operation kept in a full registry")
 	}
 	// Full of running ones: refused.
-	if _, err := ops.Start("test", done); !errors.Is(err, ErrTooManyRunning) || StatusOf(err) != 503 {
+	if _, err := ops.Start(context.Background(), "test", done); !errors.Is(err, ErrTooManyRunning) || ErrorMap(nil).StatusOf(err) != 503 {
 		t.Fatalf("Start on a full registry = %v, want ErrTooManyRunning (503)", err)
 	}
 	c.add(time.Hour) // running operations never expire
@@ -190,7 +236,7 @@ func TestOperationsClose(t *testing.T) {
 	if err := ops.Close(context.Background()); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
-	if _, err := ops.Start("test", nil); !errors.Is(err, ErrOperationsClosed) {
+	if _, err := ops.Start(context.Background(), "test", nil); !errors.Is(err, ErrOperationsClosed) {
 		t.Errorf("Start after Close = %v, want ErrOperationsClosed", err)
 	}
 }

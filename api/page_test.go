@@ -36,7 +36,7 @@ func TestParsePage(t *testing.T) {
 				}
 				return
 			}
-			p, _ := ProblemOf(err, "")
+			p, _ := ProblemOf(nil, err, "")
 			if p.Status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != tt.wantField {
 				t.Fatalf("got %+v, want 400 about %s", p, tt.wantField)
 			}
@@ -107,7 +107,7 @@ func TestCheckID(t *testing.T) {
 		if err == nil {
 			continue
 		}
-		p, _ := ProblemOf(err, "")
+		p, _ := ProblemOf(nil, err, "")
 		if p.Status != 400 || !strings.Contains(p.Detail, tt.wantDetail) || len(p.Detail) > 200 {
 			t.Errorf("CheckID(%q): problem %+v, want 400 with %q, short", tt.id, p, tt.wantDetail)
 		}

@@ -37,9 +37,12 @@ func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) Problem {
 }
 
 func TestWriteError(t *testing.T) {
-	Map(errTeapot, http.StatusTeapot)
-	Map(errGateway, http.StatusBadRequest)
-	Map(errGateway, http.StatusBadGateway) // mapping again replaces
+	errs := ErrorMap{
+		{errTeapot, http.StatusTeapot},
+		{errGateway, http.StatusBadGateway},
+		{errGateway, http.StatusBadRequest}, // shadowed: the first entry that matches decides
+		{ErrForbidden, http.StatusNotFound}, // ignored: the error's own status wins
+	}
 	tests := []struct {
 		name       string
 		err        error
@@ -48,7 +51,7 @@ func TestWriteError(t *testing.T) {
 		wantLogged bool
 	}{
 		{"mapped sentinel", fmt.Errorf("wrapped: %w", errTeapot), http.StatusTeapot, "wrapped: teapot", false},
-		{"remapped 5xx is withheld", errGateway, http.StatusBadGateway, "internal error", true},
+		{"mapped 5xx is withheld", errGateway, http.StatusBadGateway, "internal error", true},
 		{"unknown is 500 and withheld", errHidden, http.StatusInternalServerError, "internal error", true},
 		{"status error", fmt.Errorf("x: %w", Errorf(http.StatusConflict, "busy %d", 7)), http.StatusConflict, "busy 7", false},
 		{"status error 5xx with cause", &Error{Status: 503, Detail: "try later", Err: errHidden}, 503, "try later", true},
@@ -63,7 +66,7 @@ func TestWriteError(t *testing.T) {
 			var logs bytes.Buffer
 			l := slog.New(slog.NewTextHandler(&logs, nil))
 			r := httptest.NewRequest("GET", "/api/x/things/1?y=2", nil)
-			r = r.WithContext(WithLogger(r.Context(), l))
+			r = r.WithContext(WithErrorMap(WithLogger(r.Context(), l), errs))
 			rec := httptest.NewRecorder()
 			WriteError(rec, r, tt.err)
 			p := decodeProblem(t, rec)
@@ -89,19 +92,37 @@ func TestWriteError(t *testing.T) {
 	}
 }
 
-func TestMapRejectsBadStatus(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		err    error
-		status int
-	}{{"nil error", nil, 400}, {"2xx", errTeapot, 200}, {"600", errTeapot, 600}} {
+func TestErrorMapsPerRequest(t *testing.T) {
+	errShared := errors.New("shared sentinel")
+	err := fmt.Errorf("wrapped: %w", errShared)
+	tests := []struct {
+		name string
+		errs ErrorMap
+		want int
+	}{
+		{"conflict table", ErrorMap{{errShared, http.StatusConflict}}, http.StatusConflict},
+		{"not-found table", ErrorMap{{errTeapot, http.StatusTeapot}, {errShared, http.StatusNotFound}}, http.StatusNotFound},
+		{"no table", nil, http.StatusInternalServerError},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			Map(tt.err, tt.status)
+			r := httptest.NewRequest("GET", "/x", nil)
+			r = r.WithContext(WithErrorMap(WithLogger(r.Context(), slog.New(slog.DiscardHandler)), tt.errs))
+			rec := httptest.NewRecorder()
+			WriteError(rec, r, err)
+			if p := decodeProblem(t, rec); rec.Code != tt.want || p.Status != tt.want {
+				t.Fatalf("WriteError status = %d (body %d), want %d", rec.Code, p.Status, tt.want)
+			}
+			if got := StatusOf(r.Context(), err); got != tt.want {
+				t.Errorf("StatusOf = %d, want %d", got, tt.want)
+			}
+			if got := tt.errs.StatusOf(err); got != tt.want {
+				t.Errorf("ErrorMap.StatusOf = %d, want %d", got, tt.want)
+			}
+			p, withheld := ProblemOf(tt.errs, err, "/x")
+			if p.Status != tt.want || withheld != (tt.want >= 500) || p.Instance != "/x" {
+				t.Errorf("ProblemOf = %+v, withheld %v; want status %d", p, withheld, tt.want)
+			}
 		})
 	}
 }
