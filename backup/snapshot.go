@@ -34,10 +34,23 @@ type SnapshotOptions struct {
 }
 
 // Snapshot takes a snapshot of the graph r under graphID and returns its metadata
-// row once the snapshot is committed. The row moves pending → running → completed,
+// row once the snapshot is committed. The row is recorded pending first, so that a
+// snapshot waiting for another of its graph shows, then moves running → completed,
 // or failed with the error recorded; the manifest, written last with put-if-absent,
 // is the commit point. Snapshots of one graph are serialized.
 func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, opts SnapshotOptions) (*meta.Snapshot, error) {
+	row, err := e.prepareSnapshot(ctx, graphID, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	return e.takeSnapshot(ctx, row, r, opts)
+}
+
+// prepareSnapshot checks a snapshot request and records its pending row, for a
+// caller that names the snapshot before it is taken (the HTTP handler answers with
+// its id). The row must then go to takeSnapshot, or to failSnapshot if it never
+// will.
+func (e *Engine) prepareSnapshot(ctx context.Context, graphID string, r graph.Reader, opts SnapshotOptions) (*meta.Snapshot, error) {
 	if !ValidGraphID(graphID) {
 		return nil, fmt.Errorf("%w: graph id %q", ErrInvalid, graphID)
 	}
@@ -49,30 +62,27 @@ func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, o
 	if r == nil {
 		return nil, fmt.Errorf("%w: nil graph reader", ErrInvalid)
 	}
-	unlock := e.lockGraph(graphID)
+	row := &meta.Snapshot{
+		GraphID: graphID, Kind: string(KindFull), Status: meta.SnapshotPending,
+		StartedAt: time.Now().UTC(), Labels: opts.Labels,
+	}
+	if err := e.store.CreateSnapshot(ctx, row); err != nil {
+		return nil, fmt.Errorf("backup: record snapshot: %w", err)
+	}
+	return row, nil
+}
+
+// takeSnapshot takes the snapshot whose pending row prepareSnapshot recorded.
+func (e *Engine) takeSnapshot(ctx context.Context, row *meta.Snapshot, r graph.Reader, opts SnapshotOptions) (*meta.Snapshot, error) {
+	unlock := e.lockGraph(row.GraphID)
 	defer unlock()
 	e.gcMu.RLock()
 	defer e.gcMu.RUnlock()
 
 	start := time.Now()
-	row := &meta.Snapshot{
-		GraphID: graphID, Kind: string(KindFull), Status: meta.SnapshotPending,
-		StartedAt: start.UTC(), Labels: opts.Labels,
-	}
-	if err := e.store.CreateSnapshot(ctx, row); err != nil {
-		return nil, fmt.Errorf("backup: record snapshot: %w", err)
-	}
 	m, err := e.snapshot(ctx, row, r, opts)
 	if err != nil {
-		row.Status = meta.SnapshotFailed
-		row.Error = err.Error()
-		row.FinishedAt = time.Now().UTC()
-		// The failure is recorded with a fresh context: the caller's may be cancelled.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if uerr := e.store.UpdateSnapshot(uctx, row); uerr != nil {
-			err = errors.Join(err, fmt.Errorf("backup: record failure: %w", uerr))
-		}
+		err = e.failSnapshot(ctx, row, err)
 		e.m.snapshotDone(ctx, row.Kind, "failed", time.Since(start), nil)
 		return row, err
 	}
@@ -89,6 +99,21 @@ func (e *Engine) Snapshot(ctx context.Context, graphID string, r graph.Reader, o
 		fn(ctx, row)
 	}
 	return row, nil
+}
+
+// failSnapshot records that the snapshot of row failed with err and returns err,
+// joined with the error of recording it if that failed too.
+func (e *Engine) failSnapshot(ctx context.Context, row *meta.Snapshot, err error) error {
+	row.Status = meta.SnapshotFailed
+	row.Error = err.Error()
+	row.FinishedAt = time.Now().UTC()
+	// The failure is recorded with a fresh context: the caller's may be cancelled.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if uerr := e.store.UpdateSnapshot(uctx, row); uerr != nil {
+		err = errors.Join(err, fmt.Errorf("backup: record failure: %w", uerr))
+	}
+	return err
 }
 
 func fillRow(row *meta.Snapshot, m *Manifest) {
