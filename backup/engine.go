@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -62,7 +63,6 @@ type config struct {
 	segmentSplit uint64
 	maxSegment   int
 	minSegment   int
-	onCommit     []func(context.Context, *meta.Snapshot)
 	compression  Compression
 	liveCache    bool
 }
@@ -82,13 +82,6 @@ func WithEncryptionKey(key []byte) Option { return func(c *config) { c.masterKey
 
 // WithChainPolicy sets when incremental chains are compacted.
 func WithChainPolicy(p ChainPolicy) Option { return func(c *config) { c.chain = p } }
-
-// WithCommitHook calls fn after each snapshot is committed and recorded, in the
-// goroutine that took it, with the completed row. Replication uses it to ship every
-// new snapshot. fn must not block for long; it may start work of its own.
-func WithCommitHook(fn func(ctx context.Context, row *meta.Snapshot)) Option {
-	return func(c *config) { c.onCommit = append(c.onCommit, fn) }
-}
 
 // Compression says how hard new objects are compressed. Objects of every level
 // read alike; the level trades snapshot time for stored bytes. Identical content
@@ -152,6 +145,13 @@ type Engine struct {
 	mu      sync.Mutex
 	graphMu map[string]*sync.Mutex
 	gcMu    sync.RWMutex // snapshots hold it shared, GC exclusively
+
+	subMu sync.Mutex
+	subs  []*subscriber // replaced, never changed in place, so a copy of the slice may be read unlocked
+}
+
+type subscriber struct {
+	fn func(ctx context.Context, row *meta.Snapshot)
 }
 
 // New returns an Engine keeping metadata in st and data in bucket.
@@ -211,6 +211,43 @@ func New(st *meta.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) {
 		e.masterKey.Store(&k)
 	}
 	return e, nil
+}
+
+// Subscribe calls fn after each snapshot is committed and recorded, in the
+// goroutine that took it, with the completed row; subscribers are called in the
+// order they subscribed. Replication subscribes to ship every new snapshot. fn must
+// not block for long (the graph's next snapshot waits for it) and must not change
+// row; it may start work of its own.
+//
+// cancel ends the subscription: snapshots committed after it returns do not reach
+// fn, though a call already under way may still be running. cancel may be called
+// more than once. Subscribe and cancel are safe for concurrent use, also with
+// snapshots in progress. A nil fn subscribes nothing.
+func (e *Engine) Subscribe(fn func(ctx context.Context, row *meta.Snapshot)) (cancel func()) {
+	if fn == nil {
+		return func() {}
+	}
+	sub := &subscriber{fn: fn}
+	e.subMu.Lock()
+	e.subs = append(slices.Clip(e.subs), sub)
+	e.subMu.Unlock()
+	return func() {
+		e.subMu.Lock()
+		defer e.subMu.Unlock()
+		if i := slices.Index(e.subs, sub); i >= 0 {
+			e.subs = slices.Delete(slices.Clone(e.subs), i, i+1)
+		}
+	}
+}
+
+// committed passes a committed and recorded row to every subscriber.
+func (e *Engine) committed(ctx context.Context, row *meta.Snapshot) {
+	e.subMu.Lock()
+	subs := e.subs
+	e.subMu.Unlock()
+	for _, sub := range subs {
+		sub.fn(ctx, row)
+	}
 }
 
 // Store returns the metadata store the engine uses.

@@ -351,16 +351,18 @@ func (dupView) Edges(context.Context) iter.Seq2[graph.Edge, error] {
 	return func(func(graph.Edge, error) bool) {}
 }
 
-func TestCommitHookSeesCompletedRows(t *testing.T) {
+func TestSubscribersSeeCompletedRows(t *testing.T) {
 	var got []string
-	h := newHarness(t, WithCommitHook(func(_ context.Context, row *meta.Snapshot) {
+	h := newHarness(t)
+	cancel := h.engine.Subscribe(func(_ context.Context, row *meta.Snapshot) {
 		got = append(got, row.Status+":"+row.Kind)
-	}))
+	})
+	defer cancel()
 	g := loadGenerated(t, 10, 20, false)
 	h.snapshot(g, KindAuto)
 	h.snapshot(g, KindAuto)
 	if strings.Join(got, ",") != "completed:full,completed:incremental" {
-		t.Fatalf("hook saw %v", got)
+		t.Fatalf("subscriber saw %v", got)
 	}
 }
 

@@ -95,9 +95,7 @@ func (e *Engine) takeSnapshot(ctx context.Context, row *meta.Snapshot, r graph.R
 	}
 	e.m.snapshotDone(ctx, row.Kind, "completed", time.Since(start), m)
 	e.log.LogAttrs(ctx, slogInfo, "snapshot completed", attrsOf(row)...)
-	for _, fn := range e.cfg.onCommit {
-		fn(ctx, row)
-	}
+	e.committed(ctx, row)
 	return row, nil
 }
 

@@ -12,11 +12,11 @@
 // store.ReplicationEvent whose status is "ok" only if every object and the manifest
 // were confirmed present at the target.
 //
-// Automatic replication: pass [Hook.OnCommit] to backup.WithCommitHook when building
-// the engine and [WithHook] to [New]; after [Service.Start], every committed snapshot
-// is pushed to every enabled target in the background, and a periodic pass checks
-// the targets' health and catches up targets that missed snapshots (while they were
-// down, or because the queue was full).
+// Automatic replication: [New] subscribes the service to the engine's commits
+// (backup.Engine.Subscribe); after [Service.Start], every committed snapshot is
+// pushed to every enabled target in the background, and a periodic pass checks the
+// targets' health and catches up targets that missed snapshots (while they were
+// down, or because the queue was full). [Service.Close] ends the subscription.
 //
 // Continuous replication: with [WithJournal], the change journal of every graph of
 // a catalog that keeps one (graph.Journal) is shipped to every enabled target every

@@ -26,13 +26,11 @@ func Example() {
 	defer st.Close()
 	quiet := slog.New(slog.DiscardHandler)
 
-	var hook replication.Hook // lets the engine reach the service built after it
-	engine, err := backup.New(st, blob.NewBucket(memblob.New()), backup.WithLogger(quiet),
-		backup.WithCommitHook(hook.OnCommit))
+	engine, err := backup.New(st, blob.NewBucket(memblob.New()), backup.WithLogger(quiet))
 	if err != nil {
 		panic(err)
 	}
-	svc, err := replication.New(engine, replication.WithHook(&hook), replication.WithLogger(quiet))
+	svc, err := replication.New(engine, replication.WithLogger(quiet)) // subscribes to engine's commits
 	if err != nil {
 		panic(err)
 	}

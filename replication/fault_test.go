@@ -182,9 +182,7 @@ func TestBandwidthLimitedCopyCompletes(t *testing.T) {
 }
 
 func TestAutomaticReplication(t *testing.T) {
-	var hook Hook
-	h := newHarness(t, harnessOpts{nodes: 100, edges: 100, engine: []backup.Option{backup.WithCommitHook(hook.OnCommit)},
-		service: []Option{WithHook(&hook), WithCheckInterval(time.Hour)}})
+	h := newHarness(t, harnessOpts{nodes: 100, edges: 100, service: []Option{WithCheckInterval(time.Hour)}})
 	a, b := h.target("a"), h.target("b")
 	if _, err := h.svc.Disable(h.ctx, b.ID); err != nil {
 		t.Fatal(err)

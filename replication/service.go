@@ -63,7 +63,6 @@ type config struct {
 	attempt       time.Duration
 	bandwidth     int64
 	checkInterval time.Duration
-	hook          *Hook
 	opener        Opener
 	client        *http.Client
 	now           func() time.Time
@@ -100,9 +99,6 @@ func WithBandwidthLimit(n int64) Option { return func(c *config) { c.bandwidth =
 // catches up those that lack the newest snapshot of a graph (default 30s).
 func WithCheckInterval(d time.Duration) Option { return func(c *config) { c.checkInterval = d } }
 
-// WithHook binds h to the service, so that the snapshots the engine commits reach it.
-func WithHook(h *Hook) Option { return func(c *config) { c.hook = h } }
-
 // WithBucketOpener replaces the built-in way targets are opened.
 func WithBucketOpener(o Opener) Option { return func(c *config) { c.opener = o } }
 
@@ -128,13 +124,14 @@ type Service struct {
 	buckets map[string]*openBucket // by target id
 	running map[string]*sync.Mutex // one run per target at a time
 
-	queue    chan *meta.Snapshot
-	closed   atomic.Bool
-	startMu  sync.Mutex
-	started  bool
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	closeErr error
+	queue       chan *meta.Snapshot
+	unsubscribe func() // from the engine's commits
+	closed      atomic.Bool
+	startMu     sync.Mutex
+	started     bool
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closeErr    error
 }
 
 type openBucket struct {
@@ -152,7 +149,10 @@ func fingerprint(t *meta.Target) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// New returns a Service replicating the snapshots of engine.
+// New returns a Service replicating the snapshots of engine. It subscribes to the
+// engine's commits (see [backup.Engine.Subscribe]): after [Service.Start], every
+// snapshot the engine commits is replicated in the background; Close ends the
+// subscription.
 func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 	if engine == nil {
 		return nil, fmt.Errorf("%w: an engine is required", ErrInvalid)
@@ -206,36 +206,15 @@ func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 	if s.ship, err = newShipper(s); err != nil {
 		return nil, err
 	}
-	if c.hook != nil {
-		c.hook.Bind(s)
-	}
+	s.unsubscribe = engine.Subscribe(s.onCommit)
 	return s, nil
 }
 
-// Hook forwards committed snapshots to a Service bound later, so that a host can
-// build the backup engine (which takes the hook) before the service (which takes
-// the engine). Its zero value drops snapshots until bound.
-//
-//	var hook replication.Hook
-//	engine, _ := backup.New(st, bucket, backup.WithCommitHook(hook.OnCommit))
-//	svc, _ := replication.New(engine, replication.WithHook(&hook))
-type Hook struct{ svc atomic.Pointer[Service] }
-
-// Bind makes h forward to s.
-func (h *Hook) Bind(s *Service) { h.svc.Store(s) }
-
-// OnCommit passes row to the bound service's OnCommit; it has the signature
-// backup.WithCommitHook wants.
-func (h *Hook) OnCommit(ctx context.Context, row *meta.Snapshot) {
-	if s := h.svc.Load(); s != nil {
-		s.OnCommit(ctx, row)
-	}
-}
-
-// OnCommit queues a committed snapshot for replication to every enabled target; it
-// never blocks. Snapshots queued before Start wait for it; when the queue is full
-// the snapshot is left to the periodic catch-up of the newest snapshots.
-func (s *Service) OnCommit(_ context.Context, row *meta.Snapshot) {
+// onCommit, the service's subscription to the engine, queues a committed snapshot
+// for replication to every enabled target; it never blocks. Snapshots queued before
+// Start wait for it; when the queue is full the snapshot is left to the periodic
+// catch-up of the newest snapshots.
+func (s *Service) onCommit(_ context.Context, row *meta.Snapshot) {
 	if row == nil || row.Status != meta.SnapshotCompleted || s.closed.Load() {
 		return
 	}
@@ -303,12 +282,14 @@ func (s *Service) loop(ctx context.Context) {
 	}
 }
 
-// Close stops the background work, waiting for a run in progress until ctx ends,
-// and closes the buckets of the targets. It is safe to call twice.
+// Close ends the subscription to the engine's commits, stops the background work,
+// waiting for a run in progress until ctx ends, and closes the buckets of the
+// targets. It is safe to call twice.
 func (s *Service) Close(ctx context.Context) error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.unsubscribe()
 	s.startMu.Lock()
 	cancel := s.cancel
 	s.startMu.Unlock()
