@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -31,44 +30,10 @@ const (
 	maxDiffLimit  = 100000
 )
 
-// HandlerOption configures NewHandler.
-type HandlerOption func(*handlerConfig)
-
-type handlerConfig struct {
-	auth    api.Authorizer
-	maxBody int64
-	logger  *slog.Logger
-	ops     *api.Operations
-}
-
-// WithAuthorizer makes every request pass auth before any other work; see
-// api.BearerToken for the usual token check on mutating methods.
-func WithAuthorizer(auth api.Authorizer) HandlerOption {
-	return func(c *handlerConfig) { c.auth = auth }
-}
-
-// WithMaxBodyBytes limits request bodies to n bytes (default 1 MiB); larger ones are
-// answered 413.
-func WithMaxBodyBytes(n int64) HandlerOption { return func(c *handlerConfig) { c.maxBody = n } }
-
-// WithHandlerLogger logs server-side failures through l. Nil (the default) means the
-// engine's logger.
-func WithHandlerLogger(l *slog.Logger) HandlerOption {
-	return func(c *handlerConfig) { c.logger = l }
-}
-
-// WithOperations runs long requests in ops, so that several handlers share one
-// registry and the host can Close it on shutdown. Without it the handler keeps a
-// registry of its own, whose operations run to completion.
-func WithOperations(ops *api.Operations) HandlerOption {
-	return func(c *handlerConfig) { c.ops = ops }
-}
-
 type handler struct {
 	e       *Engine
 	graphs  graph.Catalog
-	cfg     handlerConfig
-	routes  http.Handler
+	opts    api.Options
 	answers *api.Cache // encoded answers of the snapshot lists and stats
 }
 
@@ -82,85 +47,72 @@ const (
 	answerBudgetBytes = 32 << 20
 )
 
+// errorStatuses maps this package's errors, and the store and graph errors that
+// reach the handler through it, to the statuses they answer with.
+var errorStatuses = api.ErrorMap{
+	{Err: ErrNotFound, Status: http.StatusNotFound},
+	{Err: ErrInvalid, Status: http.StatusBadRequest},
+	{Err: ErrBusy, Status: http.StatusConflict},
+	{Err: ErrCorrupt, Status: http.StatusUnprocessableEntity},
+	{Err: ErrWrongKey, Status: http.StatusUnprocessableEntity},
+	{Err: graph.ErrNotFound, Status: http.StatusNotFound},
+	{Err: meta.ErrNotFound, Status: http.StatusNotFound},
+	{Err: meta.ErrInvalid, Status: http.StatusBadRequest},
+	{Err: meta.ErrConflict, Status: http.StatusConflict},
+	{Err: meta.ErrClosed, Status: http.StatusServiceUnavailable},
+}
+
 // NewHandler returns the HTTP API of the engine: snapshots of the graphs in
 // graphs, restores into them, verification, diffs, retention and garbage
-// collection. It serves JSON on a private ServeMux with paths relative to its root,
-// so a host mounts it under any prefix with http.StripPrefix. openapi.yaml (see
-// [OpenAPI]) describes every route.
+// collection. It serves JSON with paths relative to its root, so a host mounts it
+// under any prefix with http.StripPrefix. openapi.yaml (see [OpenAPI]) describes
+// every route. Zero fields of opts are filled by [api.Options.WithDefaults] with the
+// engine's logger.
 //
 // Requests are authorized first, then their ids and bodies are validated, all before
-// any work: a rejected request changes nothing. Errors are RFC 9457 problem+json:
-// ErrInvalid and malformed requests 400, ErrNotFound (also an unknown graph) 404,
-// ErrBusy 409, ErrCorrupt and ErrWrongKey 422 (the request is well formed but the
-// stored snapshot cannot serve it; the detail names the object), a deadline 504,
-// anything else 500 with the error logged and not shown.
+// any work: a rejected request changes nothing. The authorizer is asked for
+// [api.ScopeStatus] by the lists and stats (GET /graphs, GET /graphs/{id}/snapshots,
+// GET /snapshots/{sid}, GET /stats), for [api.ScopeRead] by what shows graph content
+// (GET /snapshots/{sid}/manifest, both diffs, GET /operations/{id}), and for
+// [api.ScopeWrite] by every POST and DELETE.
+//
+// Errors are RFC 9457 problem+json: ErrInvalid and malformed requests 400,
+// ErrNotFound (also an unknown graph) 404, ErrBusy 409, ErrCorrupt and ErrWrongKey
+// 422 (the request is well formed but the stored snapshot cannot serve it; the
+// detail names the object), a closed store 503, a deadline 504, anything else 500
+// with the error logged and not shown.
 //
 // Work that may take long (a snapshot, a restore, a full verify, a GC) answers 202
 // Accepted with the operation's state and a Location of GET /operations/{id} to
 // poll; with ?wait=true (or "wait": true in a snapshot body) it runs within the
-// request and answers with the result. A snapshot can be requested without a body.
+// request and answers with the result. A snapshot can be requested without a body;
+// its 202 answer also names the snapshot (see [SnapshotAccepted]), whose row GET
+// /snapshots/{sid} shows at once.
 //
 // NewHandler panics if e or graphs is nil.
-func NewHandler(e *Engine, graphs graph.Catalog, opts ...HandlerOption) http.Handler {
+func NewHandler(e *Engine, graphs graph.Catalog, opts api.Options) http.Handler {
 	if e == nil || graphs == nil {
 		panic("backup: NewHandler needs an engine and a catalog")
 	}
-	c := handlerConfig{maxBody: api.DefaultMaxBodyBytes}
-	for _, o := range opts {
-		o(&c)
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = api.DefaultMaxBodyBytes
-	}
-	if c.logger == nil {
-		c.logger = e.log
-	}
-	if c.ops == nil {
-		c.ops = api.NewOperations(api.WithOperationsLogger(c.logger))
-	}
-	mapErrors()
-	h := &handler{e: e, graphs: graphs, cfg: c, answers: api.NewCache(answerTTL, answerBudgetBytes)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /graphs", h.listGraphs)
-	mux.HandleFunc("POST /graphs/{id}/snapshots", h.createSnapshot)
-	mux.HandleFunc("GET /graphs/{id}/snapshots", h.listSnapshots)
-	mux.HandleFunc("POST /graphs/{id}/prune", h.prune)
-	mux.HandleFunc("GET /snapshots/{sid}", h.getSnapshot)
-	mux.HandleFunc("DELETE /snapshots/{sid}", h.deleteSnapshot)
-	mux.HandleFunc("GET /snapshots/{sid}/manifest", h.manifest)
-	mux.HandleFunc("POST /snapshots/{sid}/restore", h.restore)
-	mux.HandleFunc("POST /snapshots/{sid}/verify", h.verify)
-	mux.HandleFunc("GET /snapshots/{sid}/diff/{other}", h.diff)
-	mux.HandleFunc("GET /diff", h.diff)
-	mux.HandleFunc("POST /gc", h.gc)
-	mux.HandleFunc("GET /stats", h.stats)
-	mux.Handle("GET /operations/{id}", c.ops)
-	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
-	return h
+	opts = opts.WithDefaults(e.log)
+	h := &handler{e: e, graphs: graphs, opts: opts, answers: api.NewCache(answerTTL, answerBudgetBytes)}
+	m := api.NewMux(opts, errorStatuses)
+	m.Handle("GET /graphs", api.ScopeStatus, h.listGraphs)
+	m.Handle("POST /graphs/{id}/snapshots", api.ScopeWrite, h.createSnapshot)
+	m.Handle("GET /graphs/{id}/snapshots", api.ScopeStatus, h.listSnapshots)
+	m.Handle("POST /graphs/{id}/prune", api.ScopeWrite, h.prune)
+	m.Handle("GET /snapshots/{sid}", api.ScopeStatus, h.getSnapshot)
+	m.Handle("DELETE /snapshots/{sid}", api.ScopeWrite, h.deleteSnapshot)
+	m.Handle("GET /snapshots/{sid}/manifest", api.ScopeRead, h.manifest)
+	m.Handle("POST /snapshots/{sid}/restore", api.ScopeWrite, h.restore)
+	m.Handle("POST /snapshots/{sid}/verify", api.ScopeWrite, h.verify)
+	m.Handle("GET /snapshots/{sid}/diff/{other}", api.ScopeRead, h.diff)
+	m.Handle("GET /diff", api.ScopeRead, h.diff)
+	m.Handle("POST /gc", api.ScopeWrite, h.gc)
+	m.Handle("GET /stats", api.ScopeStatus, h.stats)
+	m.HandleHTTP("GET /operations/{id}", api.ScopeRead, opts.Operations)
+	return m
 }
-
-// mapErrors registers the status of this package's errors, and of the store and
-// graph errors that reach the handler through it.
-func mapErrors() {
-	_ = api.ErrorStatus{ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{ErrBusy, http.StatusConflict}
-	_ = api.ErrorStatus{ErrCorrupt, http.StatusUnprocessableEntity}
-	_ = api.ErrorStatus{ErrWrongKey, http.StatusUnprocessableEntity}
-	_ = api.ErrorStatus{graph.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{meta.ErrConflict, http.StatusConflict}
-	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
-	h.routes.ServeHTTP(w, r)
-}
-
-// fail answers with err's problem.
-func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
 func graphID(r *http.Request) (string, error) { return api.PathID(r, "id", ValidGraphID) }
 
@@ -177,16 +129,14 @@ type GraphInfo struct {
 }
 
 // GET /graphs → 200 Page[GraphInfo], every graph in one page.
-func (h *handler) listGraphs(w http.ResponseWriter, r *http.Request) {
+func (h *handler) listGraphs(w http.ResponseWriter, r *http.Request) error {
 	ids, err := h.graphs.GraphIDs(r.Context())
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	stats, err := h.e.Store().SnapshotStats(r.Context())
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	byID := map[string]*GraphInfo{}
 	for _, id := range ids {
@@ -206,6 +156,7 @@ func (h *handler) listGraphs(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortFunc(out, func(a, b GraphInfo) int { return strings.Compare(a.ID, b.ID) })
 	api.WriteJSON(w, http.StatusOK, api.NewPage(out, ""))
+	return nil
 }
 
 // SnapshotRequest is the optional body of POST /graphs/{id}/snapshots.
@@ -215,47 +166,74 @@ type SnapshotRequest struct {
 	Wait   bool              `json:"wait,omitempty"` // like ?wait=true
 }
 
-// POST /graphs/{id}/snapshots → 202 operation, or with wait 201 meta.Snapshot.
-func (h *handler) createSnapshot(w http.ResponseWriter, r *http.Request) {
+// SnapshotAccepted is the 202 answer of POST /graphs/{id}/snapshots: the
+// operation taking the snapshot, whose result is the completed row, and the id of
+// the snapshot it takes. The row exists when the answer is sent: GET
+// /snapshots/{sid} shows it pending, running, then completed or failed.
+type SnapshotAccepted struct {
+	api.OperationStatus
+	SnapshotID string `json:"snapshot_id"`
+}
+
+// POST /graphs/{id}/snapshots → 202 SnapshotAccepted, or with wait 201
+// meta.Snapshot.
+func (h *handler) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	id, err := graphID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req SnapshotRequest
-	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if _, err := api.DecodeOptional(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	if err := req.validate(); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	g, err := h.graphs.Graph(r.Context(), id)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	opts := SnapshotOptions{Kind: req.Kind, Labels: req.Labels}
 	if wait || req.Wait {
 		row, err := h.e.Snapshot(r.Context(), id, g, opts)
 		if err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Location", api.Location(r, "/snapshots/"+row.ID))
 		api.WriteJSON(w, http.StatusCreated, row)
-		return
+		return nil
 	}
-	h.start(w, r, "snapshot", func(ctx context.Context, report func(any)) (any, error) {
+	return h.startSnapshot(w, r, id, g, opts)
+}
+
+// startSnapshot records the pending row of a snapshot of g, then takes it as an
+// operation and answers 202 with the operation and the row's id.
+func (h *handler) startSnapshot(w http.ResponseWriter, r *http.Request, id string, g graph.Reader, opts SnapshotOptions) error {
+	row, err := h.e.prepareSnapshot(r.Context(), id, g, opts)
+	if err != nil {
+		return err
+	}
+	sid := row.ID // row is the operation's from here on
+	op, err := h.opts.Operations.Start(r.Context(), "snapshot", func(ctx context.Context, report func(any)) (any, error) {
 		opts.Progress = func(p Progress) { report(p) }
-		return h.e.Snapshot(ctx, id, g, opts)
+		done, err := h.e.takeSnapshot(ctx, row, g, opts)
+		if err == nil {
+			// The last phase the engine reports is the manifest's, without counts: a
+			// finished operation shows what the snapshot holds instead.
+			report(Progress{Phase: "done", Records: done.Records, Bytes: done.BytesRaw})
+		}
+		return done, err
 	})
+	if err != nil {
+		return h.e.failSnapshot(r.Context(), row, err)
+	}
+	w.Header().Set("Location", api.Location(r, "/operations/"+op.ID()))
+	api.WriteJSON(w, http.StatusAccepted, SnapshotAccepted{OperationStatus: op.Status(), SnapshotID: sid})
+	return nil
 }
 
 func (q *SnapshotRequest) validate() error {
@@ -279,27 +257,25 @@ func (q *SnapshotRequest) validate() error {
 
 // start runs fn as an operation and answers 202, or runs it within the request and
 // answers 200 with its result when ?wait=true.
-func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn api.OperationFunc) {
+func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn api.OperationFunc) error {
 	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if wait {
 		res, err := fn(r.Context(), func(any) {})
 		if err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		api.WriteJSON(w, http.StatusOK, res)
-		return
+		return nil
 	}
-	op, err := h.cfg.ops.Start(r.Context(), kind, fn)
+	op, err := h.opts.Operations.Start(r.Context(), kind, fn)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.Accepted(w, r, op)
+	return nil
 }
 
 var (
@@ -309,26 +285,22 @@ var (
 
 // GET /graphs/{id}/snapshots?status=&kind=&limit=&cursor= → 200 Page[meta.Snapshot],
 // newest first. A graph without snapshots has an empty list.
-func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
+func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) error {
 	id, err := graphID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	p, err := api.ParsePage(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	f := meta.SnapshotFilter{GraphID: id, Status: q.Get("status"), Kind: q.Get("kind"), Cursor: p.Cursor, Limit: p.Limit}
 	if f.Status != "" && !slices.Contains(snapshotStatuses, f.Status) {
-		fail(w, r, api.FieldErrorf("status", "must be one of %v", snapshotStatuses))
-		return
+		return api.FieldErrorf("status", "must be one of %v", snapshotStatuses)
 	}
 	if f.Kind != "" && !slices.Contains(snapshotKinds, f.Kind) {
-		fail(w, r, api.FieldErrorf("kind", "must be one of %v", snapshotKinds))
-		return
+		return api.FieldErrorf("kind", "must be one of %v", snapshotKinds)
 	}
 	key := strings.Join([]string{"snapshots", id, f.Status, f.Kind, f.Cursor, strconv.Itoa(f.Limit)}, "\x00")
 	st := h.e.Store()
@@ -340,54 +312,51 @@ func (h *handler) listSnapshots(w http.ResponseWriter, r *http.Request) {
 		return api.JSONResponse(http.StatusOK, api.NewPage(rows, next))
 	})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	resp.Write(w)
+	return nil
 }
 
 // GET /snapshots/{sid} → 200 meta.Snapshot, whatever its status.
-func (h *handler) getSnapshot(w http.ResponseWriter, r *http.Request) {
+func (h *handler) getSnapshot(w http.ResponseWriter, r *http.Request) error {
 	sid, err := snapshotID(r, "sid")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	row, err := h.e.Store().GetSnapshot(r.Context(), sid)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, row)
+	return nil
 }
 
 // DELETE /snapshots/{sid} → 204.
-func (h *handler) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
+func (h *handler) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 	sid, err := snapshotID(r, "sid")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if err := h.e.Delete(r.Context(), sid); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // GET /snapshots/{sid}/manifest → 200 Manifest.
-func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
+func (h *handler) manifest(w http.ResponseWriter, r *http.Request) error {
 	sid, err := snapshotID(r, "sid")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	m, err := h.e.Manifest(r.Context(), sid)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, m)
+	return nil
 }
 
 // RestoreRequest is the optional body of POST /snapshots/{sid}/restore. Without
@@ -446,25 +415,21 @@ type RestorePlan struct {
 
 // POST /snapshots/{sid}/restore → 200 RestorePlan (dry_run), 202 operation, or with
 // ?wait=true 200 RestoreResult.
-func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
+func (h *handler) restore(w http.ResponseWriter, r *http.Request) error {
 	sid, err := snapshotID(r, "sid")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req RestoreRequest
-	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if _, err := api.DecodeOptional(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	if err := req.validate(); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	m, err := h.e.Manifest(r.Context(), sid)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	target := req.TargetGraph
 	if target == "" {
@@ -472,15 +437,13 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
 	}
 	g, err := h.graphs.Graph(r.Context(), target)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	opts := RestoreOptions{NodeIDs: req.NodeIDs, Labels: req.Labels, Hops: req.Hops}
 	if req.DryRun {
 		rep, err := h.e.Verify(r.Context(), sid, false)
 		if err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		plan := RestorePlan{
 			SnapshotID: sid, SourceGraph: m.GraphID, TargetGraph: target, Partial: opts.partial(),
@@ -489,9 +452,9 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
 			Restorable: rep.OK, Problems: rep.Problems, DryRun: true,
 		}
 		api.WriteJSON(w, http.StatusOK, plan)
-		return
+		return nil
 	}
-	h.start(w, r, "restore", func(ctx context.Context, report func(any)) (any, error) {
+	return h.start(w, r, "restore", func(ctx context.Context, report func(any)) (any, error) {
 		opts.Progress = func(p Progress) { report(p) }
 		return h.e.Restore(ctx, sid, g, opts)
 	})
@@ -505,31 +468,27 @@ type VerifyRequest struct {
 // POST /snapshots/{sid}/verify → 200 VerifyReport (quick, or full with ?wait=true),
 // or 202 operation (full). A report with ok false is still 200: the verification
 // ran and found problems.
-func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
+func (h *handler) verify(w http.ResponseWriter, r *http.Request) error {
 	sid, err := snapshotID(r, "sid")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req VerifyRequest
-	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if _, err := api.DecodeOptional(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	if !req.Full {
 		rep, err := h.e.Verify(r.Context(), sid, false)
 		if err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		api.WriteJSON(w, http.StatusOK, rep)
-		return
+		return nil
 	}
 	if err := h.checkCompleted(r.Context(), sid); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
-	h.start(w, r, "verify", func(ctx context.Context, _ func(any)) (any, error) {
+	return h.start(w, r, "verify", func(ctx context.Context, _ func(any)) (any, error) {
 		return h.e.Verify(ctx, sid, true)
 	})
 }
@@ -550,7 +509,7 @@ func (h *handler) checkCompleted(ctx context.Context, sid string) error {
 }
 
 // GET /diff?from=&to=&limit= or GET /snapshots/{sid}/diff/{other}?limit= → 200 Diff.
-func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
+func (h *handler) diff(w http.ResponseWriter, r *http.Request) error {
 	from, to := r.PathValue("sid"), r.PathValue("other")
 	fromField, toField := "sid", "other"
 	if from == "" && to == "" {
@@ -559,24 +518,21 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 		fromField, toField = "from", "to"
 	}
 	if err := api.CheckID(fromField, from, meta.ValidID); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if err := api.CheckID(toField, to, meta.ValidID); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	limit, err := api.QueryInt(r, "limit", 1000, 1, maxDiffLimit)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	d, err := h.e.Diff(r.Context(), from, to, DiffOptions{Limit: limit})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, d)
+	return nil
 }
 
 // PruneRequest is the body of POST /graphs/{id}/prune: a Retention, with
@@ -601,28 +557,25 @@ func (q PruneRequest) Retention() Retention {
 
 // POST /graphs/{id}/prune → 200 PruneResult. The body is required; {} keeps
 // everything.
-func (h *handler) prune(w http.ResponseWriter, r *http.Request) {
+func (h *handler) prune(w http.ResponseWriter, r *http.Request) error {
 	id, err := graphID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req PruneRequest
-	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if err := api.Decode(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	ret := req.Retention()
 	if err := ret.Validate(); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	res, err := h.e.Prune(r.Context(), id, ret, req.DryRun)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // GCRequest is the optional body of POST /gc.
@@ -632,29 +585,27 @@ type GCRequest struct {
 }
 
 // POST /gc → 202 operation, or with ?wait=true 200 GCResult.
-func (h *handler) gc(w http.ResponseWriter, r *http.Request) {
+func (h *handler) gc(w http.ResponseWriter, r *http.Request) error {
 	var req GCRequest
-	if _, err := api.DecodeOptional(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if _, err := api.DecodeOptional(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	opts := GCOptions{DryRun: req.DryRun}
 	if req.Grace != nil {
 		if *req.Grace < 0 {
-			fail(w, r, api.FieldErrorf("grace", "must not be negative"))
-			return
+			return api.FieldErrorf("grace", "must not be negative")
 		}
 		// GCOptions reads 0 as the default; a grace of 0 asked for is the smallest
 		// positive one.
 		opts.Grace = max(time.Duration(*req.Grace), 1)
 	}
-	h.start(w, r, "gc", func(ctx context.Context, _ func(any)) (any, error) {
+	return h.start(w, r, "gc", func(ctx context.Context, _ func(any)) (any, error) {
 		return h.e.GC(ctx, opts)
 	})
 }
 
 // GET /stats → 200 Page[meta.GraphStats], one item per graph with snapshots.
-func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
+func (h *handler) stats(w http.ResponseWriter, r *http.Request) error {
 	st := h.e.Store()
 	resp, err := h.answers.Get(r.Context(), "stats", st.Generation(), func(ctx context.Context) (*api.Response, error) {
 		stats, err := st.SnapshotStats(ctx)
@@ -664,8 +615,8 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 		return api.JSONResponse(http.StatusOK, api.NewPage(stats, ""))
 	})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	resp.Write(w)
+	return nil
 }

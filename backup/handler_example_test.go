@@ -18,8 +18,8 @@ import (
 	"github.com/graphvault/graphvault/store/meta"
 )
 
-// A host mounts the handler under a prefix and protects mutating calls with a
-// bearer token.
+// A host mounts the handler under a prefix and protects it with bearer tokens:
+// changes need the write token, manifests and diffs the read or the write token.
 func ExampleNewHandler() {
 	ctx := context.Background()
 	st, err := meta.Open(ctx, ":memory:")
@@ -42,7 +42,10 @@ func ExampleNewHandler() {
 	defer ops.Close(ctx)
 	mux := http.NewServeMux()
 	mux.Handle("/api/backup/backup/", http.StripPrefix("/api/backup/backup",
-		backup.NewHandler(engine, graphs, backup.WithAuthorizer(api.BearerToken("s3cret")), backup.WithOperations(ops))))
+		backup.NewHandler(engine, graphs, api.Options{
+			Authorizer: api.BearerToken(api.Tokens{Write: "s3cret", Read: "peek"}),
+			Operations: ops,
+		})))
 
 	req := httptest.NewRequest("POST", "/api/backup/backup/graphs/graph1/snapshots?wait=true", nil)
 	req.Header.Set("Authorization", "Bearer s3cret")

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -26,8 +27,8 @@ import (
 	"github.com/graphvault/graphvault/store/meta"
 )
 
-// api is a handler under test with its engine, catalog and operations.
-type api struct {
+// server is a handler under test with its engine, catalog and operations.
+type server struct {
 	t       *testing.T
 	ctx     context.Context
 	engine  *Engine
@@ -40,7 +41,9 @@ type api struct {
 	spec    *openAPISpec
 }
 
-func newAPI(t *testing.T, opts ...HandlerOption) *api {
+// newServer returns a handler made with opts, whose operations and logger it
+// fills in.
+func newServer(t *testing.T, opts api.Options) *server {
 	t.Helper()
 	ctx := context.Background()
 	st, err := meta.Open(ctx, ":memory:")
@@ -59,10 +62,13 @@ func newAPI(t *testing.T, opts ...HandlerOption) *api {
 	reg := &graph.Registry{}
 	reg.Register("g1", loadGraph(t, 40, 80, 1))
 	reg.Register("g2", memgraph.New())
-	opts = append([]HandlerOption{WithOperations(ops)}, opts...)
-	return &api{
-		t: t, ctx: ctx, engine: e, store: st, bucket: b, graphs: reg, ops: ops,
-		handler: NewHandler(e, reg, opts...), spec: loadSpec(t),
+	if opts.Operations == nil {
+		opts.Operations = ops
+	}
+	opts.Logger = quiet
+	return &server{
+		t: t, ctx: ctx, engine: e, store: st, bucket: b, graphs: reg, ops: opts.Operations,
+		handler: NewHandler(e, reg, opts), spec: loadSpec(t),
 	}
 }
 
@@ -105,7 +111,7 @@ func (r response) problem(t *testing.T) api.Problem {
 
 // do sends a request with a JSON body (a string is sent as is, nil sends none) and
 // checks the answer against openapi.yaml.
-func (a *api) do(method, target string, body any, header ...string) response {
+func (a *server) do(method, target string, body any, header ...string) response {
 	a.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -137,7 +143,7 @@ func (a *api) do(method, target string, body any, header ...string) response {
 	return res
 }
 
-func (a *api) want(res response, code int) response {
+func (a *server) want(res response, code int) response {
 	a.t.Helper()
 	if res.code != code {
 		a.t.Fatalf("status %d, want %d: %s", res.code, code, res.body)
@@ -146,8 +152,8 @@ func (a *api) want(res response, code int) response {
 }
 
 // await waits for the operation a 202 answer started and returns its final state
-// as fetched through the API.
-func (a *api) await(res response) api.OperationStatus {
+// as fetched through the API, with the given request headers.
+func (a *server) await(res response, header ...string) api.OperationStatus {
 	a.t.Helper()
 	a.want(res, http.StatusAccepted)
 	var st api.OperationStatus
@@ -160,7 +166,7 @@ func (a *api) await(res response) api.OperationStatus {
 		a.t.Fatalf("operation %s not in the registry", st.ID)
 	}
 	<-op.Done()
-	a.want(a.do("GET", "/operations/"+st.ID, nil), http.StatusOK).decode(a.t, &st)
+	a.want(a.do("GET", "/operations/"+st.ID, nil, header...), http.StatusOK).decode(a.t, &st)
 	return st
 }
 
@@ -181,7 +187,7 @@ func resultOf(t *testing.T, st api.OperationStatus, v any) {
 
 // written counts snapshot rows and bucket objects: what a rejected request must
 // not change.
-func (a *api) written() (rows, objects int) {
+func (a *server) written() (rows, objects int) {
 	a.t.Helper()
 	n, err := a.store.CountSnapshots(a.ctx, meta.SnapshotFilter{})
 	if err != nil {
@@ -196,7 +202,7 @@ func (a *api) written() (rows, objects int) {
 	return n, objects
 }
 
-func (a *api) snapshot(graphID string) meta.Snapshot {
+func (a *server) snapshot(graphID string) meta.Snapshot {
 	a.t.Helper()
 	var row meta.Snapshot
 	a.want(a.do("POST", "/graphs/"+graphID+"/snapshots?wait=true", nil), http.StatusCreated).decode(a.t, &row)
@@ -204,7 +210,7 @@ func (a *api) snapshot(graphID string) meta.Snapshot {
 }
 
 func TestHandlerFlow(t *testing.T) {
-	a := newAPI(t)
+	a := newServer(t, api.Options{})
 
 	// The old documented call: no body, no content type.
 	var first meta.Snapshot
@@ -337,7 +343,7 @@ func snapshotIDs(rows []meta.Snapshot) []string {
 }
 
 func TestHandlerRejectsBadRequests(t *testing.T) {
-	a := newAPI(t, WithMaxBodyBytes(256))
+	a := newServer(t, api.Options{MaxBodyBytes: 256})
 	snap := a.snapshot("g1")
 	unknown := meta.NewID()
 	long := strings.Repeat("a", 300)
@@ -419,7 +425,7 @@ func TestHandlerRejectsBadRequests(t *testing.T) {
 }
 
 func TestHandlerPagination(t *testing.T) {
-	a := newAPI(t)
+	a := newServer(t, api.Options{})
 	g1, _ := a.graphs.Graph(a.ctx, "g1")
 	var want []string
 	for range 7 {
@@ -468,7 +474,7 @@ func TestHandlerPagination(t *testing.T) {
 }
 
 func TestHandlerMountedWithAuth(t *testing.T) {
-	a := newAPI(t, WithAuthorizer(api.BearerToken("s3cret")))
+	a := newServer(t, api.Options{Authorizer: api.BearerToken(api.Tokens{Write: "s3cret"})})
 	const prefix = "/api/backup/backup"
 	outer := http.NewServeMux()
 	outer.Handle(prefix+"/", http.StripPrefix(prefix, a.handler))
@@ -508,7 +514,7 @@ func TestHandlerMountedWithAuth(t *testing.T) {
 	}
 
 	// The documented call, under its documented path, with the token.
-	st := a.await(a.do("POST", "/graphs/g1/snapshots", nil, "Authorization", "Bearer s3cret"))
+	st := a.await(a.do("POST", "/graphs/g1/snapshots", nil, "Authorization", "Bearer s3cret"), "Authorization", "Bearer s3cret")
 	var row meta.Snapshot
 	resultOf(t, st, &row)
 	res := a.want(a.do("POST", "/graphs/g1/snapshots?wait=true", nil, "Authorization", "Bearer s3cret"), http.StatusCreated)
@@ -523,7 +529,7 @@ func TestHandlerMountedWithAuth(t *testing.T) {
 }
 
 func TestHandlerOperationFailure(t *testing.T) {
-	a := newAPI(t)
+	a := newServer(t, api.Options{})
 	a.graphs.Register("broken", failingReader{})
 	st := a.await(a.do("POST", "/graphs/broken/snapshots", nil))
 	if st.Status != api.OpFailed || st.Error == nil || st.Error.Status != 500 || strings.Contains(st.Error.Detail, "disk on fire") {
@@ -550,22 +556,26 @@ func (failingReader) View(context.Context) (graph.View, error) {
 }
 
 func TestErrorStatuses(t *testing.T) {
-	newAPI(t) // registers the mapping
+	t.Parallel()
 	tests := []struct {
 		err  error
 		want int
 	}{
 		{fmt.Errorf("x: %w", ErrNotFound), 404},
 		{fmt.Errorf("x: %w", graph.ErrNotFound), 404},
+		{fmt.Errorf("x: %w", meta.ErrNotFound), 404},
 		{ErrInvalid, 400},
+		{fmt.Errorf("x: %w", meta.ErrInvalid), 400},
 		{ErrBusy, 409},
+		{fmt.Errorf("x: %w", meta.ErrConflict), 409},
 		{&CorruptError{Key: "k", Err: fmt.Errorf("bad")}, 422},
 		{ErrWrongKey, 422},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), 504},
 		{fmt.Errorf("x: %w", meta.ErrClosed), 503},
+		{fmt.Errorf("disk on fire"), 500},
 	}
 	for _, tt := range tests {
-		if got := api.StatusOf(tt.err); got != tt.want {
+		if got := errorStatuses.StatusOf(tt.err); got != tt.want {
 			t.Errorf("StatusOf(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
@@ -715,7 +725,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 // are kept between requests, then changes the snapshots through the API: the next
 // reads show each change at once.
 func TestHandlerCachedAnswersSeeWrites(t *testing.T) {
-	a := newAPI(t)
+	a := newServer(t, api.Options{})
 	list := func() []string {
 		t.Helper()
 		var page api.Page[meta.Snapshot]
@@ -751,4 +761,140 @@ func TestHandlerCachedAnswersSeeWrites(t *testing.T) {
 	a.store.Close()
 	a.want(a.do("GET", "/graphs/g1/snapshots?limit=10", nil), http.StatusServiceUnavailable)
 	a.want(a.do("GET", "/stats", nil), http.StatusServiceUnavailable)
+}
+
+// TestHandlerSnapshotAcceptedNamesSnapshot starts a snapshot that waits for its
+// graph: the 202 answer names the snapshot, whose row is there at once, and the
+// finished operation shows the snapshot's totals as its progress.
+func TestHandlerSnapshotAcceptedNamesSnapshot(t *testing.T) {
+	a := newServer(t, api.Options{})
+	g1, _ := a.graphs.Graph(a.ctx, "g1")
+	slow := &gatedReader{Graph: g1.(graph.Graph), open: make(chan struct{})}
+	release := sync.OnceFunc(func() { close(slow.open) })
+	t.Cleanup(release)
+	a.graphs.Register("slow", slow)
+
+	res := a.want(a.do("POST", "/graphs/slow/snapshots", map[string]any{"kind": "full"}), http.StatusAccepted)
+	var acc SnapshotAccepted
+	res.decode(t, &acc)
+	if !meta.ValidID(acc.SnapshotID) || acc.Kind != "snapshot" || acc.Status != api.OpRunning {
+		t.Fatalf("202 answer: %s", res.body)
+	}
+	var row meta.Snapshot
+	a.want(a.do("GET", "/snapshots/"+acc.SnapshotID, nil), http.StatusOK).decode(t, &row)
+	if row.ID != acc.SnapshotID || row.GraphID != "slow" || (row.Status != meta.SnapshotPending && row.Status != meta.SnapshotRunning) {
+		t.Fatalf("GET the snapshot while it is taken: %+v", row)
+	}
+
+	release()
+	st := a.await(res)
+	var done meta.Snapshot
+	resultOf(t, st, &done)
+	if done.ID != acc.SnapshotID || done.Status != meta.SnapshotCompleted || done.Nodes != 40 {
+		t.Fatalf("result %+v, want snapshot %s completed with 40 nodes", done, acc.SnapshotID)
+	}
+	var p Progress
+	b, _ := json.Marshal(st.Progress)
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Progress{Phase: "done", Records: done.Records, Bytes: done.BytesRaw}); p != want || p.Records == 0 {
+		t.Errorf("final progress %+v, want %+v", p, want)
+	}
+}
+
+// gatedReader is a graph whose views open once open is closed.
+type gatedReader struct {
+	graph.Graph
+	open chan struct{}
+}
+
+func (g *gatedReader) View(ctx context.Context) (graph.View, error) {
+	select {
+	case <-g.open:
+		return g.Graph.View(ctx)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestHandlerSnapshotNotStarted asks for a snapshot when the operations registry
+// is closed: the answer is 503 and the row recorded for it is failed, not left
+// pending.
+func TestHandlerSnapshotNotStarted(t *testing.T) {
+	a := newServer(t, api.Options{})
+	if err := a.ops.Close(a.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.want(a.do("POST", "/graphs/g1/snapshots", nil), http.StatusServiceUnavailable).problem(t)
+	for status, want := range map[string]int{meta.SnapshotPending: 0, meta.SnapshotFailed: 1} {
+		n, err := a.store.CountSnapshots(a.ctx, meta.SnapshotFilter{Status: status})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("%d %s rows, want %d", n, status, want)
+		}
+	}
+}
+
+// TestHandlerScopes checks which token each kind of route needs with separate
+// read and write tokens.
+func TestHandlerScopes(t *testing.T) {
+	a := newServer(t, api.Options{Authorizer: api.BearerToken(api.Tokens{Write: "w", Read: "r"})})
+	write := []string{"Authorization", "Bearer w"}
+	var first, second meta.Snapshot
+	a.want(a.do("POST", "/graphs/g1/snapshots?wait=true", nil, write...), http.StatusCreated).decode(t, &first)
+	st := a.await(a.do("POST", "/graphs/g1/snapshots", nil, write...), write...)
+	resultOf(t, st, &second)
+
+	read := map[string][]string{
+		"no token":    nil,
+		"wrong token": {"Authorization", "Bearer nope"},
+		"read token":  {"Authorization", "Bearer r"},
+		"write token": write,
+	}
+	tests := []struct {
+		method, target string
+		want           map[string]int // by token; absent: 401
+	}{
+		{"GET", "/snapshots/" + first.ID + "/manifest", map[string]int{"read token": 200, "write token": 200}},
+		{"GET", "/diff?from=" + first.ID + "&to=" + second.ID, map[string]int{"read token": 200, "write token": 200}},
+		{"GET", "/snapshots/" + first.ID + "/diff/" + second.ID, map[string]int{"read token": 200, "write token": 200}},
+		{"GET", "/operations/" + st.ID, map[string]int{"read token": 200, "write token": 200}},
+		{"GET", "/graphs", map[string]int{"no token": 200, "wrong token": 200, "read token": 200, "write token": 200}},
+		{"GET", "/graphs/g1/snapshots", map[string]int{"no token": 200, "wrong token": 200, "read token": 200, "write token": 200}},
+		{"GET", "/snapshots/" + first.ID, map[string]int{"no token": 200, "wrong token": 200, "read token": 200, "write token": 200}},
+		{"GET", "/stats", map[string]int{"no token": 200, "wrong token": 200, "read token": 200, "write token": 200}},
+		{"POST", "/graphs/g1/snapshots", map[string]int{"read token": 403}},
+		{"POST", "/graphs/g1/prune", map[string]int{"read token": 403}},
+		{"POST", "/snapshots/" + first.ID + "/restore", map[string]int{"read token": 403}},
+		{"POST", "/snapshots/" + first.ID + "/verify", map[string]int{"read token": 403}},
+		{"DELETE", "/snapshots/" + first.ID, map[string]int{"read token": 403}},
+		{"POST", "/gc", map[string]int{"read token": 403}},
+	}
+	for _, tt := range tests {
+		for token, header := range read {
+			if tt.method != "GET" && token == "write token" {
+				continue // would change what the other cases read
+			}
+			want, ok := tt.want[token]
+			if !ok {
+				want = http.StatusUnauthorized
+			}
+			t.Run(tt.method+" "+tt.target+" "+token, func(t *testing.T) {
+				rows, objects := a.written()
+				res := a.do(tt.method, tt.target, nil, header...)
+				if res.code != want {
+					t.Fatalf("status %d, want %d: %s", res.code, want, res.body)
+				}
+				if want >= 400 {
+					res.problem(t)
+				}
+				if r, o := a.written(); r != rows || o != objects {
+					t.Errorf("rows %d → %d, objects %d → %d", rows, r, objects, o)
+				}
+			})
+		}
+	}
 }
