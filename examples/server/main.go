@@ -1,25 +1,27 @@
 // Command server is graphvault's main job: the snapshot API, scheduled snapshots,
-// metrics, health and the dashboard for a set of graphs, with no set-up.
+// replication, recovery, metrics, health and the dashboard for a set of graphs,
+// with no set-up. It is flags around a graphvault.Vault.
 //
 //	go run ./examples/server
 //
 // With no flags it keeps metadata in SQLite and snapshots in a folder, both under
-// ./graphvault-data, serves a LightRAG-shaped demo graph "graph1" when the store is
-// empty, takes a snapshot of every graph each hour, and listens on :9621.
+// ./graphvault-data, serves a LightRAG-shaped demo graph "graph1", takes a snapshot
+// of every graph each hour, and listens on :9621.
 //
 // Flags:
 //
-//	-addr ADDR       listen address (default :9621)
-//	-data DIR        metadata and snapshots (default ./graphvault-data)
-//	-graphml PATH    serve a GraphML file as a graph named after the file (repeatable)
-//	-demo            serve the demo graph graph1 (default: when the store is empty)
-//	-every D         snapshot period per graph (default 1h); 0 disables the schedule
-//	-keep N          snapshots kept per graph by the schedule's retention (default 48)
-//	-token T         bearer token required for every mutating call (or GRAPHVAULT_TOKEN)
-//	-rate R          mutating calls per second allowed per client address (default 20)
+//	-addr ADDR        listen address (default :9621)
+//	-data DIR         metadata and snapshots (default ./graphvault-data)
+//	-graphml PATH     serve a GraphML file as a graph named after the file (repeatable)
+//	-demo             serve the demo graph graph1 (default: unless -graphml is given)
+//	-every D          snapshot period per graph (default 1h); 0 disables the schedule
+//	-keep N           snapshots kept per graph by the schedule's retention (default 48)
+//	-token T          bearer token for changes and graph content (or GRAPHVAULT_TOKEN)
+//	-read-token T     bearer token for graph content only (or GRAPHVAULT_READ_TOKEN)
+//	-rate R           changes per second allowed per client address (default 20)
 //
-// Graphs served from memory (the demo) are restored from their newest snapshot when
-// the server starts again, so their content survives restarts.
+// Every graph the store knows is served again at start, restored from its newest
+// intact snapshot, whether or not -demo is given.
 package main
 
 import (
@@ -33,10 +35,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/graphvault/graphvault"
 )
 
 func main() {
@@ -50,14 +53,8 @@ func main() {
 
 // options are the command line settings.
 type options struct {
-	addr    string
-	data    string
-	graphml []string
-	demo    string // "", "true" or "false"
-	every   time.Duration
-	keep    int
-	token   string
-	rate    float64
+	addr string
+	cfg  graphvault.Config
 }
 
 type stringList []string
@@ -67,39 +64,38 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	var o options
+	c := &o.cfg
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", ":9621", "listen address")
-	fs.StringVar(&o.data, "data", "graphvault-data", "folder for metadata and snapshots")
-	fs.Var((*stringList)(&o.graphml), "graphml", "serve a GraphML file as a graph (repeatable)")
-	demo := fs.String("demo", "", "serve the demo graph graph1 (default: when the store is empty)")
-	fs.DurationVar(&o.every, "every", time.Hour, "snapshot period per graph; 0 disables")
-	fs.IntVar(&o.keep, "keep", 48, "snapshots kept per graph by the schedule")
-	fs.StringVar(&o.token, "token", "", "bearer token for mutating calls (default $GRAPHVAULT_TOKEN)")
-	fs.Float64Var(&o.rate, "rate", 20, "mutating calls per second allowed per client address")
+	fs.StringVar(&c.Data, "data", "graphvault-data", "folder for metadata and snapshots")
+	fs.Var((*stringList)(&c.GraphML), "graphml", "serve a GraphML file as a graph (repeatable)")
+	fs.BoolVar(&c.Demo, "demo", false, "serve the demo graph graph1 (default: unless -graphml is given)")
+	fs.DurationVar(&c.Every, "every", time.Hour, "snapshot period per graph; 0 disables")
+	fs.IntVar(&c.Keep, "keep", 48, "snapshots kept per graph by the schedule")
+	fs.StringVar(&c.Token, "token", "", "bearer token for changes and graph content (default $GRAPHVAULT_TOKEN)")
+	fs.StringVar(&c.ReadToken, "read-token", "", "bearer token for graph content only (default $GRAPHVAULT_READ_TOKEN)")
+	fs.Float64Var(&c.Rate, "rate", 20, "changes per second allowed per client address")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	switch *demo {
-	case "", "true", "false":
-		o.demo = *demo
-	default:
-		return o, fmt.Errorf("-demo must be true or false")
+	demoSet := false
+	fs.Visit(func(f *flag.Flag) { demoSet = demoSet || f.Name == "demo" })
+	if !demoSet {
+		c.Demo = len(c.GraphML) == 0
 	}
-	if o.token == "" {
-		o.token = getenv("GRAPHVAULT_TOKEN")
+	if c.Token == "" {
+		c.Token = getenv("GRAPHVAULT_TOKEN")
 	}
-	if o.every < 0 || o.keep < 1 || o.rate <= 0 {
+	if c.ReadToken == "" {
+		c.ReadToken = getenv("GRAPHVAULT_READ_TOKEN")
+	}
+	if c.Every < 0 || c.Keep < 1 || c.Rate <= 0 {
 		return o, fmt.Errorf("-every must not be negative, -keep must be at least 1 and -rate above 0")
 	}
-	abs, err := filepath.Abs(o.data)
-	if err != nil {
-		return o, err
-	}
-	o.data = abs
 	return o, nil
 }
 
@@ -112,25 +108,26 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	app, err := newApp(ctx, o, log)
+	o.cfg.Logger = log
+	v, err := graphvault.Open(ctx, o.cfg)
 	if err != nil {
 		return err
 	}
-	defer app.close()
+	defer v.Close(context.Background())
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           app.handler,
+		Handler:           v.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	app.printWhere(stdout, ln.Addr())
-	if err := app.start(ctx); err != nil {
+	printWhere(stdout, ln.Addr(), o.cfg, v.GraphIDs())
+	if err := v.Start(ctx); err != nil {
 		return err
 	}
 	errc := make(chan error, 1)
@@ -143,6 +140,29 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	log.Info("shutting down: finishing running work")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	return errors.Join(err, app.shutdown(sctx))
+	return errors.Join(srv.Shutdown(sctx), v.Close(sctx))
+}
+
+func printWhere(w io.Writer, addr net.Addr, c graphvault.Config, graphs []string) {
+	host := addr.String()
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		host = fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	fmt.Fprintf(w, "graphvault listening on http://%s\n", host)
+	fmt.Fprintf(w, "  data:        %s (metadata graphvault.db, snapshots bucket/)\n", c.Data)
+	fmt.Fprintf(w, "  graphs:      %s\n", strings.Join(graphs, ", "))
+	fmt.Fprintf(w, "  snapshots:   http://%s/api/backup/backup/graphs/{id}/snapshots\n", host)
+	fmt.Fprintf(w, "  metrics:     http://%s/api/monitoring/metrics/prometheus\n", host)
+	fmt.Fprintf(w, "  health:      http://%s/api/monitoring/health\n", host)
+	fmt.Fprintf(w, "  dashboard:   http://%s/api/monitoring/dashboard\n", host)
+	if c.Every > 0 {
+		fmt.Fprintf(w, "  schedule:    a snapshot of each graph every %v, keeping %d\n", c.Every, c.Keep)
+	} else {
+		fmt.Fprintln(w, "  schedule:    off")
+	}
+	if c.Token != "" {
+		fmt.Fprintln(w, "  auth:        a bearer token is required for every change and for graph content")
+	} else {
+		fmt.Fprintln(w, "  auth:        none (set -token or GRAPHVAULT_TOKEN to require a bearer token)")
+	}
 }

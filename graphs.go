@@ -1,0 +1,148 @@
+package graphvault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graph/graphtest"
+	"github.com/graphvault/graphvault/store/graphml"
+	"github.com/graphvault/graphvault/store/memgraph"
+	"github.com/graphvault/graphvault/store/meta"
+)
+
+// settle brings the system to a known state before it serves: snapshots a crash
+// left running are failed, and every graph is registered and, when it lives in
+// memory, restored from its newest intact snapshot.
+func (v *Vault) settle(ctx context.Context) error {
+	if n, err := v.engine.ResolveInterrupted(ctx, 0); err != nil {
+		return fmt.Errorf("settle interrupted snapshots: %w", err)
+	} else if n > 0 {
+		v.log.Info("settled snapshots interrupted by the last stop", "count", n)
+	}
+	for id, g := range v.cfg.Graphs {
+		v.catalog.Register(id, g)
+	}
+	for _, p := range v.cfg.GraphML {
+		if err := v.registerGraphML(p); err != nil {
+			return err
+		}
+	}
+	known, err := v.store.GraphIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range known {
+		if v.served(ctx, id) {
+			continue
+		}
+		g := memgraph.New()
+		if err := v.restoreNewest(ctx, id, g); err != nil {
+			return err
+		}
+		v.catalog.Register(id, g)
+		v.memGraphs = append(v.memGraphs, id)
+	}
+	if v.cfg.Demo && !v.served(ctx, DemoGraph) {
+		g := memgraph.New()
+		gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 2000, Edges: 6000, Seed: 1})
+		if err := gen.Replace(ctx, g); err != nil {
+			return err
+		}
+		v.catalog.Register(DemoGraph, g)
+		v.memGraphs = append(v.memGraphs, DemoGraph)
+	}
+	return nil
+}
+
+func (v *Vault) served(ctx context.Context, id string) bool {
+	_, err := v.catalog.Graph(ctx, id)
+	return err == nil
+}
+
+// restoreNewest fills g from the graph's newest snapshot that restores. A newer
+// snapshot that cannot be restored is named in the log and skipped; a graph with
+// no completed snapshot stays empty (or, for the demo graph with Demo set, is
+// generated), and says so.
+func (v *Vault) restoreNewest(ctx context.Context, id string, g *memgraph.Graph) error {
+	f := meta.SnapshotFilter{GraphID: id, Status: meta.SnapshotCompleted, Limit: 1000}
+	for {
+		rows, next, err := v.store.ListSnapshots(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			_, err := v.engine.Restore(ctx, row.ID, g, backup.RestoreOptions{})
+			if err == nil {
+				v.log.Info("restored graph from its newest intact snapshot", "graph", id, "snapshot", row.ID)
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !errors.Is(err, backup.ErrCorrupt) && !errors.Is(err, backup.ErrNotFound) {
+				return fmt.Errorf("restore graph %s from snapshot %s: %w", id, row.ID, err)
+			}
+			v.log.Warn("snapshot cannot be restored; trying an older one", "graph", id, "snapshot", row.ID, "err", err)
+		}
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	if id == DemoGraph && v.cfg.Demo {
+		gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 2000, Edges: 6000, Seed: 1})
+		v.log.Warn("no intact snapshot of the demo graph; serving it generated anew", "graph", id)
+		return gen.Replace(ctx, g)
+	}
+	v.log.Warn("no intact snapshot of a known graph; serving it empty", "graph", id)
+	return nil
+}
+
+var unsafeID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// GraphIDForFile names a file's graph after the file: its base name without the
+// extension, with anything but letters, digits, '.', '_' and '-' made '_'.
+func GraphIDForFile(path string) string {
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	id := strings.Trim(unsafeID.ReplaceAllString(base, "_"), "._-")
+	if len(id) > 128 {
+		id = id[:128]
+	}
+	return id
+}
+
+func (v *Vault) registerGraphML(p string) error {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("%w: GraphML file: %v", ErrInvalid, err)
+	}
+	id := GraphIDForFile(abs)
+	if !backup.ValidGraphID(id) {
+		return fmt.Errorf("%w: GraphML file %s: cannot make a graph id from the file name", ErrInvalid, p)
+	}
+	v.catalog.Register(id, graphml.NewFile(abs))
+	return nil
+}
+
+// memoryGraph returns the served graph id if the Vault holds it in memory.
+func (v *Vault) memoryGraph(ctx context.Context, id string) (*memgraph.Graph, error) {
+	g, err := v.catalog.Graph(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	mg, ok := g.(*memgraph.Graph)
+	if !ok {
+		return nil, fmt.Errorf("%w: graph %s is not held in memory", graph.ErrNotFound, id)
+	}
+	return mg, nil
+}

@@ -1,0 +1,337 @@
+// Package graphvault is the whole system in one value: a [Vault] opens the metadata
+// store and the bucket, builds the snapshot engine, its schedule, replication,
+// recovery, health checks and monitoring, brings every graph back at start, and
+// serves all of it under one [http.Handler].
+//
+//	v, err := graphvault.Open(ctx, graphvault.Config{Data: "graphvault-data", Demo: true})
+//	if err != nil { ... }
+//	defer v.Close(context.Background())
+//	if err := v.Start(ctx); err != nil { ... }
+//	http.ListenAndServe(":9621", v.Handler())
+//
+// The parts stay reachable ([Vault.Engine], [Vault.Recovery], [Vault.Replication],
+// [Vault.Health], [Vault.Store]) for a host that wants to call them directly.
+//
+// # Lifecycle
+//
+// Open finishes start-up before it returns, so the first request sees a settled
+// system: snapshots a crash left running are marked failed; every graph the store
+// knows and the host does not serve is restored into memory from its newest intact
+// snapshot (a damaged newer one is named in the log and skipped); a graph with no
+// completed snapshot is served empty and logged. Start launches the background
+// work (schedule, health, replication, metric samples); Close stops it, lets
+// running operations finish until its context ends, and releases everything.
+// RELIABILITY.md states the rules and the tests behind them.
+package graphvault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/graphvault/graphvault/api"
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/monitoring"
+	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault/recovery/health"
+	"github.com/graphvault/graphvault/replication"
+	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/blob/fileblob"
+	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/meta"
+)
+
+// DemoGraph is the id of the LightRAG-shaped graph Config.Demo serves.
+const DemoGraph = "graph1"
+
+// ErrInvalid reports a Config that cannot be opened.
+var ErrInvalid = errors.New("graphvault: invalid config")
+
+// Config says where a Vault keeps things and what it serves. The zero value is a
+// working system under ./graphvault-data with no graphs, no schedule and no token.
+type Config struct {
+	// Data is the folder for the default store and bucket (default
+	// "graphvault-data").
+	Data string
+	// Graphs are the host's graphs, by id. Graphs the store holds snapshots of and
+	// that are not here are served from memory, restored at start.
+	Graphs map[string]graph.Graph
+	// GraphML files are served as graphs named after the file.
+	GraphML []string
+	// Demo serves a generated LightRAG-shaped graph as DemoGraph when no graph of
+	// that id exists yet.
+	Demo bool
+
+	// Every is the snapshot period per graph; 0 means no schedule.
+	Every time.Duration
+	// Keep is how many snapshots per graph the schedule's retention keeps
+	// (default 48).
+	Keep int
+
+	// Token, if set, is required (as "Authorization: Bearer ...") for every
+	// change and for graph content; ReadToken, if set, allows graph content only.
+	Token, ReadToken string
+	// Rate bounds changes per second per client address (0: no limit).
+	Rate float64
+
+	// Logger receives the system's log (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Vault is the composed system. Its methods are safe for concurrent use.
+type Vault struct {
+	cfg       Config
+	log       *slog.Logger
+	store     *meta.Store
+	bucket    *blob.Bucket
+	prom      *monitoring.Prometheus
+	engine    *backup.Engine
+	catalog   *graph.Registry
+	memGraphs []string
+	ops       *api.Operations
+	sched     *backup.Scheduler
+	health    *health.Runner
+	recovery  *recovery.Service
+	collector *monitoring.Collector
+	repl      *replication.Service
+	handler   http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open builds the system and settles it (see the package doc); it does not start
+// background work. On error everything opened so far is closed.
+func Open(ctx context.Context, cfg Config) (_ *Vault, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{cfg: cfg, log: cfg.Logger, catalog: &graph.Registry{}}
+	defer func() {
+		if err != nil {
+			v.release()
+		}
+	}()
+	if err := v.openStorage(ctx); err != nil {
+		return nil, err
+	}
+	if err := v.buildServices(); err != nil {
+		return nil, err
+	}
+	if err := v.settle(ctx); err != nil {
+		return nil, err
+	}
+	if err := v.buildSchedule(ctx); err != nil {
+		return nil, err
+	}
+	if err := v.buildHealth(); err != nil {
+		return nil, err
+	}
+	v.handler = v.routes()
+	return v, nil
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Data == "" {
+		c.Data = "graphvault-data"
+	}
+	abs, err := filepath.Abs(c.Data)
+	if err != nil {
+		return c, fmt.Errorf("%w: data folder: %v", ErrInvalid, err)
+	}
+	c.Data = abs
+	if c.Keep == 0 {
+		c.Keep = 48
+	}
+	switch {
+	case c.Every < 0:
+		return c, fmt.Errorf("%w: Every must not be negative", ErrInvalid)
+	case c.Keep < 1:
+		return c, fmt.Errorf("%w: Keep must be at least 1", ErrInvalid)
+	case c.Rate < 0:
+		return c, fmt.Errorf("%w: Rate must not be negative", ErrInvalid)
+	}
+	for id := range c.Graphs {
+		if !backup.ValidGraphID(id) {
+			return c, fmt.Errorf("%w: graph id %q", ErrInvalid, id)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// openStorage opens the metrics provider, the metadata store and the bucket.
+func (v *Vault) openStorage(ctx context.Context) (err error) {
+	if err := os.MkdirAll(v.cfg.Data, 0o755); err != nil {
+		return err
+	}
+	if v.prom, err = monitoring.NewPrometheus(); err != nil {
+		return err
+	}
+	mp := v.prom.MeterProvider
+	if v.store, err = meta.Open(ctx, filepath.Join(v.cfg.Data, "graphvault.db"), meta.WithLogger(v.log), meta.WithMeterProvider(mp)); err != nil {
+		return fmt.Errorf("open metadata store: %w", err)
+	}
+	drv, err := fileblob.Open(filepath.Join(v.cfg.Data, "bucket"))
+	if err != nil {
+		return fmt.Errorf("open bucket: %w", err)
+	}
+	v.bucket = blob.NewBucket(drv, blob.WithMeterProvider(mp))
+	return nil
+}
+
+// buildServices makes the engine, replication, recovery and the metric collector.
+func (v *Vault) buildServices() (err error) {
+	mp, log := v.prom.MeterProvider, v.log
+	// The graphs served from memory are in memory already; the live cache adds 24
+	// bytes a record so that a snapshot after a node deletion, which the journal
+	// cannot describe, does not read its parent's chain back from the bucket.
+	if v.engine, err = backup.New(v.store, v.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache()); err != nil {
+		return err
+	}
+	if v.recovery, err = recovery.New(v.engine, v.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
+		return err
+	}
+	if v.collector, err = monitoring.NewCollector(v.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log)); err != nil {
+		return err
+	}
+	// Every committed snapshot is pushed to the enabled targets; the journals of
+	// the graphs that keep one are shipped every second.
+	if v.repl, err = replication.New(v.engine, replication.WithMeterProvider(mp), replication.WithLogger(log),
+		replication.WithCheckInterval(10*time.Second), replication.WithJournal(v.catalog)); err != nil {
+		return err
+	}
+	v.ops = api.NewOperations(api.WithOperationsLogger(log))
+	return nil
+}
+
+// buildSchedule schedules a snapshot of every served graph, if a period is set.
+func (v *Vault) buildSchedule(ctx context.Context) error {
+	v.sched = backup.NewScheduler(v.engine, v.catalog)
+	if v.cfg.Every <= 0 {
+		return nil
+	}
+	ids, err := v.catalog.GraphIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		job := backup.Job{GraphID: id, Every: v.cfg.Every, Retention: backup.Retention{KeepLast: v.cfg.Keep}}
+		if err := v.sched.Add(job); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildHealth assembles the health checks.
+func (v *Vault) buildHealth() (err error) {
+	checks := []health.Checker{
+		health.NewStoreCheck(v.store),
+		health.NewBucketCheck("snapshots", v.bucket),
+		health.NewSnapshotFreshnessCheck(v.engine, v.catalog, freshness(v.cfg.Every)),
+		health.NewJournalCheck(v.store, v.catalog),
+	}
+	if v.cfg.Every > 0 {
+		checks = append(checks, health.NewSchedulerCheck(v.sched, health.SchedulePolicy{}))
+	}
+	checks = append(checks, recovery.NewCheckpointCheck(v.recovery))
+	v.health, err = health.New(v.store, checks, health.WithMeterProvider(v.prom.MeterProvider),
+		health.WithLogger(v.log), health.WithInterval(time.Minute))
+	return err
+}
+
+// freshness says how old a graph's newest snapshot may be: two periods warn, four fail.
+func freshness(every time.Duration) health.FreshnessPolicy {
+	if every <= 0 {
+		return health.FreshnessPolicy{}
+	}
+	return health.FreshnessPolicy{WarnAfter: 2 * every, FailAfter: 4 * every}
+}
+
+// Start launches the background work: the schedule, health checks, replication
+// and metric samples.
+func (v *Vault) Start(ctx context.Context) error {
+	for _, start := range []func(context.Context) error{v.sched.Start, v.health.Start, v.repl.Start, v.collector.Start} {
+		if err := start(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the background work, lets running operations finish until ctx
+// ends (whatever still runs then is cancelled and its snapshot marked failed),
+// and closes the store and the bucket. Close is safe to call more than once.
+func (v *Vault) Close(ctx context.Context) error {
+	v.closeOnce.Do(func() {
+		v.closeErr = errors.Join(
+			v.sched.Close(ctx),
+			v.ops.Close(ctx),
+			v.health.Close(ctx),
+			v.collector.Close(ctx),
+			v.repl.Close(ctx),
+			v.release(),
+		)
+	})
+	return v.closeErr
+}
+
+// release closes what Open opened; safe on a partly built Vault.
+func (v *Vault) release() error {
+	var errs []error
+	if v.prom != nil {
+		errs = append(errs, v.prom.Shutdown(context.Background()))
+	}
+	if v.bucket != nil {
+		errs = append(errs, v.bucket.Close())
+	}
+	if v.store != nil {
+		errs = append(errs, v.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Handler serves every route under /api (see the README), the OpenAPI document at
+// /api/openapi.yaml and a redirect from / to the dashboard.
+func (v *Vault) Handler() http.Handler { return v.handler }
+
+// Engine returns the snapshot engine.
+func (v *Vault) Engine() *backup.Engine { return v.engine }
+
+// Recovery returns the checkpoint and restore-plan service.
+func (v *Vault) Recovery() *recovery.Service { return v.recovery }
+
+// Replication returns the replication service.
+func (v *Vault) Replication() *replication.Service { return v.repl }
+
+// Health returns the health checks.
+func (v *Vault) Health() *health.Runner { return v.health }
+
+// Store returns the metadata store.
+func (v *Vault) Store() *meta.Store { return v.store }
+
+// Bucket returns the bucket snapshots are kept in.
+func (v *Vault) Bucket() *blob.Bucket { return v.bucket }
+
+// Graphs returns the served graphs.
+func (v *Vault) Graphs() graph.Catalog { return v.catalog }
+
+// Prometheus returns the metrics registry the Vault publishes through.
+func (v *Vault) Prometheus() *monitoring.Prometheus { return v.prom }
+
+// GraphIDs lists the served graphs.
+func (v *Vault) GraphIDs() []string {
+	ids, _ := v.catalog.GraphIDs(context.Background())
+	return slices.Clone(ids)
+}
