@@ -18,51 +18,31 @@ type FailoverRequest struct {
 // failoverRoutes registers POST /failover[?wait=true]: FailoverRequest → 202
 // operation, or 200 FailoverResult. The restore writes the graph the service's
 // catalog (WithJournal) holds under graph_id; without a catalog it is 400.
-func (h *handler) failoverRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /failover", h.failover)
+func (h *handler) failoverRoutes(m *api.Mux) {
+	m.Handle("POST /failover", api.ScopeWrite, h.failover)
 }
 
-func (h *handler) failover(w http.ResponseWriter, r *http.Request) {
+func (h *handler) failover(w http.ResponseWriter, r *http.Request) error {
 	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req FailoverRequest
-	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if err := api.Decode(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	if err := api.CheckID("graph_id", req.GraphID, backup.ValidGraphID); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	cat := h.svc.cfg.journal
 	if cat == nil {
-		fail(w, r, fmt.Errorf("%w: failover needs the service built with a graph catalog (WithJournal)", ErrInvalid))
-		return
+		return fmt.Errorf("%w: failover needs the service built with a graph catalog (WithJournal)", ErrInvalid)
 	}
 	g, err := cat.Graph(r.Context(), req.GraphID)
 	if err != nil {
-		fail(w, r, fmt.Errorf("%w: %w", ErrNotFound, err))
-		return
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	run := func(ctx context.Context, _ func(any)) (any, error) {
+	return h.startOrWait(w, r, wait, "failover", func(ctx context.Context, _ func(any)) (any, error) {
 		return h.svc.Failover(ctx, req.GraphID, g, FailoverOptions{NoJournal: req.NoJournal})
-	}
-	if wait {
-		res, err := run(r.Context(), nil)
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, res)
-		return
-	}
-	op, err := h.cfg.ops.Start(r.Context(), "failover", run)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	api.Accepted(w, r, op)
+	})
 }

@@ -3,7 +3,6 @@ package replication
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"slices"
 
@@ -13,46 +12,32 @@ import (
 	"github.com/graphvault/graphvault/store/meta"
 )
 
-// HandlerOption configures NewHandler.
-type HandlerOption func(*handlerConfig)
-
-type handlerConfig struct {
-	auth    api.Authorizer
-	maxBody int64
-	logger  *slog.Logger
-	ops     *api.Operations
-}
-
-// WithAuthorizer makes every request pass auth before any other work; see
-// api.BearerToken for the usual token check on mutating methods.
-func WithAuthorizer(auth api.Authorizer) HandlerOption {
-	return func(c *handlerConfig) { c.auth = auth }
-}
-
-// WithMaxBodyBytes limits request bodies to n bytes (default 1 MiB); larger ones are
-// answered 413.
-func WithMaxBodyBytes(n int64) HandlerOption { return func(c *handlerConfig) { c.maxBody = n } }
-
-// WithHandlerLogger logs server-side failures through l. Nil means the service's
-// logger.
-func WithHandlerLogger(l *slog.Logger) HandlerOption {
-	return func(c *handlerConfig) { c.logger = l }
-}
-
-// WithOperations runs replications started without ?wait=true in ops, so that
-// several handlers share one registry and the host can Close it on shutdown.
-func WithOperations(ops *api.Operations) HandlerOption {
-	return func(c *handlerConfig) { c.ops = ops }
+// errorStatuses is the status of this package's errors and of the store and blob
+// errors that reach the handler and the receiver through it.
+var errorStatuses = api.ErrorMap{
+	{Err: ErrInvalid, Status: http.StatusBadRequest},
+	{Err: ErrNotFound, Status: http.StatusNotFound},
+	{Err: ErrConflict, Status: http.StatusConflict},
+	{Err: ErrUnreachable, Status: http.StatusUnprocessableEntity},
+	{Err: ErrCorrupt, Status: http.StatusUnprocessableEntity},
+	{Err: ErrClosed, Status: http.StatusServiceUnavailable},
+	{Err: meta.ErrNotFound, Status: http.StatusNotFound},
+	{Err: meta.ErrInvalid, Status: http.StatusBadRequest},
+	{Err: meta.ErrConflict, Status: http.StatusConflict},
+	{Err: meta.ErrClosed, Status: http.StatusServiceUnavailable},
+	{Err: blob.ErrNotFound, Status: http.StatusNotFound},
+	{Err: blob.ErrInvalidKey, Status: http.StatusBadRequest},
+	{Err: blob.ErrExists, Status: http.StatusConflict},
+	{Err: blob.ErrClosed, Status: http.StatusServiceUnavailable},
 }
 
 type handler struct {
-	svc    *Service
-	cfg    handlerConfig
-	routes http.Handler
+	svc  *Service
+	opts api.Options
 }
 
-// NewHandler returns the HTTP API of svc, on a private ServeMux with paths relative
-// to its root (a host mounts it with http.StripPrefix):
+// NewHandler returns the HTTP API of svc, on a private mux with paths relative to
+// its root (a host mounts it with http.StripPrefix):
 //
 //	GET    /targets                 Page[meta.Target]; secrets are never shown
 //	POST   /targets[?verify=true]   TargetRequest → 201 meta.Target
@@ -66,74 +51,55 @@ type handler struct {
 //	GET    /operations/{id}         an operation's state
 //	POST   /failover[?wait=true]    FailoverRequest → 202 operation, or 200 FailoverResult
 //
-// Requests are authorized, then their ids and bodies validated, before any work.
+// Requests are authorized (opts.Authorizer), then their ids and bodies validated,
+// before any work. Targets, their status and the events are api.ScopeStatus, an
+// operation's state api.ScopeRead, and every POST, PATCH and DELETE api.ScopeWrite.
+// Replications and failovers started without ?wait=true run in opts.Operations.
 // Errors are problem+json: ErrInvalid and malformed requests 400, ErrNotFound 404,
 // ErrConflict 409, ErrUnreachable and ErrCorrupt 422, a replication that failed at
 // some target 502 (the detail names the targets and their errors), ErrClosed 503.
 //
 // NewHandler panics if svc is nil.
-func NewHandler(svc *Service, opts ...HandlerOption) http.Handler {
+func NewHandler(svc *Service, opts api.Options) http.Handler {
 	if svc == nil {
 		panic("replication: NewHandler needs a service")
 	}
-	c := handlerConfig{maxBody: api.DefaultMaxBodyBytes}
-	for _, o := range opts {
-		o(&c)
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = api.DefaultMaxBodyBytes
-	}
-	if c.logger == nil {
-		c.logger = svc.log
-	}
-	if c.ops == nil {
-		c.ops = api.NewOperations(api.WithOperationsLogger(c.logger))
-	}
-	mapErrors()
-	h := &handler{svc: svc, cfg: c}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /targets", h.listTargets)
-	mux.HandleFunc("POST /targets", h.createTarget)
-	mux.HandleFunc("GET /targets/{id}", h.getTarget)
-	mux.HandleFunc("PATCH /targets/{id}", h.updateTarget)
-	mux.HandleFunc("DELETE /targets/{id}", h.deleteTarget)
-	mux.HandleFunc("POST /targets/{id}/check", h.check)
-	mux.HandleFunc("POST /replicate", h.replicate)
-	mux.HandleFunc("GET /status", h.status)
-	mux.HandleFunc("GET /events", h.events)
-	mux.Handle("GET /operations/{id}", c.ops)
-	h.failoverRoutes(mux) // POST /failover, failover_handler.go
-	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
-	return h
+	h := &handler{svc: svc, opts: opts.WithDefaults(svc.log)}
+	m := api.NewMux(h.opts, errorStatuses)
+	m.Handle("GET /targets", api.ScopeStatus, h.listTargets)
+	m.Handle("POST /targets", api.ScopeWrite, h.createTarget)
+	m.Handle("GET /targets/{id}", api.ScopeStatus, h.getTarget)
+	m.Handle("PATCH /targets/{id}", api.ScopeWrite, h.updateTarget)
+	m.Handle("DELETE /targets/{id}", api.ScopeWrite, h.deleteTarget)
+	m.Handle("POST /targets/{id}/check", api.ScopeWrite, h.check)
+	m.Handle("POST /replicate", api.ScopeWrite, h.replicate)
+	m.Handle("GET /status", api.ScopeStatus, h.status)
+	m.Handle("GET /events", api.ScopeStatus, h.events)
+	m.HandleHTTP("GET /operations/{id}", api.ScopeRead, h.opts.Operations)
+	h.failoverRoutes(m) // POST /failover, failover_handler.go
+	return m
 }
-
-// mapErrors registers the status of this package's errors and of the store and
-// blob errors that reach the handlers through it.
-func mapErrors() {
-	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{ErrConflict, http.StatusConflict}
-	_ = api.ErrorStatus{ErrUnreachable, http.StatusUnprocessableEntity}
-	_ = api.ErrorStatus{ErrCorrupt, http.StatusUnprocessableEntity}
-	_ = api.ErrorStatus{ErrClosed, http.StatusServiceUnavailable}
-	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{meta.ErrConflict, http.StatusConflict}
-	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
-	_ = api.ErrorStatus{blob.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{blob.ErrInvalidKey, http.StatusBadRequest}
-	_ = api.ErrorStatus{blob.ErrExists, http.StatusConflict}
-	_ = api.ErrorStatus{blob.ErrClosed, http.StatusServiceUnavailable}
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
-	h.routes.ServeHTTP(w, r)
-}
-
-func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
 func targetID(r *http.Request) (string, error) { return api.PathID(r, "id", meta.ValidID) }
+
+// startOrWait runs fn as an operation of the given kind and answers 202, or with
+// ?wait=true runs it in the request and answers 200 with its result.
+func (h *handler) startOrWait(w http.ResponseWriter, r *http.Request, wait bool, kind string, fn api.OperationFunc) error {
+	if wait {
+		res, err := fn(r.Context(), func(any) {})
+		if err != nil {
+			return err
+		}
+		api.WriteJSON(w, http.StatusOK, res)
+		return nil
+	}
+	op, err := h.opts.Operations.Start(r.Context(), kind, fn)
+	if err != nil {
+		return err
+	}
+	api.Accepted(w, r, op)
+	return nil
+}
 
 // TargetRequest is the body of POST /targets and PATCH /targets/{id}. Config values
 // may be given flat (path, endpoint, ...) or in config; the secret is secret_key
@@ -206,64 +172,67 @@ func (q *TargetRequest) config() (map[string]string, *string, error) {
 }
 
 // GET /targets → 200 Page[meta.Target].
-func (h *handler) listTargets(w http.ResponseWriter, r *http.Request) {
+func (h *handler) listTargets(w http.ResponseWriter, r *http.Request) error {
 	ts, err := h.svc.List(r.Context())
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, api.NewPage(ts, ""))
+	return nil
 }
 
 // POST /targets → 201 meta.Target.
-func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) {
+func (h *handler) createTarget(w http.ResponseWriter, r *http.Request) error {
 	verify, err := api.QueryBool(r, "verify")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req TargetRequest
-	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if err := api.Decode(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
-	cfg, secret, err := req.config()
+	spec, err := req.spec(verify)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
-	spec := TargetSpec{Config: cfg, Verify: verify || req.Verify}
-	if req.Name == nil {
-		fail(w, r, api.FieldErrorf("name", "is required"))
-		return
+	t, err := h.svc.Register(r.Context(), spec)
+	if err != nil {
+		return err
 	}
-	spec.Name = *req.Name
+	w.Header().Set("Location", api.Location(r, "/targets/"+t.ID))
+	api.WriteJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+// spec is the TargetSpec a POST /targets asks for.
+func (q *TargetRequest) spec(verify bool) (TargetSpec, error) {
+	cfg, secret, err := q.config()
+	if err != nil {
+		return TargetSpec{}, err
+	}
+	spec := TargetSpec{Config: cfg, Verify: verify || q.Verify}
+	if q.Name == nil {
+		return TargetSpec{}, api.FieldErrorf("name", "is required")
+	}
+	spec.Name = *q.Name
 	switch {
-	case req.Kind != nil:
-		spec.Kind = *req.Kind
+	case q.Kind != nil:
+		spec.Kind = *q.Kind
 	case cfg["base_url"] != "":
 		spec.Kind = KindHTTP
 	default:
-		fail(w, r, api.FieldErrorf("kind", "is required: file, s3 or http"))
-		return
+		return TargetSpec{}, api.FieldErrorf("kind", "is required: file, s3 or http")
 	}
 	if secret != nil {
 		spec.Secret = *secret
 	}
-	if err := secretFits(spec.Kind, &req); err != nil {
-		fail(w, r, err)
-		return
+	if err := secretFits(spec.Kind, q); err != nil {
+		return TargetSpec{}, err
 	}
-	if req.Enabled != nil {
-		spec.Disabled = !*req.Enabled
+	if q.Enabled != nil {
+		spec.Disabled = !*q.Enabled
 	}
-	t, err := h.svc.Register(r.Context(), spec)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	w.Header().Set("Location", api.Location(r, "/targets/"+t.ID))
-	api.WriteJSON(w, http.StatusCreated, t)
+	return spec, nil
 }
 
 // secretFits refuses a secret field of another kind, so that a token is never
@@ -279,90 +248,80 @@ func secretFits(kind string, q *TargetRequest) error {
 }
 
 // GET /targets/{id} → 200 meta.Target.
-func (h *handler) getTarget(w http.ResponseWriter, r *http.Request) {
+func (h *handler) getTarget(w http.ResponseWriter, r *http.Request) error {
 	id, err := targetID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	t, err := h.svc.Get(r.Context(), id)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, t)
+	return nil
 }
 
 // PATCH /targets/{id} → 200 meta.Target.
-func (h *handler) updateTarget(w http.ResponseWriter, r *http.Request) {
+func (h *handler) updateTarget(w http.ResponseWriter, r *http.Request) error {
 	id, err := targetID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	verify, err := api.QueryBool(r, "verify")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req TargetRequest
-	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if err := api.Decode(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	cfg, secret, err := req.config()
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	cur, err := h.svc.Get(r.Context(), id)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if req.Kind != nil && *req.Kind != cur.Kind {
-		fail(w, r, api.FieldErrorf("kind", "cannot change; remove the target and register a new one"))
-		return
+		return api.FieldErrorf("kind", "cannot change; remove the target and register a new one")
 	}
 	if err := secretFits(cur.Kind, &req); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	t, err := h.svc.Update(r.Context(), id, TargetPatch{Name: req.Name, Enabled: req.Enabled, Config: cfg, Secret: secret, Verify: verify || req.Verify})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, t)
+	return nil
 }
 
 // DELETE /targets/{id} → 204.
-func (h *handler) deleteTarget(w http.ResponseWriter, r *http.Request) {
+func (h *handler) deleteTarget(w http.ResponseWriter, r *http.Request) error {
 	id, err := targetID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if err := h.svc.Remove(r.Context(), id); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // POST /targets/{id}/check → 200 CheckResult.
-func (h *handler) check(w http.ResponseWriter, r *http.Request) {
+func (h *handler) check(w http.ResponseWriter, r *http.Request) error {
 	id, err := targetID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	res, err := h.svc.Check(r.Context(), id)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // ReplicateRequest is the body of POST /replicate.
@@ -373,37 +332,31 @@ type ReplicateRequest struct {
 }
 
 // POST /replicate → 202 operation, or with ?wait=true 200 Page[Result].
-func (h *handler) replicate(w http.ResponseWriter, r *http.Request) {
+func (h *handler) replicate(w http.ResponseWriter, r *http.Request) error {
 	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	var req ReplicateRequest
-	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if err := api.Decode(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	if err := api.CheckID("snapshot_id", req.SnapshotID, meta.ValidID); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if req.TargetID != "" {
 		if err := api.CheckID("target_id", req.TargetID, meta.ValidID); err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		if _, err := h.svc.Get(r.Context(), req.TargetID); err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 	}
 	if _, err := h.svc.store.GetSnapshot(r.Context(), req.SnapshotID); err != nil {
-		fail(w, r, storeErr(err))
-		return
+		return storeErr(err)
 	}
 	opts := ReplicateOptions{TargetID: req.TargetID, VerifyContent: req.VerifyContent}
-	run := func(ctx context.Context, _ func(any)) (any, error) {
+	return h.startOrWait(w, r, wait, "replicate", func(ctx context.Context, _ func(any)) (any, error) {
 		res, err := h.svc.Replicate(ctx, req.SnapshotID, opts)
 		if err != nil && res != nil {
 			// Some targets failed: the request was fine, the places were not.
@@ -413,32 +366,17 @@ func (h *handler) replicate(w http.ResponseWriter, r *http.Request) {
 			return nil, err
 		}
 		return api.NewPage(res, ""), nil
-	}
-	if wait {
-		res, err := run(r.Context(), nil)
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, res)
-		return
-	}
-	op, err := h.cfg.ops.Start(r.Context(), "replicate", run)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	api.Accepted(w, r, op)
+	})
 }
 
 // GET /status → 200 Page[Status].
-func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
 	st, err := h.svc.Status(r.Context())
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, api.NewPage(st, ""))
+	return nil
 }
 
 var (
@@ -447,11 +385,27 @@ var (
 )
 
 // GET /events → 200 Page[meta.ReplicationEvent], newest first.
-func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+func (h *handler) events(w http.ResponseWriter, r *http.Request) error {
+	f, err := eventFilter(r)
+	if err != nil {
+		return err
+	}
+	evs, next, err := h.svc.store.ListReplicationEvents(r.Context(), f)
+	if errors.Is(err, meta.ErrInvalid) { // a cursor the store does not accept
+		return api.FieldErrorf("cursor", "must be a next_cursor value from a previous page")
+	}
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, api.NewPage(evs, next))
+	return nil
+}
+
+// eventFilter reads and checks the query of GET /events.
+func eventFilter(r *http.Request) (meta.EventFilter, error) {
 	p, err := api.ParsePage(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return meta.EventFilter{}, err
 	}
 	q := r.URL.Query()
 	f := meta.EventFilter{TargetID: q.Get("target_id"), GraphID: q.Get("graph_id"), Kind: q.Get("kind"),
@@ -466,17 +420,5 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	case f.Status != "" && !slices.Contains(eventStatuses, f.Status):
 		err = api.FieldErrorf("status", "must be one of %v", eventStatuses)
 	}
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	evs, next, err := h.svc.store.ListReplicationEvents(r.Context(), f)
-	if err != nil {
-		if errors.Is(err, meta.ErrInvalid) { // a cursor the store does not accept
-			err = api.FieldErrorf("cursor", "must be a next_cursor value from a previous page")
-		}
-		fail(w, r, err)
-		return
-	}
-	api.WriteJSON(w, http.StatusOK, api.NewPage(evs, next))
+	return f, err
 }

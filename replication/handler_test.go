@@ -16,23 +16,28 @@ import (
 	"github.com/graphvault/graphvault/store/meta"
 )
 
-type api struct {
+// client calls the handler mounted under /api/backup/replication.
+type client struct {
 	t   *testing.T
 	srv *httptest.Server
+	// token, if set, is sent as a bearer token.
+	token string
 	// answers keeps every body the API returned, to scan for secrets.
 	answers bytes.Buffer
 }
 
-func newAPI(t *testing.T, h *harness, opts ...HandlerOption) *api {
+func newAPI(t *testing.T, h *harness) *client { return newAPIWith(t, h, api.Options{}) }
+
+func newAPIWith(t *testing.T, h *harness, opts api.Options) *client {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/api/backup/replication/", http.StripPrefix("/api/backup/replication", NewHandler(h.svc, opts...)))
+	mux.Handle("/api/backup/replication/", http.StripPrefix("/api/backup/replication", NewHandler(h.svc, opts)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &api{t: t, srv: srv}
+	return &client{t: t, srv: srv}
 }
 
-func (a *api) do(method, path, body string) (int, string, http.Header) {
+func (a *client) do(method, path, body string) (int, string, http.Header) {
 	a.t.Helper()
 	var rd *strings.Reader
 	if body != "" {
@@ -46,6 +51,9 @@ func (a *api) do(method, path, body string) (int, string, http.Header) {
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -139,17 +147,60 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// TestHandlerAuthorizer: with a write token, status (the target list) is open,
+// every change needs the token, and an operation's result is content.
 func TestHandlerAuthorizer(t *testing.T) {
 	h := newHarness(t, harnessOpts{nodes: 10, edges: 10})
-	a := newAPI(t, h, WithAuthorizer(api.BearerToken("admin")))
-	if code, body, _ := a.do("POST", "/targets", `{"name":"x","kind":"file","path":"/a"}`); code != http.StatusUnauthorized {
-		t.Fatalf("unauthenticated POST: got %d %s, want 401", code, body)
+	row := h.snapshot(backup.KindFull)
+	a := newAPIWith(t, h, api.Options{Authorizer: api.BearerToken(api.Tokens{Write: "w"})})
+	const target = `{"name":"x","kind":"file","path":"/a"}`
+	if code, body, hdr := a.do("POST", "/targets", target); code != http.StatusUnauthorized || hdr.Get("WWW-Authenticate") == "" {
+		t.Fatalf("POST /targets without a token: got %d %s (challenge %q), want 401 with a challenge", code, body, hdr.Get("WWW-Authenticate"))
 	}
 	if ts, _ := h.svc.List(h.ctx); len(ts) != 0 {
 		t.Fatalf("a refused request stored %d targets", len(ts))
 	}
-	if code, _, _ := a.do("GET", "/targets", ""); code != http.StatusOK {
-		t.Fatalf("GET: got %d, want 200", code)
+	for _, path := range []string{"/targets", "/status", "/events"} {
+		if code, body, _ := a.do("GET", path, ""); code != http.StatusOK {
+			t.Errorf("GET %s without a token: got %d %s, want 200", path, code, body)
+		}
+	}
+
+	a.token = "w"
+	code, body, _ := a.do("POST", "/targets", target)
+	if code != http.StatusCreated {
+		t.Fatalf("POST /targets with the write token: got %d %s, want 201", code, body)
+	}
+	var tg meta.Target
+	if err := json.Unmarshal([]byte(body), &tg); err != nil {
+		t.Fatal(err)
+	}
+	code, body, hdr := a.do("POST", "/replicate", `{"snapshot_id":"`+row.ID+`"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST /replicate: got %d %s, want 202", code, body)
+	}
+	op := strings.TrimPrefix(hdr.Get("Location"), "/api/backup/replication")
+
+	a.token = ""
+	tests := []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/targets/" + tg.ID, http.StatusOK},
+		{"GET", op, http.StatusUnauthorized},
+		{"PATCH", "/targets/" + tg.ID, http.StatusUnauthorized},
+		{"POST", "/targets/" + tg.ID + "/check", http.StatusUnauthorized},
+		{"DELETE", "/targets/" + tg.ID, http.StatusUnauthorized},
+		{"POST", "/failover", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		if code, body, _ := a.do(tt.method, tt.path, ""); code != tt.want {
+			t.Errorf("%s %s without a token: got %d %s, want %d", tt.method, tt.path, code, body, tt.want)
+		}
+	}
+	a.token = "w"
+	if code, body, _ := a.do("GET", op, ""); code != http.StatusOK {
+		t.Errorf("GET %s with the token: got %d %s, want 200", op, code, body)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/graphvault/graphvault/api"
@@ -57,9 +55,7 @@ func WithReceiverLogger(l *slog.Logger) ReceiverOption {
 
 type receiver struct {
 	bucket *blob.Bucket
-	token  []byte
 	cfg    receiverConfig
-	routes http.Handler
 }
 
 // NewReceiver returns the endpoint http targets replicate to: it stores snapshot
@@ -92,31 +88,20 @@ func NewReceiver(bucket *blob.Bucket, token string, opts ...ReceiverOption) http
 	if c.maxObject <= 0 {
 		c.maxObject = defaultMaxObject
 	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	mapErrors()
-	rc := &receiver{bucket: bucket, token: []byte(token), cfg: c}
-	mux := http.NewServeMux()
-	mux.HandleFunc("PUT /objects/{key...}", rc.put)
-	mux.HandleFunc("GET /objects/{key...}", rc.get) // HEAD too
-	mux.HandleFunc("GET /objects", rc.list)
-	rc.routes = api.Authorize(func(r *http.Request, _ api.Scope) error { return rc.authorize(r) }, nil, api.Routes(mux))
-	return rc
+	rc := &receiver{bucket: bucket, cfg: c}
+	base := api.Options{Authorizer: receiverAuthorizer(token)}
+	m := api.NewMux(base.WithDefaults(c.logger), errorStatuses) // a nil logger: slog.Default()
+	m.Handle("PUT /objects/{key...}", api.ScopeWrite, rc.put)
+	m.Handle("GET /objects/{key...}", api.ScopeRead, rc.get) // HEAD too
+	m.Handle("GET /objects", api.ScopeRead, rc.list)
+	return m
 }
 
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(api.WithLogger(r.Context(), rc.cfg.logger))
-	rc.routes.ServeHTTP(w, r)
-}
-
-func (rc *receiver) authorize(r *http.Request) error {
-	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || len(rc.token) == 0 ||
-		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), rc.token) != 1 {
-		return api.ErrUnauthorized
-	}
-	return nil
+// receiverAuthorizer is a receiver's own token check, not the host's: every
+// request needs the token, whatever its scope, and unknown paths too.
+func receiverAuthorizer(token string) api.Authorizer {
+	check := api.BearerToken(api.Tokens{Write: token}) // empty: refuses everything
+	return func(r *http.Request, _ api.Scope) error { return check(r, api.ScopeWrite) }
 }
 
 func objectKey(r *http.Request) (string, error) {
@@ -127,11 +112,10 @@ func objectKey(r *http.Request) (string, error) {
 	return key, nil
 }
 
-func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
+func (rc *receiver) put(w http.ResponseWriter, r *http.Request) error {
 	key, err := objectKey(r)
 	if err != nil {
-		api.WriteError(w, r, err)
-		return
+		return err
 	}
 	limit := rc.cfg.maxObject
 	kind := ""
@@ -145,64 +129,64 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) {
 	case isJournalObjectKey(key):
 		kind = "journal"
 	default:
-		api.WriteError(w, r, api.FieldErrorf("key", "is not a snapshot object key (data/, index/, keys/ or manifests/)"))
-		return
+		return api.FieldErrorf("key", "is not a snapshot object key (data/, index/, keys/ or manifests/)")
 	}
-	if r.ContentLength > limit {
-		api.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readObject(w, r, limit)
 	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			api.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("an object may hold at most %d bytes", limit))
-			return
-		}
-		api.WriteError(w, r, &api.Error{Status: http.StatusBadRequest, Detail: "reading the body failed", Err: err})
-		return
+		return err
 	}
-	ifAbsent := r.Header.Get("If-None-Match") == "*"
 	ctx := r.Context()
 	switch kind {
 	case "content":
 		m := contentKeyPattern.FindStringSubmatch(key)
 		sum := sha256.Sum256(body)
 		if h := hex.EncodeToString(sum[:]); h != m[2] || m[1] != h[:2] {
-			api.WriteProblem(w, r, http.StatusUnprocessableEntity, "the body's SHA-256 does not match the key")
-			return
+			return api.Errorf(http.StatusUnprocessableEntity, "the body's SHA-256 does not match the key")
 		}
 	case "journal":
 		if err := checkJournalObject(key, body); err != nil {
-			api.WriteProblem(w, r, http.StatusUnprocessableEntity, err.Error())
-			return
+			return api.Errorf(http.StatusUnprocessableEntity, "%v", err)
 		}
 	case "key":
 		if !json.Valid(body) || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-			api.WriteProblem(w, r, http.StatusUnprocessableEntity, "a data key object must be a JSON object")
-			return
+			return api.Errorf(http.StatusUnprocessableEntity, "a data key object must be a JSON object")
 		}
 	case "manifest":
 		if err := rc.putManifest(ctx, key, body); err != nil {
-			api.WriteError(w, r, err)
-			return
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
-	if ifAbsent {
+	if r.Header.Get("If-None-Match") == "*" {
 		err = rc.bucket.PutIfAbsent(ctx, key, body)
 		if errors.Is(err, blob.ErrExists) {
-			api.WriteProblem(w, r, http.StatusPreconditionFailed, "the object exists")
-			return
+			return api.Errorf(http.StatusPreconditionFailed, "the object exists")
 		}
 	} else {
 		err = rc.bucket.Put(ctx, key, body)
 	}
 	if err != nil {
-		api.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// readObject reads the body of a PUT, at most limit bytes (413 otherwise).
+func readObject(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	tooLarge := api.Errorf(http.StatusRequestEntityTooLarge, "an object may hold at most %d bytes", limit)
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return nil, tooLarge
+	}
+	if err != nil {
+		return nil, &api.Error{Status: http.StatusBadRequest, Detail: "reading the body failed", Err: err}
+	}
+	return body, nil
 }
 
 // putManifest stores a manifest unless an intact one is there: the same bytes are
@@ -239,41 +223,39 @@ func (rc *receiver) putManifest(ctx context.Context, key string, body []byte) er
 	return api.Errorf(http.StatusConflict, "the manifest of snapshot %s keeps changing", m.ID)
 }
 
-func (rc *receiver) get(w http.ResponseWriter, r *http.Request) {
+func (rc *receiver) get(w http.ResponseWriter, r *http.Request) error {
 	key, err := objectKey(r)
 	if err != nil {
-		api.WriteError(w, r, err)
-		return
+		return err
 	}
 	// Only what a receiver accepts is served: a key outside the layout names
 	// nothing replicated, and may be one the bucket's file system cannot even hold
 	// (a segment longer than a file name), which would answer 500.
 	if !inLayout(key) {
-		api.WriteError(w, r, api.FieldErrorf("key", "is not a snapshot or journal object key"))
-		return
+		return api.FieldErrorf("key", "is not a snapshot or journal object key")
 	}
 	h := w.Header()
 	if r.Method == http.MethodHead {
 		a, err := rc.bucket.Stat(r.Context(), key)
 		if err != nil {
-			w.WriteHeader(api.StatusOf(r.Context(), err))
-			return
+			w.WriteHeader(api.StatusOf(r.Context(), err)) // a HEAD answer has no body
+			return nil
 		}
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
 		h.Set("Last-Modified", a.ModTime.UTC().Format(http.TimeFormat))
 		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
 	data, err := rc.bucket.Get(r.Context(), key)
 	if err != nil {
-		api.WriteError(w, r, err)
-		return
+		return err
 	}
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(data) //nolint:errcheck // the client is gone; nothing to do
+	return nil
 }
 
 // inLayout reports whether key is one a receiver stores: a data or index object, a
@@ -290,25 +272,22 @@ type ObjectInfo struct {
 	ModTime time.Time `json:"mod_time"`
 }
 
-func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
+func (rc *receiver) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	prefix := q.Get("prefix")
 	if err := blob.ValidatePrefix(prefix); err != nil {
-		api.WriteError(w, r, api.FieldErrorf("prefix", "is not a valid prefix: %v", err))
-		return
+		return api.FieldErrorf("prefix", "is not a valid prefix: %v", err)
 	}
 	p, err := api.ParsePage(r)
 	if err != nil {
-		api.WriteError(w, r, err)
-		return
+		return err
 	}
 	p.Limit = min(p.Limit, listPageMax)
 	after := ""
 	if p.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
 		if err != nil || blob.ValidateKey(string(b)) != nil {
-			api.WriteError(w, r, api.FieldErrorf("cursor", "must be a next_cursor value from a previous page"))
-			return
+			return api.FieldErrorf("cursor", "must be a next_cursor value from a previous page")
 		}
 		after = string(b)
 	}
@@ -316,8 +295,7 @@ func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
 	next := ""
 	for a, err := range rc.bucket.List(r.Context(), prefix) {
 		if err != nil {
-			api.WriteError(w, r, err)
-			return
+			return err
 		}
 		if after != "" && a.Key <= after {
 			continue
@@ -329,6 +307,7 @@ func (rc *receiver) list(w http.ResponseWriter, r *http.Request) {
 		items = append(items, ObjectInfo{Key: a.Key, Size: a.Size, ModTime: a.ModTime.UTC()})
 	}
 	api.WriteJSON(w, http.StatusOK, api.NewPage(items, next))
+	return nil
 }
 
 // DecodeManifest decodes a stored manifest strictly and checks its root hash (see

@@ -68,6 +68,7 @@ func TestReceiver(t *testing.T) {
 		{"no token", "PUT", "/objects/" + dataKey, "", data, nil, 401, ""},
 		{"wrong token", "GET", "/objects?prefix=", "nope", nil, nil, 401, ""},
 		{"wrong token on read", "GET", "/objects/" + dataKey, "nope", nil, nil, 401, ""},
+		{"unknown path without a token", "GET", "/nope", "", nil, nil, 401, ""},
 		{"dot segment", "PUT", "/objects/data/../x", "tok", data, nil, 400, ""},
 		{"key outside the layout", "PUT", "/objects/other/x", "tok", data, nil, 400, ""},
 		{"hash mismatch", "PUT", "/objects/" + contentKeyOf("data/", []byte("else")), "tok", data, nil, 422, ""},
@@ -156,6 +157,27 @@ func reRoot(m *backup.Manifest) error {
 	sum := sha256.Sum256(raw)
 	m.Root = hex.EncodeToString(sum[:])
 	return nil
+}
+
+// TestReceiverWithoutToken: a receiver given no token refuses everything, also a
+// request that sends an empty one.
+func TestReceiverWithoutToken(t *testing.T) {
+	srv := httptest.NewServer(NewReceiver(blob.NewBucket(memblob.New()), ""))
+	defer srv.Close()
+	for _, auth := range []string{"", "Bearer", "Bearer "} {
+		req, _ := http.NewRequest("GET", srv.URL+"/objects", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: got %d, want 401", auth, resp.StatusCode)
+		}
+	}
 }
 
 func TestReceiverListPages(t *testing.T) {
