@@ -17,12 +17,13 @@
 // [Collector.Start] and [Collector.Close], on an interval.
 //
 // [NewHandler] serves JSON and Prometheus metrics, a summary, metric history,
-// application/health+json, and backup, recovery and replication statistics on a
-// private ServeMux. The dashboard page is plugged in with [WithDashboard]. The
-// answers that dashboards and scrapers poll (metrics, the exposition, the summary,
-// backup statistics) are kept encoded for a second and shared by the requests of
-// that second; a write through the store, a new gathering or a new health report
-// makes the next request compute them again, so a snapshot shows at once.
+// application/health+json, and backup, recovery and replication statistics on an
+// api.Mux; the [Parts] it is given (the Prometheus helper, the collector, the
+// health runner, the dashboard page) decide which routes answer. The answers that
+// dashboards and scrapers poll (metrics, the exposition, the summary, backup
+// statistics) are kept encoded for a second and shared by the requests of that
+// second; a write through the store, a new gathering or a new health report makes
+// the next request compute them again, so a snapshot shows at once.
 //
 // # Errors
 //
@@ -30,9 +31,10 @@
 // option; [Collector.Start] returns [ErrBusy] when started twice or after Close.
 // Store errors come back wrapped, testable with errors.Is against the store's
 // sentinels. The handler answers RFC 9457 problem+json: a malformed or unknown
-// query parameter is 400, a route whose part was not configured ([ErrNotConfigured])
-// 404, a closed store 503, anything else 500 with the error logged, not shown. GET
-// health answers 503 with its usual body when the overall status is fail.
+// query parameter is 400, a route whose part was not given ([ErrNotConfigured])
+// 404, a closed store 503, anything else 500 with the error logged, not shown; the
+// authorizer's errors answer as they say (401, 403). GET health answers 503 with
+// its usual body when the overall status is fail.
 //
 // # Metrics
 //

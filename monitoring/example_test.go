@@ -16,8 +16,8 @@ import (
 )
 
 // A host builds the helper once, gives its MeterProvider to every package that
-// records metrics, and serves its Handler (or mounts monitoring.NewHandler with
-// monitoring.WithPrometheus).
+// records metrics, and serves its Handler (or mounts monitoring.NewHandler with it
+// in monitoring.Parts).
 func ExampleNewPrometheus() {
 	p, err := monitoring.NewPrometheus()
 	if err != nil {

@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/graphvault/graphvault/recovery/health"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/graphvault/graphvault/api"
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -22,71 +22,53 @@ import (
 // (draft-inadarei-api-health-check).
 const ContentTypeHealth = "application/health+json"
 
-// HandlerOption configures [NewHandler].
-type HandlerOption func(*handlerConfig)
-
-type handlerConfig struct {
-	prom         *Prometheus
-	collector    *Collector
-	health       *health.Runner
-	healthMaxAge time.Duration
-	dashboard    http.Handler
-	auth         api.Authorizer
-	logger       *slog.Logger
-	now          func() time.Time
+// Parts are what a monitoring handler serves besides the store. Every field may be
+// left zero: the routes of a missing part answer 404 problem+json
+// ([ErrNotConfigured]), except GET health, which then answers from the store.
+type Parts struct {
+	// Prometheus is served at metrics (JSON) and metrics/prometheus.
+	Prometheus *Prometheus
+	// Collector runs for POST metrics/collect. Its clock (see [WithClock]) is the
+	// handler's too, for ages, lags and "since" parameters, so that the answers
+	// agree with the samples it writes; without a collector the handler uses
+	// time.Now.
+	Collector *Collector
+	// Health answers GET health and the health in metrics/summary. Without it the
+	// answer is made of the newest health event of every check in the store.
+	Health *health.Runner
+	// HealthMaxAge is how old Health's last report may be before GET health runs
+	// the checks again; zero or less means 30s.
+	HealthMaxAge time.Duration
+	// Dashboard is served at GET dashboard and below it (GET dashboard/...), such
+	// as dashboard.Handler().
+	Dashboard http.Handler
 }
 
-// WithPrometheus serves p's registry: metrics (JSON) and metrics/prometheus. Without
-// it both answer 404.
-func WithPrometheus(p *Prometheus) HandlerOption {
-	return func(c *handlerConfig) { c.prom = p }
+// defaultHealthMaxAge is the HealthMaxAge of zero Parts.
+const defaultHealthMaxAge = 30 * time.Second
+
+// errorTable maps the errors the routes return to their statuses; see the package
+// doc. Store errors arrive wrapped and are matched with errors.Is.
+var errorTable = api.ErrorMap{
+	{Err: ErrInvalid, Status: http.StatusBadRequest},
+	{Err: ErrNotConfigured, Status: http.StatusNotFound},
+	{Err: meta.ErrInvalid, Status: http.StatusBadRequest},
+	{Err: meta.ErrNotFound, Status: http.StatusNotFound},
+	{Err: meta.ErrClosed, Status: http.StatusServiceUnavailable},
 }
 
-// WithCollector runs c for POST metrics/collect. Without it that route answers 404.
-func WithCollector(col *Collector) HandlerOption {
-	return func(c *handlerConfig) { c.collector = col }
-}
-
-// WithHealth answers GET health (and the health in metrics/summary) from h. Without
-// it the answer is built from the newest health event of every check in the meta.
-func WithHealth(h *health.Runner) HandlerOption {
-	return func(c *handlerConfig) { c.health = h }
-}
-
-// WithHealthMaxAge sets how old h's last report may be before GET health runs the
-// checks again; default 30s.
-func WithHealthMaxAge(d time.Duration) HandlerOption {
-	return func(c *handlerConfig) { c.healthMaxAge = d }
-}
-
-// WithDashboard serves d at GET dashboard (and below it, GET dashboard/...). Without
-// it those routes answer 404.
-func WithDashboard(d http.Handler) HandlerOption {
-	return func(c *handlerConfig) { c.dashboard = d }
-}
-
-// WithAuthorizer makes every request pass auth first; see api.BearerToken.
-func WithAuthorizer(auth api.Authorizer) HandlerOption {
-	return func(c *handlerConfig) { c.auth = auth }
-}
-
-// WithHandlerLogger logs server-side failures through l; nil means slog.Default().
-func WithHandlerLogger(l *slog.Logger) HandlerOption {
-	return func(c *handlerConfig) { c.logger = l }
-}
-
-// WithHandlerClock sets the clock for ages and "since" parameters; nil means
-// time.Now.
-func WithHandlerClock(now func() time.Time) HandlerOption {
-	return func(c *handlerConfig) { c.now = now }
+// notConfigured is the error of a route whose part was not given.
+func notConfigured(what string) error {
+	return fmt.Errorf("%w: no %s is configured", ErrNotConfigured, what)
 }
 
 type handler struct {
-	st      *meta.Store
-	state   *stateCache
-	answers *api.Cache // encoded answers of the endpoints dashboards and scrapers poll
-	cfg     handlerConfig
-	routes  http.Handler
+	st           *meta.Store
+	parts        Parts
+	now          func() time.Time
+	healthMaxAge time.Duration
+	state        *stateCache
+	answers      *api.Cache // encoded answers of the endpoints dashboards and scrapers poll
 
 	healthMu sync.Mutex // one run of the checks at a time for answers that found the report old
 }
@@ -100,7 +82,10 @@ const (
 	answerBudgetBytes = 8 << 20
 )
 
-// NewHandler returns the monitoring API over st on a private ServeMux, with paths
+// collectBodyBytes bounds the body of POST metrics/collect, which is empty or {}.
+const collectBodyBytes = 1 << 10
+
+// NewHandler returns the monitoring API over st, built on an [api.Mux], with paths
 // relative to its root so that a host mounts it under any prefix with
 // http.StripPrefix:
 //
@@ -113,59 +98,48 @@ const (
 //	GET  stats/backups        per graph: counts by status, bytes, newest, durations
 //	GET  stats/recovery       checkpoints and the newest verified snapshot per graph
 //	GET  stats/replication    targets with health and last error, recent events
-//	GET  dashboard            the handler given with WithDashboard
+//	GET  dashboard            parts.Dashboard, and the files below it
+//
+// Every route but POST metrics/collect is of scope [api.ScopeStatus]; that one is
+// [api.ScopeWrite]. opts gives the authorizer and the logger of server-side
+// failures; the handler starts no operations and reads at most 1 KiB of body.
 //
 // Errors are RFC 9457 problem+json: a bad query parameter 400, a route whose part
-// was not configured 404, a store that is closed 503, anything else 500 with the
-// error logged and not shown. NewHandler panics if st is nil.
-func NewHandler(st *meta.Store, opts ...HandlerOption) http.Handler {
+// was not given 404, a store that is closed 503, anything else 500 with the error
+// logged and not shown. NewHandler panics if st is nil.
+func NewHandler(st *meta.Store, parts Parts, opts api.Options) http.Handler {
 	if st == nil {
 		panic("monitoring: NewHandler needs a store")
 	}
-	c := handlerConfig{healthMaxAge: 30 * time.Second}
-	for _, o := range opts {
-		o(&c)
+	h := &handler{
+		st: st, parts: parts, now: time.Now, healthMaxAge: parts.HealthMaxAge,
+		state: newStateCache(st), answers: api.NewCache(answerTTL, answerBudgetBytes),
 	}
-	if c.logger == nil {
-		c.logger = slog.Default()
+	if parts.Collector != nil {
+		h.now = parts.Collector.cfg.now
 	}
-	if c.now == nil {
-		c.now = time.Now
+	if h.healthMaxAge <= 0 {
+		h.healthMaxAge = defaultHealthMaxAge
 	}
-	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{ErrNotConfigured, http.StatusNotFound}
-	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
-
-	if c.prom != nil {
-		if g, ok := c.prom.Gatherer.(*sharedGatherer); ok {
+	if p := parts.Prometheus; p != nil {
+		if g, ok := p.Gatherer.(*sharedGatherer); ok {
 			g.follow(st.Generation)
 		}
 	}
-	h := &handler{st: st, state: newStateCache(st), answers: api.NewCache(answerTTL, answerBudgetBytes), cfg: c}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", h.metrics)
-	mux.HandleFunc("GET /metrics/prometheus", h.prometheus)
-	mux.HandleFunc("GET /metrics/summary", h.summary)
-	mux.HandleFunc("GET /metrics/history", h.history)
-	mux.HandleFunc("POST /metrics/collect", h.collect)
-	mux.HandleFunc("GET /health", h.healthCheck)
-	mux.HandleFunc("GET /stats/backups", h.statsBackups)
-	mux.HandleFunc("GET /stats/recovery", h.statsRecovery)
-	mux.HandleFunc("GET /stats/replication", h.statsReplication)
-	mux.HandleFunc("GET /dashboard", h.dashboard)
-	mux.HandleFunc("GET /dashboard/{rest...}", h.dashboard)
-	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
-	return h
+	m := api.NewMux(opts.WithDefaults(nil), errorTable)
+	m.Handle("GET /metrics", api.ScopeStatus, h.metrics)
+	m.Handle("GET /metrics/prometheus", api.ScopeStatus, h.prometheus)
+	m.Handle("GET /metrics/summary", api.ScopeStatus, h.summary)
+	m.Handle("GET /metrics/history", api.ScopeStatus, h.history)
+	m.Handle("POST /metrics/collect", api.ScopeWrite, h.collect)
+	m.Handle("GET /health", api.ScopeStatus, h.healthCheck)
+	m.Handle("GET /stats/backups", api.ScopeStatus, h.statsBackups)
+	m.Handle("GET /stats/recovery", api.ScopeStatus, h.statsRecovery)
+	m.Handle("GET /stats/replication", api.ScopeStatus, h.statsReplication)
+	m.Handle("GET /dashboard", api.ScopeStatus, h.dashboard)
+	m.Handle("GET /dashboard/{rest...}", api.ScopeStatus, h.dashboard)
+	return m
 }
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
-	h.routes.ServeHTTP(w, r)
-}
-
-func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
 // noQuery answers 400 when the request has query parameters other than allowed.
 func noQuery(r *http.Request, allowed ...string) error {
@@ -188,22 +162,21 @@ type MetricsResponse struct {
 }
 
 // GET /metrics → 200 MetricsResponse.
-func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
+func (h *handler) metrics(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
-	if h.cfg.prom == nil {
-		fail(w, r, api.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
-		return
+	p := h.parts.Prometheus
+	if p == nil {
+		return notConfigured("Prometheus registry")
 	}
-	mfs, seq, shared, err := h.cfg.prom.gather()
+	mfs, seq, shared, err := p.gather()
 	if err != nil {
 		// Gathering continues past a failing collector; say so without failing.
 		api.Logger(r.Context()).WarnContext(r.Context(), "monitoring: gathering metrics", "err", err)
 	}
 	build := func(context.Context) (*api.Response, error) {
-		return api.JSONResponse(http.StatusOK, MetricsResponse{Time: h.cfg.now().UTC(), Metrics: convertFamilies(mfs, MetricPrefix)})
+		return api.JSONResponse(http.StatusOK, MetricsResponse{Time: h.now().UTC(), Metrics: convertFamilies(mfs, MetricPrefix)})
 	}
 	var resp *api.Response
 	if shared {
@@ -213,24 +186,23 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 		resp, err = build(r.Context())
 	}
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	resp.Write(w)
+	return nil
 }
 
 // GET /metrics/prometheus → 200 text exposition.
-func (h *handler) prometheus(w http.ResponseWriter, r *http.Request) {
-	p := h.cfg.prom
+func (h *handler) prometheus(w http.ResponseWriter, r *http.Request) error {
+	p := h.parts.Prometheus
 	if p == nil {
-		fail(w, r, api.Errorf(http.StatusNotFound, "no Prometheus registry is configured"))
-		return
+		return notConfigured("Prometheus registry")
 	}
 	_, seq, shared, _ := p.gather()
 	accept, encoding := r.Header.Get("Accept"), r.Header.Get("Accept-Encoding")
 	if !shared || len(accept)+len(encoding) > maxNegotiationBytes {
 		p.Handler.ServeHTTP(w, r)
-		return
+		return nil
 	}
 	// One answer per gathering and per format and encoding the request negotiates.
 	key := "prometheus\x00" + accept + "\x00" + encoding
@@ -243,9 +215,10 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		p.Handler.ServeHTTP(w, r) // as it answers, uncached
-		return
+		return nil
 	}
 	resp.Write(w)
+	return nil
 }
 
 // maxNegotiationBytes bounds the Accept and Accept-Encoding headers whose
@@ -256,29 +229,26 @@ const maxNegotiationBytes = 512
 var errNotKept = errors.New("monitoring: answer not kept")
 
 // POST /metrics/collect → 200 CollectResult. The body may be absent or {}.
-func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
+func (h *handler) collect(w http.ResponseWriter, r *http.Request) error {
 	var body struct{}
-	if _, err := api.DecodeOptional(w, r, &body, 1<<10); err != nil {
-		fail(w, r, err)
-		return
+	if _, err := api.DecodeOptional(w, r, &body, collectBodyBytes); err != nil {
+		return err
 	}
 	if err := noQuery(r); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
-	if h.cfg.collector == nil {
-		fail(w, r, api.Errorf(http.StatusNotFound, "no collector is configured"))
-		return
+	if h.parts.Collector == nil {
+		return notConfigured("collector")
 	}
-	res, err := h.cfg.collector.Collect(r.Context())
+	res, err := h.parts.Collector.Collect(r.Context())
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if res.Samples == nil {
 		res.Samples = []meta.MetricSample{}
 	}
 	api.WriteJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // HistoryResponse is the answer of GET metrics/history: the samples of one metric
@@ -305,36 +275,31 @@ var sampleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:]{0,199}$`)
 
 // GET /metrics/history?name=&since=&limit= → 200 HistoryResponse. since is an
 // RFC 3339 time or a duration back from now ("6h"); default 24h.
-func (h *handler) history(w http.ResponseWriter, r *http.Request) {
+func (h *handler) history(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r, "name", "since", "limit"); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	name := q.Get("name")
 	if len(q["name"]) != 1 || !sampleName.MatchString(name) {
-		fail(w, r, api.FieldErrorf("name", "must be one metric name such as %s", SampleSnapshotBytes))
-		return
+		return api.FieldErrorf("name", "must be one metric name such as %s", SampleSnapshotBytes)
 	}
-	now := h.cfg.now().UTC()
+	now := h.now().UTC()
 	since := now.Add(-24 * time.Hour)
 	if vs, ok := q["since"]; ok {
 		t, err := parseSince(vs, now)
 		if err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		since = t
 	}
 	limit, err := api.QueryInt(r, "limit", 1000, 1, 10000)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	samples, err := h.st.ListMetricSamples(r.Context(), name, since, limit)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	resp := HistoryResponse{Name: name, Since: since, Series: []HistorySeries{}}
 	index := map[string]int{}
@@ -348,6 +313,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 		resp.Series[i].Points = append(resp.Series[i].Points, HistoryPoint{At: s.At, Value: s.Value})
 	}
 	api.WriteJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 func parseSince(vs []string, now time.Time) (time.Time, error) {
@@ -368,11 +334,11 @@ func parseSince(vs []string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// healthReport returns the report the health answers come from: h's, run again when
-// older than the max age or when fresh is asked, or else one made of the newest
-// stored event of every check.
+// healthReport returns the report the health answers come from: the runner's, run
+// again when older than the max age or when fresh is asked (if mayRun), or else
+// one made of the newest stored event of every check.
 func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (health.Report, error) {
-	if hc := h.cfg.health; hc != nil {
+	if hc := h.parts.Health; hc != nil {
 		last, ok := hc.Last()
 		if mayRun && fresh {
 			return hc.Run(ctx), nil
@@ -391,7 +357,12 @@ func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (health.
 			return last, nil
 		}
 	}
-	events, err := h.st.LatestHealth(ctx)
+	return storedHealth(ctx, h.st)
+}
+
+// storedHealth makes a report of the newest stored event of every check.
+func storedHealth(ctx context.Context, st *meta.Store) (health.Report, error) {
+	events, err := st.LatestHealth(ctx)
 	if err != nil {
 		return health.Report{}, err
 	}
@@ -414,7 +385,7 @@ func (h *handler) healthReport(ctx context.Context, fresh, mayRun bool) (health.
 
 // old reports whether rep is older than the health's max age.
 func (h *handler) old(rep health.Report) bool {
-	return h.cfg.now().Sub(rep.Time) > h.cfg.healthMaxAge
+	return h.now().Sub(rep.Time) > h.healthMaxAge
 }
 
 // HealthResponse is the answer of GET health, per draft-inadarei-api-health-check.
@@ -436,21 +407,36 @@ type HealthCheck struct {
 }
 
 // GET /health?fresh= → 200 (pass, warn) or 503 (fail) HealthResponse.
-func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
+func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r, "fresh"); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	fresh, err := api.QueryBool(r, "fresh")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	rep, err := h.healthReport(r.Context(), fresh, true)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
+	b, err := json.Marshal(healthResponse(rep))
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if rep.Status == health.Fail {
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", ContentTypeHealth)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n')) //nolint:errcheck // the client is gone; nothing to do
+	return nil
+}
+
+// healthResponse renders rep as the health answer.
+func healthResponse(rep health.Report) HealthResponse {
 	resp := HealthResponse{Status: string(rep.Status), Description: "graphvault", Checks: map[string][]HealthCheck{}}
 	if len(rep.Reasons) > 0 {
 		resp.Output = strings.Join(rep.Reasons, "; ")
@@ -463,29 +449,16 @@ func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Checks[c.Key()] = append(resp.Checks[c.Key()], hc)
 	}
-	status := http.StatusOK
-	if rep.Status == health.Fail {
-		status = http.StatusServiceUnavailable
-	}
-	b, err := json.Marshal(resp)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", ContentTypeHealth)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	w.Write(append(b, '\n')) //nolint:errcheck // the client is gone; nothing to do
+	return resp
 }
 
-// GET /dashboard → the dashboard handler.
-func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.dashboard == nil {
-		fail(w, r, api.Errorf(http.StatusNotFound, "no dashboard is configured"))
-		return
+// GET /dashboard and GET /dashboard/... → the dashboard part.
+func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) error {
+	if h.parts.Dashboard == nil {
+		return notConfigured("dashboard")
 	}
-	h.cfg.dashboard.ServeHTTP(w, r)
+	h.parts.Dashboard.ServeHTTP(w, r)
+	return nil
 }
 
 // sortedKeys returns m's keys sorted.

@@ -2,10 +2,10 @@ package monitoring
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/graphvault/graphvault/recovery/health"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,7 +22,7 @@ import (
 
 	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -84,8 +84,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.col.Close(context.Background()) })
-	e.handler = NewHandler(e.st, WithPrometheus(p), WithCollector(e.col), WithHealth(e.health),
-		WithHandlerLogger(quiet), WithHandlerClock(e.clock))
+	// The handler's clock is the collector's.
+	e.handler = NewHandler(e.st, Parts{Prometheus: p, Collector: e.col, Health: e.health}, api.Options{Logger: quiet})
 	return e
 }
 
@@ -535,7 +535,7 @@ func TestHealthEndpoint(t *testing.T) {
 	}
 
 	// The bucket refuses writes: fail, 503, the reason in the output.
-	remove := e.fd.Inject(faultblob.Rule{Ops: faultblob.OpWrite, Prefix: recovery.ProbePrefix, Err: errors.New("read-only file system")})
+	remove := e.fd.Inject(faultblob.Rule{Ops: faultblob.OpWrite, Prefix: health.ProbePrefix, Err: errors.New("read-only file system")})
 	code, hr = get("/health?fresh=true")
 	if code != http.StatusServiceUnavailable || hr.Status != "fail" {
 		t.Fatalf("failing bucket: %d %+v", code, hr)
@@ -557,7 +557,7 @@ func TestHealthEndpoint(t *testing.T) {
 	}
 
 	// Without a Health, the newest stored events answer; the failure is in the past.
-	bare := NewHandler(e.st, WithHandlerLogger(quiet))
+	bare := NewHandler(e.st, Parts{}, api.Options{Logger: quiet})
 	rec := httptest.NewRecorder()
 	bare.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"bucket:data"`) {
@@ -656,36 +656,49 @@ func TestHandlerParts(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html")
 		io.WriteString(w, "<html>dashboard "+r.URL.Path+"</html>")
 	})
+	tokens := api.Options{Authorizer: api.BearerToken(api.Tokens{Write: "t0ken", Read: "r3ad"})}
 	tests := []struct {
 		name   string
-		opts   []HandlerOption
+		parts  Parts
+		opts   api.Options
+		method string // default GET
 		target string
+		token  string
 		want   int
 		body   string
 	}{
-		{"no registry: metrics", nil, "/metrics", 404, "Prometheus"},
-		{"no registry: exposition", nil, "/metrics/prometheus", 404, "Prometheus"},
-		{"no collector", nil, "/metrics/collect", 404, "collector"},
-		{"no dashboard", nil, "/dashboard", 404, "dashboard"},
-		{"dashboard", []HandlerOption{WithDashboard(dash)}, "/dashboard", 200, "<html>dashboard /dashboard</html>"},
-		{"dashboard asset", []HandlerOption{WithDashboard(dash)}, "/dashboard/app.js", 200, "/dashboard/app.js"},
-		{"empty store summary", nil, "/metrics/summary", 200, `"graphs":[]`},
-		{"empty store health", nil, "/health", 200, `"checks":{}`},
-		{"empty store recovery", nil, "/stats/recovery", 200, `"graphs":[]`},
-		{"token required", []HandlerOption{WithAuthorizer(api.BearerToken("t0ken"))}, "/metrics/collect", 401, "credentials"},
-		{"reads pass the token check", []HandlerOption{WithAuthorizer(api.BearerToken("t0ken"))}, "/health", 200, `"status":"pass"`},
+		{"no registry: metrics", Parts{}, api.Options{}, "", "/metrics", "", 404, "Prometheus"},
+		{"no registry: exposition", Parts{}, api.Options{}, "", "/metrics/prometheus", "", 404, "Prometheus"},
+		{"no collector", Parts{}, api.Options{}, "POST", "/metrics/collect", "", 404, "collector"},
+		{"no dashboard", Parts{}, api.Options{}, "", "/dashboard", "", 404, "dashboard"},
+		{"no dashboard asset", Parts{}, api.Options{}, "", "/dashboard/app.js", "", 404, "dashboard"},
+		{"dashboard", Parts{Dashboard: dash}, api.Options{}, "", "/dashboard", "", 200, "<html>dashboard /dashboard</html>"},
+		{"dashboard asset", Parts{Dashboard: dash}, api.Options{}, "", "/dashboard/app.js", "", 200, "/dashboard/app.js"},
+		{"empty store summary", Parts{}, api.Options{}, "", "/metrics/summary", "", 200, `"graphs":[]`},
+		{"empty store health", Parts{}, api.Options{}, "", "/health", "", 200, `"checks":{}`},
+		{"empty store recovery", Parts{}, api.Options{}, "", "/stats/recovery", "", 200, `"graphs":[]`},
+		{"empty store replication", Parts{}, api.Options{}, "", "/stats/replication", "", 200, `"targets":[]`},
+		{"collect needs a token", Parts{}, tokens, "POST", "/metrics/collect", "", 401, "credentials"},
+		{"collect needs the write token", Parts{}, tokens, "POST", "/metrics/collect", "r3ad", 403, "forbidden"},
+		{"collect with the write token", Parts{}, tokens, "POST", "/metrics/collect", "t0ken", 404, "collector"},
+		{"health is open", Parts{}, tokens, "", "/health", "", 200, `"status":"pass"`},
+		{"stats are open", Parts{}, tokens, "", "/stats/backups", "", 200, `"graphs":[]`},
+		{"the dashboard is open", Parts{Dashboard: dash}, tokens, "", "/dashboard", "", 200, "<html>dashboard"},
+		{"unknown paths answer 404 before the token", Parts{}, tokens, "", "/nothing", "", 404, "no such resource"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := NewHandler(st, append(tt.opts, WithHandlerLogger(quiet))...)
-			method := http.MethodGet
-			if strings.HasSuffix(tt.target, "collect") {
-				method = http.MethodPost
+			tt.opts.Logger = quiet
+			h := NewHandler(st, tt.parts, tt.opts)
+			method := cmp.Or(tt.method, http.MethodGet)
+			req := httptest.NewRequest(method, tt.target, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
 			}
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(method, tt.target, nil))
+			h.ServeHTTP(rec, req)
 			if rec.Code != tt.want || !strings.Contains(rec.Body.String(), tt.body) {
-				t.Errorf("got %d %s, want %d containing %q", rec.Code, rec.Body, tt.want, tt.body)
+				t.Errorf("%s %s: got %d %s, want %d containing %q", method, tt.target, rec.Code, rec.Body, tt.want, tt.body)
 			}
 		})
 	}

@@ -17,8 +17,8 @@ import (
 
 // Prometheus is an OpenTelemetry meter provider whose metrics are exported to a
 // private Prometheus registry. Give MeterProvider to every graphvault package
-// (their WithMeterProvider options) and serve Handler, or mount [NewHandler] with
-// [WithPrometheus]. Nothing is registered with the global registries.
+// (their WithMeterProvider options) and serve Handler, or give it to [NewHandler] in
+// [Parts]. Nothing is registered with the global registries.
 type Prometheus struct {
 	// MeterProvider records the metrics; its only reader is the exporter.
 	MeterProvider *sdkmetric.MeterProvider
@@ -26,8 +26,8 @@ type Prometheus struct {
 	// register collectors of its own with it.
 	Registry *prometheus.Registry
 	// Gatherer reads the registry, sharing one gathering among the reads of a
-	// second; a write to the store of a handler made with WithPrometheus starts a
-	// new one.
+	// second; a write to the store of a handler given this helper in its Parts
+	// starts a new one.
 	Gatherer prometheus.Gatherer
 	// Handler serves the registry in the Prometheus exposition formats.
 	Handler http.Handler

@@ -3,12 +3,12 @@ package monitoring
 import (
 	"context"
 	"errors"
-	"github.com/graphvault/graphvault/recovery/health"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/graphvault/graphvault/api"
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -77,25 +77,24 @@ type GraphSummary struct {
 
 // GET /metrics/summary → 200 Summary. It reads the store and the health's last
 // report; it runs no check.
-func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
+func (h *handler) summary(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	// The answer is made of the store and of the health's newest report: kept
 	// while neither changes, for at most a second.
 	ver := summaryVersion{gen: h.st.Generation()}
-	if hc := h.cfg.health; hc != nil {
+	if hc := h.parts.Health; hc != nil {
 		if last, ok := hc.Last(); ok {
 			ver.health, ver.status = last.Time.UnixNano(), last.Status
 		}
 	}
 	resp, err := h.answers.Get(r.Context(), "summary", ver, h.buildSummary)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	resp.Write(w)
+	return nil
 }
 
 // summaryVersion is what a summary answer is made of.
@@ -106,7 +105,7 @@ type summaryVersion struct {
 }
 
 func (h *handler) buildSummary(ctx context.Context) (*api.Response, error) {
-	now := h.cfg.now().UTC()
+	now := h.now().UTC()
 	s, err := h.state.read(ctx, now)
 	if err != nil {
 		return nil, err
@@ -169,10 +168,9 @@ type GraphStats struct {
 const durationWindow = 100
 
 // GET /stats/backups → 200 BackupStats.
-func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
+func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	resp, err := h.answers.Get(r.Context(), "stats/backups", h.st.Generation(), func(ctx context.Context) (*api.Response, error) {
 		out, err := h.readBackupStats(ctx)
@@ -182,15 +180,15 @@ func (h *handler) statsBackups(w http.ResponseWriter, r *http.Request) {
 		return api.JSONResponse(http.StatusOK, out)
 	})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	resp.Write(w)
+	return nil
 }
 
 // readBackupStats reads the per-graph backup figures: a few small queries per graph.
 func (h *handler) readBackupStats(ctx context.Context) (*BackupStats, error) {
-	now := h.cfg.now().UTC()
+	now := h.now().UTC()
 	stats, err := h.st.SnapshotStats(ctx)
 	if err != nil {
 		return nil, err
@@ -273,28 +271,66 @@ type VerifiedSnapshot struct {
 }
 
 // GET /stats/recovery → 200 RecoveryStats.
-func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
+func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
-	ctx := r.Context()
-	now := h.cfg.now().UTC()
-	out := RecoveryStats{Time: now, Graphs: []GraphRecoveryStats{}}
+	out, err := h.readRecoveryStats(r.Context())
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
 
-	type verified struct {
-		snapshot, source, sourceID string
-		at                         time.Time
+// readRecoveryStats counts the checkpoints and finds, for every graph with
+// snapshots or a verified one, its newest completed snapshot and the newest
+// snapshot known to be verified.
+func (h *handler) readRecoveryStats(ctx context.Context) (*RecoveryStats, error) {
+	now := h.now().UTC()
+	out := &RecoveryStats{Time: now, Graphs: []GraphRecoveryStats{}}
+	best := newestVerified{}
+	if err := countCheckpointStats(ctx, h.st, &out.Checkpoints, best); err != nil {
+		return nil, err
 	}
-	best := map[string]verified{}
-	consider := func(graphID string, v verified) {
-		// Snapshot ids are ULIDs: a greater id is a newer snapshot.
-		if cur, ok := best[graphID]; !ok || v.snapshot > cur.snapshot || v.snapshot == cur.snapshot && v.at.After(cur.at) {
-			best[graphID] = v
+	if err := verifiedByHealth(ctx, h.st, best); err != nil {
+		return nil, err
+	}
+	ids, err := recoveryGraphIDs(ctx, h.st, best)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		g, err := h.graphRecoveryStats(ctx, id, best, now)
+		if err != nil {
+			return nil, err
 		}
+		out.Graphs = append(out.Graphs, g)
 	}
-	cs := &out.Checkpoints
-	err := eachCheckpoint(ctx, h.st, func(c *meta.Checkpoint) {
+	return out, nil
+}
+
+// verified is a snapshot known to have passed verification, and what says so.
+type verified struct {
+	snapshot, source, sourceID string
+	at                         time.Time
+}
+
+// newestVerified is the newest verified snapshot of every graph, by graph ID.
+type newestVerified map[string]verified
+
+// consider keeps v if it is newer than the graph's snapshot kept so far.
+func (b newestVerified) consider(graphID string, v verified) {
+	// Snapshot ids are ULIDs: a greater id is a newer snapshot.
+	if cur, ok := b[graphID]; !ok || v.snapshot > cur.snapshot || v.snapshot == cur.snapshot && v.at.After(cur.at) {
+		b[graphID] = v
+	}
+}
+
+// countCheckpointStats counts every checkpoint into cs; the snapshots of a
+// validated one count as verified.
+func countCheckpointStats(ctx context.Context, st *meta.Store, cs *CheckpointStats, best newestVerified) error {
+	return eachCheckpoint(ctx, st, func(c *meta.Checkpoint) {
 		cs.Count++
 		if cs.Newest == nil {
 			cp := *c
@@ -308,7 +344,7 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 				cs.NewestValidated = &cp
 			}
 			for _, g := range c.Graphs {
-				consider(g.GraphID, verified{g.SnapshotID, "checkpoint", c.ID, c.ValidatedAt})
+				best.consider(g.GraphID, verified{g.SnapshotID, "checkpoint", c.ID, c.ValidatedAt})
 			}
 		case "invalid":
 			cs.Invalid++
@@ -316,15 +352,14 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 			cs.Unvalidated++
 		}
 	})
+}
+
+// verifiedByHealth considers the snapshots the snapshot health check recorded as
+// verified, per graph, in its newest events.
+func verifiedByHealth(ctx context.Context, st *meta.Store, best newestVerified) error {
+	events, _, err := st.ListHealthEvents(ctx, meta.HealthFilter{Component: "backup", Check: "snapshots", Limit: 50})
 	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	// The snapshot health check records which snapshot it verified per graph.
-	events, _, err := h.st.ListHealthEvents(ctx, meta.HealthFilter{Component: "backup", Check: "snapshots", Limit: 50})
-	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	for _, e := range events {
 		graphs, _ := e.Details["graphs"].(map[string]any)
@@ -334,15 +369,19 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if sid, _ := g["snapshot"].(string); sid != "" {
-				consider(id, verified{sid, "health", e.ID, e.CreatedAt})
+				best.consider(id, verified{sid, "health", e.ID, e.CreatedAt})
 			}
 		}
 	}
+	return nil
+}
 
-	stats, err := h.st.SnapshotStats(ctx)
+// recoveryGraphIDs returns the graphs with snapshots, sorted, then those with only a
+// verified snapshot (since deleted), sorted.
+func recoveryGraphIDs(ctx context.Context, st *meta.Store, best newestVerified) ([]string, error) {
+	stats, err := st.SnapshotStats(ctx)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return nil, err
 	}
 	seen := map[string]bool{}
 	ids := []string{}
@@ -355,29 +394,33 @@ func (h *handler) statsRecovery(w http.ResponseWriter, r *http.Request) {
 			ids = append(ids, id)
 		}
 	}
-	for _, id := range ids {
-		g := GraphRecoveryStats{GraphID: id}
-		if sn, err := h.st.LatestSnapshot(ctx, id, meta.SnapshotCompleted); err == nil {
-			g.NewestCompleted = snapshotInfo(sn, now)
-		} else if !isNotFound(err) {
-			fail(w, r, err)
-			return
-		}
-		if v, ok := best[id]; ok {
-			vs := &VerifiedSnapshot{SnapshotInfo: SnapshotInfo{ID: v.snapshot}, VerifiedAt: v.at, Source: v.source, SourceID: v.sourceID}
-			if sn, err := h.st.GetSnapshot(ctx, v.snapshot); err == nil {
-				vs.SnapshotInfo = *snapshotInfo(sn, now)
-			} else if !isNotFound(err) {
-				fail(w, r, err)
-				return
-			} else {
-				vs.Status = "deleted"
-			}
-			g.NewestVerifiedSnapshot = vs
-		}
-		out.Graphs = append(out.Graphs, g)
+	return ids, nil
+}
+
+// graphRecoveryStats reads one graph's newest completed snapshot and the row of its
+// newest verified one, which is "deleted" when the row is gone.
+func (h *handler) graphRecoveryStats(ctx context.Context, id string, best newestVerified, now time.Time) (GraphRecoveryStats, error) {
+	g := GraphRecoveryStats{GraphID: id}
+	if sn, err := h.st.LatestSnapshot(ctx, id, meta.SnapshotCompleted); err == nil {
+		g.NewestCompleted = snapshotInfo(sn, now)
+	} else if !isNotFound(err) {
+		return g, err
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	v, ok := best[id]
+	if !ok {
+		return g, nil
+	}
+	vs := &VerifiedSnapshot{SnapshotInfo: SnapshotInfo{ID: v.snapshot}, VerifiedAt: v.at, Source: v.source, SourceID: v.sourceID}
+	switch sn, err := h.st.GetSnapshot(ctx, v.snapshot); {
+	case err == nil:
+		vs.SnapshotInfo = *snapshotInfo(sn, now)
+	case isNotFound(err):
+		vs.Status = "deleted"
+	default:
+		return g, err
+	}
+	g.NewestVerifiedSnapshot = vs
+	return g, nil
 }
 
 // ReplicationStats is the answer of GET stats/replication.
@@ -437,27 +480,23 @@ func redactConfig(cfg map[string]string) map[string]string {
 
 // GET /stats/replication?limit= → 200 ReplicationStats; limit (1 to 1000, default
 // 100) is how many of the newest events are summed up.
-func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
+func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r, "limit"); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	limit, err := api.QueryInt(r, "limit", 100, 1, 1000)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
-	now := h.cfg.now().UTC()
+	now := h.now().UTC()
 	s, err := h.state.read(ctx, now)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	events, _, err := h.st.ListReplicationEvents(ctx, meta.EventFilter{Limit: limit})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	out := ReplicationStats{Time: now, Targets: []TargetStats{}, Events: EventsSummary{Considered: len(events)}}
 	perTarget := map[string][2]int{}
@@ -491,6 +530,7 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) {
 		out.Targets = append(out.Targets, st)
 	}
 	api.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // isNotFound reports whether err is the store's ErrNotFound.

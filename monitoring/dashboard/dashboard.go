@@ -7,8 +7,8 @@
 //
 // Plug it into the monitoring handler, which serves it at GET dashboard:
 //
-//	monH := monitoring.NewHandler(st, monitoring.WithPrometheus(p),
-//		monitoring.WithDashboard(dashboard.Handler()))
+//	monH := monitoring.NewHandler(st, monitoring.Parts{Prometheus: p, Dashboard: dashboard.Handler()},
+//		api.Options{Authorizer: auth})
 //	mux.Handle("/api/monitoring/", http.StripPrefix("/api/monitoring", monH))
 //
 // The page is served at the handler's root (…/dashboard) and its files below it

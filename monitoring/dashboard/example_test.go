@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/monitoring"
 	"github.com/graphvault/graphvault/monitoring/dashboard"
 	"github.com/graphvault/graphvault/store/meta"
@@ -24,7 +25,7 @@ func Example() {
 	defer st.Close()
 
 	mon := monitoring.NewHandler(st,
-		monitoring.WithDashboard(dashboard.Handler(dashboard.WithRefresh(30*time.Second))))
+		monitoring.Parts{Dashboard: dashboard.Handler(dashboard.WithRefresh(30 * time.Second))}, api.Options{})
 	mux := http.NewServeMux()
 	mux.Handle("/api/monitoring/", http.StripPrefix("/api/monitoring", mon))
 
