@@ -29,6 +29,11 @@ const meterName = "github.com/graphvault/graphvault/recovery/health"
 // recordTimeout bounds writing a run's health events, at least.
 const recordTimeout = 10 * time.Second
 
+// triggerDelay is how long the loop of [Runner.Start] waits after a trigger before
+// it runs the checks, so that a burst of triggers (a checkpoint of several graphs,
+// a restore) makes one run. It keeps a triggered run within about 100 ms.
+const triggerDelay = 50 * time.Millisecond
+
 // Status is the outcome of a health check, and the overall status of a report.
 type Status string
 
@@ -127,7 +132,8 @@ func WithCheckTimeout(d time.Duration) Option {
 	return func(c *healthConfig) { c.timeout = d }
 }
 
-// WithInterval sets how often [Runner.Start] runs the checks; default 30s.
+// WithInterval sets how long after a run [Runner.Start] runs the checks again
+// when nothing triggers them sooner; default 30s.
 func WithInterval(d time.Duration) Option {
 	return func(c *healthConfig) { c.interval = d }
 }
@@ -148,8 +154,9 @@ func WithClock(now func() time.Time) Option {
 	return func(c *healthConfig) { c.now = now }
 }
 
-// Runner runs health checks, records their results and keeps the last report. It
-// is safe for concurrent use.
+// Runner runs health checks, records their results and keeps the last report: on
+// demand with [Runner.Run], and between [Runner.Start] and [Runner.Close] after
+// every [Runner.Trigger] and on an interval. It is safe for concurrent use.
 type Runner struct {
 	st       *meta.Store
 	checkers []Checker
@@ -162,6 +169,9 @@ type Runner struct {
 
 	mu   sync.Mutex
 	last *Report
+
+	// trigger holds at most one pending request for a run; see Trigger.
+	trigger chan struct{}
 
 	runMu   sync.Mutex
 	stop    chan struct{}
@@ -205,7 +215,10 @@ func New(st *meta.Store, checkers []Checker, opts ...Option) (*Runner, error) {
 		}
 		seen[key] = true
 	}
-	h := &Runner{st: st, checkers: append([]Checker(nil), checkers...), cfg: c, log: c.logger}
+	h := &Runner{
+		st: st, checkers: append([]Checker(nil), checkers...), cfg: c, log: c.logger,
+		trigger: make(chan struct{}, 1),
+	}
 	meter := c.mp.Meter(meterName)
 	var err error
 	if h.status, err = meter.Float64Gauge("graphvault.health.status",
@@ -214,7 +227,7 @@ func New(st *meta.Store, checkers []Checker, opts ...Option) (*Runner, error) {
 	}
 	if h.checks, err = meter.Int64Counter("graphvault.health.checks",
 		metric.WithUnit("{check}"),
-		metric.WithDescription("Runner checks run, by component, check and result.")); err != nil {
+		metric.WithDescription("Health checks run, by component, check and result.")); err != nil {
 		return nil, err
 	}
 	if h.duration, err = meter.Float64Histogram("graphvault.health.check.duration",
@@ -343,11 +356,26 @@ func (h *Runner) record(ctx context.Context, results []CheckResult) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		h.log.WarnContext(ctx, "recovery: recording health events", "err", err)
+		h.log.WarnContext(ctx, "health: recording health events", "err", err)
 	}
 }
 
-// Start runs the checks now and then every interval in a goroutine, until Close or
+// Trigger asks the loop of [Runner.Start] to run every check again within about
+// 100 ms (or, when a run is in progress, as soon as it ends), because something the
+// checks look at has changed: a snapshot finished, a checkpoint was made. It never
+// blocks and may be called from any goroutine. Triggers coalesce: those that arrive
+// before a run starts make that one run, and those during a run one more after it,
+// so that a run always starts after the newest trigger. Before Start and after
+// Close it does nothing; the interval stays the fallback.
+func (h *Runner) Trigger() {
+	select {
+	case h.trigger <- struct{}{}:
+	default: // a run is already pending
+	}
+}
+
+// Start runs the checks now, then again soon after each [Runner.Trigger] and at
+// the latest an interval after the previous run, in a goroutine, until Close or
 // until ctx ends. Starting twice is ErrBusy.
 func (h *Runner) Start(ctx context.Context) error {
 	h.runMu.Lock()
@@ -363,23 +391,53 @@ func (h *Runner) Start(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		defer cancel()
-		t := time.NewTicker(h.cfg.interval)
-		defer t.Stop()
-		for {
-			h.Run(workCtx)
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		h.loop(ctx, workCtx, stop)
 	}()
 	return nil
 }
 
-// Close stops the interval runs and waits for a run in progress; if ctx ends first,
+// loop runs the checks, then waits for a trigger or the interval, until stop is
+// closed or ctx ends. Checks run under workCtx, which ctx's end does not cancel:
+// a run in progress finishes first, unless Close gives up waiting for it.
+func (h *Runner) loop(ctx, workCtx context.Context, stop <-chan struct{}) {
+	interval := time.NewTimer(h.cfg.interval)
+	defer interval.Stop()
+	delay := time.NewTimer(triggerDelay)
+	delay.Stop()
+	defer delay.Stop()
+	for {
+		h.drainTrigger() // this run answers every trigger so far
+		h.Run(workCtx)
+		interval.Reset(h.cfg.interval)
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-interval.C:
+			continue
+		case <-h.trigger:
+		}
+		// Triggered: wait a moment for the rest of a burst.
+		delay.Reset(triggerDelay)
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-delay.C:
+		}
+	}
+}
+
+func (h *Runner) drainTrigger() {
+	select {
+	case <-h.trigger:
+	default:
+	}
+}
+
+// Close stops the loop of [Runner.Start] and waits for a run in progress; if ctx ends first,
 // the run is cancelled and Close returns ctx's error. It is safe to call twice.
 func (h *Runner) Close(ctx context.Context) error {
 	h.runMu.Lock()

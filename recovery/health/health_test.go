@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -59,7 +60,7 @@ func hanging(t *testing.T, component, name string) fakeCheck {
 	}}
 }
 
-func TestHealthRun(t *testing.T) {
+func TestRunnerRun(t *testing.T) {
 	tests := []struct {
 		name     string
 		checkers func(t *testing.T) []Checker
@@ -216,7 +217,7 @@ func healthGauges(t *testing.T, r sdkmetric.Reader) map[string]float64 {
 	return out
 }
 
-func TestNewHealthRejects(t *testing.T) {
+func TestNewRejects(t *testing.T) {
 	st := openStore(t)
 	ok := fixed("a", "one", Pass, "")
 	tests := []struct {
@@ -242,7 +243,7 @@ func TestNewHealthRejects(t *testing.T) {
 	}
 }
 
-func TestHealthRunCancelled(t *testing.T) {
+func TestRunnerRunCancelled(t *testing.T) {
 	st := openStore(t)
 	h, err := New(st, []Checker{hanging(t, "a", "stuck")}, WithCheckTimeout(time.Hour), WithLogger(quiet))
 	if err != nil {
@@ -264,7 +265,7 @@ func TestHealthRunCancelled(t *testing.T) {
 	}
 }
 
-func TestHealthStartClose(t *testing.T) {
+func TestRunnerStartClose(t *testing.T) {
 	st := openStore(t)
 	ran := make(chan struct{}, 1)
 	var runs atomic.Int32
@@ -613,4 +614,89 @@ func TestReplicationLagCheck(t *testing.T) {
 	expect(Pass, "1 targets")
 	event(meta.EventFailed, now.Add(-time.Minute), "connection refused")
 	expect(Warn, "newest replication failed: connection refused")
+}
+
+// counter is a check that counts its runs and, when gate is not nil, waits on it
+// before it returns.
+type counter struct {
+	runs atomic.Int32
+	gate chan struct{}
+}
+
+func (c *counter) checker() Checker {
+	return fakeCheck{"a", "count", func(ctx context.Context) Result {
+		c.runs.Add(1)
+		if c.gate != nil {
+			select {
+			case <-c.gate:
+			case <-ctx.Done():
+			}
+		}
+		return Result{Status: Pass}
+	}}
+}
+
+// TestRunnerTrigger runs a runner with an hour's interval in a synctest bubble,
+// where time moves only when every goroutine waits: a trigger reruns the checks
+// within 100 ms, a burst of triggers makes one run, a trigger during a run makes one
+// more after it, and the interval is still the fallback.
+func TestRunnerTrigger(t *testing.T) {
+	st := openStore(t) // outside the bubble: the store's goroutines are not the test's
+	synctest.Test(t, func(t *testing.T) {
+		c := &counter{}
+		h, err := New(st, []Checker{c.checker()}, WithInterval(time.Hour), WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect := func(what string, want int32) {
+			t.Helper()
+			synctest.Wait()
+			if got := c.runs.Load(); got != want {
+				t.Fatalf("%s: runs = %d, want %d", what, got, want)
+			}
+		}
+		h.Trigger() // before Start: the first run answers it
+		if err := h.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close(context.Background())
+		expect("after Start", 1)
+		time.Sleep(time.Second)
+		expect("a second later", 1)
+
+		triggered := time.Now()
+		for range 5 {
+			h.Trigger()
+		}
+		time.Sleep(100 * time.Millisecond)
+		expect("100 ms after a burst of triggers", 2)
+		if rep, ok := h.Last(); !ok || rep.Time.Before(triggered) || rep.Time.Sub(triggered) > 100*time.Millisecond {
+			t.Errorf("last report at %v, want within 100 ms after the trigger at %v", rep.Time, triggered)
+		}
+
+		// A trigger during a run: the run in progress may have read the old state, so
+		// one more run follows it, and only one.
+		c.gate = make(chan struct{})
+		h.Trigger()
+		time.Sleep(100 * time.Millisecond)
+		expect("a run held in progress", 3)
+		h.Trigger()
+		h.Trigger()
+		close(c.gate)
+		time.Sleep(100 * time.Millisecond)
+		expect("triggers during a run", 4)
+		time.Sleep(time.Minute)
+		expect("a minute later", 4)
+
+		// The interval runs the checks an hour after the last run, without a trigger.
+		time.Sleep(time.Hour)
+		expect("an hour later", 5)
+
+		if err := h.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.Trigger() // after Close: nothing runs, nothing blocks
+		time.Sleep(time.Hour)
+		expect("after Close", 5)
+	})
 }
