@@ -3,21 +3,34 @@ package recovery
 import (
 	"context"
 	"fmt"
-	"github.com/graphvault/graphvault/recovery/health"
 	"time"
+
+	"github.com/graphvault/graphvault/recovery/health"
 )
+
+// CheckpointPolicy says what a host expects of its checkpoints. The zero value
+// is no policy: checkpoints are taken now and then, if ever.
+type CheckpointPolicy struct {
+	// Required says that the host takes checkpoints (on a schedule, or before every
+	// risky change), so that having none yet warns. False: having none passes.
+	Required bool
+}
 
 // CheckpointCheck checks the newest checkpoint: that it passed its last validation
 // and that every object of its snapshots is still present with its size. A
-// checkpoint whose validation failed, or with an object missing, fails; no
-// checkpoint, or one not validated yet, warns. Component "recovery", name
-// "checkpoint", the names [Service.Validate] records its findings under.
+// checkpoint whose validation failed, or with an object missing, fails; one not
+// validated yet warns; no checkpoint at all warns when the [CheckpointPolicy]
+// requires one and passes otherwise. Component "recovery", name "checkpoint", the
+// names [Service.Validate] records its findings under.
 type CheckpointCheck struct {
 	s *Service
+	p CheckpointPolicy
 }
 
-// NewCheckpointCheck returns a check of the checkpoints s keeps.
-func NewCheckpointCheck(s *Service) *CheckpointCheck { return &CheckpointCheck{s: s} }
+// NewCheckpointCheck returns a check of the checkpoints s keeps, judged by p.
+func NewCheckpointCheck(s *Service, p CheckpointPolicy) *CheckpointCheck {
+	return &CheckpointCheck{s: s, p: p}
+}
 
 // Component returns "recovery".
 func (*CheckpointCheck) Component() string { return checkpointComponent }
@@ -32,7 +45,12 @@ func (c *CheckpointCheck) Check(ctx context.Context) health.Result {
 		return health.Result{Status: health.Fail, Message: "reading checkpoints: " + err.Error()}
 	}
 	if cp == nil {
-		return health.Result{Status: health.Warn, Message: "no checkpoint yet"}
+		if !c.p.Required {
+			return health.Result{Status: health.Pass, Message: "no checkpoint yet; none is required",
+				Details: map[string]any{"required": false}}
+		}
+		return health.Result{Status: health.Warn, Message: "no checkpoint yet",
+			Details: map[string]any{"required": true}}
 	}
 	details := map[string]any{
 		"checkpoint": cp.ID, "created_at": cp.CreatedAt.Format(time.RFC3339Nano),

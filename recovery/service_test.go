@@ -14,6 +14,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/internal/metrictest"
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -349,25 +350,25 @@ func TestCorruptionFailsEverythingUntilAFreshCheckpoint(t *testing.T) {
 			f := newFixture(t)
 			a := f.graph("a", "alice", "bob", "carol")
 			f.graph("b", "dave")
-			check := NewCheckpointCheck(f.svc)
-			expectHealth := func(want Status, msg string) {
+			check := NewCheckpointCheck(f.svc, CheckpointPolicy{Required: true})
+			expectHealth := func(want health.Status, msg string) {
 				t.Helper()
 				r := check.Check(f.ctx)
 				if r.Status != want || !strings.Contains(r.Message, msg) {
 					t.Fatalf("health = %s %q, want %s containing %q", r.Status, r.Message, want, msg)
 				}
 			}
-			expectHealth(Warn, "no checkpoint")
+			expectHealth(health.Warn, "no checkpoint")
 
 			cp, err := f.svc.Create(f.ctx, CreateRequest{GraphIDs: []string{"a", "b"}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			expectHealth(Warn, "not validated")
+			expectHealth(health.Warn, "not validated")
 			if v, err := f.svc.Validate(f.ctx, cp.ID); err != nil || !v.OK {
 				t.Fatalf("Validate = %+v, %v; want ok", v, err)
 			}
-			expectHealth(Pass, "validated")
+			expectHealth(health.Pass, "validated")
 
 			m, err := f.e.Manifest(f.ctx, cp.Graphs[0].SnapshotID)
 			if err != nil {
@@ -397,7 +398,7 @@ func TestCorruptionFailsEverythingUntilAFreshCheckpoint(t *testing.T) {
 			if len(events) == 0 || !strings.Contains(events[0].Message, key) {
 				t.Errorf("fail events = %+v, want one naming %s", events, key)
 			}
-			expectHealth(Fail, key)
+			expectHealth(health.Fail, key)
 
 			target := memgraph.New()
 			f.reg.Register("target", target)
@@ -422,7 +423,7 @@ func TestCorruptionFailsEverythingUntilAFreshCheckpoint(t *testing.T) {
 			if v, err := f.svc.Validate(f.ctx, fresh.ID); err != nil || !v.OK {
 				t.Fatalf("Validate(fresh) = %+v, %v; want ok", v, err)
 			}
-			expectHealth(Pass, fresh.ID)
+			expectHealth(health.Pass, fresh.ID)
 			plan, err = f.svc.Plan(f.ctx, PlanRequest{CheckpointID: fresh.ID, Targets: map[string]string{"a": "target"}})
 			if err != nil {
 				t.Fatal(err)
