@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/graphvault/graphvault/recovery/health"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -27,131 +26,92 @@ const (
 	maxTargets      = maxCheckpointGraphs
 )
 
-// HandlerOption configures [NewHandler].
-type HandlerOption func(*handlerConfig)
-
-type handlerConfig struct {
-	auth    api.Authorizer
-	maxBody int64
-	logger  *slog.Logger
-	ops     *api.Operations
-}
-
-// WithAuthorizer makes every request pass auth before any other work; see
-// api.BearerToken for the usual token check on mutating methods.
-func WithAuthorizer(auth api.Authorizer) HandlerOption {
-	return func(c *handlerConfig) { c.auth = auth }
-}
-
-// WithMaxBodyBytes limits request bodies to n bytes (default 1 MiB); larger ones are
-// answered 413.
-func WithMaxBodyBytes(n int64) HandlerOption { return func(c *handlerConfig) { c.maxBody = n } }
-
-// WithHandlerLogger logs server-side failures through l. Nil means the service's
-// logger.
-func WithHandlerLogger(l *slog.Logger) HandlerOption {
-	return func(c *handlerConfig) { c.logger = l }
-}
-
-// WithOperations runs restores in ops, so that several handlers share one registry
-// and the host can Close it on shutdown. Without it the handler keeps a registry of
-// its own, whose operations run to completion.
-func WithOperations(ops *api.Operations) HandlerOption {
-	return func(c *handlerConfig) { c.ops = ops }
-}
-
 type handler struct {
 	s      *Service
 	health *health.Runner
-	cfg    handlerConfig
-	routes http.Handler
+	opts   api.Options
 }
 
-// NewHandler returns the HTTP API of the service and of the health runner health,
-// on a private ServeMux with paths relative to its root, so that a host mounts it
-// under any prefix with http.StripPrefix:
+// NewHandler returns the HTTP API of the service and of the health runner h, on
+// an [api.Mux] with paths relative to its root, so that a host mounts it under any
+// prefix with http.StripPrefix. The scope each route asks the authorizer for is
+// in brackets:
 //
-//	POST   /checkpoints                 {"graph_ids": [...], "description", "created_by", "metadata", "snapshots"} → 201 meta.Checkpoint
-//	GET    /checkpoints?limit=&cursor=  → 200 page of meta.Checkpoint, newest first
-//	GET    /checkpoints/{id}            → 200 meta.Checkpoint
-//	DELETE /checkpoints/{id}            → 204
-//	POST   /checkpoints/{id}/validate   → 200 Validation (ok false is still 200)
-//	POST   /plan                        RestoreRequest → 200 Plan, a dry run
-//	POST   /restore?wait=               RestoreRequest → 202 operation, or 200 RestoreResult with wait
-//	GET    /operations/{id}             → 200 the operation's state
-//	GET    /health?fresh=               → 200 or 503 (fail), application/health+json
-//	GET    /status                      → 200 StatusReport
+//	POST   /checkpoints                 [write]  {"graph_ids": [...], "description", "created_by", "metadata", "snapshots"} → 201 meta.Checkpoint
+//	GET    /checkpoints?limit=&cursor=  [status] → 200 page of meta.Checkpoint, newest first
+//	GET    /checkpoints/{id}            [status] → 200 meta.Checkpoint
+//	DELETE /checkpoints/{id}            [write]  → 204
+//	POST   /checkpoints/{id}/validate   [write]  → 200 Validation (ok false is still 200)
+//	POST   /plan                        [read]   RestoreRequest → 200 Plan, a dry run
+//	POST   /restore?wait=               [write]  RestoreRequest → 202 operation, or 200 RestoreResult with wait
+//	GET    /operations/{id}             [read]   → 200 the operation's state
+//	GET    /health?fresh=               [status] → 200 or 503 (fail), application/health+json
+//	GET    /status                      [status] → 200 StatusReport
+//
+// POST /plan changes nothing and answers graph content, so it is a read although
+// it is a POST. opts.Operations runs the restores (see [api.Options]); its
+// Logger defaults to the service's.
 //
 // Requests are authorized first, then their ids and bodies validated (unknown
 // fields and oversize bodies are rejected), all before any work: a rejected request
 // changes nothing. A restore whose plan is not executable is refused before it
-// starts. Errors are RFC 9457 problem+json: malformed requests and ErrInvalid 400,
-// ErrNotFound 404, ErrInexact and ErrBusy 409, ErrCorrupt 422 (the detail names the
-// object), a deadline 504, anything else 500 with the error logged and not shown.
+// starts. Errors are RFC 9457 problem+json: malformed requests, [ErrInvalid] and
+// the invalid errors of backup and meta 400; [ErrNotFound] and the not-found
+// errors of backup, graph and meta 404; [ErrInexact], [ErrBusy], backup.ErrBusy and
+// meta.ErrConflict 409; [ErrCorrupt], backup.ErrCorrupt and backup.ErrWrongKey 422
+// (the detail names the object); meta.ErrClosed 503; a deadline 504; anything
+// else 500 with the error logged and not shown.
 //
 // GET /health answers the health runner's last report, or runs the checks when
-// there is none yet or ?fresh=true; with a nil health it answers the newest stored
-// event of every check. NewHandler panics if s is nil.
-func NewHandler(s *Service, health *health.Runner, opts ...HandlerOption) http.Handler {
+// there is none yet or ?fresh=true; with a nil h it answers the newest stored
+// event of every check. A checkpoint created, deleted or validated, and a restore
+// finished, through the handler triggers the runner (see [health.Runner.Trigger]),
+// so that its next report follows soon. NewHandler panics if s is nil.
+func NewHandler(s *Service, h *health.Runner, opts api.Options) http.Handler {
 	if s == nil {
 		panic("recovery: NewHandler needs a service")
 	}
-	c := handlerConfig{maxBody: api.DefaultMaxBodyBytes}
-	for _, o := range opts {
-		o(&c)
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = api.DefaultMaxBodyBytes
-	}
-	if c.logger == nil {
-		c.logger = s.log
-	}
-	if c.ops == nil {
-		c.ops = api.NewOperations(api.WithOperationsLogger(c.logger))
-	}
-	mapErrors()
-	h := &handler{s: s, health: health, cfg: c}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /checkpoints", h.createCheckpoint)
-	mux.HandleFunc("GET /checkpoints", h.listCheckpoints)
-	mux.HandleFunc("GET /checkpoints/{id}", h.getCheckpoint)
-	mux.HandleFunc("DELETE /checkpoints/{id}", h.deleteCheckpoint)
-	mux.HandleFunc("POST /checkpoints/{id}/validate", h.validate)
-	mux.HandleFunc("POST /plan", h.plan)
-	mux.HandleFunc("POST /restore", h.restore)
-	mux.Handle("GET /operations/{id}", c.ops)
-	mux.HandleFunc("GET /health", h.healthCheck)
-	mux.HandleFunc("GET /status", h.status)
-	h.routes = api.Authorize(c.auth, nil, api.Routes(mux))
-	return h
+	hd := &handler{s: s, health: h, opts: opts.WithDefaults(s.log)}
+	m := api.NewMux(hd.opts, errorMap)
+	m.Handle("POST /checkpoints", api.ScopeWrite, hd.createCheckpoint)
+	m.Handle("GET /checkpoints", api.ScopeStatus, hd.listCheckpoints)
+	m.Handle("GET /checkpoints/{id}", api.ScopeStatus, hd.getCheckpoint)
+	m.Handle("DELETE /checkpoints/{id}", api.ScopeWrite, hd.deleteCheckpoint)
+	m.Handle("POST /checkpoints/{id}/validate", api.ScopeWrite, hd.validate)
+	m.Handle("POST /plan", api.ScopeRead, hd.plan)
+	m.Handle("POST /restore", api.ScopeWrite, hd.restore)
+	m.HandleHTTP("GET /operations/{id}", api.ScopeRead, hd.opts.Operations)
+	m.Handle("GET /health", api.ScopeStatus, hd.healthCheck)
+	m.Handle("GET /status", api.ScopeStatus, hd.status)
+	return m
 }
 
-// mapErrors registers the status of this package's errors and of the backup, store
-// and graph errors that reach the handler through it.
-func mapErrors() {
-	_ = api.ErrorStatus{ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{ErrInexact, http.StatusConflict}
-	_ = api.ErrorStatus{ErrBusy, http.StatusConflict}
-	_ = api.ErrorStatus{ErrCorrupt, http.StatusUnprocessableEntity}
-	_ = api.ErrorStatus{backup.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{backup.ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{backup.ErrBusy, http.StatusConflict}
-	_ = api.ErrorStatus{backup.ErrCorrupt, http.StatusUnprocessableEntity}
-	_ = api.ErrorStatus{backup.ErrWrongKey, http.StatusUnprocessableEntity}
-	_ = api.ErrorStatus{graph.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{meta.ErrNotFound, http.StatusNotFound}
-	_ = api.ErrorStatus{meta.ErrInvalid, http.StatusBadRequest}
-	_ = api.ErrorStatus{meta.ErrConflict, http.StatusConflict}
-	_ = api.ErrorStatus{meta.ErrClosed, http.StatusServiceUnavailable}
+// errorMap is the status of this package's errors and of the backup, store and
+// graph errors that reach the handler through it.
+var errorMap = api.ErrorMap{
+	{Err: ErrInvalid, Status: http.StatusBadRequest},
+	{Err: ErrNotFound, Status: http.StatusNotFound},
+	{Err: ErrInexact, Status: http.StatusConflict},
+	{Err: ErrBusy, Status: http.StatusConflict},
+	{Err: ErrCorrupt, Status: http.StatusUnprocessableEntity},
+	{Err: backup.ErrNotFound, Status: http.StatusNotFound},
+	{Err: backup.ErrInvalid, Status: http.StatusBadRequest},
+	{Err: backup.ErrBusy, Status: http.StatusConflict},
+	{Err: backup.ErrCorrupt, Status: http.StatusUnprocessableEntity},
+	{Err: backup.ErrWrongKey, Status: http.StatusUnprocessableEntity},
+	{Err: graph.ErrNotFound, Status: http.StatusNotFound},
+	{Err: meta.ErrNotFound, Status: http.StatusNotFound},
+	{Err: meta.ErrInvalid, Status: http.StatusBadRequest},
+	{Err: meta.ErrConflict, Status: http.StatusConflict},
+	{Err: meta.ErrClosed, Status: http.StatusServiceUnavailable},
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(api.WithLogger(r.Context(), h.cfg.logger))
-	h.routes.ServeHTTP(w, r)
+// changed tells the health runner, if any, that what its checks look at changed.
+func (h *handler) changed() {
+	if h.health != nil {
+		h.health.Trigger()
+	}
 }
-
-func fail(w http.ResponseWriter, r *http.Request, err error) { api.WriteError(w, r, err) }
 
 func checkpointID(r *http.Request) (string, error) { return api.PathID(r, "id", meta.ValidID) }
 
@@ -205,89 +165,85 @@ func (q *CheckpointRequest) validate() error {
 }
 
 // POST /checkpoints → 201 meta.Checkpoint with its Location.
-func (h *handler) createCheckpoint(w http.ResponseWriter, r *http.Request) {
+func (h *handler) createCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	var req CheckpointRequest
-	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if err := api.Decode(w, r, &req, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	if err := req.validate(); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	cp, err := h.s.Create(r.Context(), CreateRequest{
 		GraphIDs: req.GraphIDs, Description: req.Description, CreatedBy: req.CreatedBy,
 		Metadata: req.Metadata, Snapshots: req.Snapshots,
 	})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
+	h.changed()
 	w.Header().Set("Location", api.Location(r, "/checkpoints/"+cp.ID))
 	api.WriteJSON(w, http.StatusCreated, cp)
+	return nil
 }
 
 // GET /checkpoints?limit=&cursor= → 200 Page[meta.Checkpoint].
-func (h *handler) listCheckpoints(w http.ResponseWriter, r *http.Request) {
+func (h *handler) listCheckpoints(w http.ResponseWriter, r *http.Request) error {
 	p, err := api.ParsePage(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	cps, next, err := h.s.List(r.Context(), p.Cursor, p.Limit)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, api.NewPage(cps, next))
+	return nil
 }
 
 // GET /checkpoints/{id} → 200 meta.Checkpoint.
-func (h *handler) getCheckpoint(w http.ResponseWriter, r *http.Request) {
+func (h *handler) getCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	id, err := checkpointID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	cp, err := h.s.Get(r.Context(), id)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, cp)
+	return nil
 }
 
 // DELETE /checkpoints/{id} → 204.
-func (h *handler) deleteCheckpoint(w http.ResponseWriter, r *http.Request) {
+func (h *handler) deleteCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	id, err := checkpointID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if err := h.s.Delete(r.Context(), id); err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
+	h.changed()
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // POST /checkpoints/{id}/validate → 200 Validation.
-func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
+func (h *handler) validate(w http.ResponseWriter, r *http.Request) error {
 	id, err := checkpointID(r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
-	if _, err := api.DecodeOptional(w, r, &struct{}{}, h.cfg.maxBody); err != nil {
-		fail(w, r, err)
-		return
+	if _, err := api.DecodeOptional(w, r, &struct{}{}, h.opts.MaxBodyBytes); err != nil {
+		return err
 	}
 	v, err := h.s.Validate(r.Context(), id)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
+	h.changed()
 	api.WriteJSON(w, http.StatusOK, v)
+	return nil
 }
 
 // RestoreRequest is the body of POST /plan and POST /restore: a checkpoint, or a
@@ -344,7 +300,7 @@ func (q *RestoreRequest) plan() PlanRequest {
 // decodeRestore reads and validates a RestoreRequest and builds its plan.
 func (h *handler) decodeRestore(w http.ResponseWriter, r *http.Request) (*Plan, error) {
 	var req RestoreRequest
-	if err := api.Decode(w, r, &req, h.cfg.maxBody); err != nil {
+	if err := api.Decode(w, r, &req, h.opts.MaxBodyBytes); err != nil {
 		return nil, err
 	}
 	if err := req.validate(); err != nil {
@@ -354,59 +310,62 @@ func (h *handler) decodeRestore(w http.ResponseWriter, r *http.Request) (*Plan, 
 }
 
 // POST /plan → 200 Plan.
-func (h *handler) plan(w http.ResponseWriter, r *http.Request) {
+func (h *handler) plan(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.decodeRestore(w, r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, p)
+	return nil
 }
 
 // POST /restore?wait= → 202 operation, or with wait 200 RestoreResult.
-func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
+func (h *handler) restore(w http.ResponseWriter, r *http.Request) error {
 	wait, err := api.QueryBool(r, "wait")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	p, err := h.decodeRestore(w, r)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	if !p.Executable {
-		fail(w, r, fmt.Errorf("%w: %s", ErrInexact, p.Reason))
-		return
+		return fmt.Errorf("%w: %s", ErrInexact, p.Reason)
 	}
 	if wait {
-		res, err := h.s.Execute(r.Context(), p)
+		res, err := h.execute(r.Context(), p)
 		if err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		api.WriteJSON(w, http.StatusOK, res)
-		return
+		return nil
 	}
-	op, err := h.cfg.ops.Start(r.Context(), "restore", func(ctx context.Context, report func(any)) (any, error) {
+	op, err := h.opts.Operations.Start(r.Context(), "restore", func(ctx context.Context, report func(any)) (any, error) {
 		report(map[string]any{"phase": "restore", "plan": p})
-		return h.s.Execute(ctx, p)
+		return h.execute(ctx, p)
 	})
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.Accepted(w, r, op)
+	return nil
+}
+
+// execute runs the plan, then triggers the health runner whether the restore
+// succeeded or not: either way the graphs it wrote to have changed.
+func (h *handler) execute(ctx context.Context, p *Plan) (*RestoreResult, error) {
+	defer h.changed()
+	return h.s.Execute(ctx, p)
 }
 
 // GET /status → 200 StatusReport.
-func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+func (h *handler) status(w http.ResponseWriter, r *http.Request) error {
 	rep, err := h.s.Status(r.Context())
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, rep)
+	return nil
 }
 
 // healthAnswer is the GET /health answer, per draft-inadarei-api-health-check.
@@ -428,16 +387,14 @@ type healthDetail struct {
 }
 
 // GET /health?fresh= → 200 (pass, warn) or 503 (fail).
-func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
+func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) error {
 	fresh, err := api.QueryBool(r, "fresh")
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	rep, err := h.healthReport(r.Context(), fresh)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	ans := healthAnswer{Status: string(rep.Status), Description: "graphvault recovery", Time: rep.Time, Checks: map[string][]healthDetail{}}
 	ans.Output = strings.Join(rep.Reasons, "; ")
@@ -455,14 +412,14 @@ func (h *handler) healthCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := json.Marshal(ans)
 	if err != nil {
-		fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", ContentTypeHealth)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
 	w.Write(append(b, '\n')) //nolint:errcheck // the client is gone; nothing to do
+	return nil
 }
 
 // healthReport returns the runner's last report, a fresh run, or a report built from

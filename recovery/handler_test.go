@@ -1,15 +1,22 @@
 package recovery
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/graphvault/graphvault/api"
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/recovery/health"
+	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
 	"github.com/graphvault/graphvault/store/meta"
@@ -20,18 +27,20 @@ type apiFixture struct {
 	srv *httptest.Server
 }
 
-func newAPI(t *testing.T, health *Health, opts ...HandlerOption) *apiFixture {
+func newAPI(t *testing.T, h *health.Runner, opts api.Options) *apiFixture {
 	t.Helper()
 	f := newFixture(t)
-	return newAPIOn(t, f, health, opts...)
+	return newAPIOn(t, f, h, opts)
 }
 
-func newAPIOn(t *testing.T, f *fixture, health *Health, opts ...HandlerOption) *apiFixture {
+func newAPIOn(t *testing.T, f *fixture, h *health.Runner, opts api.Options) *apiFixture {
 	t.Helper()
-	ops := api.NewOperations()
-	t.Cleanup(func() { ops.Close(t.Context()) })
+	if opts.Operations == nil {
+		opts.Operations = api.NewOperations()
+	}
+	t.Cleanup(func() { opts.Operations.Close(context.Background()) })
 	mux := http.NewServeMux()
-	mux.Handle("/api/backup/recovery/", http.StripPrefix("/api/backup/recovery", NewHandler(f.svc, health, append(opts, WithOperations(ops))...)))
+	mux.Handle("/api/backup/recovery/", http.StripPrefix("/api/backup/recovery", NewHandler(f.svc, h, opts)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &apiFixture{fixture: f, srv: srv}
@@ -39,6 +48,12 @@ func newAPIOn(t *testing.T, f *fixture, health *Health, opts ...HandlerOption) *
 
 // do sends a request and decodes a JSON answer into out (when not nil).
 func (a *apiFixture) do(t *testing.T, method, path, body string, out any) *http.Response {
+	t.Helper()
+	return a.doAs(t, "", method, path, body, out)
+}
+
+// doAs is do with a bearer token, if not empty.
+func (a *apiFixture) doAs(t *testing.T, token, method, path, body string, out any) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -50,6 +65,9 @@ func (a *apiFixture) do(t *testing.T, method, path, body string, out any) *http.
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -69,7 +87,7 @@ func (a *apiFixture) do(t *testing.T, method, path, body string, out any) *http.
 }
 
 func TestHandlerCheckpointLifecycle(t *testing.T) {
-	a := newAPI(t, nil)
+	a := newAPI(t, nil, api.Options{})
 	g := a.graph("g1", "alice", "bob")
 
 	var cp meta.Checkpoint
@@ -141,7 +159,7 @@ func TestHandlerCheckpointLifecycle(t *testing.T) {
 // TestHandlerRejects sends bad requests: each is answered 4xx problem+json and
 // changes nothing.
 func TestHandlerRejects(t *testing.T) {
-	a := newAPI(t, nil)
+	a := newAPI(t, nil, api.Options{})
 	a.graph("g1", "alice")
 	a.reg.Register("copy", memgraph.New())
 	cp, err := a.svc.Create(a.ctx, CreateRequest{GraphIDs: []string{"g1"}})
@@ -254,29 +272,86 @@ func mustGraph(t *testing.T, a *apiFixture, id string) *memgraph.Graph {
 	return g.(*memgraph.Graph)
 }
 
-func TestHandlerAuthorizer(t *testing.T) {
-	a := newAPI(t, nil, WithAuthorizer(api.BearerToken("secret")))
+// TestHandlerScopes asks every route with no token, the read token and the write
+// token: status routes are open, POST /plan and operations need a token, changes
+// need the write token. The requests that get through are malformed, so that none
+// changes anything.
+func TestHandlerScopes(t *testing.T) {
+	a := newAPI(t, nil, api.Options{Authorizer: api.BearerToken(api.Tokens{Write: "w", Read: "r"})})
 	a.graph("g1", "alice")
-	if resp := a.do(t, "POST", "/checkpoints", `{"graph_ids": ["g1"]}`, nil); resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("create without a token = %d, want 401", resp.StatusCode)
+	id := meta.NewID()
+	tests := []struct {
+		method, path, body string
+		scope              api.Scope
+	}{
+		{"POST", "/checkpoints", `{}`, api.ScopeWrite},
+		{"GET", "/checkpoints", "", api.ScopeStatus},
+		{"GET", "/checkpoints/" + id, "", api.ScopeStatus},
+		{"DELETE", "/checkpoints/nope", "", api.ScopeWrite},
+		{"POST", "/checkpoints/nope/validate", "", api.ScopeWrite},
+		{"POST", "/plan", `{}`, api.ScopeRead},
+		{"POST", "/restore", `{}`, api.ScopeWrite},
+		{"GET", "/operations/nope", "", api.ScopeRead},
+		{"GET", "/health", "", api.ScopeStatus},
+		{"GET", "/status", "", api.ScopeStatus},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			for _, c := range []struct {
+				token string
+				want  int // 0: let through
+			}{
+				{"", map[api.Scope]int{api.ScopeRead: 401, api.ScopeWrite: 401}[tt.scope]},
+				{"r", map[api.Scope]int{api.ScopeWrite: 403}[tt.scope]},
+				{"w", 0},
+			} {
+				got := a.doAs(t, c.token, tt.method, tt.path, tt.body, nil).StatusCode
+				denied := got == http.StatusUnauthorized || got == http.StatusForbidden
+				switch {
+				case c.want == 0 && denied:
+					t.Errorf("token %q: status = %d, want the request let through", c.token, got)
+				case c.want != 0 && got != c.want:
+					t.Errorf("token %q: status = %d, want %d", c.token, got, c.want)
+				}
+			}
+		})
 	}
 	if n := a.countCheckpoints(); n != 0 {
 		t.Errorf("checkpoints = %d, want 0", n)
 	}
-	if resp := a.do(t, "GET", "/checkpoints", "", nil); resp.StatusCode != http.StatusOK {
-		t.Errorf("list without a token = %d, want 200", resp.StatusCode)
+}
+
+// TestErrorMap checks the status each error of the handler's table answers with,
+// also wrapped.
+func TestErrorMap(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{ErrInvalid, 400}, {ErrNotFound, 404}, {ErrInexact, 409}, {ErrBusy, 409}, {ErrCorrupt, 422},
+		{backup.ErrNotFound, 404}, {backup.ErrInvalid, 400}, {backup.ErrBusy, 409},
+		{backup.ErrCorrupt, 422}, {backup.ErrWrongKey, 422}, {graph.ErrNotFound, 404},
+		{meta.ErrNotFound, 404}, {meta.ErrInvalid, 400}, {meta.ErrConflict, 409}, {meta.ErrClosed, 503},
+		{errors.New("something else"), 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			if got := errorMap.StatusOf(fmt.Errorf("recovery: doing it: %w", tt.err)); got != tt.want {
+				t.Errorf("status = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
 
 func TestHandlerHealth(t *testing.T) {
 	f := newFixture(t)
 	f.graph("g1", "alice")
-	health, err := NewHealth(f.st, []Checker{NewCheckpointCheck(f.svc)}, WithHealthLogger(quietLog))
+	runner, err := health.New(f.st, []health.Checker{NewCheckpointCheck(f.svc, CheckpointPolicy{Required: true})}, health.WithLogger(quietLog))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAPIOn(t, f, health)
-	stored := newAPIOn(t, f, nil)
+	a := newAPIOn(t, f, runner, api.Options{})
+	stored := newAPIOn(t, f, nil, api.Options{})
 	cp, err := f.svc.Create(f.ctx, CreateRequest{GraphIDs: []string{"g1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +408,7 @@ func TestHandlerHealth(t *testing.T) {
 }
 
 func TestHandlerPointInTime(t *testing.T) {
-	a := newAPI(t, nil)
+	a := newAPI(t, nil, api.Options{})
 	clock := &stepClock{base: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	g := memgraph.New(memgraph.WithClock(clock.now))
 	a.reg.Register("g", g)
@@ -348,5 +423,60 @@ func TestHandlerPointInTime(t *testing.T) {
 	}
 	if d := graphtest.DiffContent(copies[4], readContent(t, a.fixture, into)); d != "" {
 		t.Errorf("restored graph differs from the graph after batch 4: %s", d)
+	}
+}
+
+// signalCheck passes and says so on ran, without blocking.
+type signalCheck struct{ ran chan struct{} }
+
+func (signalCheck) Component() string { return "test" }
+func (signalCheck) Name() string      { return "signal" }
+func (c signalCheck) Check(context.Context) health.Result {
+	select {
+	case c.ran <- struct{}{}:
+	default:
+	}
+	return health.Result{Status: health.Pass}
+}
+
+// TestHandlerTriggersHealth runs the health checks every hour: a checkpoint created
+// through the handler still shows in the next report at once.
+func TestHandlerTriggersHealth(t *testing.T) {
+	f := newFixture(t)
+	f.graph("g1", "alice")
+	ran := make(chan struct{}, 1)
+	runner, err := health.New(f.st, []health.Checker{NewCheckpointCheck(f.svc, CheckpointPolicy{Required: true}), signalCheck{ran}},
+		health.WithInterval(time.Hour), health.WithLogger(quietLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAPIOn(t, f, runner, api.Options{})
+	if err := runner.Start(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { runner.Close(context.Background()) })
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second): // a guard, not a wait: a run takes milliseconds
+			t.Fatalf("no health run %s", what)
+		}
+	}
+	wait("after Start")
+	if resp := a.do(t, "POST", "/checkpoints", `{"graph_ids": ["g1"]}`, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create = %d", resp.StatusCode)
+	}
+	wait("after the checkpoint was created")
+	if err := runner.Close(f.ctx); err != nil { // waits for the run to finish
+		t.Fatal(err)
+	}
+	rep, _ := runner.Last()
+	i := slices.IndexFunc(rep.Checks, func(c health.CheckResult) bool { return c.Key() == "recovery:checkpoint" })
+	if i < 0 {
+		t.Fatalf("checks = %+v, want recovery:checkpoint", rep.Checks)
+	}
+	if c := rep.Checks[i]; c.Status != health.Warn || !strings.Contains(c.Message, "not validated") {
+		t.Errorf("recovery:checkpoint = %s %q, want warn: the new checkpoint is not validated", c.Status, c.Message)
 	}
 }

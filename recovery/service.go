@@ -21,7 +21,7 @@ import (
 
 const meterName = "github.com/graphvault/graphvault/recovery"
 
-// More sentinel errors. Test them with errors.Is.
+// Sentinel errors. Test them with errors.Is.
 var (
 	// ErrNotFound: the checkpoint, graph or snapshot is unknown.
 	ErrNotFound = errors.New("recovery: not found")
