@@ -25,6 +25,10 @@
 // second; a write through the store, a new gathering or a new health report makes
 // the next request compute them again, so a snapshot shows at once.
 //
+// A check of a replication target (an event of kind "check") is not a
+// replication: the statistics and the collector's lag count only snapshot and
+// journal events as replications, and show a check in the target's health.
+//
 // # Errors
 //
 // [NewCollector] returns an error wrapping [ErrInvalid] for a nil store or a bad

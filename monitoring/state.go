@@ -3,10 +3,12 @@ package monitoring
 import (
 	"context"
 	"errors"
-	"github.com/graphvault/graphvault/recovery/health"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -19,7 +21,7 @@ type graphState struct {
 // targetState is what the store says of one replication target.
 type targetState struct {
 	target meta.Target
-	lastOK *meta.ReplicationEvent // newest successful event; nil when none
+	lastOK *meta.ReplicationEvent // newest successful replication, never a check; nil when none
 }
 
 // lag is the time since the target last finished a successful replication, or
@@ -169,7 +171,7 @@ func readState(ctx context.Context, st *meta.Store, now time.Time) (*state, erro
 	}
 	for _, t := range targets {
 		ts := targetState{target: t}
-		evs, _, err := st.ListReplicationEvents(ctx, meta.EventFilter{TargetID: t.ID, Status: meta.EventOK, Limit: 1})
+		evs, err := recentReplications(ctx, st, meta.EventFilter{TargetID: t.ID, Status: meta.EventOK, Limit: 1})
 		if err != nil {
 			return nil, err
 		}
@@ -185,6 +187,31 @@ func readState(ctx context.Context, st *meta.Store, now time.Time) (*state, erro
 		return nil, err
 	}
 	return s, nil
+}
+
+// replicationKinds are the kinds of replication event that are replications: a
+// snapshot copied or a journal shipped. A check of a target ([meta.EventCheck])
+// probes it and copies nothing.
+var replicationKinds = []string{meta.EventSnapshot, meta.EventJournal}
+
+// recentReplications returns the newest f.Limit (0: 50) replication events
+// matching f, newest first, leaving checks out whatever f.Kind says.
+func recentReplications(ctx context.Context, st *meta.Store, f meta.EventFilter) ([]meta.ReplicationEvent, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	var out []meta.ReplicationEvent
+	for _, kind := range replicationKinds {
+		f.Kind = kind
+		evs, _, err := st.ListReplicationEvents(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	// Event ids are ULIDs: a greater id is a newer event.
+	slices.SortFunc(out, func(a, b meta.ReplicationEvent) int { return strings.Compare(b.ID, a.ID) })
+	return out[:min(len(out), f.Limit)], nil
 }
 
 // eachCheckpoint calls fn with every checkpoint, newest first.

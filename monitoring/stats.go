@@ -431,7 +431,9 @@ type ReplicationStats struct {
 }
 
 // TargetStats is one target. Its secret is never part of it, and configuration
-// values whose key names a credential are redacted.
+// values whose key names a credential are redacted. A check of the target is not a
+// replication: its outcome is in Health, LastError and LastCheckAt, never in
+// LastSuccess, LagSeconds or the recent counts.
 type TargetStats struct {
 	ID            string                 `json:"id"`
 	Name          string                 `json:"name"`
@@ -441,15 +443,16 @@ type TargetStats struct {
 	LastError     string                 `json:"last_error,omitempty"`
 	LastCheckAt   time.Time              `json:"last_check_at,omitzero"`
 	Config        map[string]string      `json:"config,omitempty"`
-	LastSuccess   *meta.ReplicationEvent `json:"last_success,omitempty"`
-	LagSeconds    *float64               `json:"lag_seconds,omitempty"` // since the last success finished
-	RecentEvents  int                    `json:"recent_events"`
-	RecentFailure int                    `json:"recent_failures"`
+	LastSuccess   *meta.ReplicationEvent `json:"last_success,omitempty"` // newest successful snapshot or journal replication
+	LagSeconds    *float64               `json:"lag_seconds,omitempty"`  // since the last success finished
+	RecentEvents  int                    `json:"recent_events"`          // among the events summed up
+	RecentFailure int                    `json:"recent_failures"`        // among the events summed up
 }
 
-// EventsSummary sums up the most recent replication events.
+// EventsSummary sums up the most recent replications: events of kind snapshot or
+// journal, never checks.
 type EventsSummary struct {
-	Considered  int                    `json:"considered"` // how many of the newest events (limit)
+	Considered  int                    `json:"considered"` // how many of the newest replications (at most limit)
 	OK          int                    `json:"ok"`
 	Failed      int                    `json:"failed"`
 	Bytes       int64                  `json:"bytes"`
@@ -479,7 +482,7 @@ func redactConfig(cfg map[string]string) map[string]string {
 }
 
 // GET /stats/replication?limit= → 200 ReplicationStats; limit (1 to 1000, default
-// 100) is how many of the newest events are summed up.
+// 100) is how many of the newest replications are summed up.
 func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r, "limit"); err != nil {
 		return err
@@ -494,7 +497,7 @@ func (h *handler) statsReplication(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	events, _, err := h.st.ListReplicationEvents(ctx, meta.EventFilter{Limit: limit})
+	events, err := recentReplications(ctx, h.st, meta.EventFilter{Limit: limit})
 	if err != nil {
 		return err
 	}
