@@ -65,6 +65,7 @@ type config struct {
 	minSegment   int
 	compression  Compression
 	liveCache    bool
+	pinners      []Pinner
 }
 
 // Option configures an Engine.

@@ -88,7 +88,10 @@ type PruneResult struct {
 	GraphID string            `json:"graph_id"`
 	Kept    map[string]string `json:"kept"` // snapshot id → reasons
 	Removed []string          `json:"removed"`
-	DryRun  bool              `json:"dry_run"`
+	// Pinned counts the snapshots kept only because something still needs them
+	// (a checkpoint, a replication not yet done; see Pinner).
+	Pinned int  `json:"pinned"`
+	DryRun bool `json:"dry_run"`
 }
 
 // Prune applies a retention policy to a graph's completed snapshots and removes the
@@ -108,10 +111,19 @@ func (e *Engine) Prune(ctx context.Context, graphID string, r Retention, dryRun 
 	if err != nil {
 		return nil, err
 	}
+	pins, err := e.Pins(ctx, graphID)
+	if err != nil {
+		return nil, err
+	}
 	res := &PruneResult{GraphID: graphID, Kept: map[string]string{}, Removed: []string{}, DryRun: dryRun}
 	for i, why := range r.keep(snaps, time.Now().UTC()) {
 		if len(why) > 0 {
 			res.Kept[snaps[i].ID] = strings.Join(why, ",")
+			continue
+		}
+		if pin, ok := pins[snaps[i].ID]; ok {
+			res.Kept[snaps[i].ID] = "pinned: " + pin
+			res.Pinned++
 			continue
 		}
 		res.Removed = append(res.Removed, snaps[i].ID)
@@ -143,7 +155,8 @@ func (e *Engine) allSnapshots(ctx context.Context, f meta.SnapshotFilter) ([]met
 	}
 }
 
-// Delete removes one snapshot: its manifest, then its row. Its data is collected by
+// Delete removes one snapshot: its manifest, then its row. A pinned snapshot (see
+// Pinner) is ErrBusy. Its data is collected by
 // the next GC once no other manifest needs it. Snapshots built on it stay whole:
 // each manifest lists every object of its own chain.
 func (e *Engine) Delete(ctx context.Context, snapshotID string) error {
@@ -162,6 +175,15 @@ func (e *Engine) Delete(ctx context.Context, snapshotID string) error {
 	}
 	unlock := e.lockGraph(row.GraphID)
 	defer unlock()
+	if row.Status == meta.SnapshotCompleted {
+		pins, err := e.Pins(ctx, row.GraphID)
+		if err != nil {
+			return err
+		}
+		if why, ok := pins[row.ID]; ok {
+			return pinnedError(row, why)
+		}
+	}
 	return e.deleteSnapshot(ctx, row)
 }
 
