@@ -83,6 +83,12 @@ type Config struct {
 
 	// Logger receives the system's log (default slog.Default()).
 	Logger *slog.Logger
+
+	// Intervals of the background work, for tests and soak runs: how often the
+	// health checks run when nothing triggers them (default 1m), how often metric
+	// samples are taken (default 1m), and how often replication checks its targets
+	// and catches up (default 10s).
+	HealthInterval, SampleInterval, ReplicationInterval time.Duration
 }
 
 // Vault is the composed system. Its methods are safe for concurrent use.
@@ -102,6 +108,8 @@ type Vault struct {
 	collector *monitoring.Collector
 	repl      *replication.Service
 	handler   http.Handler
+
+	unsubscribe func()
 
 	closeOnce sync.Once
 	closeErr  error
@@ -167,6 +175,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.HealthInterval <= 0 {
+		c.HealthInterval = time.Minute
+	}
+	if c.SampleInterval <= 0 {
+		c.SampleInterval = time.Minute
+	}
+	if c.ReplicationInterval <= 0 {
+		c.ReplicationInterval = 10 * time.Second
+	}
 	return c, nil
 }
 
@@ -202,13 +219,14 @@ func (v *Vault) buildServices() (err error) {
 	if v.recovery, err = recovery.New(v.engine, v.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
 		return err
 	}
-	if v.collector, err = monitoring.NewCollector(v.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log)); err != nil {
+	if v.collector, err = monitoring.NewCollector(v.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log),
+		monitoring.WithInterval(v.cfg.SampleInterval)); err != nil {
 		return err
 	}
 	// Every committed snapshot is pushed to the enabled targets; the journals of
 	// the graphs that keep one are shipped every second.
 	if v.repl, err = replication.New(v.engine, replication.WithMeterProvider(mp), replication.WithLogger(log),
-		replication.WithCheckInterval(10*time.Second), replication.WithJournal(v.catalog)); err != nil {
+		replication.WithCheckInterval(v.cfg.ReplicationInterval), replication.WithJournal(v.catalog)); err != nil {
 		return err
 	}
 	v.ops = api.NewOperations(api.WithOperationsLogger(log))
@@ -245,10 +263,14 @@ func (v *Vault) buildHealth() (err error) {
 	if v.cfg.Every > 0 {
 		checks = append(checks, health.NewSchedulerCheck(v.sched, health.SchedulePolicy{}))
 	}
-	checks = append(checks, recovery.NewCheckpointCheck(v.recovery))
-	v.health, err = health.New(v.store, checks, health.WithMeterProvider(v.prom.MeterProvider),
-		health.WithLogger(v.log), health.WithInterval(time.Minute))
-	return err
+	checks = append(checks, recovery.NewCheckpointCheck(v.recovery, recovery.CheckpointPolicy{}))
+	if v.health, err = health.New(v.store, checks, health.WithMeterProvider(v.prom.MeterProvider),
+		health.WithLogger(v.log), health.WithInterval(v.cfg.HealthInterval)); err != nil {
+		return err
+	}
+	// Health reflects a commit at once instead of at the next periodic run.
+	v.unsubscribe = v.engine.Subscribe(func(context.Context, *meta.Snapshot) { v.health.Trigger() })
+	return nil
 }
 
 // freshness says how old a graph's newest snapshot may be: two periods warn, four fail.
@@ -275,6 +297,9 @@ func (v *Vault) Start(ctx context.Context) error {
 // and closes the store and the bucket. Close is safe to call more than once.
 func (v *Vault) Close(ctx context.Context) error {
 	v.closeOnce.Do(func() {
+		if v.unsubscribe != nil {
+			v.unsubscribe()
+		}
 		v.closeErr = errors.Join(
 			v.sched.Close(ctx),
 			v.ops.Close(ctx),
