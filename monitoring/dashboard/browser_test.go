@@ -50,7 +50,7 @@ type monitored struct {
 	prom   *monitoring.Prometheus
 	col    *monitoring.Collector
 	health *health.Runner
-	opts   []monitoring.HandlerOption
+	parts  monitoring.Parts
 }
 
 func newMonitored(t *testing.T, clock func() time.Time) *monitored {
@@ -70,8 +70,7 @@ func newMonitored(t *testing.T, clock func() time.Time) *monitored {
 		monitoring.WithLogger(quiet), monitoring.WithClock(clock)); err != nil {
 		t.Fatal(err)
 	}
-	m.opts = []monitoring.HandlerOption{monitoring.WithPrometheus(m.prom), monitoring.WithCollector(m.col),
-		monitoring.WithHandlerLogger(quiet)}
+	m.parts = monitoring.Parts{Prometheus: m.prom, Collector: m.col}
 	return m
 }
 
@@ -79,8 +78,9 @@ func newMonitored(t *testing.T, clock func() time.Time) *monitored {
 // wrap, if not nil, sits in front of it.
 func (m *monitored) serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	opts := append(m.opts, monitoring.WithDashboard(dashboard.Handler(dashboard.WithRefresh(time.Second))))
-	var h http.Handler = monitoring.NewHandler(m.st, opts...)
+	parts := m.parts
+	parts.Dashboard = dashboard.Handler(dashboard.WithRefresh(time.Second))
+	var h http.Handler = monitoring.NewHandler(m.st, parts, api.Options{Logger: quiet})
 	if wrap != nil {
 		h = wrap(h)
 	}
@@ -161,7 +161,7 @@ func seed(t *testing.T) *monitored {
 	if rep := m.health.Run(ctx); rep.Status != health.Warn {
 		t.Fatalf("seeded health: got %s (%v), want warn", rep.Status, rep.Reasons)
 	}
-	m.opts = append(m.opts, monitoring.WithHealth(m.health), monitoring.WithHealthMaxAge(time.Hour))
+	m.parts.Health, m.parts.HealthMaxAge = m.health, time.Hour
 
 	// Replication: one target replicated 90 s ago, one failing.
 	wall := time.Now()
