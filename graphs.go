@@ -26,6 +26,9 @@ func (v *Vault) settle(ctx context.Context) error {
 	} else if n > 0 {
 		v.log.Info("settled snapshots interrupted by the last stop", "count", n)
 	}
+	if err := v.reindexIfLost(ctx); err != nil {
+		return err
+	}
 	for id, g := range v.cfg.Graphs {
 		v.catalog.Register(id, g)
 	}
@@ -89,7 +92,10 @@ func (v *Vault) restoreNewest(ctx context.Context, id string, g *memgraph.Graph)
 			if !errors.Is(err, backup.ErrCorrupt) && !errors.Is(err, backup.ErrNotFound) {
 				return fmt.Errorf("restore graph %s from snapshot %s: %w", id, row.ID, err)
 			}
-			v.log.Warn("snapshot cannot be restored; trying an older one", "graph", id, "snapshot", row.ID, "err", err)
+			v.log.Warn("snapshot is damaged; marked failed, trying an older one", "graph", id, "snapshot", row.ID, "err", err)
+			if err := v.quarantine(ctx, &row, err); err != nil {
+				return err
+			}
 		}
 		if next == "" {
 			break
@@ -102,6 +108,37 @@ func (v *Vault) restoreNewest(ctx context.Context, id string, g *memgraph.Graph)
 		return gen.Replace(ctx, g)
 	}
 	v.log.Warn("no intact snapshot of a known graph; serving it empty", "graph", id)
+	return nil
+}
+
+// quarantinePrefix starts the error of a snapshot found damaged at start.
+const quarantinePrefix = "damaged, found at start: "
+
+// quarantine marks a completed snapshot that cannot be restored as failed, so
+// that no snapshot builds on it, no restore picks it and health names it.
+func (v *Vault) quarantine(ctx context.Context, row *meta.Snapshot, cause error) error {
+	row.Status, row.Error = meta.SnapshotFailed, quarantinePrefix+cause.Error()
+	if err := v.store.UpdateSnapshot(ctx, row); err != nil {
+		return fmt.Errorf("mark damaged snapshot %s: %w", row.ID, err)
+	}
+	return nil
+}
+
+// reindexIfLost rebuilds the snapshot rows from the bucket's manifests when the
+// metadata store holds none: a lost or replaced database beside a bucket of
+// snapshots.
+func (v *Vault) reindexIfLost(ctx context.Context) error {
+	n, err := v.store.CountSnapshots(ctx, meta.SnapshotFilter{})
+	if err != nil || n > 0 {
+		return err
+	}
+	created, failed, err := v.engine.Reindex(ctx)
+	if err != nil {
+		return fmt.Errorf("reindex the bucket into an empty metadata store: %w", err)
+	}
+	if created > 0 || failed > 0 {
+		v.log.Warn("metadata store was empty beside a bucket of snapshots; reindexed it", "snapshots", created, "failed", failed)
+	}
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/backup"
@@ -41,7 +43,8 @@ func (v *Vault) routes() http.Handler {
 	}, opts))
 	if v.cfg.Token != "" {
 		// Another server's http target stores snapshot objects here, under the same token.
-		mount("/api/backup/replication/receive", replication.NewReceiver(v.bucket, v.cfg.Token, replication.WithReceiverLogger(v.log)))
+		recv := replication.NewReceiver(v.bucket, v.cfg.Token, replication.WithReceiverLogger(v.log))
+		mount("/api/backup/replication/receive", v.indexReceived(recv))
 	}
 	changes := api.NewMux(opts.WithDefaults(v.log), api.ErrorMap{
 		{Err: graph.ErrNotFound, Status: http.StatusNotFound},
@@ -74,7 +77,9 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // Changes is a batch of changes to a graph the Vault holds in memory, applied
-// together: deletions first, then upserts of nodes, then of edges.
+// together: deletions first, then upserts of nodes, then of edges. JSON has one
+// kind of number: a whole number within ±2^53 in a property becomes an integer,
+// any other a float.
 type Changes struct {
 	UpsertNodes []graph.Node `json:"upsert_nodes,omitempty"`
 	DeleteNodes []string     `json:"delete_nodes,omitempty"`
@@ -108,12 +113,14 @@ func (c Changes) ops() ([]graph.Op, error) {
 		ops = append(ops, graph.Op{Kind: graph.OpDeleteNode, Node: graph.Node{ID: id}})
 	}
 	for i, nd := range c.UpsertNodes {
+		nd.Props = wholeNumbers(nd.Props).(map[string]any)
 		if err := nd.Validate(); err != nil {
 			return nil, api.FieldErrorf(fmt.Sprintf("upsert_nodes[%d]", i), "%v", err)
 		}
 		ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: nd})
 	}
 	for i, e := range c.UpsertEdges {
+		e.Props = wholeNumbers(e.Props).(map[string]any)
 		if err := e.Validate(); err != nil {
 			return nil, api.FieldErrorf(fmt.Sprintf("upsert_edges[%d]", i), "%v", err)
 		}
@@ -173,4 +180,61 @@ func counts(r *http.Request, g *memgraph.Graph) (nodes, edges int64, err error) 
 	}
 	nodes, edges = c.Counts()
 	return nodes, edges, nil
+}
+
+// indexReceived wraps the receiver so that a manifest it stores is indexed at
+// once: a server that receives replication lists what it holds.
+func (v *Vault) indexReceived(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if r.Method != http.MethodPut || sw.status/100 != 2 || !strings.HasPrefix(r.URL.Path, "/objects/manifests/") {
+			return
+		}
+		if created, _, err := v.engine.Reindex(r.Context()); err != nil {
+			v.log.Warn("index a received manifest", "path", r.URL.Path, "err", err)
+		} else if created > 0 {
+			v.log.Info("indexed received snapshots", "snapshots", created)
+		}
+	})
+}
+
+// statusWriter remembers the status an answer was written with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// wholeNumbers turns the float64 values JSON decoding made of whole numbers
+// within ±2^53 into int64, in lists and maps too.
+func wholeNumbers(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+			return int64(x)
+		}
+	case []any:
+		for i := range x {
+			x[i] = wholeNumbers(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = wholeNumbers(x[k])
+		}
+	}
+	return v
 }
