@@ -76,10 +76,10 @@ type lifecycle struct {
 	ctx  context.Context
 	seed uint64
 
-	model       map[string]graph.Node   // the graph as it should be served
+	model       map[string]graph.Node    // the graph as it should be served
 	edges       map[[2]string]graph.Edge // undirected key: sorted ends
-	snaps       map[string]lcState      // completed snapshots and their content
-	newest      string                  // the newest committed snapshot
+	snaps       map[string]lcState       // completed snapshots and their content
+	newest      string                   // the newest committed snapshot
 	checkpoints []string
 }
 
