@@ -76,7 +76,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&c.Token, "token", "", "bearer token for changes and graph content (default $GRAPHVAULT_TOKEN)")
 	fs.StringVar(&c.ReadToken, "read-token", "", "bearer token for graph content only (default $GRAPHVAULT_READ_TOKEN)")
 	fs.Float64Var(&c.Rate, "rate", 20, "changes per second allowed per client address")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(joinDemoValue(args)); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -97,6 +97,21 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		return o, fmt.Errorf("-every must not be negative, -keep must be at least 1 and -rate above 0")
 	}
 	return o, nil
+}
+
+// joinDemoValue keeps the older "-demo true" and "-demo false" working now that
+// -demo is a switch: the value is joined to the flag ("-demo=true").
+func joinDemoValue(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if (a == "-demo" || a == "--demo") && i+1 < len(args) && (args[i+1] == "true" || args[i+1] == "false") {
+			a += "=" + args[i+1]
+			i++
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
