@@ -3,16 +3,19 @@
 //
 //	go run ./examples/soak -duration 10m -json soak.json
 //
-// In one process it builds what examples/server builds — a SQLite metadata store
-// and a folder bucket under -data, the backup engine, its scheduler, recovery,
-// health, the metric collector and replication with journal shipping — mounts the
-// HTTP handlers on a loopback port, and for -duration runs all of this at once:
+// In one process it opens a graphvault.Vault, as examples/server does — a SQLite
+// metadata store and a folder bucket under -data, the backup engine, its schedule,
+// recovery, health, the metric collector and replication with journal shipping —
+// with a memgraph primary as its one graph and a file replication target, serves
+// the Vault's handler on a loopback port with no limit on changes, and for
+// -duration runs all of this at once:
 //
-//   - writers apply batches to a memgraph primary (upserts of nodes and edges with
-//     their ends, deletions of edges and nodes), at most -write-rate batches a
-//     second in all;
-//   - the scheduler snapshots the primary every -every; a trigger loop asks the
-//     API for a snapshot every -trigger and for a checkpoint every -checkpoint;
+//   - writers apply batches to the memgraph primary (upserts of nodes and edges
+//     with their ends, deletions of edges and nodes), at most -write-rate batches
+//     a second in all;
+//   - the schedule snapshots the primary every -every and its retention keeps the
+//     newest 48 (and the checkpoints'); a trigger loop asks the API for a snapshot
+//     every -trigger and for a checkpoint every -checkpoint;
 //   - every committed snapshot is pushed to a file target, and the primary's journal
 //     is shipped there every second; a follower in the same process restores the
 //     target's newest snapshot and applies the journal segments after it, as
@@ -21,10 +24,12 @@
 //     exposition, health and replication status, and ask for quick verifications.
 //
 // Every -sample it records the heap in use, the number of goroutines and the
-// counters so far. When the time is up the writers stop and the run checks that
-// the follower catches up and equals the primary, that every completed snapshot
-// verifies in full, that no snapshot failed, no replication run failed, no API call
-// failed and nothing was logged at error level. It prints the samples as a table,
+// counters so far. When the time is up the writers stop, the schedule is held off
+// (the soak takes the store lease the scheduler runs under), and the run checks
+// that the target has the newest snapshot, that the follower catches up and equals
+// the primary, that every completed snapshot verifies in full, that no snapshot
+// failed, no replication run failed, no API call failed and nothing was logged at
+// error level; then it closes the Vault. It prints the samples as a table,
 // the throughput (write batches and operations a second, snapshots, API requests a
 // second), the errors and the checks, writes the same as JSON with -json FILE, and
 // ends with PASS, or FAIL and exit status 1.
@@ -35,14 +40,17 @@
 //	-nodes N        nodes of the primary at the start, with 3N edges (default 2000)
 //	-writers N      concurrent writers (default 2)
 //	-write-rate R   write batches a second, all writers together (default 200)
-//	-every D        scheduled snapshot period (default 5s)
+//	-every D        scheduled snapshot period (default 5s); the schedule looks for
+//	                due snapshots once a second, so a shorter period takes at most
+//	                one a second
 //	-trigger D      period of snapshots asked through the API (default 7s)
 //	-checkpoint D   period of checkpoints asked through the API (default 30s)
 //	-clients N      concurrent API clients (default 4)
 //	-think D        mean pause of an API client between calls (default 20ms)
 //	-sample D       how often memory is sampled (default 5s)
 //	-data DIR       keep the store, bucket and target in DIR (default: a temporary
-//	                folder, removed at the end)
+//	                folder, removed at the end); each run starts a new primary, so
+//	                a DIR an earlier run left is for inspection, not for another run
 //	-json FILE      write the results as JSON
 //	-v              log the library's info messages to stderr
 package main

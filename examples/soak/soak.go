@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
@@ -110,11 +111,18 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) (*result, erro
 	sampleNow()
 	interrupted := ctx.Err() != nil
 
-	// The load is over: stop the schedule, then check.
+	// The load is over: hold the schedule off, let replication settle, then check.
 	res := &result{DurationSeconds: loadTime.Seconds(), Memory: samples}
 	cctx := context.WithoutCancel(ctx)
-	if err := s.sched.Close(cctx); err != nil {
-		res.fail("scheduler stops", err.Error())
+	if err := s.holdSchedule(cctx); err != nil {
+		res.fail("schedule stops", err.Error())
+	}
+	if err := s.waitReplicated(cctx, 2*time.Minute); err != nil {
+		res.fail("target holds the newest snapshot", err.Error())
+	}
+	job, err := s.schedule(cctx)
+	if err != nil {
+		res.fail("schedule status", err.Error())
 	}
 	res.Writes = writeResult{Batches: cnt.batches.Load(), Ops: cnt.ops.Load(), Errors: cnt.writeErrs.Load()}
 	res.Writes.BatchesPerSecond = float64(res.Writes.Batches) / loadTime.Seconds()
@@ -128,8 +136,11 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) (*result, erro
 	checkFollower(cctx, s, fol, res, stdout)
 	stopFollower()
 	<-folDone
-	checkSnapshots(cctx, s, c, cnt, res)
+	checkSnapshots(cctx, s, c, job, cnt, res)
 	checkReplication(cctx, s, res)
+	if after, err := s.schedule(cctx); err == nil && after.Runs != job.Runs {
+		res.fail("schedule held off during the checks", fmt.Sprintf("%d runs before, %d after", job.Runs, after.Runs))
+	}
 
 	sctx, cancel := context.WithTimeout(cctx, time.Minute)
 	defer cancel()
@@ -266,17 +277,15 @@ func checkFollower(ctx context.Context, s *stack, fol *follower, res *result, st
 }
 
 // checkSnapshots verifies every completed snapshot in full and counts the rows.
-func checkSnapshots(ctx context.Context, s *stack, c config, cnt *counters, res *result) {
-	for _, j := range s.sched.Status() {
-		res.Snapshots.Scheduled += j.Runs
-		res.Snapshots.SchedulerFailures += j.Failures
-	}
+func checkSnapshots(ctx context.Context, s *stack, c config, job health.JobHealth, cnt *counters, res *result) {
+	res.Snapshots.Scheduled = job.Runs
+	res.Snapshots.SchedulerFailures = job.Failures
 	res.Snapshots.Triggered = int(cnt.triggered.Load())
 	res.Snapshots.Checkpoints = int(cnt.checkpoints.Load())
 	var rows []meta.Snapshot
 	f := meta.SnapshotFilter{GraphID: graphID, Limit: 1000}
 	for {
-		page, next, err := s.store.ListSnapshots(ctx, f)
+		page, next, err := s.v.Store().ListSnapshots(ctx, f)
 		if err != nil {
 			res.fail("list snapshots", err.Error())
 			return
@@ -293,7 +302,7 @@ func checkSnapshots(ctx context.Context, s *stack, c config, cnt *counters, res 
 		switch row.Status {
 		case meta.SnapshotCompleted:
 			res.Snapshots.Completed++
-			rep, err := s.engine.Verify(ctx, row.ID, true)
+			rep, err := s.v.Engine().Verify(ctx, row.ID, true)
 			if err != nil || !rep.OK {
 				bad = append(bad, fmt.Sprintf("%s: %v %v", row.ID, err, rep))
 				continue
@@ -322,7 +331,7 @@ func checkReplication(ctx context.Context, s *stack, res *result) {
 	f := meta.EventFilter{Limit: 1000}
 	var failed []string
 	for {
-		page, next, err := s.store.ListReplicationEvents(ctx, f)
+		page, next, err := s.v.Store().ListReplicationEvents(ctx, f)
 		if err != nil {
 			res.fail("list replication events", err.Error())
 			return
@@ -360,11 +369,7 @@ func checkReplication(ctx context.Context, s *stack, res *result) {
 func takeSample(at time.Duration, s *stack, fol *follower, cnt *counters) sample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	snaps := 0
-	for _, j := range s.sched.Status() {
-		snaps += j.Runs
-	}
-	snaps += int(cnt.triggered.Load() + cnt.checkpoints.Load())
+	snaps := s.scheduledRuns(context.Background()) + int(cnt.triggered.Load()+cnt.checkpoints.Load())
 	return sample{
 		Seconds: at.Seconds(), HeapInuse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc, Sys: ms.Sys, NumGC: ms.NumGC,
 		Goroutines: runtime.NumGoroutine(), WriteBatches: cnt.batches.Load(), Snapshots: snaps,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/graphvault/graphvault/recovery/health"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,17 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/graphvault/graphvault/api"
-	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/monitoring"
-	"github.com/graphvault/graphvault/recovery"
+	"github.com/graphvault/graphvault"
+	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/replication"
-	"github.com/graphvault/graphvault/store/blob"
-	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/memgraph"
-	"github.com/graphvault/graphvault/store/meta"
 )
 
 // graphID is the primary's graph id.
@@ -37,136 +31,150 @@ const token = "soak-token"
 // behind resyncs from a snapshot.
 const journalLimit = 20000
 
-// stack is what examples/server builds, on a memgraph primary, with a file
-// replication target; built once, started, shut down and closed in reverse order.
+// The intervals of the Vault's background work during a soak: shorter than a
+// server's, so that a run of minutes sees many of each.
+const (
+	healthInterval      = 10 * time.Second
+	sampleInterval      = 10 * time.Second
+	replicationInterval = 5 * time.Second
+)
+
+// scheduleLease is the store lease the Vault's scheduler takes for each run of the
+// primary's job (see backup.Scheduler): while the soak holds it, the schedule takes
+// no snapshot, which is how several instances on one store share a schedule.
+const scheduleLease = "graphvault.schedule." + graphID
+
+// stack is what examples/server runs — a graphvault.Vault — serving a memgraph
+// primary, with a file replication target, behind an HTTP server on loopback.
 type stack struct {
 	log       *slog.Logger
-	store     *meta.Store
-	bucket    *blob.Bucket
-	prom      *monitoring.Prometheus
-	engine    *backup.Engine
-	catalog   *graph.Registry
+	v         *graphvault.Vault
 	primary   *memgraph.Graph
-	ops       *api.Operations
-	sched     *backup.Scheduler
-	recovery  *recovery.Service
-	health    *health.Runner
-	collector *monitoring.Collector
-	repl      *replication.Service
 	targetDir string
 
 	srv  *http.Server
 	base string // http://127.0.0.1:PORT
 	done chan error
+
+	holder string // the soak's name in the schedule lease, once it holds it
 }
 
+// newStack opens the Vault on dir with the primary as its only graph and registers
+// the file target; nothing runs in the background yet.
 func newStack(ctx context.Context, c config, dir string, log *slog.Logger) (_ *stack, err error) {
-	s := &stack{log: log, catalog: &graph.Registry{}, targetDir: filepath.Join(dir, "target")}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
+	s := &stack{log: log, targetDir: filepath.Join(dir, "target")}
 	if err := os.MkdirAll(s.targetDir, 0o755); err != nil {
 		return nil, err
 	}
-	if s.prom, err = monitoring.NewPrometheus(); err != nil {
-		return nil, err
-	}
-	mp := s.prom.MeterProvider
-	if s.store, err = meta.Open(ctx, filepath.Join(dir, "graphvault.db"), meta.WithLogger(log), meta.WithMeterProvider(mp)); err != nil {
-		return nil, fmt.Errorf("open metadata store: %w", err)
-	}
-	drv, err := fileblob.Open(filepath.Join(dir, "bucket"))
-	if err != nil {
-		return nil, fmt.Errorf("open bucket: %w", err)
-	}
-	s.bucket = blob.NewBucket(drv, blob.WithMeterProvider(mp))
-	var hook replication.Hook
-	if s.engine, err = backup.New(s.store, s.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log),
-		backup.WithCommitHook(hook.OnCommit), backup.WithLiveCache()); err != nil {
-		return nil, err
-	}
-	if _, err := s.engine.ResolveInterrupted(ctx, 0); err != nil {
-		return nil, err
-	}
-
 	s.primary = memgraph.New(memgraph.WithJournalLimit(journalLimit))
 	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: c.nodes, Edges: 3 * c.nodes, Seed: 1, Labels: true})
 	if err := gen.Replace(ctx, s.primary); err != nil {
 		return nil, err
 	}
-	s.catalog.Register(graphID, s.primary)
-
-	s.ops = api.NewOperations()
-	s.sched = backup.NewScheduler(s.engine, s.catalog, backup.WithTick(min(time.Second, c.every/2)))
-	if err := s.sched.Add(backup.Job{GraphID: graphID, Every: c.every}); err != nil {
+	s.v, err = graphvault.Open(ctx, graphvault.Config{
+		Data:                dir,
+		Graphs:              map[string]graph.Graph{graphID: s.primary},
+		Every:               c.every,
+		Token:               token,
+		Logger:              log,
+		HealthInterval:      healthInterval,
+		SampleInterval:      sampleInterval,
+		ReplicationInterval: replicationInterval,
+	})
+	if err != nil {
 		return nil, err
 	}
-	if s.recovery, err = recovery.New(s.engine, s.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
-		return nil, err
-	}
-	checks := []health.Checker{
-		health.NewStoreCheck(s.store),
-		health.NewBucketCheck("snapshots", s.bucket),
-		health.NewSnapshotFreshnessCheck(s.engine, s.catalog, health.FreshnessPolicy{WarnAfter: 4 * c.every, FailAfter: 8 * c.every}),
-		health.NewJournalCheck(s.store, s.catalog),
-		health.NewSchedulerCheck(s.sched, health.SchedulePolicy{}),
-		recovery.NewCheckpointCheck(s.recovery),
-	}
-	if s.health, err = health.New(s.store, checks, health.WithMeterProvider(mp),
-		health.WithLogger(log), health.WithInterval(10*time.Second)); err != nil {
-		return nil, err
-	}
-	if s.collector, err = monitoring.NewCollector(s.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log),
-		monitoring.WithInterval(10*time.Second)); err != nil {
-		return nil, err
-	}
-	if s.repl, err = replication.New(s.engine, replication.WithMeterProvider(mp), replication.WithLogger(log),
-		replication.WithCheckInterval(5*time.Second), replication.WithHook(&hook),
-		replication.WithJournal(s.catalog)); err != nil {
-		return nil, err
-	}
-	if _, err := s.repl.Register(ctx, replication.TargetSpec{
+	if _, err := s.v.Replication().Register(ctx, replication.TargetSpec{
 		Name: "follower", Kind: replication.KindFile, Config: map[string]string{"path": s.targetDir}, Verify: true,
 	}); err != nil && !errors.Is(err, replication.ErrConflict) {
-		return nil, fmt.Errorf("register the target: %w", err)
+		return nil, errors.Join(fmt.Errorf("register the target: %w", err), s.v.Close(context.Background()))
 	}
 	return s, nil
 }
 
-// routes mounts the handlers under /api as examples/server does, without its
-// limit on mutating calls.
-func (s *stack) routes() http.Handler {
-	auth := api.BearerToken(api.Tokens{Write: token})
-	mux := http.NewServeMux()
-	mux.Handle("/api/backup/backup/", http.StripPrefix("/api/backup/backup",
-		backup.NewHandler(s.engine, s.catalog, backup.WithOperations(s.ops), backup.WithAuthorizer(auth), backup.WithHandlerLogger(s.log))))
-	mux.Handle("/api/monitoring/", http.StripPrefix("/api/monitoring",
-		monitoring.NewHandler(s.store, monitoring.WithPrometheus(s.prom), monitoring.WithCollector(s.collector),
-			monitoring.WithHealth(s.health), monitoring.WithAuthorizer(auth), monitoring.WithHandlerLogger(s.log))))
-	mux.Handle("/api/backup/recovery/", http.StripPrefix("/api/backup/recovery",
-		recovery.NewHandler(s.recovery, s.health, recovery.WithOperations(s.ops), recovery.WithAuthorizer(auth), recovery.WithHandlerLogger(s.log))))
-	mux.Handle("/api/backup/replication/", http.StripPrefix("/api/backup/replication",
-		replication.NewHandler(s.repl, replication.WithOperations(s.ops), replication.WithAuthorizer(auth), replication.WithHandlerLogger(s.log))))
-	return mux
-}
-
-// start serves the API on a loopback port and starts the background work.
+// start serves the Vault's handler on a loopback port and starts the background work.
 func (s *stack) start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	s.base = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second,
+	s.srv = &http.Server{Handler: s.v.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.srv.Serve(ln) }()
-	return errors.Join(s.sched.Start(ctx), s.health.Start(ctx), s.repl.Start(ctx), s.collector.Start(ctx))
+	return s.v.Start(ctx)
 }
 
-// shutdown stops the server and the background work, letting running work end.
+// holdSchedule stops the schedule while the Vault keeps running: it takes the
+// lease the scheduler runs the primary's job under, waiting for a run in progress
+// to end, and keeps it until shutdown.
+func (s *stack) holdSchedule(ctx context.Context) error {
+	s.holder = fmt.Sprintf("soak checks %d", os.Getpid())
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ok, err := s.v.Store().AcquireLease(ctx, scheduleLease, s.holder, time.Hour)
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the scheduler kept its lease for 2 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// schedule returns what the Vault's scheduler knows of the primary's job, read
+// through the scheduler's health check (the Vault does not expose the scheduler).
+func (s *stack) schedule(ctx context.Context) (health.JobHealth, error) {
+	for _, ch := range s.v.Health().Checkers() {
+		sc, ok := ch.(*health.SchedulerCheck)
+		if !ok {
+			continue
+		}
+		jobs, _ := sc.Check(ctx).Details["jobs"].(map[string]health.JobHealth)
+		if j, ok := jobs[graphID]; ok {
+			return j, nil
+		}
+		return health.JobHealth{}, fmt.Errorf("the scheduler has no job for graph %s", graphID)
+	}
+	return health.JobHealth{}, errors.New("the Vault has no scheduler check")
+}
+
+// scheduledRuns is the number of scheduled runs so far, 0 if unknown.
+func (s *stack) scheduledRuns(ctx context.Context) int {
+	j, _ := s.schedule(ctx)
+	return j.Runs
+}
+
+// waitReplicated waits until every target has the primary's newest snapshot, so
+// that no push is cut short by the shutdown.
+func (s *stack) waitReplicated(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		sts, err := s.v.Replication().Status(ctx)
+		if err != nil {
+			return err
+		}
+		behind := ""
+		for _, st := range sts {
+			if st.GraphID == graphID && st.Enabled && !st.UpToDate {
+				behind = fmt.Sprintf("target %s has %q, the newest is %q (last error %q)",
+					st.TargetName, st.LastSnapshotID, st.NewestSnapshotID, st.LastError)
+			}
+		}
+		if behind == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New(behind)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// shutdown stops the server, gives the schedule back and closes the Vault, letting
+// running work end until ctx does.
 func (s *stack) shutdown(ctx context.Context) error {
 	var errs []error
 	if s.srv != nil {
@@ -174,22 +182,19 @@ func (s *stack) shutdown(ctx context.Context) error {
 		if err := <-s.done; !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+		s.srv = nil
 	}
-	return errors.Join(append(errs, s.sched.Close(ctx), s.ops.Close(ctx), s.health.Close(ctx),
-		s.collector.Close(ctx), s.repl.Close(ctx))...)
+	if s.holder != "" {
+		errs = append(errs, s.v.Store().ReleaseLease(ctx, scheduleLease, s.holder))
+		s.holder = ""
+	}
+	return errors.Join(append(errs, s.v.Close(ctx))...)
 }
 
-// close releases resources; safe on a partly built stack.
+// close releases what is left after an early return; Vault.Close is safe to
+// call twice.
 func (s *stack) close() {
-	if s.prom != nil {
-		s.prom.Shutdown(context.Background())
-	}
-	if s.bucket != nil {
-		s.bucket.Close()
-	}
-	if s.store != nil {
-		s.store.Close()
-	}
+	s.shutdown(context.Background()) //nolint:errcheck // a run that got here reports its own error
 }
 
 // countingHandler passes records on and counts those at error level, keeping the
