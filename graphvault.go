@@ -235,7 +235,11 @@ func (v *Vault) buildServices() (err error) {
 
 // buildSchedule schedules a snapshot of every served graph, if a period is set.
 func (v *Vault) buildSchedule(ctx context.Context) error {
-	v.sched = backup.NewScheduler(v.engine, v.catalog)
+	var opts []backup.SchedulerOption
+	if v.cfg.Every > 0 {
+		opts = append(opts, backup.WithTick(min(time.Second, v.cfg.Every/2)))
+	}
+	v.sched = backup.NewScheduler(v.engine, v.catalog, opts...)
 	if v.cfg.Every <= 0 {
 		return nil
 	}
@@ -339,6 +343,9 @@ func (v *Vault) Recovery() *recovery.Service { return v.recovery }
 
 // Replication returns the replication service.
 func (v *Vault) Replication() *replication.Service { return v.repl }
+
+// Scheduler returns the snapshot schedule.
+func (v *Vault) Scheduler() *backup.Scheduler { return v.sched }
 
 // Health returns the health checks.
 func (v *Vault) Health() *health.Runner { return v.health }
