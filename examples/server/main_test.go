@@ -17,13 +17,19 @@ import (
 // startServer runs the server in-process on a free port and returns its base URL.
 func startServer(t *testing.T, args ...string) (string, context.CancelFunc, <-chan error) {
 	t.Helper()
+	return startServerEnv(t, func(string) string { return "" }, args...)
+}
+
+// startServerEnv is startServer with an environment.
+func startServerEnv(t *testing.T, getenv func(string) string, args ...string) (string, context.CancelFunc, <-chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	finished := make(chan struct{})
 	args = append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...)
 	go func() {
-		err := run(ctx, args, pw, func(string) string { return "" })
+		err := run(ctx, args, pw, getenv)
 		pw.CloseWithError(io.EOF)
 		done <- err
 		close(finished)
@@ -85,9 +91,17 @@ func TestDocumentedCalls(t *testing.T) {
 	if err := json.Unmarshal(body, &snap); err != nil || snap.Status != "completed" {
 		t.Fatalf("snapshot body %s (%v)", body, err)
 	}
-	// The documented call, with no body and no query, is accepted and runs.
-	if status, body, _ = call(t, "POST", base+"/api/backup/backup/graphs/graph1/snapshots", ""); status/100 != 2 || !json.Valid(body) {
+	// The documented call, with no body and no query, is accepted and runs; the
+	// answer names the snapshot it takes.
+	status, body, _ = call(t, "POST", base+"/api/backup/backup/graphs/graph1/snapshots", "")
+	var accepted struct {
+		SnapshotID string `json:"snapshot_id"`
+	}
+	if status != http.StatusAccepted || json.Unmarshal(body, &accepted) != nil || accepted.SnapshotID == "" {
 		t.Fatalf("documented snapshot call: %d %s", status, body)
+	}
+	if status, body, _ := call(t, "GET", base+"/api/backup/backup/snapshots/"+accepted.SnapshotID, ""); status != http.StatusOK {
+		t.Fatalf("the accepted snapshot's row: %d %s", status, body)
 	}
 	for _, path := range []string{
 		"/api/backup/backup/graphs/graph1/snapshots",
@@ -155,8 +169,23 @@ func TestDocumentedCalls(t *testing.T) {
 	}
 }
 
-func TestTokenGuardsMutatingCalls(t *testing.T) {
-	base, _, _ := startServer(t, "-every", "0", "-token", "s3cret")
+// TestTokenGuardsChangesAndContent: with -token, every change needs it, and so
+// does graph content, which -read-token allows too; status needs no token.
+func TestTokenGuardsChangesAndContent(t *testing.T) {
+	base, _, _ := startServer(t, "-every", "0", "-token", "s3cret", "-read-token", "r3ad")
+	checkTokens(t, base, "s3cret", "r3ad")
+}
+
+// TestTokensFromEnvironment: GRAPHVAULT_TOKEN and GRAPHVAULT_READ_TOKEN stand in
+// for the flags.
+func TestTokensFromEnvironment(t *testing.T) {
+	env := map[string]string{"GRAPHVAULT_TOKEN": "envw", "GRAPHVAULT_READ_TOKEN": "envr"}
+	base, _, _ := startServerEnv(t, func(k string) string { return env[k] }, "-every", "0")
+	checkTokens(t, base, "envw", "envr")
+}
+
+func checkTokens(t *testing.T, base, write, read string) {
+	t.Helper()
 	url := base + "/api/backup/backup/graphs/graph1/snapshots?wait=true"
 	if status, body, h := call(t, "POST", url, ""); status != http.StatusUnauthorized || !strings.Contains(h.Get("Content-Type"), "problem+json") {
 		t.Fatalf("without token: %d %s", status, body)
@@ -164,11 +193,26 @@ func TestTokenGuardsMutatingCalls(t *testing.T) {
 	if status, _, _ := call(t, "POST", url, "wrong"); status != http.StatusUnauthorized {
 		t.Fatalf("wrong token: %d", status)
 	}
-	if status, body, _ := call(t, "POST", url, "s3cret"); status != http.StatusCreated {
+	if status, body, _ := call(t, "POST", url, read); status != http.StatusForbidden {
+		t.Fatalf("a change with the read token: %d %s", status, body)
+	}
+	status, body, _ := call(t, "POST", url, write)
+	if status != http.StatusCreated {
 		t.Fatalf("with token: %d %s", status, body)
 	}
+	var snap struct{ ID string }
+	json.Unmarshal(body, &snap)
 	if status, _, _ := call(t, "GET", base+"/api/backup/backup/graphs/graph1/snapshots", ""); status != http.StatusOK {
-		t.Fatalf("reads need no token: %d", status)
+		t.Fatalf("status needs no token: %d", status)
+	}
+	manifest := base + "/api/backup/backup/snapshots/" + snap.ID + "/manifest"
+	if status, _, _ := call(t, "GET", manifest, ""); status != http.StatusUnauthorized {
+		t.Fatalf("graph content without a token: %d", status)
+	}
+	for _, token := range []string{read, write} {
+		if status, body, _ := call(t, "GET", manifest, token); status != http.StatusOK || !json.Valid(body) {
+			t.Fatalf("graph content with a token: %d %s", status, body)
+		}
 	}
 }
 
@@ -220,7 +264,7 @@ func startServerIn(t *testing.T, dir string, args ...string) (string, context.Ca
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-every", "-1s"}, {"-keep", "0"}, {"-demo", "maybe"}, {"extra"}, {"-graphml", "/nonexistent/file.graphml"}} {
+	for _, args := range [][]string{{"-every", "-1s"}, {"-keep", "0"}, {"-rate", "0"}, {"-demo", "maybe"}, {"extra"}, {"-graphml", "/nonexistent/file.graphml"}} {
 		if err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...), io.Discard, func(string) string { return "" }); err == nil {
 			t.Fatalf("%v accepted", args)
 		}

@@ -1,4 +1,4 @@
-package main
+package graphvault_test
 
 import (
 	"bytes"
@@ -24,12 +24,14 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/graphvault/graphvault"
 	"github.com/graphvault/graphvault/api"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
 // The secrets the security test configures and then looks for everywhere. The
-// server's token is testToken, shared with TestOpenAPI's exercises.
+// server's tokens are testToken and testReadToken, shared with TestOpenAPI's
+// exercises.
 const (
 	secS3Secret  = "s3SecretKeyDoNotLeak7f3a9c"
 	secHTTPToken = "httpApiKeyDoNotLeak5b2e81"
@@ -104,10 +106,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// secServer is the full server handler set with a token and secrets configured.
+// secServer is a whole Vault, served, with tokens and secrets configured.
 type secServer struct {
 	t      *testing.T
-	app    *app
+	v      *graphvault.Vault
 	base   string
 	rec    *recorder
 	logs   *syncBuffer
@@ -123,27 +125,15 @@ type secServer struct {
 
 func newSecServer(t *testing.T) *secServer {
 	t.Helper()
-	ctx := t.Context()
 	outer := t.TempDir()
 	dir := filepath.Join(outer, "data")
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := newApp(ctx, options{data: dir, demo: "true", token: testToken, rate: 1e6, keep: 48}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Started later, in scanSecrets: until then nothing but requests changes state.
+	v := openVault(t, graphvault.Config{Data: dir, Demo: true, Token: testToken, ReadToken: testReadToken, Rate: 1e6, Logger: log})
 	rec := &recorder{}
-	srv := httptest.NewServer(rec.wrap(a.handler))
-	t.Cleanup(func() {
-		srv.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		a.close()
-	})
-	s := &secServer{t: t, app: a, base: srv.URL, rec: rec, logs: logs, doc: loadOpenAPI(t), dir: dir, outer: outer,
+	srv := serveVault(t, rec.wrap(v.Handler()))
+	s := &secServer{t: t, v: v, base: srv.URL, rec: rec, logs: logs, doc: loadOpenAPI(t), dir: dir, outer: outer,
 		client: &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	s.seed()
 	return s
@@ -236,7 +226,7 @@ func (s *secServer) state() string {
 	s.t.Helper()
 	ctx := context.Background()
 	var b strings.Builder
-	st := s.app.store
+	st := s.v.Store()
 	f := meta.SnapshotFilter{Limit: 1000}
 	for {
 		rows, next, err := st.ListSnapshots(ctx, f)
@@ -292,7 +282,7 @@ func (s *secServer) state() string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	g, err := s.app.catalog.Graph(ctx, demoGraph)
+	g, err := s.v.Graphs().Graph(ctx, graphvault.DemoGraph)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -368,11 +358,11 @@ func (s *secServer) valid(path, param string) string {
 	case "file":
 		return s.snapshot + ".json"
 	case "graph":
-		return demoGraph
+		return graphvault.DemoGraph
 	case "id":
 		switch {
 		case strings.Contains(path, "/graphs/"):
-			return demoGraph
+			return graphvault.DemoGraph
 		case strings.Contains(path, "/checkpoints/"):
 			return s.checkpoint
 		case strings.Contains(path, "/targets/"):
@@ -409,7 +399,7 @@ func (s *secServer) validBody(o operation) []byte {
 	case "POST " + bk + "/gc":
 		v = map[string]any{"dry_run": true}
 	case "POST " + rec + "/checkpoints":
-		v = map[string]any{"graph_ids": []string{demoGraph}}
+		v = map[string]any{"graph_ids": []string{graphvault.DemoGraph}}
 	case "POST " + rec + "/plan", "POST " + rec + "/restore":
 		v = map[string]any{"checkpoint_id": s.checkpoint}
 	case "POST " + repl + "/targets":
@@ -419,7 +409,9 @@ func (s *secServer) validBody(o operation) []byte {
 	case "POST " + repl + "/replicate":
 		v = map[string]any{"snapshot_id": s.snapshot, "target_id": s.fileTarget}
 	case "POST " + repl + "/failover":
-		v = map[string]any{"graph_id": demoGraph, "no_journal": true}
+		v = map[string]any{"graph_id": graphvault.DemoGraph, "no_journal": true}
+	case "POST " + bk + "/graphs/{id}/changes":
+		v = map[string]any{"upsert_nodes": []map[string]any{{"id": "security-node"}}}
 	default:
 		if o.op.RequestBody == nil {
 			return nil
@@ -478,8 +470,15 @@ func TestSecurity(t *testing.T) {
 	t.Run("no secret leaks", func(t *testing.T) { s.t = t; s.scanSecrets() })
 }
 
+// readScope are the operations that change nothing but are not GETs: the read
+// token allows them, as it allows the guarded GETs (graph content). The document
+// has one bearer scheme for both tokens and says this in words.
+var readScope = map[string]bool{"POST " + rec + "/plan": true}
+
 // walkAuth sends every operation that changes something, and every one the
-// document guards with the token, without a token and with wrong ones.
+// document guards with the token, without a token and with wrong ones; then with
+// the read token, which allows graph content and no change; and every operation
+// the document does not guard without any token.
 func (s *secServer) walkAuth() {
 	t := s.t
 	wrong := map[string]string{
@@ -529,6 +528,52 @@ func (s *secServer) walkAuth() {
 	}
 	assertSame(t, before, s.state(), "requests without a valid token")
 	t.Logf("%d guarded operations × %d bad tokens: 401 problem, nothing changed", walked, len(wrong))
+
+	reads, open := 0, 0
+	for _, o := range s.operations() {
+		secured := o.op.Security != nil && len(*o.op.Security) > 0
+		values := map[string]string{}
+		for _, p := range params(o.path) {
+			values[p] = s.valid(o.path, p)
+		}
+		path := fill(o.path, values, false)
+		body := s.validBody(o)
+		key := o.method + " " + o.path
+		if !secured {
+			// Status: open to everyone, whatever the answer.
+			status, _, b := s.send(o.method, path, "", contentType(o, body), body)
+			if status == http.StatusUnauthorized || status == http.StatusForbidden {
+				t.Errorf("%s %s without a token: %d, but the document does not guard it: %s", o.method, path, status, clip(b))
+			}
+			open++
+			continue
+		}
+		status, h, b := s.send(o.method, path, "Bearer "+testReadToken, contentType(o, body), body)
+		var want int
+		switch {
+		case slices.Contains(o.op.Tags, "receiver"):
+			// The receiver knows the write token only: the other server's.
+			want = http.StatusUnauthorized
+		case api.Mutating(o.method) && !readScope[key]:
+			want = http.StatusForbidden
+		}
+		switch {
+		case want == 0 && (status == http.StatusUnauthorized || status == http.StatusForbidden):
+			t.Errorf("%s %s with the read token: %d, want it allowed: %s", o.method, path, status, clip(b))
+		case want != 0 && status != want:
+			t.Errorf("%s %s with the read token: %d, want %d: %s", o.method, path, status, want, clip(b))
+		case want != 0 && o.method != http.MethodHead:
+			if err := isProblem(status, h, b); err != nil {
+				t.Errorf("%s %s with the read token: %v", o.method, path, err)
+			}
+		}
+		if o.op.Responses.Status(status) == nil {
+			t.Errorf("%s answered %d to the read token, which the document does not list", key, status)
+		}
+		reads++
+	}
+	assertSame(t, before, s.state(), "requests with the read token, and unguarded ones without a token")
+	t.Logf("%d guarded operations with the read token and %d open ones without a token: nothing changed", reads, open)
 }
 
 // payloads are what is put in id positions: decoded values, each escaped as one
@@ -626,7 +671,7 @@ func (s *secServer) walkInjection() {
 				var variants []any
 				switch {
 				case isMap:
-					variants = []any{map[string]string{bad: demoGraph}, map[string]string{demoGraph: bad}}
+					variants = []any{map[string]string{bad: graphvault.DemoGraph}, map[string]string{graphvault.DemoGraph: bad}}
 				case ps.Value != nil && ps.Value.Type.Is("array"):
 					variants = []any{[]string{bad}}
 				default:
@@ -637,7 +682,7 @@ func (s *secServer) walkInjection() {
 					json.Unmarshal(body, &m)
 					m[prop] = v
 					if prop != "graph_ids" && (o.path == rec+"/checkpoints") {
-						m["graph_ids"] = []string{demoGraph}
+						m["graph_ids"] = []string{graphvault.DemoGraph}
 					}
 					raw, _ := json.Marshal(m)
 					status, h, b := s.send(o.method, path, "Bearer "+testToken, "application/json", raw)
@@ -698,7 +743,7 @@ func (s *secServer) targetNames() {
 // server gave in this test, in the log and in the Prometheus exposition.
 func (s *secServer) scanSecrets() {
 	t := s.t
-	if err := s.app.start(t.Context()); err != nil {
+	if err := s.v.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	c := newAPIClient(t, s.base)
@@ -724,9 +769,9 @@ func (s *secServer) scanSecrets() {
 	}
 	// What the background loop does: catch up and check the enabled targets, which
 	// fails for these two.
-	n, err := s.app.repl.CatchUp(t.Context())
+	n, err := s.v.Replication().CatchUp(t.Context())
 	t.Logf("catch-up: %d runs, %v", n, err)
-	for _, r := range s.app.repl.CheckAll(t.Context()) {
+	for _, r := range s.v.Replication().CheckAll(t.Context()) {
 		if (r.TargetID == s.s3Target || r.TargetID == s.httpTarget) && r.Health == "healthy" {
 			t.Errorf("target %s cannot be reached but checks healthy", r.TargetID)
 		}
@@ -747,7 +792,8 @@ func (s *secServer) scanSecrets() {
 	if !strings.Contains(logs, "snapshot replication failed") {
 		t.Errorf("the log does not show the failed replications; the scan would prove nothing:\n%s", clip([]byte(logs)))
 	}
-	secrets := map[string]string{"server token": testToken, "s3 secret key": secS3Secret, "http target api_key": secHTTPToken}
+	secrets := map[string]string{"server token": testToken, "server read token": testReadToken,
+		"s3 secret key": secS3Secret, "http target api_key": secHTTPToken}
 	s.rec.mu.Lock()
 	answers := slices.Clone(s.rec.answers)
 	s.rec.mu.Unlock()
