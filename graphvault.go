@@ -164,6 +164,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Every must not be negative", ErrInvalid)
 	case c.Keep < 1:
 		return c, fmt.Errorf("%w: Keep must be at least 1", ErrInvalid)
+	case c.ReadToken != "" && c.Token == "":
+		return c, fmt.Errorf("%w: ReadToken needs Token", ErrInvalid)
 	case c.Rate < 0:
 		return c, fmt.Errorf("%w: Rate must not be negative", ErrInvalid)
 	}

@@ -52,7 +52,7 @@ func (v *Vault) routes() http.Handler {
 		{Err: graph.ErrInvalidValue, Status: http.StatusBadRequest},
 	})
 	changes.Handle("POST /api/backup/backup/graphs/{id}/changes", api.ScopeWrite, v.applyChanges)
-	mux.Handle("POST /api/backup/backup/graphs/{id}/changes", changes)
+	mux.Handle("/api/backup/backup/graphs/{id}/changes", changes)
 	mux.HandleFunc("GET /api/openapi.yaml", serveOpenAPI)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/api/monitoring/dashboard", http.StatusFound)
