@@ -55,3 +55,31 @@ func (r *Registry) GraphIDs(context.Context) ([]string, error) {
 	slices.Sort(ids)
 	return ids, nil
 }
+
+// Add adds the graph under id, unless the id is taken: then it returns an error
+// wrapping ErrExists and changes nothing.
+func (r *Registry) Add(id string, g Graph) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.graphs[id]; ok {
+		return fmt.Errorf("%w: graph %q", ErrExists, id)
+	}
+	if r.graphs == nil {
+		r.graphs = map[string]Graph{}
+	}
+	r.graphs[id] = g
+	return nil
+}
+
+// Creator is an optional Catalog method: a catalog that can make a graph under an
+// id it does not hold yet. A restore into such an id creates the graph this way
+// when the catalog can. Create may be called concurrently with the Catalog's
+// methods.
+type Creator interface {
+	// Create makes an empty graph shaped by meta (only Directed is read), calls
+	// fill with it, and adds it to the catalog under id only if fill returns nil:
+	// a failed fill leaves the catalog as it was, and its error is returned. If
+	// the id names a graph when Create is called, or when fill returns, Create
+	// returns an error wrapping ErrExists and the new graph is dropped.
+	Create(ctx context.Context, id string, meta Meta, fill func(context.Context, Graph) error) (Graph, error)
+}

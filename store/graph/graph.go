@@ -24,7 +24,8 @@
 //
 // [ErrInvalidID] for an ID or key that is empty, not UTF-8, holds a NUL byte or is
 // too long; [ErrInvalidValue] for a property value that is not JSON-compatible;
-// [ErrNotFound] for a graph that does not exist; [ErrJournalGap] when a journal can no
+// [ErrNotFound] for a graph that does not exist; [ErrExists] when a catalog is asked
+// to add a graph under an id it already holds; [ErrJournalGap] when a journal can no
 // longer serve the position asked for. Implementations wrap them with %w.
 package graph
 
@@ -40,6 +41,7 @@ var (
 	ErrInvalidID    = errors.New("graph: invalid id")
 	ErrInvalidValue = errors.New("graph: invalid property value")
 	ErrNotFound     = errors.New("graph: not found")
+	ErrExists       = errors.New("graph: already exists")
 	ErrJournalGap   = errors.New("graph: journal gap")
 	ErrClosed       = errors.New("graph: closed")
 )

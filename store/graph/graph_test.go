@@ -160,6 +160,15 @@ func TestRegistry(t *testing.T) {
 	if _, err := r.Graph(ctx, "a"); err != nil {
 		t.Fatalf("registered graph: %v", err)
 	}
+	if err := r.Add("a", nil); !errors.Is(err, graph.ErrExists) {
+		t.Fatalf("Add of a taken id = %v, want ErrExists", err)
+	}
+	if err := r.Add("c", nil); err != nil {
+		t.Fatalf("Add of a new id: %v", err)
+	}
+	if ids, _ := r.GraphIDs(ctx); strings.Join(ids, ",") != "a,b,c" {
+		t.Fatalf("GraphIDs after Add = %v", ids)
+	}
 }
 
 func TestAdopt(t *testing.T) {
