@@ -29,6 +29,21 @@ func (g *Graph) journalLocked(e entry) {
 	}
 }
 
+// continueFromLocked moves the graph's position up to pos when pos is past it, so
+// that positions never go back when a graph is loaded from a snapshot: a graph
+// made afresh after a restart and restored from its newest snapshot continues
+// from the snapshot's position instead of counting from 1 again, and positions
+// of one graph stay monotonic across restarts. The batches before pos are not
+// held, so the kept journal is dropped. g.mu must be held.
+func (g *Graph) continueFromLocked(pos uint64) {
+	if pos <= g.seq {
+		return
+	}
+	g.seq = pos
+	// Re-slice, never clear: readers may hold sub-slices of the old batches.
+	g.journal = g.journal[len(g.journal):]
+}
+
 // Changes yields the batches with Seq > after, in order, up to the newest batch
 // stored when Changes is called. If some of those batches are no longer kept (see
 // [WithJournalLimit]) it yields only an error wrapping [graph.ErrJournalGap]. A

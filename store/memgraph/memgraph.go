@@ -20,7 +20,14 @@
 // graph and must not be modified.
 //
 // Every successful Apply or Replace is one journal batch. Positions start at 1 and
-// grow by one per batch. [WithJournalLimit] bounds the number of batches kept.
+// grow by one per batch. [WithJournalLimit] bounds the number of batches kept. A
+// Replace whose [graph.Meta].Position is past the graph's position (a restore
+// passes its snapshot's) continues from it: a graph made afresh after a restart
+// and restored from a snapshot goes on from the snapshot's position, so a graph's
+// positions never go back across restarts, and Changes from an earlier position
+// yields [graph.ErrJournalGap]. Each graph names its journal anew
+// ([graph.Meta].Journal): batches after a restart are not those the old journal
+// held at the same positions.
 //
 // # Errors
 //
@@ -110,8 +117,9 @@ type Graph struct {
 	ends  *ends     // every node's edges by their other end
 	snap  *snapshot // read-only clone of the current content, nil after a write
 	seq   uint64    // position of the newest batch
-	// journalID names this graph's journal in views' Meta: positions restart at 1
-	// in a new graph, so they are only comparable within one id.
+	// journalID names this graph's journal in views' Meta: a new graph's batches
+	// are not an older graph's, even at the same positions, so positions are only
+	// comparable within one id.
 	journalID string
 	// journal holds the kept batches, oldest first; journal[i].b.Seq == seq-len+1+i.
 	// Slots are never written again once appended, so readers may keep sub-slices.

@@ -231,7 +231,10 @@ func (u undoLog) revert(g *Graph) {
 // other writes go on meanwhile; it is swapped in at the end. If a sequence yields an
 // error, a value is invalid, an edge end is missing or ctx ends, the graph is left
 // as it was. A node or edge yielded twice keeps its last value. meta.Directed must
-// match the graph's; meta.Position is ignored (positions are the graph's own).
+// match the graph's. meta.Position is where the content stands in its own journal
+// (a restore passes its snapshot's): when it is past the graph's position, the
+// graph's journal continues from it, so the Replace batch is meta.Position+1 and
+// the batches before it are no longer kept (see the package doc).
 func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
 	if meta.Directed != g.directed {
 		return fmt.Errorf("memgraph: replace: %w: content directed=%t, graph directed=%t", ErrDirection, meta.Directed, g.directed)
@@ -287,7 +290,7 @@ func (g *Graph) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[gr
 		}
 		return nil
 	}()
-	return g.finishLoad(l, err)
+	return g.finishLoad(l, meta.Position, err)
 }
 
 // ReplaceEncoded is Replace for records in the encoding the graph stores, as a
@@ -340,7 +343,7 @@ func (g *Graph) ReplaceEncoded(ctx context.Context, meta graph.Meta, nodes, edge
 		}
 		return nil
 	}()
-	return g.finishLoad(l, err)
+	return g.finishLoad(l, meta.Position, err)
 }
 
 // orEmpty returns seq, or an empty sequence for nil.
@@ -440,8 +443,10 @@ func (l *loader) edge(kept rec, swap bool) error {
 }
 
 // finishLoad swaps the loaded content in and journals it, when the load, the
-// check of edge ends and ctx all went well.
-func (g *Graph) finishLoad(l *loader, err error) error {
+// check of edge ends and ctx all went well. from is the position the content
+// stands at in its own journal: the graph's journal continues from it if it is
+// past the graph's position.
+func (g *Graph) finishLoad(l *loader, from uint64, err error) error {
 	if err != nil {
 		return err
 	}
@@ -458,6 +463,7 @@ func (g *Graph) finishLoad(l *loader, err error) error {
 	defer g.mu.Unlock()
 	g.nodes, g.edges, g.ends = nodes, edges, ends
 	g.snap = nil
+	g.continueFromLocked(from)
 	g.journalLocked(entry{content: g.snapshotLocked()})
 	return nil
 }
