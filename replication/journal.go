@@ -137,6 +137,8 @@ func (sh *shipper) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-sh.s.stop:
+			return
 		case <-t.C:
 		}
 	}

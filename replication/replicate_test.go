@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/blob"
+	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -203,4 +205,35 @@ func TestCloseTwice(t *testing.T) {
 	if _, err := h.svc.Replicate(h.ctx, meta.NewID(), ReplicateOptions{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Replicate after Close: got %v, want ErrClosed", err)
 	}
+}
+
+// A push that runs when Close is called finishes: Close stops the loops from
+// starting new work and waits for the running one until its context ends.
+func TestCloseLetsARunningPushFinish(t *testing.T) {
+	h := newHarness(t, harnessOpts{nodes: 200, edges: 400})
+	h.target("slow")
+	fd := h.fault("slow")
+	fd.Inject(faultblob.Rule{Ops: faultblob.OpPut, Delay: 20 * time.Millisecond})
+	fd.Reset()
+	if err := h.svc.Start(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	want, err := graphtest.Read(h.ctx, h.graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := h.snapshot(backup.KindFull)
+	deadline := time.Now().Add(10 * time.Second)
+	for fd.Calls(faultblob.OpPut) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the committed snapshot was never pushed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 30*time.Second)
+	defer cancel()
+	if err := h.svc.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	restoreFrom(t, fd.Unwrap(), row.ID, want)
 }

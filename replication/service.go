@@ -125,10 +125,12 @@ type Service struct {
 	running map[string]*sync.Mutex // one run per target at a time
 
 	queue       chan *meta.Snapshot
-	unsubscribe func() // from the engine's commits
-	closed      atomic.Bool
+	unsubscribe func()      // from the engine's commits
+	closing     atomic.Bool // Close has begun: no new background work
+	closed      atomic.Bool // Close has finished: the buckets are closed
 	startMu     sync.Mutex
 	started     bool
+	stop        chan struct{} // closed by Close: the loops return between runs
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	closeErr    error
@@ -215,7 +217,7 @@ func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 // Start wait for it; when the queue is full the snapshot is left to the periodic
 // catch-up of the newest snapshots.
 func (s *Service) onCommit(_ context.Context, row *meta.Snapshot) {
-	if row == nil || row.Status != meta.SnapshotCompleted || s.closed.Load() {
+	if row == nil || row.Status != meta.SnapshotCompleted || s.closing.Load() {
 		return
 	}
 	select {
@@ -233,7 +235,7 @@ func (s *Service) onCommit(_ context.Context, row *meta.Snapshot) {
 func (s *Service) Start(ctx context.Context) error {
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
-	if s.closed.Load() {
+	if s.closing.Load() {
 		return ErrClosed
 	}
 	if s.started {
@@ -241,6 +243,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.started = true
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.stop = make(chan struct{})
 	s.wg.Add(2)
 	go s.drain(ctx)
 	go s.loop(ctx)
@@ -256,6 +259,8 @@ func (s *Service) drain(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-s.stop:
 			return
 		case row := <-s.queue:
 			if _, err := s.Replicate(ctx, row.ID, ReplicateOptions{}); err != nil && ctx.Err() == nil {
@@ -277,6 +282,8 @@ func (s *Service) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.stop:
+			return
 		case <-t.C:
 		}
 	}
@@ -286,15 +293,15 @@ func (s *Service) loop(ctx context.Context) {
 // waiting for a run in progress until ctx ends, and closes the buckets of the
 // targets. It is safe to call twice.
 func (s *Service) Close(ctx context.Context) error {
-	if s.closed.Swap(true) {
+	if s.closing.Swap(true) {
 		return nil
 	}
 	s.unsubscribe()
 	s.startMu.Lock()
-	cancel := s.cancel
+	stop, cancel := s.stop, s.cancel
 	s.startMu.Unlock()
-	if cancel != nil {
-		cancel()
+	if stop != nil {
+		close(stop)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -307,6 +314,11 @@ func (s *Service) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	if cancel != nil {
+		cancel()
+	}
+	<-done
+	s.closed.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, ob := range s.buckets {
