@@ -44,8 +44,9 @@ func writeJSON(w http.ResponseWriter, contentType string, status int, v any) {
 
 // Decode reads r's body as exactly one JSON value into v. The body must be present,
 // be at most maxBytes long (413 otherwise), have Content-Type application/json (415
-// otherwise) and name no field v lacks (400). Malformed JSON is 400 with the line
-// and column where it failed. The error is an *Error for WriteError.
+// otherwise), be valid text (400 for invalid UTF-8, see [CheckJSONText]) and name
+// no field v lacks (400). Malformed JSON is 400 with the line and column where it
+// failed. The error is an *Error for WriteError.
 func Decode(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error {
 	present, err := DecodeOptional(w, r, v, maxBytes)
 	if err == nil && !present {
@@ -77,6 +78,9 @@ func DecodeOptional(w http.ResponseWriter, r *http.Request, v any, maxBytes int6
 		return false, nil
 	}
 	if err := checkJSONType(r.Header.Get("Content-Type")); err != nil {
+		return true, err
+	}
+	if err := CheckJSONText(body); err != nil {
 		return true, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

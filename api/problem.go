@@ -83,7 +83,9 @@ type ErrorMap []ErrorStatus
 
 // StatusOf returns the status err answers with: the status of an error in its
 // chain with an HTTPStatus() int method, else of the first entry of m it matches,
-// else 504 for a deadline, 503 for a cancellation and 500 for anything else.
+// else 507 for full storage and 503 for storage that refuses writes (an
+// operating-system error in its chain: ENOSPC, EDQUOT; EROFS, EACCES, EPERM), else
+// 504 for a deadline, 503 for a cancellation and 500 for anything else.
 func (m ErrorMap) StatusOf(err error) int {
 	var hs interface{ HTTPStatus() int }
 	if errors.As(err, &hs) {
@@ -95,6 +97,9 @@ func (m ErrorMap) StatusOf(err error) int {
 		if errors.Is(err, e.Err) {
 			return e.Status
 		}
+	}
+	if s, _, ok := storageFailure(err); ok {
+		return s
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -138,6 +143,10 @@ func ProblemOf(m ErrorMap, err error, instance string) (p Problem, withheld bool
 		withheld = status >= 500 && he.Err != nil
 	case status == http.StatusGatewayTimeout:
 		p.Detail = "the operation did not finish in time"
+	case storageDetail(err, status) != "":
+		// The cause, without the error's text, which names files.
+		p.Detail = storageDetail(err, status)
+		withheld = true
 	case status == http.StatusServiceUnavailable && errors.Is(err, context.Canceled):
 		p.Detail = "the operation was cancelled"
 	case status >= 500:

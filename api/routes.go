@@ -10,20 +10,27 @@ var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 
 // Routes serves mux with problem+json answers where a bare ServeMux would answer in
 // plain text or redirect: a path with empty, "." or ".." segments (even
-// percent-encoded ones) is 400, an unknown path 404, a known path with another
-// method 405 with an Allow header.
+// percent-encoded ones) is 400, and so is a path or a query that is not valid
+// UTF-8 once decoded, or a malformed query; an unknown path is 404 (a path that
+// names a subtree without its final slash too), a known path with another method
+// 405 with an Allow header. A host that composes several handlers under one
+// ServeMux wraps that mux with Routes as well.
 func Routes(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; p == "" || !strings.HasPrefix(p, "/") || cleanPath(p) != p {
 			WriteProblem(w, r, http.StatusBadRequest, "the path must not hold empty, '.' or '..' segments")
 			return
 		}
-		if _, pattern := mux.Handler(r); pattern == "" {
+		if err := checkRequestText(r); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		if route(mux, r) == "" {
 			var allow []string
 			for _, m := range probeMethods {
 				probe := r.Clone(r.Context())
 				probe.Method = m
-				if _, p := mux.Handler(probe); p != "" {
+				if route(mux, probe) != "" {
 					allow = append(allow, m)
 				}
 			}
@@ -37,6 +44,25 @@ func Routes(mux *http.ServeMux) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// route returns the pattern of mux that serves r, or "" if none does. The path is
+// clean (Routes checked it), so the only redirect mux could still answer with is
+// the one from a subtree's name without its final slash ("/a" for "/a/"), which
+// matches a pattern with one more segment than the path: that is no route.
+func route(mux *http.ServeMux, r *http.Request) string {
+	_, pattern := mux.Handler(r)
+	if pattern == "" || strings.HasSuffix(r.URL.Path, "/") {
+		return pattern
+	}
+	pp := pattern
+	if i := strings.IndexByte(pp, '/'); i >= 0 {
+		pp = pp[i:] // without the method and host
+	}
+	if strings.HasSuffix(pp, "/") && strings.Count(pp, "/") == strings.Count(r.URL.Path, "/")+1 {
+		return ""
+	}
+	return pattern
 }
 
 func cleanPath(p string) string {

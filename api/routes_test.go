@@ -13,6 +13,8 @@ func TestRoutes(t *testing.T) {
 		WriteJSON(w, 200, map[string]string{"id": r.PathValue("id"), "loc": Location(r, "/ops/1")})
 	})
 	mux.HandleFunc("POST /things/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	mux.Handle("/tree/", http.NotFoundHandler()) // a subtree, as a host mounts a handler
+	mux.HandleFunc("/tree/x", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	h := Routes(mux)
 	mounted := http.StripPrefix("/api/v1", h)
 	tests := []struct {
@@ -34,6 +36,15 @@ func TestRoutes(t *testing.T) {
 		{"dot dot", h, "GET", "/things/../things/a", 400, "", "segments"},
 		{"encoded dot dot", h, "GET", "/things/..%2Fx", 400, "", "segments"},
 		{"double slash", h, "GET", "/things//a", 400, "", "segments"},
+		{"dot", h, "GET", "/things/./a", 400, "", "segments"},
+		{"trailing dot dot", h, "POST", "/things/a/..", 400, "", "segments"},
+		{"double slash under prefix", mounted, "GET", "/api/v1//things/a", 400, "", "segments"},
+		{"dot dot under prefix", mounted, "GET", "/api/v1/x/../things/a", 400, "", "segments"},
+		{"subtree", h, "GET", "/tree/x", 204, "", ""},
+		{"subtree without its slash", h, "GET", "/tree", 404, "", "no such resource"},
+		{"subtree without its slash, other method", h, "DELETE", "/tree", 404, "", "no such resource"},
+		{"path not UTF-8", h, "GET", "/things/%C3%28", 400, "", "UTF-8"},
+		{"query not UTF-8", h, "GET", "/things/a?q=%FF", 400, "", "UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
