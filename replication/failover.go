@@ -66,13 +66,22 @@ type candidate struct {
 	pos      uint64
 	tail     uint64
 	segs     []SegmentInfo
-	created  time.Time
+	created  time.Time // when the snapshot committed (its manifest's time)
+	// journal names the journal pos counts in ("" when the manifest does not say);
+	// epoch is the newest commit among the candidates of that journal (of this
+	// candidate alone when journal is "").
+	journal string
+	epoch   time.Time
 }
 
 // Failover restores graphID into w from the freshest healthy source among the
 // primary bucket and every enabled target. Freshness is the newest position a
 // source can reach: its newest snapshot's position, continued by the journal
-// segments it holds after it without a gap. The chosen snapshot is fully verified
+// segments it holds after it without a gap. Positions are compared only within
+// one journal ([graph.Meta].Journal, recorded in each manifest): a graph that
+// restarted counts in a new journal, and the newest state is the last committed
+// one, so the journal whose newest snapshot committed last comes first, whatever
+// the positions of older journals. The chosen snapshot is fully verified
 // (every object read and hash-checked, every record decoded) and its journal tail
 // read and checked before anything is written; a source whose snapshot is missing
 // or corrupt is passed over for the next freshest. w is written only once: restore
@@ -140,13 +149,15 @@ func (s *Service) Failover(ctx context.Context, graphID string, w graph.Writer, 
 		for _, c := range cs {
 			c.src = i
 		}
-		found[i].SnapshotID, found[i].Position, found[i].JournalPosition = cs[0].snapshot, cs[0].pos, cs[0].tail
 		cands = append(cands, cs...)
 	}
-	// Freshest first; among equals, the primary, then the newer snapshot.
-	slices.SortStableFunc(cands, func(a, b *candidate) int {
-		return cmp.Or(cmp.Compare(b.tail, a.tail), cmp.Compare(b.pos, a.pos), cmp.Compare(a.src, b.src), b.created.Compare(a.created))
-	})
+	orderFreshest(cands)
+	best := make([]*candidate, len(sources)) // each source's freshest
+	for i := len(cands) - 1; i >= 0; i-- {
+		c := cands[i]
+		best[c.src] = c
+		found[c.src].SnapshotID, found[c.src].Position, found[c.src].JournalPosition = c.snapshot, c.pos, c.tail
+	}
 	var chosen *candidate
 	var batches []graph.Batch
 	for _, c := range cands {
@@ -179,9 +190,12 @@ func (s *Service) Failover(ctx context.Context, graphID string, w graph.Writer, 
 	}
 	for i := range found {
 		if !found[i].Used && found[i].Reason == "" {
-			if chosen != nil {
+			switch {
+			case chosen != nil && best[i] != nil && (best[i].journal != chosen.journal || best[i].journal == "" && best[i].snapshot != chosen.snapshot):
+				found[i].Reason = fmt.Sprintf("less fresh (its newest snapshot %s was committed before the chosen one, in a journal whose positions are not compared with the chosen one's)", best[i].snapshot)
+			case chosen != nil:
 				found[i].Reason = fmt.Sprintf("less fresh (reaches position %d, the chosen source %d)", found[i].JournalPosition, chosen.tail)
-			} else {
+			default:
 				found[i].Reason = "not used"
 			}
 		}
@@ -271,11 +285,44 @@ func (s *Service) candidates(ctx context.Context, e *backup.Engine, b *blob.Buck
 	out := make([]*candidate, 0, len(rows))
 	for _, r := range rows {
 		c := &candidate{engine: e, bucket: b, snapshot: r.ID, pos: uint64(r.JournalPos), created: r.FinishedAt}
+		// A manifest that cannot be read leaves the journal unknown: verification
+		// turns the candidate down later, naming the damage.
+		if m, err := e.Manifest(ctx, r.ID); err == nil {
+			c.journal = m.Journal
+		} else if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		c.tail, c.segs = Chain(segs, c.pos)
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b *candidate) int { return cmp.Compare(b.snapshot, a.snapshot) })
 	return out, nil
+}
+
+// orderFreshest sorts candidates freshest first. Positions count in a journal,
+// and positions of different journals are unrelated (a restarted graph counts in a
+// new one), so candidates are grouped by journal and the groups ordered by their
+// newest commit: the newest state is the one committed last. Within a journal the
+// candidate reaching the higher position comes first, then the one at the higher
+// snapshot position, the primary, the later commit. A candidate whose journal is
+// unknown is a group of its own.
+func orderFreshest(cands []*candidate) {
+	epochs := map[string]time.Time{}
+	for _, c := range cands {
+		if c.journal != "" && c.created.After(epochs[c.journal]) {
+			epochs[c.journal] = c.created
+		}
+	}
+	for _, c := range cands {
+		c.epoch = c.created
+		if c.journal != "" {
+			c.epoch = epochs[c.journal]
+		}
+	}
+	slices.SortStableFunc(cands, func(a, b *candidate) int {
+		return cmp.Or(b.epoch.Compare(a.epoch), cmp.Compare(b.journal, a.journal),
+			cmp.Compare(b.tail, a.tail), cmp.Compare(b.pos, a.pos), cmp.Compare(a.src, b.src),
+			b.created.Compare(a.created), cmp.Compare(b.snapshot, a.snapshot))
+	})
 }
 
 // Chain picks from segs (in key order) the ones continuing position pos without a
