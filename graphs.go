@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/graphvault/graphvault/backup"
-	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/graphml"
 	"github.com/graphvault/graphvault/store/memgraph"
@@ -37,6 +37,14 @@ func (v *Vault) settle(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, id := range v.cfg.MemoryGraphs {
+		if v.served(ctx, id) {
+			return fmt.Errorf("%w: graph id %q is both a memory graph and the host's", ErrInvalid, id)
+		}
+		if err := v.holdInMemory(ctx, id); err != nil {
+			return err
+		}
+	}
 	known, err := v.store.GraphIDs(ctx)
 	if err != nil {
 		return err
@@ -45,12 +53,9 @@ func (v *Vault) settle(ctx context.Context) error {
 		if v.served(ctx, id) {
 			continue
 		}
-		g := memgraph.New()
-		if err := v.restoreNewest(ctx, id, g); err != nil {
+		if err := v.holdInMemory(ctx, id); err != nil {
 			return err
 		}
-		v.catalog.Register(id, g)
-		v.memGraphs = append(v.memGraphs, id)
 	}
 	if v.cfg.Demo && !v.served(ctx, DemoGraph) {
 		g := memgraph.New()
@@ -58,10 +63,45 @@ func (v *Vault) settle(ctx context.Context) error {
 		if err := gen.Replace(ctx, g); err != nil {
 			return err
 		}
+		v.mem.add(DemoGraph, g)
 		v.catalog.Register(DemoGraph, g)
-		v.memGraphs = append(v.memGraphs, DemoGraph)
 	}
 	return nil
+}
+
+// holdInMemory serves the graph id from memory, restored from its newest intact
+// snapshot.
+func (v *Vault) holdInMemory(ctx context.Context, id string) error {
+	g := memgraph.New()
+	if err := v.restoreNewest(ctx, id, g); err != nil {
+		return err
+	}
+	v.mem.add(id, g)
+	v.catalog.Register(id, g)
+	return nil
+}
+
+// memory is the set of graphs the Vault holds in memory, which take changes over
+// HTTP; the host's graphs are changed where they live.
+type memory struct {
+	mu     sync.RWMutex
+	graphs map[string]*memgraph.Graph
+}
+
+func (m *memory) add(id string, g *memgraph.Graph) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.graphs == nil {
+		m.graphs = map[string]*memgraph.Graph{}
+	}
+	m.graphs[id] = g
+}
+
+func (m *memory) get(id string) (*memgraph.Graph, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	g, ok := m.graphs[id]
+	return g, ok
 }
 
 func (v *Vault) served(ctx context.Context, id string) bool {
@@ -167,19 +207,22 @@ func (v *Vault) registerGraphML(p string) error {
 	if !backup.ValidGraphID(id) {
 		return fmt.Errorf("%w: GraphML file %s: cannot make a graph id from the file name", ErrInvalid, p)
 	}
-	v.catalog.Register(id, graphml.NewFile(abs))
+	if err := v.catalog.Add(id, graphml.NewFile(abs)); err != nil {
+		return fmt.Errorf("%w: GraphML file %s would serve graph id %q, which is already served", ErrInvalid, p, id)
+	}
 	return nil
 }
 
 // memoryGraph returns the served graph id if the Vault holds it in memory.
 func (v *Vault) memoryGraph(ctx context.Context, id string) (*memgraph.Graph, error) {
-	g, err := v.catalog.Graph(ctx, id)
-	if err != nil {
+	if g, ok := v.mem.get(id); ok {
+		return g, nil
+	}
+	if _, err := v.catalog.Graph(ctx, id); err != nil {
 		return nil, err
 	}
-	mg, ok := g.(*memgraph.Graph)
-	if !ok {
-		return nil, fmt.Errorf("%w: graph %s is not held in memory", graph.ErrNotFound, id)
-	}
-	return mg, nil
+	return nil, errHostGraph
 }
+
+// errHostGraph: the graph is the host's, not held in memory by the Vault.
+var errHostGraph = errors.New("graph is the host's")

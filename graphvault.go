@@ -65,6 +65,11 @@ type Config struct {
 	Graphs map[string]graph.Graph
 	// GraphML files are served as graphs named after the file.
 	GraphML []string
+	// MemoryGraphs are graphs the Vault holds in memory, restored at start from
+	// their newest intact snapshot (or empty when they have none). Like the graphs
+	// the store knows that nobody else serves, they take changes through
+	// POST .../graphs/{id}/changes; the host's graphs (Graphs, GraphML) do not.
+	MemoryGraphs []string
 	// Demo serves a generated LightRAG-shaped graph as DemoGraph when no graph of
 	// that id exists yet.
 	Demo bool
@@ -89,6 +94,10 @@ type Config struct {
 	// samples are taken (default 1m), and how often replication checks its targets
 	// and catches up (default 10s).
 	HealthInterval, SampleInterval, ReplicationInterval time.Duration
+
+	// wrapBucket, if set, wraps the driver of the bucket: the tests inject
+	// storage faults through it.
+	wrapBucket func(blob.Driver) blob.Driver
 }
 
 // Vault is the composed system. Its methods are safe for concurrent use.
@@ -100,7 +109,7 @@ type Vault struct {
 	prom      *monitoring.Prometheus
 	engine    *backup.Engine
 	catalog   *graph.Registry
-	memGraphs []string
+	mem       memory
 	ops       *api.Operations
 	sched     *backup.Scheduler
 	health    *health.Runner
@@ -174,6 +183,11 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: graph id %q", ErrInvalid, id)
 		}
 	}
+	for _, id := range c.MemoryGraphs {
+		if !backup.ValidGraphID(id) {
+			return c, fmt.Errorf("%w: memory graph id %q", ErrInvalid, id)
+		}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -201,9 +215,13 @@ func (v *Vault) openStorage(ctx context.Context) (err error) {
 	if v.store, err = meta.Open(ctx, filepath.Join(v.cfg.Data, "graphvault.db"), meta.WithLogger(v.log), meta.WithMeterProvider(mp)); err != nil {
 		return fmt.Errorf("open metadata store: %w", err)
 	}
-	drv, err := fileblob.Open(filepath.Join(v.cfg.Data, "bucket"))
+	fd, err := fileblob.Open(filepath.Join(v.cfg.Data, "bucket"))
 	if err != nil {
 		return fmt.Errorf("open bucket: %w", err)
+	}
+	var drv blob.Driver = fd
+	if v.cfg.wrapBucket != nil {
+		drv = v.cfg.wrapBucket(drv)
 	}
 	v.bucket = blob.NewBucket(drv, blob.WithMeterProvider(mp))
 	return nil

@@ -265,10 +265,6 @@ func send(t testing.TB, method, url, token, body string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// The tests below state documented behaviour that the root package does not have
-// yet; each skips, naming the bug, while the bug is there, and checks the
-// behaviour once it is fixed.
-
 // TestHostMemgraphTakesNoChanges: Config.Graphs are the host's graphs, and the
 // changes route serves only the graphs the Vault holds itself (the demo, graphs
 // restored at start); a host's graph is 409 even when it is a *memgraph.Graph.
@@ -277,10 +273,6 @@ func TestHostMemgraphTakesNoChanges(t *testing.T) {
 	v := openVault(t, graphvault.Config{Graphs: map[string]graph.Graph{"host": host}})
 	srv := serveVault(t, v.Handler())
 	status, body := send(t, "POST", srv.URL+bk+"/graphs/host/changes", "", `{"upsert_nodes":[{"id":"from-http"}]}`)
-	if status == http.StatusOK {
-		t.Skip("KNOWN BUG: a host's *memgraph.Graph takes changes over HTTP; memoryGraph (graphs.go) " +
-			"checks the graph's type instead of whether its id is in v.memGraphs")
-	}
 	if status != http.StatusConflict {
 		t.Fatalf("changes to a host's graph: %d %s, want 409", status, body)
 	}
@@ -303,10 +295,6 @@ func TestReadTokenAloneOpensNothing(t *testing.T) {
 	defer v.Close(context.Background())
 	srv := serveVault(t, v.Handler())
 	status, body := send(t, "POST", srv.URL+bk+"/graphs/graph1/changes", "", `{"upsert_nodes":[{"id":"x"}]}`)
-	if status == http.StatusOK {
-		t.Skip("KNOWN BUG: with ReadToken and no Token, routes (http.go) installs no authorizer, so every " +
-			"change and all graph content is open to anyone")
-	}
 	if status != http.StatusUnauthorized && status != http.StatusForbidden {
 		t.Fatalf("a change without a token: %d %s", status, body)
 	}
@@ -329,6 +317,8 @@ func TestGraphIDsAreNotServedTwice(t *testing.T) {
 	for name, cfg := range map[string]graphvault.Config{
 		"two files":         {GraphML: []string{a, b}},
 		"a file and a host": {GraphML: []string{a}, Graphs: map[string]graph.Graph{"g": memgraph.New()}},
+		"memory and a host": {MemoryGraphs: []string{"g"}, Graphs: map[string]graph.Graph{"g": memgraph.New()}},
+		"memory and a file": {MemoryGraphs: []string{"g"}, GraphML: []string{a}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg.Data = t.TempDir()
@@ -336,7 +326,7 @@ func TestGraphIDsAreNotServedTwice(t *testing.T) {
 			v, err := graphvault.Open(t.Context(), cfg)
 			if err == nil {
 				v.Close(context.Background())
-				t.Skip("KNOWN BUG: registerGraphML (graphs.go) replaces a graph already registered under the file's id")
+				t.Fatal("Open served two graphs under one id")
 			}
 			if !errors.Is(err, graphvault.ErrInvalid) {
 				t.Fatalf("Open: %v, want ErrInvalid", err)

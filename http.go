@@ -57,7 +57,10 @@ func (v *Vault) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/api/monitoring/dashboard", http.StatusFound)
 	})
-	var h http.Handler = mux
+	// Routes answers what no handler serves as a problem too: a path that is not
+	// clean is 400 (not the redirect a bare ServeMux sends), one outside the
+	// mounts 404, a known path with another method 405 with Allow.
+	var h http.Handler = api.Routes(mux)
 	if v.cfg.Rate > 0 {
 		h = newMutationLimiter(v.cfg.Rate, max(1, int(2*v.cfg.Rate))).wrap(h)
 	}
@@ -147,10 +150,9 @@ func (v *Vault) applyChanges(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	g, err := v.memoryGraph(r.Context(), id)
-	if err != nil {
-		if errors.Is(err, graph.ErrNotFound) && v.served(r.Context(), id) {
-			return api.Errorf(http.StatusConflict, "graph %s is the host's; change it where it lives", id)
-		}
+	if errors.Is(err, errHostGraph) {
+		return api.Errorf(http.StatusConflict, "graph %s is the host's; change it where it lives", id)
+	} else if err != nil {
 		return err
 	}
 	if err := g.Apply(r.Context(), ops); err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
-	"github.com/graphvault/graphvault/store/memgraph"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -93,8 +92,7 @@ func newLifecycle(t *testing.T, seed uint64) *lifecycle {
 		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), dir: t.TempDir(), ctx: t.Context(), seed: seed,
 		model: map[string]graph.Node{}, edges: map[[2]string]graph.Edge{}, snaps: map[string]lcState{},
 	}
-	g := memgraph.New()
-	lc.open(map[string]graph.Graph{lcGraph: g})
+	lc.open([]string{lcGraph})
 	// The first snapshot makes the store know the graph, so that a restart
 	// serves it again.
 	lc.change()
@@ -102,10 +100,10 @@ func newLifecycle(t *testing.T, seed uint64) *lifecycle {
 	return lc
 }
 
-func (lc *lifecycle) open(graphs map[string]graph.Graph) {
+func (lc *lifecycle) open(memory []string) {
 	lc.t.Helper()
 	v, err := graphvault.Open(lc.ctx, graphvault.Config{
-		Data: lc.dir, Graphs: graphs, Logger: slog.New(slog.DiscardHandler),
+		Data: lc.dir, MemoryGraphs: memory, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		lc.t.Fatalf("seed %d: open: %v", lc.seed, err)
