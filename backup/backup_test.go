@@ -312,7 +312,7 @@ func TestPartialRestore(t *testing.T) {
 		{"one hop", RestoreOptions{NodeIDs: []string{"c"}, Hops: 1}, "b c d", 2},
 		{"two hops", RestoreOptions{NodeIDs: []string{"a"}, Hops: 2}, "a b c", 2},
 		{"by label", RestoreOptions{Labels: []string{"La", "Le"}}, "a e", 0},
-		{"unknown id", RestoreOptions{NodeIDs: []string{"zzz"}}, "", 0},
+		{"one hop replacing", RestoreOptions{NodeIDs: []string{"c"}, Hops: 1, Replace: true}, "b c d", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,8 @@
 // [ErrNotFound] for an unknown snapshot or graph; [ErrCorrupt] (as a *[CorruptError]
 // naming the object) for a missing, truncated or altered object; [ErrWrongKey] when
 // an encrypted snapshot cannot be opened; [ErrInvalid] for malformed arguments;
-// [ErrBusy] for a conflicting operation in progress.
+// [ErrBusy] for a conflicting operation in progress; [ErrEmptySelection] for a
+// partial restore whose selection matches no node (nothing is written).
 //
 // # Metrics
 //

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/otel"
@@ -31,6 +32,9 @@ var (
 	ErrInvalid = errors.New("backup: invalid argument")
 	// ErrBusy: the operation conflicts with one in progress.
 	ErrBusy = errors.New("backup: busy")
+	// ErrEmptySelection: a partial restore's selection matches no node of the
+	// snapshot. Nothing is written.
+	ErrEmptySelection = errors.New("backup: the selection matches no node")
 )
 
 // CorruptError names the object that failed a check. It unwraps to ErrCorrupt.
@@ -66,6 +70,7 @@ type config struct {
 	compression  Compression
 	liveCache    bool
 	pinners      []Pinner
+	tempMaxAge   time.Duration
 }
 
 // Option configures an Engine.
@@ -113,6 +118,16 @@ func WithCompression(level Compression) Option { return func(c *config) { c.comp
 // deletion) then starts from memory instead of reading and decompressing the
 // parent's chain from the bucket. Off by default.
 func WithLiveCache() Option { return func(c *config) { c.liveCache = true } }
+
+// DefaultTempMaxAge is how old a temporary object must be before start-up or GC
+// removes it ([Engine.RemoveTemp]).
+const DefaultTempMaxAge = time.Hour
+
+// WithTempMaxAge sets how old a temporary object left in the bucket by an
+// interrupted write must be before [Engine.RemoveTemp] and GC remove it. Younger
+// ones are left alone: another instance sharing the bucket may be writing them.
+// Default [DefaultTempMaxAge]; it must be positive.
+func WithTempMaxAge(d time.Duration) Option { return func(c *config) { c.tempMaxAge = d } }
 
 // WithConcurrency sets how many segments are compressed and stored at once.
 // Default: GOMAXPROCS, at least 2.
@@ -166,6 +181,7 @@ func New(st *meta.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) {
 		segmentSplit: 4096,
 		minSegment:   64 << 10,
 		maxSegment:   4 << 20,
+		tempMaxAge:   DefaultTempMaxAge,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -181,6 +197,8 @@ func New(st *meta.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("%w: bad segment size bounds", ErrInvalid)
 	case c.compression < CompressionFast || c.compression > CompressionSmallest:
 		return nil, fmt.Errorf("%w: unknown compression level %d", ErrInvalid, c.compression)
+	case c.tempMaxAge <= 0:
+		return nil, fmt.Errorf("%w: temporary object age must be positive, got %v", ErrInvalid, c.tempMaxAge)
 	}
 	if c.meter == nil {
 		c.meter = otel.GetMeterProvider()

@@ -55,7 +55,9 @@ var errorStatuses = api.ErrorMap{
 	{Err: ErrBusy, Status: http.StatusConflict},
 	{Err: ErrCorrupt, Status: http.StatusUnprocessableEntity},
 	{Err: ErrWrongKey, Status: http.StatusUnprocessableEntity},
+	{Err: ErrEmptySelection, Status: http.StatusUnprocessableEntity},
 	{Err: graph.ErrNotFound, Status: http.StatusNotFound},
+	{Err: graph.ErrExists, Status: http.StatusConflict},
 	{Err: meta.ErrNotFound, Status: http.StatusNotFound},
 	{Err: meta.ErrInvalid, Status: http.StatusBadRequest},
 	{Err: meta.ErrConflict, Status: http.StatusConflict},
@@ -79,8 +81,13 @@ var errorStatuses = api.ErrorMap{
 // Errors are RFC 9457 problem+json: ErrInvalid and malformed requests 400,
 // ErrNotFound (also an unknown graph) 404, ErrBusy 409, ErrCorrupt and ErrWrongKey
 // 422 (the request is well formed but the stored snapshot cannot serve it; the
-// detail names the object), a closed store 503, a deadline 504, anything else 500
-// with the error logged and not shown.
+// detail names the object), ErrEmptySelection 422, a closed store 503, a deadline
+// 504, anything else 500 with the error logged and not shown.
+//
+// A restore into a graph id the catalog does not hold creates the graph when the
+// catalog implements [graph.Creator] (see [Engine.RestoreGraph]), and is 404
+// otherwise. A partial restore merges into the target unless its body says
+// "replace": true; a whole restore replaces.
 //
 // Work that may take long (a snapshot, a restore, a full verify, a GC) answers 202
 // Accepted with the operation's state and a Location of GET /operations/{id} to
@@ -360,12 +367,16 @@ func (h *handler) manifest(w http.ResponseWriter, r *http.Request) error {
 }
 
 // RestoreRequest is the optional body of POST /snapshots/{sid}/restore. Without
-// one, the whole snapshot is restored into the graph it was taken of.
+// one, the whole snapshot is restored into the graph it was taken of. With
+// node_ids or labels (and hops) only the selected nodes and the edges among them
+// are restored: merged into the target, or with replace the target's whole
+// content.
 type RestoreRequest struct {
 	TargetGraph string   `json:"target_graph,omitempty"`
 	NodeIDs     []string `json:"node_ids,omitempty"`
 	Labels      []string `json:"labels,omitempty"`
 	Hops        int      `json:"hops,omitempty"`
+	Replace     bool     `json:"replace,omitempty"`
 	DryRun      bool     `json:"dry_run,omitempty"`
 }
 
@@ -395,22 +406,25 @@ func (q *RestoreRequest) validate() error {
 // RestorePlan is what a dry-run restore answers: what the snapshot holds and
 // whether its objects are all present, without writing anything. For a partial
 // restore Nodes and Edges are the snapshot's totals, an upper bound of what would
-// be written.
+// be written. Mode is "merge" or "replace"; CreatesGraph says the target does
+// not exist yet and the restore would create it.
 type RestorePlan struct {
-	SnapshotID  string    `json:"snapshot_id"`
-	SourceGraph string    `json:"source_graph"`
-	TargetGraph string    `json:"target_graph"`
-	Partial     bool      `json:"partial"`
-	Nodes       int64     `json:"nodes"`
-	Edges       int64     `json:"edges"`
-	Layers      int       `json:"layers"`
-	Objects     int       `json:"objects"`
-	Bytes       int64     `json:"bytes"`     // stored bytes to read
-	BytesRaw    int64     `json:"bytes_raw"` // before compression
-	Encrypted   bool      `json:"encrypted"`
-	Restorable  bool      `json:"restorable"` // every object is present with its size
-	Problems    []Problem `json:"problems,omitempty"`
-	DryRun      bool      `json:"dry_run"`
+	SnapshotID   string    `json:"snapshot_id"`
+	SourceGraph  string    `json:"source_graph"`
+	TargetGraph  string    `json:"target_graph"`
+	Partial      bool      `json:"partial"`
+	Mode         string    `json:"mode"`
+	CreatesGraph bool      `json:"creates_graph,omitempty"`
+	Nodes        int64     `json:"nodes"`
+	Edges        int64     `json:"edges"`
+	Layers       int       `json:"layers"`
+	Objects      int       `json:"objects"`
+	Bytes        int64     `json:"bytes"`     // stored bytes to read
+	BytesRaw     int64     `json:"bytes_raw"` // before compression
+	Encrypted    bool      `json:"encrypted"`
+	Restorable   bool      `json:"restorable"` // every object is present with its size
+	Problems     []Problem `json:"problems,omitempty"`
+	DryRun       bool      `json:"dry_run"`
 }
 
 // POST /snapshots/{sid}/restore → 200 RestorePlan (dry_run), 202 operation, or with
@@ -435,11 +449,11 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) error {
 	if target == "" {
 		target = m.GraphID
 	}
-	g, err := h.graphs.Graph(r.Context(), target)
+	creates, err := h.resolveTarget(r.Context(), target)
 	if err != nil {
 		return err
 	}
-	opts := RestoreOptions{NodeIDs: req.NodeIDs, Labels: req.Labels, Hops: req.Hops}
+	opts := RestoreOptions{NodeIDs: req.NodeIDs, Labels: req.Labels, Hops: req.Hops, Replace: req.Replace}
 	if req.DryRun {
 		rep, err := h.e.Verify(r.Context(), sid, false)
 		if err != nil {
@@ -447,17 +461,34 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) error {
 		}
 		plan := RestorePlan{
 			SnapshotID: sid, SourceGraph: m.GraphID, TargetGraph: target, Partial: opts.partial(),
+			Mode: "replace", CreatesGraph: creates,
 			Nodes: m.Nodes, Edges: m.Edges, Layers: len(m.Layers), Objects: rep.Objects,
 			Bytes: rep.Bytes, BytesRaw: m.BytesRaw, Encrypted: m.Encrypted,
 			Restorable: rep.OK, Problems: rep.Problems, DryRun: true,
+		}
+		if opts.merges() {
+			plan.Mode = "merge"
 		}
 		api.WriteJSON(w, http.StatusOK, plan)
 		return nil
 	}
 	return h.start(w, r, "restore", func(ctx context.Context, report func(any)) (any, error) {
 		opts.Progress = func(p Progress) { report(p) }
-		return h.e.Restore(ctx, sid, g, opts)
+		return h.e.RestoreGraph(ctx, sid, h.graphs, target, opts)
 	})
+}
+
+// resolveTarget checks that a restore can write to the graph id: the catalog
+// holds it, or can create it (creates is then true). Otherwise it is ErrNotFound.
+func (h *handler) resolveTarget(ctx context.Context, id string) (creates bool, err error) {
+	_, err = h.graphs.Graph(ctx, id)
+	if err == nil {
+		return false, nil
+	}
+	if _, ok := h.graphs.(graph.Creator); ok && errors.Is(err, graph.ErrNotFound) {
+		return true, nil
+	}
+	return false, targetError(id, err)
 }
 
 // VerifyRequest is the optional body of POST /snapshots/{sid}/verify.

@@ -289,9 +289,42 @@ func TestHandlerFlow(t *testing.T) {
 	if n, e := g2.(*memgraph.Graph).Len(); rr.Nodes != 41 || n != 41 || int64(e) != rr.Edges || rr.SnapshotID != second.ID {
 		t.Errorf("restore result %+v, g2 has %d nodes %d edges", rr, n, e)
 	}
+	// A partial restore merges: the node comes back and the rest of g2 stays.
+	mg2 := g2.(*memgraph.Graph)
+	if err := mg2.Apply(a.ctx, []graph.Op{{Kind: graph.OpDeleteNode, Node: graph.Node{ID: "NEW NODE"}}}); err != nil {
+		t.Fatal(err)
+	}
+	rr = RestoreResult{}
 	a.want(a.do("POST", "/snapshots/"+second.ID+"/restore?wait=true", map[string]any{"target_graph": "g2", "node_ids": []string{"NEW NODE"}}), http.StatusOK).decode(t, &rr)
-	if n, _ := g2.(*memgraph.Graph).Len(); !rr.Partial || rr.Nodes != 1 || n != 1 {
-		t.Errorf("partial restore result %+v, g2 has %d nodes", rr, n)
+	if n, _ := mg2.Len(); !rr.Partial || rr.Mode != RestoreMerged || rr.Nodes != 1 || n != 41 {
+		t.Errorf("partial restore result %+v, g2 has %d nodes, want 41", rr, n)
+	}
+	if _, ok := mg2.Node("NEW NODE"); !ok {
+		t.Errorf("the merged node is not in g2")
+	}
+	// A selection of nothing is 422 and writes nothing, merging or replacing.
+	before, pos := content(t, mg2), mg2.Position()
+	for _, body := range []map[string]any{
+		{"target_graph": "g2", "node_ids": []string{"no such node"}},
+		{"target_graph": "g2", "labels": []string{"no such label"}, "replace": true},
+	} {
+		p := a.want(a.do("POST", "/snapshots/"+second.ID+"/restore?wait=true", body), http.StatusUnprocessableEntity).problem(t)
+		if !strings.Contains(p.Detail, "selection") {
+			t.Errorf("empty selection problem: %+v", p)
+		}
+		st := a.await(a.do("POST", "/snapshots/"+second.ID+"/restore", body))
+		if st.Status != api.OpFailed || st.Error == nil || st.Error.Status != http.StatusUnprocessableEntity {
+			t.Errorf("empty selection operation: %+v", st)
+		}
+	}
+	if d := graphtest.DiffContent(before, content(t, mg2)); d != "" || mg2.Position() != pos {
+		t.Errorf("an empty selection changed g2 (position %d → %d): %s", pos, mg2.Position(), d)
+	}
+	// With replace the graph becomes the selection.
+	rr = RestoreResult{}
+	a.want(a.do("POST", "/snapshots/"+second.ID+"/restore?wait=true", map[string]any{"target_graph": "g2", "node_ids": []string{"NEW NODE"}, "replace": true}), http.StatusOK).decode(t, &rr)
+	if n, _ := mg2.Len(); !rr.Partial || rr.Mode != RestoreReplaced || rr.Nodes != 1 || n != 1 {
+		t.Errorf("replacing partial restore result %+v, g2 has %d nodes, want 1", rr, n)
 	}
 
 	var graphs api.Page[GraphInfo]

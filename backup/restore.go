@@ -286,27 +286,55 @@ func decodeEdgeRecord(r segmentRecord) (graph.Edge, error) {
 // With NodeIDs or Labels, only the matching nodes are restored, grown by Hops steps
 // along edges (either direction), with every edge whose two ends are restored.
 type RestoreOptions struct {
-	NodeIDs  []string
-	Labels   []string
-	Hops     int
+	NodeIDs []string
+	Labels  []string
+	Hops    int
+	// Replace makes a partial restore replace the target's whole content with the
+	// selection. Without it a partial restore merges: it upserts the selected
+	// nodes and the edges among them and leaves every other node and edge of the
+	// target as it was. A whole restore always replaces.
+	Replace  bool
 	Progress func(Progress)
 }
 
 func (o RestoreOptions) partial() bool { return len(o.NodeIDs) > 0 || len(o.Labels) > 0 }
 
-// RestoreResult says what a restore wrote.
+// merges reports whether the restore upserts into the target instead of
+// replacing its content.
+func (o RestoreOptions) merges() bool { return o.partial() && !o.Replace }
+
+// What a restore did to its target, in [RestoreResult].Mode.
+const (
+	// RestoreMerged: the selected records were upserted, the rest of the target
+	// kept.
+	RestoreMerged = "merged"
+	// RestoreReplaced: the target's content became the snapshot, or the selection.
+	RestoreReplaced = "replaced"
+)
+
+// RestoreResult says what a restore wrote: Nodes and Edges count the records
+// written, Mode whether they replaced the target's content or were merged into
+// it, and Created whether the target graph was made by the restore.
 type RestoreResult struct {
 	SnapshotID string        `json:"snapshot_id"`
 	GraphID    string        `json:"graph_id"`
+	Target     string        `json:"target_graph,omitempty"`
 	Nodes      int64         `json:"nodes"`
 	Edges      int64         `json:"edges"`
 	Partial    bool          `json:"partial"`
+	Mode       string        `json:"mode"`
+	Created    bool          `json:"created,omitempty"`
 	Duration   time.Duration `json:"duration_ns"`
 }
 
-// Restore replaces the content of w with the snapshot (or the part opts selects).
-// Every object is checked for presence and size before anything is written; each is
-// hash-checked as it is read, and a failure aborts w.Replace, which leaves the
+// Restore writes the snapshot (or the part opts selects) into w. A whole restore,
+// and a partial one with opts.Replace, replaces the content of w (w.Replace); a
+// partial restore without it merges the selection into w as one batch of upserts
+// (w.Apply), which a journal records like any other change. A selection that
+// matches no node is ErrEmptySelection, before anything is written.
+//
+// Every object is checked for presence and size before anything is written; each
+// is hash-checked as it is read, and a failure aborts the write, which leaves the
 // target as it was. The target may be the snapshot's own graph or any other.
 func (e *Engine) Restore(ctx context.Context, snapshotID string, w graph.Writer, opts RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
@@ -320,6 +348,52 @@ func (e *Engine) Restore(ctx context.Context, snapshotID string, w graph.Writer,
 		res.Duration = time.Since(start)
 	}
 	return res, err
+}
+
+// RestoreGraph restores the snapshot into the graph graphs holds under id, as
+// Restore does. When graphs holds no such graph and implements [graph.Creator],
+// the graph is created for the restore (Created in the result) and added to
+// graphs only if the restore succeeds; otherwise the answer wraps ErrNotFound.
+func (e *Engine) RestoreGraph(ctx context.Context, snapshotID string, graphs graph.Catalog, id string, opts RestoreOptions) (*RestoreResult, error) {
+	if graphs == nil {
+		return nil, fmt.Errorf("%w: nil catalog", ErrInvalid)
+	}
+	g, err := graphs.Graph(ctx, id)
+	if err == nil {
+		res, err := e.Restore(ctx, snapshotID, g, opts)
+		if res != nil {
+			res.Target = id
+		}
+		return res, err
+	}
+	c, ok := graphs.(graph.Creator)
+	if !ok || !errors.Is(err, graph.ErrNotFound) {
+		return nil, targetError(id, err)
+	}
+	m, err := e.Manifest(ctx, snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	var res *RestoreResult
+	_, err = c.Create(ctx, id, graph.Meta{Directed: m.Directed}, func(ctx context.Context, g graph.Graph) error {
+		var err error
+		res, err = e.Restore(ctx, snapshotID, g, opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Target, res.Created = id, true
+	return res, nil
+}
+
+// targetError names the target graph in a catalog's error, keeping ErrNotFound
+// in the chain.
+func targetError(id string, err error) error {
+	if errors.Is(err, graph.ErrNotFound) {
+		return fmt.Errorf("%w: target graph %q: %w", ErrNotFound, id, err)
+	}
+	return fmt.Errorf("backup: target graph %q: %w", id, err)
 }
 
 func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer, opts RestoreOptions) (*RestoreResult, error) {
@@ -356,8 +430,19 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 		if selected, err = e.selectNodes(ctx, m, keys, opts); err != nil {
 			return nil, err
 		}
+		if len(selected) == 0 {
+			return nil, fmt.Errorf("%w: snapshot %s holds no node of ids %q or labels %q", ErrEmptySelection, m.ID, opts.NodeIDs, opts.Labels)
+		}
 	}
-	res := &RestoreResult{SnapshotID: m.ID, GraphID: m.GraphID, Partial: opts.partial()}
+	res := &RestoreResult{SnapshotID: m.ID, GraphID: m.GraphID, Partial: opts.partial(), Mode: RestoreReplaced}
+	if opts.merges() {
+		res.Mode = RestoreMerged
+		if err := e.restoreMerged(ctx, m, keys, selected, w, opts, res); err != nil {
+			return nil, fmt.Errorf("backup: restore %s: %w", snapshotID, err)
+		}
+		report(opts.Progress, Progress{Phase: "done", Records: res.Nodes + res.Edges})
+		return res, nil
+	}
 	if sink, ok := w.(wire.Sink); ok && !opts.partial() {
 		if err := e.restoreEncoded(ctx, m, keys, sink, opts, res); err != nil {
 			return nil, fmt.Errorf("backup: restore %s: %w", snapshotID, err)
@@ -419,6 +504,37 @@ func (e *Engine) restore(ctx context.Context, snapshotID string, w graph.Writer,
 	}
 	report(opts.Progress, Progress{Phase: "done", Records: res.Nodes + res.Edges})
 	return res, nil
+}
+
+// restoreMerged upserts the selected nodes of the snapshot, and its edges whose two
+// ends are selected, into w as one batch: nodes first, so that every edge finds
+// its ends. The batch is applied whole or not at all, and journaled as any other.
+func (e *Engine) restoreMerged(ctx context.Context, m *Manifest, keys [][]byte, selected map[keyHash]struct{}, w graph.Writer, opts RestoreOptions, res *RestoreResult) error {
+	ops := make([]graph.Op, 0, len(selected))
+	err := mergedDecoded(ctx, e, m, keys, kindNode, false, withoutArena(decodeNodeRecord), func(kh keyHash, n graph.Node) error {
+		if _, ok := selected[kh]; !ok {
+			return nil
+		}
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	res.Nodes = int64(len(ops))
+	report(opts.Progress, Progress{Phase: "nodes", Records: res.Nodes})
+	err = mergedDecoded(ctx, e, m, keys, kindEdge, false, withoutArena(decodeEdgeRecord), func(_ keyHash, ed graph.Edge) error {
+		if inSet(selected, ed.Source) && inSet(selected, ed.Target) {
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertEdge, Edge: ed})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	res.Edges = int64(len(ops)) - res.Nodes
+	report(opts.Progress, Progress{Phase: "edges", Records: res.Nodes + res.Edges})
+	return w.Apply(ctx, ops)
 }
 
 // restoreEncoded restores the whole snapshot into a writer that stores records
