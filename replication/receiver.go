@@ -74,7 +74,8 @@ type receiver struct {
 //	GET  /objects?prefix=&limit=&cursor=  one page of {key, size, mod_time}, in key order
 //
 // Journal segments must hash to the name in their key and a journal HEAD must
-// decode (see JournalPrefix), else 422. Keys failing blob.ValidateKey, and keys
+// decode (see JournalPrefix), else 422. A JSON object (a manifest, a data key, a
+// journal HEAD) that is not valid UTF-8 is 400. Keys failing blob.ValidateKey, and keys
 // outside the snapshot and journal layout (data/, index/, keys/, manifests/,
 // journal/), are 400; bodies over the limit 413.
 func NewReceiver(bucket *blob.Bucket, token string, opts ...ReceiverOption) http.Handler {
@@ -134,6 +135,13 @@ func (rc *receiver) put(w http.ResponseWriter, r *http.Request) error {
 	body, err := readObject(w, r, limit)
 	if err != nil {
 		return err
+	}
+	if kind == "manifest" || kind == "key" || journalHeadPattern.MatchString(key) {
+		// JSON documents: text that is not valid UTF-8 would decode into U+FFFD,
+		// so what is indexed would differ from what is stored.
+		if err := api.CheckJSONText(body); err != nil {
+			return err
+		}
 	}
 	ctx := r.Context()
 	switch kind {

@@ -50,6 +50,29 @@ func TestReceiver(t *testing.T) {
 	}
 	damaged := bytes.Clone(manifest)
 	damaged[len(damaged)/2] ^= 1
+	// An intact manifest of a third snapshot, labelled U+FFFD, with that label's
+	// bytes made invalid UTF-8: it decodes (into U+FFFD) with a matching root.
+	third := h.snapshot(backup.KindFull)
+	thirdManifest, err := h.engine.Bucket().Get(h.ctx, third.ManifestKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tm backup.Manifest
+	if err := json.Unmarshal(thirdManifest, &tm); err != nil {
+		t.Fatal(err)
+	}
+	tm.Labels = map[string]string{"note": "\ufffd"}
+	if err := reRoot(&tm); err != nil {
+		t.Fatal(err)
+	}
+	notText, err := json.Marshal(tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notText = bytes.Replace(notText, []byte("\ufffd"), []byte{0xff}, 1)
+	if _, err := backup.DecodeManifest(notText); err != nil {
+		t.Fatalf("the manifest that is not valid UTF-8 must otherwise be intact: %v", err)
+	}
 
 	data := []byte("segment bytes")
 	dataKey := contentKeyOf("data/", data)
@@ -85,6 +108,11 @@ func TestReceiver(t *testing.T) {
 		{"manifest", "PUT", "/objects/" + row.ManifestKey, "tok", manifest, nil, 204, ""},
 		{"same manifest again", "PUT", "/objects/" + row.ManifestKey, "tok", manifest, nil, 204, ""},
 		{"data key not JSON", "PUT", "/objects/keys/" + row.ID + ".json", "tok", []byte("x"), nil, 422, ""},
+		{"data key not UTF-8", "PUT", "/objects/keys/" + row.ID + ".json", "tok", []byte("{\"k\":\"\xff\"}"), nil, 400, ""},
+		{"data key not UTF-8 is not stored", "GET", "/objects/keys/" + row.ID + ".json", "tok", nil, nil, 404, ""},
+		{"manifest not UTF-8", "PUT", "/objects/" + third.ManifestKey, "tok", notText, nil, 400, ""},
+		{"manifest not UTF-8 is not stored", "GET", "/objects/" + third.ManifestKey, "tok", nil, nil, 404, ""},
+		{"journal head not UTF-8", "PUT", "/objects/" + JournalHeadKey("graph1"), "tok", []byte("{\"format\":1,\"graph_id\":\"graph1\xff\",\"position\":1}"), nil, 400, ""},
 		{"bad prefix", "GET", "/objects?prefix=a//b", "tok", nil, nil, 400, ""},
 	}
 	for _, s := range steps {
