@@ -116,7 +116,11 @@ func (st *Step) replays() bool { return st.ReplayTo >= st.ReplayFrom && st.Repla
 // through the last one made at or before T. Batch times are taken to grow with
 // positions. When the batch at the snapshot's position is no longer kept, the oldest
 // kept batch, or else the time the snapshot finished, bounds its time. Without a
-// journal the newest snapshot finished at or before T is taken.
+// journal the newest snapshot finished at or before T is taken. The journal
+// speaks only for snapshots taken from it ([graph.Meta].Journal, recorded in the
+// manifest): positions of another journal (the graph's before a restart) are
+// unrelated to the current one's, so such a snapshot counts as taken without a
+// journal (finished at or before T) and nothing is replayed after it.
 //
 // The plan is not exact, and Execute refuses it unless AllowEarlier, when the graph
 // has no journal, or the journal no longer holds the batches after the snapshot
@@ -236,13 +240,17 @@ func fillFromManifest(st *Step, m *backup.Manifest) {
 // pointStep plans the restore of one graph to time at.
 func (s *Service) pointStep(ctx context.Context, gid string, at time.Time) (Step, error) {
 	st := Step{GraphID: gid}
-	var j graph.Journal
+	var cur journal
 	var r graph.Reader
 	g, err := s.graphs.Graph(ctx, gid)
 	switch {
 	case err == nil:
-		j, _ = g.(graph.Journal)
 		r = g
+		if j, ok := g.(graph.Journal); ok {
+			if cur, err = currentJournal(ctx, j, r); err != nil {
+				return st, fmt.Errorf("recovery: graph %s: %w", gid, err)
+			}
+		}
 	case !errors.Is(err, graph.ErrNotFound):
 		return st, fmt.Errorf("recovery: graph %s: %w", gid, err)
 	}
@@ -255,7 +263,7 @@ func (s *Service) pointStep(ctx context.Context, gid string, at time.Time) (Step
 		}
 		for i := range rows {
 			found = true
-			ok, err := s.tryPoint(ctx, &st, &rows[i], j, r, at)
+			ok, err := s.tryPoint(ctx, &st, &rows[i], cur, r, at)
 			if err != nil || ok {
 				return st, err
 			}
@@ -285,17 +293,55 @@ const (
 	orderAfter         // it holds a change made after the point
 )
 
+// journal is a graph's change journal and the name its positions count in.
+type journal struct {
+	j    graph.Journal // nil: the graph keeps none
+	name string        // [graph.Meta].Journal; "" when unknown
+}
+
+// currentJournal names the journal of a graph that keeps one, from a view.
+func currentJournal(ctx context.Context, j graph.Journal, r graph.Reader) (journal, error) {
+	v, err := r.View(ctx)
+	if err != nil {
+		return journal{}, err
+	}
+	defer v.Close()
+	return journal{j: j, name: v.Meta().Journal}, nil
+}
+
 // tryPoint fills st from row if row can serve the point at; it reports false when
 // row holds changes made after at.
-func (s *Service) tryPoint(ctx context.Context, st *Step, row *meta.Snapshot, j graph.Journal, r graph.Reader, at time.Time) (bool, error) {
+func (s *Service) tryPoint(ctx context.Context, st *Step, row *meta.Snapshot, cur journal, r graph.Reader, at time.Time) (bool, error) {
 	pos := uint64(row.JournalPos)
+	var m *backup.Manifest
+	load := func() error {
+		var err error
+		if m == nil {
+			if m, err = s.e.Manifest(ctx, row.ID); err != nil {
+				return snapshotError(row.GraphID, row.ID, err)
+			}
+		}
+		return nil
+	}
 	fill := func() error {
-		m, err := s.e.Manifest(ctx, row.ID)
-		if err != nil {
-			return snapshotError(row.GraphID, row.ID, err)
+		if err := load(); err != nil {
+			return err
 		}
 		fillFromManifest(st, m)
 		return nil
+	}
+	j, other := cur.j, false
+	if j != nil {
+		// The journal places and continues only the snapshots taken from it.
+		if err := load(); err != nil {
+			if row.FinishedAt.After(at) {
+				return false, nil // not a candidate anyway
+			}
+			return false, err
+		}
+		if m.Journal == "" || m.Journal != cur.name {
+			j, other = nil, true
+		}
 	}
 	if j == nil {
 		if row.FinishedAt.After(at) {
@@ -307,6 +353,10 @@ func (s *Service) tryPoint(ctx context.Context, st *Step, row *meta.Snapshot, j 
 		st.RecoveryPoint = st.SnapshotTime
 		st.Reason = fmt.Sprintf("the graph has no journal: restores snapshot %s as of %s; later changes cannot be replayed",
 			row.ID, st.SnapshotTime.Format(time.RFC3339Nano))
+		if other {
+			st.Reason = fmt.Sprintf("snapshot %s was taken from another journal of the graph (before a restart): restores it as of %s; changes after it cannot be replayed",
+				row.ID, st.SnapshotTime.Format(time.RFC3339Nano))
+		}
 		return true, nil
 	}
 	w, err := scanJournal(ctx, j, pos, at)
