@@ -31,7 +31,8 @@ type GraphRestore struct {
 	Position      uint64        `json:"position"` // the source journal position reached
 	RecoveryPoint time.Time     `json:"recovery_point,omitzero"`
 	Exact         bool          `json:"exact"`
-	Note          string        `json:"note,omitempty"` // the earlier point reached, when not exact
+	Created       bool          `json:"created,omitempty"` // the restore created the target graph
+	Note          string        `json:"note,omitempty"`    // the earlier point reached, when not exact
 	Duration      time.Duration `json:"duration_ns"`
 }
 
@@ -45,9 +46,14 @@ type GraphRestore struct {
 // target's content (atomically: a failure leaves it as it was), and the batches
 // are applied one by one.
 //
+// A target the catalog does not hold is ErrNotFound, unless the catalog
+// implements [graph.Creator]: then the target is created, restored and replayed
+// aside, and added to the catalog only once its step succeeded (Created in its
+// GraphRestore).
+//
 // A failure after the first graph was written leaves the graphs before it restored
 // and the error says which; a batch that fails to apply leaves its graph at the
-// batch before.
+// batch before (a created graph is then not added at all).
 func (s *Service) Execute(ctx context.Context, plan *Plan) (*RestoreResult, error) {
 	start := time.Now()
 	res, written, err := s.execute(ctx, plan)
@@ -90,20 +96,9 @@ func (s *Service) execute(ctx context.Context, plan *Plan) (*RestoreResult, bool
 				ErrCorrupt, cp.ID, cp.ValidatedAt.Format(time.RFC3339), cp.ValidationError)
 		}
 	}
-	targets := make([]graph.Graph, len(plan.Steps))
-	for i, st := range plan.Steps {
-		target := st.TargetGraph
-		if target == "" {
-			target = st.GraphID
-		}
-		g, err := s.graphs.Graph(ctx, target)
-		if err != nil {
-			if errors.Is(err, graph.ErrNotFound) {
-				return nil, false, fmt.Errorf("%w: target graph %q: %w", ErrNotFound, target, err)
-			}
-			return nil, false, err
-		}
-		targets[i] = g
+	targets, err := s.resolveTargets(ctx, plan)
+	if err != nil {
+		return nil, false, err
 	}
 	for _, st := range plan.Steps {
 		rep, err := s.e.Verify(ctx, st.SnapshotID, plan.FullVerify)
@@ -130,33 +125,98 @@ func (s *Service) execute(ctx context.Context, plan *Plan) (*RestoreResult, bool
 	written := false
 	for i, st := range plan.Steps {
 		t0 := time.Now()
-		r, err := s.e.Restore(ctx, st.SnapshotID, targets[i], backup.RestoreOptions{})
-		if err != nil {
-			return nil, written, fmt.Errorf("recovery: restore graph %s into %s%s: %w", st.GraphID, st.TargetGraph, doneSoFar(res), snapshotError(st.GraphID, st.SnapshotID, err))
-		}
-		written = true
-		s.observeRate(st.Bytes, time.Since(t0))
 		gr := GraphRestore{
 			GraphID: st.GraphID, TargetGraph: st.TargetGraph, SnapshotID: st.SnapshotID,
-			Nodes: r.Nodes, Edges: r.Edges, Position: st.SnapshotPosition,
-			RecoveryPoint: st.RecoveryPoint, Exact: st.Exact,
+			Position: st.SnapshotPosition, RecoveryPoint: st.RecoveryPoint, Exact: st.Exact,
 		}
 		if !st.Exact {
 			gr.Note = st.Reason
 		}
-		for _, b := range batches[i] {
-			if err := targets[i].Apply(ctx, b.Ops); err != nil {
-				return nil, written, fmt.Errorf("recovery: graph %s restored into %s up to journal position %d, replaying batch %d failed%s: %w",
-					st.GraphID, st.TargetGraph, gr.Position, b.Seq, doneSoFar(res), err)
-			}
-			gr.Position = b.Seq
-			gr.Batches++
-			gr.Operations += len(b.Ops)
+		var err error
+		if targets[i] != nil {
+			err = s.runStep(ctx, st, targets[i], batches[i], &gr, res, &written)
+		} else {
+			err = s.createStep(ctx, st, batches[i], &gr, res, &written)
+		}
+		if err != nil {
+			return nil, written, err
 		}
 		gr.Duration = time.Since(t0)
 		res.Graphs = append(res.Graphs, gr)
 	}
 	return res, written, nil
+}
+
+// resolveTargets finds the graph each step writes; nil for a target the catalog
+// does not hold and can create.
+func (s *Service) resolveTargets(ctx context.Context, plan *Plan) ([]graph.Graph, error) {
+	targets := make([]graph.Graph, len(plan.Steps))
+	_, canCreate := s.graphs.(graph.Creator)
+	for i, st := range plan.Steps {
+		target := st.target()
+		g, err := s.graphs.Graph(ctx, target)
+		switch {
+		case err == nil:
+			targets[i] = g
+		case errors.Is(err, graph.ErrNotFound) && canCreate:
+		case errors.Is(err, graph.ErrNotFound):
+			return nil, fmt.Errorf("%w: target graph %q: %w", ErrNotFound, target, err)
+		default:
+			return nil, err
+		}
+	}
+	return targets, nil
+}
+
+// target is the graph the step writes.
+func (st Step) target() string {
+	if st.TargetGraph == "" {
+		return st.GraphID
+	}
+	return st.TargetGraph
+}
+
+// runStep restores the step's snapshot into g, then replays its batches.
+func (s *Service) runStep(ctx context.Context, st Step, g graph.Graph, batches []graph.Batch, gr *GraphRestore, res *RestoreResult, written *bool) error {
+	t0 := time.Now()
+	r, err := s.e.Restore(ctx, st.SnapshotID, g, backup.RestoreOptions{})
+	if err != nil {
+		return fmt.Errorf("recovery: restore graph %s into %s%s: %w", st.GraphID, st.TargetGraph, doneSoFar(res), snapshotError(st.GraphID, st.SnapshotID, err))
+	}
+	*written = true
+	s.observeRate(st.Bytes, time.Since(t0))
+	gr.Nodes, gr.Edges = r.Nodes, r.Edges
+	for _, b := range batches {
+		if err := g.Apply(ctx, b.Ops); err != nil {
+			return fmt.Errorf("recovery: graph %s restored into %s up to journal position %d, replaying batch %d failed%s: %w",
+				st.GraphID, st.TargetGraph, gr.Position, b.Seq, doneSoFar(res), err)
+		}
+		gr.Position = b.Seq
+		gr.Batches++
+		gr.Operations += len(b.Ops)
+	}
+	return nil
+}
+
+// createStep runs the step into a graph the catalog creates under its target
+// id, which the catalog adds only if the whole step succeeds.
+func (s *Service) createStep(ctx context.Context, st Step, batches []graph.Batch, gr *GraphRestore, res *RestoreResult, written *bool) error {
+	m, err := s.e.Manifest(ctx, st.SnapshotID)
+	if err != nil {
+		return snapshotError(st.GraphID, st.SnapshotID, err)
+	}
+	var inner bool
+	_, err = s.graphs.(graph.Creator).Create(ctx, st.target(), graph.Meta{Directed: m.Directed}, func(ctx context.Context, g graph.Graph) error {
+		return s.runStep(ctx, st, g, batches, gr, res, &inner)
+	})
+	if err != nil {
+		if errors.Is(err, graph.ErrExists) {
+			return fmt.Errorf("%w: target graph %q was created meanwhile: %w", ErrBusy, st.target(), err)
+		}
+		return err
+	}
+	*written, gr.Created = true, true
+	return nil
 }
 
 // readBatches reads the batches a step replays from its source graph's journal.
