@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"path"
+	"reflect"
 	"strings"
 )
 
@@ -12,8 +13,9 @@ var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 // plain text or redirect: a path with empty, "." or ".." segments (even
 // percent-encoded ones) is 400, and so is a path or a query that is not valid
 // UTF-8 once decoded, or a malformed query; an unknown path is 404 (a path that
-// names a subtree without its final slash too), a known path with another method
-// 405 with an Allow header. A host that composes several handlers under one
+// names a subtree without its final slash too: no redirect to it), a known path
+// with another method 405 with an Allow header. A handler the mux holds that is
+// an http.RedirectHandler serves only paths that end in a slash. A host that composes several handlers under one
 // ServeMux wraps that mux with Routes as well.
 func Routes(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,20 +48,17 @@ func Routes(mux *http.ServeMux) http.Handler {
 	})
 }
 
+// muxRedirect is the type of the handler a ServeMux answers with when it
+// redirects instead of serving.
+var muxRedirect = reflect.TypeOf(http.RedirectHandler("/", http.StatusTemporaryRedirect))
+
 // route returns the pattern of mux that serves r, or "" if none does. The path is
 // clean (Routes checked it), so the only redirect mux could still answer with is
-// the one from a subtree's name without its final slash ("/a" for "/a/"), which
-// matches a pattern with one more segment than the path: that is no route.
+// the one to the path with a final slash ("/a" to "/a/", "/objects" to a
+// "/objects/{key...}" route): that is no route of the path asked for.
 func route(mux *http.ServeMux, r *http.Request) string {
-	_, pattern := mux.Handler(r)
-	if pattern == "" || strings.HasSuffix(r.URL.Path, "/") {
-		return pattern
-	}
-	pp := pattern
-	if i := strings.IndexByte(pp, '/'); i >= 0 {
-		pp = pp[i:] // without the method and host
-	}
-	if strings.HasSuffix(pp, "/") && strings.Count(pp, "/") == strings.Count(r.URL.Path, "/")+1 {
+	h, pattern := mux.Handler(r)
+	if pattern != "" && !strings.HasSuffix(r.URL.Path, "/") && reflect.TypeOf(h) == muxRedirect {
 		return ""
 	}
 	return pattern

@@ -15,6 +15,8 @@ func TestRoutes(t *testing.T) {
 	mux.HandleFunc("POST /things/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
 	mux.Handle("/tree/", http.NotFoundHandler()) // a subtree, as a host mounts a handler
 	mux.HandleFunc("/tree/x", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	mux.HandleFunc("PUT /objects/{key...}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	mux.HandleFunc("GET /objects", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
 	h := Routes(mux)
 	mounted := http.StripPrefix("/api/v1", h)
 	tests := []struct {
@@ -43,6 +45,9 @@ func TestRoutes(t *testing.T) {
 		{"subtree", h, "GET", "/tree/x", 204, "", ""},
 		{"subtree without its slash", h, "GET", "/tree", 404, "", "no such resource"},
 		{"subtree without its slash, other method", h, "DELETE", "/tree", 404, "", "no such resource"},
+		{"rest wildcard", h, "PUT", "/objects/a/b", 204, "", ""},
+		{"rest wildcard, empty", h, "PUT", "/objects/", 204, "", ""},
+		{"rest wildcard without its slash", h, "PUT", "/objects", 405, "GET, HEAD", "not allowed"},
 		{"path not UTF-8", h, "GET", "/things/%C3%28", 400, "", "UTF-8"},
 		{"query not UTF-8", h, "GET", "/things/a?q=%FF", 400, "", "UTF-8"},
 	}
