@@ -35,7 +35,7 @@ func (v *Vault) routes() http.Handler {
 	}
 	mux := http.NewServeMux()
 	mount := func(prefix string, h http.Handler) { mux.Handle(prefix+"/", http.StripPrefix(prefix, h)) }
-	mount("/api/backup/backup", backup.NewHandler(v.engine, v.catalog, opts))
+	mount("/api/backup/backup", backup.NewHandler(v.engine, creatingCatalog{v.catalog, v}, opts))
 	mount("/api/backup/recovery", recovery.NewHandler(v.recovery, v.health, opts))
 	mount("/api/backup/replication", replication.NewHandler(v.repl, opts))
 	mount("/api/monitoring", monitoring.NewHandler(v.store, monitoring.Parts{
@@ -44,7 +44,7 @@ func (v *Vault) routes() http.Handler {
 	if v.cfg.Token != "" {
 		// Another server's http target stores snapshot objects here, under the same token.
 		recv := replication.NewReceiver(v.bucket, v.cfg.Token, replication.WithReceiverLogger(v.log))
-		mount("/api/backup/replication/receive", v.indexReceived(recv))
+		mount("/api/backup/replication/receive", v.indexReceived(recv, opts.Authorizer))
 	}
 	changes := api.NewMux(opts.WithDefaults(v.log), api.ErrorMap{
 		{Err: graph.ErrNotFound, Status: http.StatusNotFound},
@@ -185,18 +185,31 @@ func counts(r *http.Request, g *memgraph.Graph) (nodes, edges int64, err error) 
 }
 
 // indexReceived wraps the receiver so that a manifest it stores is indexed at
-// once: a server that receives replication lists what it holds.
-func (v *Vault) indexReceived(next http.Handler) http.Handler {
+// once: a server that receives replication lists what it holds. A manifest of a
+// graph this server serves itself is refused with 403: its snapshots would mix
+// with the server's own, and a restart could serve the other server's graph.
+func (v *Vault) indexReceived(next http.Handler, auth api.Authorizer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if r.Method != http.MethodPut || sw.status/100 != 2 || !strings.HasPrefix(r.URL.Path, "/objects/manifests/") {
+		key, isManifest := strings.CutPrefix(r.URL.Path, "/objects/")
+		isManifest = isManifest && r.Method == http.MethodPut && strings.HasPrefix(key, "manifests/")
+		if !isManifest {
+			next.ServeHTTP(w, r)
 			return
 		}
-		if created, _, err := v.engine.Reindex(r.Context()); err != nil {
-			v.log.Warn("index a received manifest", "path", r.URL.Path, "err", err)
-		} else if created > 0 {
-			v.log.Info("indexed received snapshots", "snapshots", created)
+		if graphID, _, ok := strings.Cut(strings.TrimPrefix(key, "manifests/"), "/"); ok && v.served(r.Context(), graphID) && auth(r, api.ScopeWrite) == nil {
+			api.WriteProblem(w, r, http.StatusForbidden, fmt.Sprintf(
+				"this server serves graph %s itself; it receives snapshots only of graphs it does not serve", graphID))
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status/100 != 2 {
+			return
+		}
+		if created, err := v.engine.IndexManifest(r.Context(), key); err != nil {
+			v.log.Warn("index a received manifest", "key", key, "err", err)
+		} else if created {
+			v.log.Info("indexed a received snapshot", "key", key)
 		}
 	})
 }
