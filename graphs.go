@@ -18,7 +18,8 @@ import (
 )
 
 // settle brings the system to a known state before it serves: snapshots a crash
-// left running are failed, and every graph is registered and, when it lives in
+// left running are failed, temporary objects older than Config.TempMaxAge are
+// removed from the bucket, and every graph is registered and, when it lives in
 // memory, restored from its newest intact snapshot.
 func (v *Vault) settle(ctx context.Context) error {
 	if n, err := v.engine.ResolveInterrupted(ctx, 0); err != nil {
@@ -28,6 +29,11 @@ func (v *Vault) settle(ctx context.Context) error {
 	}
 	if err := v.reindexIfLost(ctx); err != nil {
 		return err
+	}
+	if n, err := v.engine.RemoveTemp(ctx); err != nil {
+		return fmt.Errorf("settle temporary objects: %w", err)
+	} else if n > 0 {
+		v.log.Info("removed temporary objects left by interrupted writes", "count", n, "older_than", v.cfg.TempMaxAge)
 	}
 	for id, g := range v.cfg.Graphs {
 		v.catalog.Register(id, g)

@@ -15,7 +15,8 @@
 // # Lifecycle
 //
 // Open finishes start-up before it returns, so the first request sees a settled
-// system: snapshots a crash left running are marked failed; every graph the store
+// system: snapshots a crash left running are marked failed; temporary objects
+// older than Config.TempMaxAge are removed from the bucket; every graph the store
 // knows and the host does not serve is restored into memory from its newest intact
 // snapshot (a damaged newer one is named in the log and skipped); a graph with no
 // completed snapshot is served empty and logged. Start launches the background
@@ -94,6 +95,11 @@ type Config struct {
 	// samples are taken (default 1m), and how often replication checks its targets
 	// and catches up (default 10s).
 	HealthInterval, SampleInterval, ReplicationInterval time.Duration
+
+	// TempMaxAge is how old a temporary object left in the bucket by an
+	// interrupted write must be before start-up or a GC removes it (default an
+	// hour); younger ones may be writes of another instance sharing the bucket.
+	TempMaxAge time.Duration
 
 	// wrapBucket, if set, wraps the driver of the bucket: the tests inject
 	// storage faults through it.
@@ -200,6 +206,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReplicationInterval <= 0 {
 		c.ReplicationInterval = 10 * time.Second
 	}
+	switch {
+	case c.TempMaxAge < 0:
+		return c, fmt.Errorf("%w: TempMaxAge must not be negative", ErrInvalid)
+	case c.TempMaxAge == 0:
+		c.TempMaxAge = backup.DefaultTempMaxAge
+	}
 	return c, nil
 }
 
@@ -233,7 +245,8 @@ func (v *Vault) buildServices() (err error) {
 	// The graphs served from memory are in memory already; the live cache adds 24
 	// bytes a record so that a snapshot after a node deletion, which the journal
 	// cannot describe, does not read its parent's chain back from the bucket.
-	if v.engine, err = backup.New(v.store, v.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache()); err != nil {
+	if v.engine, err = backup.New(v.store, v.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache(),
+		backup.WithTempMaxAge(v.cfg.TempMaxAge)); err != nil {
 		return err
 	}
 	if v.recovery, err = recovery.New(v.engine, v.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {

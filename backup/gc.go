@@ -11,11 +11,17 @@ import (
 )
 
 // GCOptions tune a garbage collection. The zero value deletes unreferenced objects
-// older than one hour.
+// and temporary objects older than one hour.
 type GCOptions struct {
 	// Grace protects objects younger than this: a snapshot running in another process
 	// may have just written them. Default 1h; negative means 0.
-	Grace  time.Duration
+	Grace time.Duration
+	// TempMaxAge protects temporary objects younger than this: partial writes,
+	// see [github.com/graphvault/graphvault/store/blob.TempRemover]. Default: the
+	// engine's ([WithTempMaxAge]); negative is ErrInvalid.
+	TempMaxAge time.Duration
+	// DryRun counts what would be deleted and deletes nothing; temporary objects
+	// are then neither removed nor counted.
 	DryRun bool
 }
 
@@ -27,14 +33,22 @@ type GCResult struct {
 	DeletedBytes int64 `json:"deleted_bytes"`
 	Kept         int   `json:"kept_young"` // unreferenced but inside the grace period
 	DryRun       bool  `json:"dry_run"`
+	// TempRemoved counts the temporary objects, left by interrupted writes, that
+	// were removed.
+	TempRemoved int `json:"temp_removed"`
 }
 
 // GC deletes data, index (format 2 and before) and key objects that no manifest
 // references (mark and sweep). It runs exclusively with snapshots in this process, and leaves alone
 // unreferenced objects younger than the grace period or than the start of any
 // snapshot another process is running, so it is safe beside them; a snapshot also
-// checks that every object it references still exists before it commits.
+// checks that every object it references still exists before it commits. Unless
+// DryRun is set, it then removes the temporary objects older than TempMaxAge
+// ([Engine.RemoveTemp]).
 func (e *Engine) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
+	if opts.TempMaxAge < 0 {
+		return nil, fmt.Errorf("%w: gc: temporary object age must not be negative", ErrInvalid)
+	}
 	e.gcMu.Lock()
 	defer e.gcMu.Unlock()
 	grace := opts.Grace
@@ -103,8 +117,35 @@ func (e *Engine) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if !opts.DryRun {
 		e.m.gcDeleted.Add(ctx, int64(res.Deleted))
 		e.m.gcBytes.Add(ctx, res.DeletedBytes)
+		maxAge := opts.TempMaxAge
+		if maxAge == 0 {
+			maxAge = e.cfg.tempMaxAge
+		}
+		res.TempRemoved, err = e.removeTemp(ctx, maxAge)
+		if err != nil {
+			return res, err
+		}
 	}
 	return res, nil
+}
+
+// RemoveTemp removes the temporary objects that writes interrupted by a crash
+// left in the bucket, when they are older than the engine's threshold
+// ([WithTempMaxAge], default an hour), and reports how many it removed. A bucket
+// whose driver keeps no temporaries (see
+// [github.com/graphvault/graphvault/store/blob.TempRemover]) has none. Younger
+// temporaries are left alone: another instance sharing the bucket may be writing
+// them. A process calls it at start-up; GC calls it too.
+func (e *Engine) RemoveTemp(ctx context.Context) (int, error) {
+	return e.removeTemp(ctx, e.cfg.tempMaxAge)
+}
+
+func (e *Engine) removeTemp(ctx context.Context, maxAge time.Duration) (int, error) {
+	n, err := e.bucket.RemoveTemp(ctx, time.Now().Add(-maxAge))
+	if err != nil {
+		return n, fmt.Errorf("backup: remove temporary objects: %w", err)
+	}
+	return n, nil
 }
 
 // Reindex rebuilds snapshot rows from the manifests in the bucket: a manifest

@@ -30,8 +30,9 @@
 //   - graphvault.blob.bytes (counter, By): object bytes written by successful put and
 //     put-if-absent calls and read by successful get calls, by op
 //
-// op is one of put, put-if-absent, get, stat, list, delete; outcome is one of ok,
-// not_found, exists, invalid_key, closed, canceled, error. No key is ever an attribute.
+// op is one of put, put-if-absent, get, stat, list, delete, sync, remove-temp;
+// outcome is one of ok, not_found, exists, invalid_key, closed, canceled, error. No
+// key is ever an attribute.
 package blob
 
 import (
@@ -169,10 +170,11 @@ const (
 	opList
 	opDelete
 	opSync
+	opRemoveTemp
 	numOps
 )
 
-var opNames = [numOps]string{"put", "put-if-absent", "get", "stat", "list", "delete", "sync"}
+var opNames = [numOps]string{"put", "put-if-absent", "get", "stat", "list", "delete", "sync", "remove-temp"}
 
 type outcome int
 
@@ -436,6 +438,25 @@ func (b *Bucket) Delete(ctx context.Context, key string) (err error) {
 		return err
 	}
 	return wrap("delete", key, b.drv.Delete(ctx, key))
+}
+
+// RemoveTemp deletes the temporary objects, last modified before cutoff, that
+// writes interrupted by a crash left behind, and reports how many it removed. A
+// driver without temporaries (one that is not a [TempRemover]) has none to remove.
+// Pass a cutoff older than the longest write in progress anywhere the store is
+// shared, such as an hour ago: younger temporaries are left alone.
+func (b *Bucket) RemoveTemp(ctx context.Context, cutoff time.Time) (n int, err error) {
+	tr, ok := b.drv.(TempRemover)
+	if !ok {
+		return 0, b.check(ctx, "remove-temp", "", true)
+	}
+	start := time.Now()
+	defer func() { b.m.record(ctx, opRemoveTemp, start, 0, err) }()
+	if err = b.check(ctx, "remove-temp", "", true); err != nil {
+		return 0, err
+	}
+	n, err = tr.RemoveTemp(ctx, cutoff)
+	return n, wrap("remove-temp", "", err)
 }
 
 // Close closes the driver. Calls after the first return nil and do nothing; calls

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -279,5 +280,60 @@ func TestBrokenMeterProvider(t *testing.T) {
 	}
 	if err := b.Put(t.Context(), "k", []byte("still works")); err != nil {
 		t.Errorf("Put with broken metrics: %v", err)
+	}
+}
+
+// tempDriver is a memblob that also keeps temporaries, to test Bucket.RemoveTemp.
+type tempDriver struct {
+	*memblob.Driver
+	cutoff time.Time
+	calls  int
+	n      int
+	err    error
+}
+
+func (d *tempDriver) RemoveTemp(_ context.Context, cutoff time.Time) (int, error) {
+	d.calls++
+	d.cutoff = cutoff
+	return d.n, d.err
+}
+
+func TestBucketRemoveTemp(t *testing.T) {
+	ctx := t.Context()
+	cutoff := time.Now().Add(-time.Hour)
+
+	plain := blob.NewBucket(memblob.New())
+	if n, err := plain.RemoveTemp(ctx, cutoff); n != 0 || err != nil {
+		t.Errorf("RemoveTemp on a driver without temporaries = %d, %v; want 0, nil", n, err)
+	}
+
+	drv := &tempDriver{Driver: memblob.New(), n: 3}
+	b := blob.NewBucket(drv)
+	if n, err := b.RemoveTemp(ctx, cutoff); n != 3 || err != nil {
+		t.Errorf("RemoveTemp = %d, %v; want 3, nil", n, err)
+	}
+	if !drv.cutoff.Equal(cutoff) {
+		t.Errorf("driver got cutoff %v, want %v", drv.cutoff, cutoff)
+	}
+
+	boom := errors.New("boom")
+	drv.n, drv.err = 1, boom
+	n, err := b.RemoveTemp(ctx, cutoff)
+	var be *blob.Error
+	if n != 1 || !errors.Is(err, boom) || !errors.As(err, &be) || be.Op != "remove-temp" {
+		t.Errorf("RemoveTemp with a failing driver = %d, %v; want 1 and a *blob.Error remove-temp wrapping boom", n, err)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	calls := drv.calls
+	if _, err := b.RemoveTemp(cancelled, cutoff); !errors.Is(err, context.Canceled) || drv.calls != calls {
+		t.Errorf("RemoveTemp with a cancelled context = %v after %d driver calls; want context.Canceled and none", err, drv.calls-calls)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RemoveTemp(ctx, cutoff); !errors.Is(err, blob.ErrClosed) || drv.calls != calls {
+		t.Errorf("RemoveTemp after Close = %v; want ErrClosed and no driver call", err)
 	}
 }

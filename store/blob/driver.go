@@ -54,3 +54,13 @@ type Syncer interface {
 	PutUnsynced(ctx context.Context, key string, data []byte) error
 	Sync(ctx context.Context) error
 }
+
+// TempRemover is an optional Driver method for drivers that write through
+// temporary objects a crash can leave behind, such as fileblob's ".tmp-" files.
+// RemoveTemp deletes the temporary objects last modified before cutoff and
+// reports how many it removed. It must leave younger ones alone: another writer
+// sharing the store may be writing them. It may be called concurrently with any
+// other method.
+type TempRemover interface {
+	RemoveTemp(ctx context.Context, cutoff time.Time) (int, error)
+}

@@ -108,7 +108,10 @@ type Driver struct {
 	calls map[Op]int
 }
 
-var _ blob.Driver = (*Driver)(nil)
+var (
+	_ blob.Driver      = (*Driver)(nil)
+	_ blob.TempRemover = (*Driver)(nil)
+)
 
 // New wraps inner, with no rules.
 func New(inner blob.Driver) *Driver {
@@ -310,6 +313,15 @@ func (d *Driver) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	return d.inner.Delete(ctx, key)
+}
+
+// RemoveTemp passes the call on when the wrapped driver is a blob.TempRemover;
+// otherwise there is nothing to remove. No rule applies to it.
+func (d *Driver) RemoveTemp(ctx context.Context, cutoff time.Time) (int, error) {
+	if tr, ok := d.inner.(blob.TempRemover); ok {
+		return tr.RemoveTemp(ctx, cutoff)
+	}
+	return 0, ctx.Err()
 }
 
 // Close closes the wrapped driver, unless a rule injects an error.

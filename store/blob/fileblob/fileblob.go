@@ -10,7 +10,7 @@
 // the synced temporary file to the target name, which fails if the name is taken, so
 // it is exclusive even across processes sharing the directory. Temporary files are
 // named ".tmp-" followed by random letters; List never shows them, and a crash may
-// leave some behind for [Driver.RemoveTemp] to collect. A writer of many objects
+// leave some behind for [Driver.RemoveTemp] ([blob.TempRemover]) to collect. A writer of many objects
 // that needs them durable only together uses [Driver.PutUnsynced] and then
 // [Driver.Sync] ([blob.Syncer]): on Linux the two syncs per object become one
 // sync of the file system. On Linux, a driver opened with [DropBehind] takes the
@@ -72,7 +72,11 @@ type Driver struct {
 	closeErr  error
 }
 
-var _ blob.Driver = (*Driver)(nil)
+var (
+	_ blob.Driver      = (*Driver)(nil)
+	_ blob.Syncer      = (*Driver)(nil)
+	_ blob.TempRemover = (*Driver)(nil)
+)
 
 // Option configures a Driver.
 type Option func(*options)
@@ -519,8 +523,10 @@ func (d *Driver) walk(ctx context.Context, dirKey, base string, yield func(blob.
 }
 
 // RemoveTemp deletes the temporary files last modified before cutoff, which writes
-// interrupted by a crash leave behind, and reports how many it removed. Pass a cutoff
-// older than the longest write in progress, such as an hour ago.
+// interrupted by a crash leave behind, and the directories that leaves empty, and
+// reports how many files it removed. Pass a cutoff older than the longest write in
+// progress, such as an hour ago: younger files may be writes under way, in this
+// process or another one sharing the directory, and are left alone.
 func (d *Driver) RemoveTemp(ctx context.Context, cutoff time.Time) (int, error) {
 	removed := 0
 	err := fs.WalkDir(d.root.FS(), ".", func(p string, de fs.DirEntry, err error) error {
@@ -546,10 +552,19 @@ func (d *Driver) RemoveTemp(ctx context.Context, cutoff time.Time) (int, error) 
 		if !fi.ModTime().Before(cutoff) {
 			return nil
 		}
-		if err := d.root.Remove(filepath.FromSlash(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		name := filepath.FromSlash(p)
+		if err := d.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		removed++
+		// A put that made directories for its key and died leaves them empty.
+		// Removing a directory fails while it holds anything, which ends the
+		// walk up; a put racing with it makes the directory again.
+		for dir := filepath.Dir(name); dir != "."; dir = filepath.Dir(dir) {
+			if d.root.Remove(dir) != nil {
+				break
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -279,6 +279,44 @@ func TestRemoveTemp(t *testing.T) {
 	}
 }
 
+// TestRemoveTempThroughBucket checks that a Bucket reaches the driver's RemoveTemp
+// (blob.TempRemover) and that the folders a dead put made only for its temporary
+// file go with it, while a fresh temporary file and its folder stay.
+func TestRemoveTempThroughBucket(t *testing.T) {
+	ctx := t.Context()
+	d := open(t, t.TempDir())
+	b := blob.NewBucket(d)
+	old := time.Now().Add(-2 * time.Hour)
+	write := func(name string, mod time.Time) string {
+		p := filepath.Join(d.Dir(), filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	oldTemp := write("data/ab/cd/"+fileblob.TempPrefix+"old", old)
+	freshTemp := write("data/ef/"+fileblob.TempPrefix+"fresh", time.Now())
+	n, err := b.RemoveTemp(ctx, time.Now().Add(-time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Bucket.RemoveTemp = %d, %v; want 1, nil", n, err)
+	}
+	if _, err := os.Stat(oldTemp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("old temporary file: %v, want it removed", err)
+	}
+	if _, err := os.Stat(filepath.Join(d.Dir(), "data", "ab")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("folders left empty by the old temporary file: %v, want them removed", err)
+	}
+	if _, err := os.Stat(freshTemp); err != nil {
+		t.Errorf("fresh temporary file: %v, want it kept", err)
+	}
+}
+
 // TestPutIfAbsentOverEmptyDir checks that an empty directory left by another process
 // does not block a key.
 func TestPutIfAbsentOverEmptyDir(t *testing.T) {
