@@ -1,6 +1,7 @@
 package graphvault_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,22 +12,29 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/graphvault/graphvault"
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/replication"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
 // The lifecycle test drives the composed system through random sequences of
-// changes, snapshots, checkpoints, prunes, restores and restarts, over HTTP as a
-// client would, and after every step compares it with a model: the served graph
-// is the model's state, every checkpoint validates, no snapshot stays running, and
-// every completed snapshot verifies fully.
+// changes, snapshots, checkpoints, prunes, restores, replications, failovers,
+// restarts and kills (the system runs in a child process, killed with SIGKILL at a
+// random moment of a snapshot), over HTTP as a client would, and after every step
+// compares it with a model: the served graph is the model's state, every
+// checkpoint validates, no snapshot stays running, and every completed snapshot
+// verifies fully.
 //
 // go test runs a few fixed seeds; GRAPHVAULT_LIFECYCLE_SEQUENCES=N runs N more
 // from random seeds. A failure names its seed; GRAPHVAULT_LIFECYCLE_SEED=S replays
@@ -80,6 +88,7 @@ type lifecycle struct {
 	snaps       map[string]lcState       // completed snapshots and their content
 	newest      string                   // the newest committed snapshot
 	checkpoints []string
+	target      string // the id of a folder replication target
 }
 
 type lcState struct {
@@ -97,6 +106,10 @@ func newLifecycle(t *testing.T, seed uint64) *lifecycle {
 	// serves it again.
 	lc.change()
 	lc.snapshot()
+	var tg struct{ ID string }
+	json.Unmarshal(lc.call("POST", "/api/backup/replication/targets", map[string]any{ //nolint:errcheck
+		"name": "folder", "kind": "file", "path": filepath.Join(lc.dir, "targets", "folder")}, http.StatusCreated), &tg)
+	lc.target = tg.ID
 	return lc
 }
 
@@ -134,9 +147,17 @@ func (lc *lifecycle) step() string {
 	case n < 76:
 		lc.prune()
 		return "prune"
-	case n < 86:
+	case n < 84:
 		lc.restore()
 		return "restore"
+	case n < 88:
+		lc.replicate()
+		return "replicate"
+	case n < 91:
+		lc.failover()
+		return "failover"
+	case n < 95:
+		return lc.kill()
 	default:
 		lc.restart()
 		return "restart"
@@ -145,16 +166,21 @@ func (lc *lifecycle) step() string {
 
 func (lc *lifecycle) call(method, path string, body any, want int) []byte {
 	lc.t.Helper()
+	return lc.callAt(lc.srv.URL, method, path, body, want)
+}
+
+func (lc *lifecycle) callAt(base, method, path string, body any, want int) []byte {
+	lc.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequestWithContext(lc.ctx, method, lc.srv.URL+path, rd)
+	req, _ := http.NewRequestWithContext(lc.ctx, method, base+path, rd)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := lc.srv.Client().Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		lc.t.Fatalf("seed %d: %s %s: %v", lc.seed, method, path, err)
 	}
@@ -175,6 +201,11 @@ func edgeKey(a, b string) [2]string {
 
 // change applies a random batch through POST .../changes, and to the model.
 func (lc *lifecycle) change() {
+	lc.call("POST", "/api/backup/backup/graphs/"+lcGraph+"/changes", lc.batch(), http.StatusOK)
+}
+
+// batch makes a random batch of changes and applies it to the model.
+func (lc *lifecycle) batch() graphvault.Changes {
 	var c graphvault.Changes
 	if len(lc.model) > 3 && lc.rng.IntN(3) == 0 {
 		ids := slices.Sorted(mapsKeys(lc.model))
@@ -202,7 +233,7 @@ func (lc *lifecycle) change() {
 			lc.edges[k] = e
 		}
 	}
-	lc.call("POST", "/api/backup/backup/graphs/"+lcGraph+"/changes", c, http.StatusOK)
+	return c
 }
 
 func (lc *lifecycle) state() lcState {
@@ -266,6 +297,104 @@ func (lc *lifecycle) restore() {
 	id := ids[lc.rng.IntN(len(ids))]
 	lc.call("POST", "/api/backup/backup/snapshots/"+id+"/restore?wait=true", map[string]any{}, http.StatusOK)
 	lc.setState(lc.snaps[id])
+}
+
+// replicate copies the newest snapshot to the folder target.
+func (lc *lifecycle) replicate() {
+	var res struct {
+		Items []replication.Result
+	}
+	json.Unmarshal(lc.call("POST", "/api/backup/replication/replicate?wait=true", //nolint:errcheck
+		map[string]any{"snapshot_id": lc.newest, "target_id": lc.target}, http.StatusOK), &res)
+	if len(res.Items) != 1 || !res.Items[0].OK {
+		lc.t.Fatalf("seed %d: replicate %s: %+v", lc.seed, lc.newest, res)
+	}
+}
+
+// failover restores the graph from the freshest source, the bucket or the
+// target: the state last committed, since no journal is shipped here.
+func (lc *lifecycle) failover() {
+	var res replication.FailoverResult
+	json.Unmarshal(lc.call("POST", "/api/backup/replication/failover?wait=true", //nolint:errcheck
+		map[string]any{"graph_id": lcGraph}, http.StatusOK), &res)
+	if res.SnapshotID != lc.newest {
+		lc.t.Fatalf("seed %d: failover restored snapshot %s, want the one committed last, %s: %+v", lc.seed, res.SnapshotID, lc.newest, res)
+	}
+	lc.setState(lc.snaps[lc.newest])
+}
+
+// kill stops the system, runs it in a child process that takes a change and
+// starts a snapshot, kills the child with SIGKILL at a random moment, and opens
+// the system again. The graph comes back from the newest committed snapshot:
+// the child's, if it committed before the kill.
+func (lc *lifecycle) kill() string {
+	lc.close()
+	lc.setState(lc.snaps[lc.newest])
+	cmd := exec.CommandContext(lc.ctx, os.Args[0], "-test.run=^TestLifecycleChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "GRAPHVAULT_LIFECYCLE_CHILD="+lc.dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		lc.t.Fatal(err)
+	}
+	base := ""
+	rd := bufio.NewReader(out)
+	for base == "" {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			cmd.Process.Kill() //nolint:errcheck
+			cmd.Wait()         //nolint:errcheck
+			lc.t.Fatalf("seed %d: the child did not start: %v", lc.seed, err)
+		}
+		base, _ = strings.CutPrefix(strings.TrimSpace(line), "lifecycle child at ")
+		if base == strings.TrimSpace(line) {
+			base = ""
+		}
+	}
+	go io.Copy(io.Discard, rd) //nolint:errcheck
+	before := lc.state()
+	lc.callAt(base, "POST", "/api/backup/backup/graphs/"+lcGraph+"/changes", lc.batch(), http.StatusOK)
+	after := lc.state()
+	lc.callAt(base, "POST", "/api/backup/backup/graphs/"+lcGraph+"/snapshots", nil, http.StatusAccepted)
+	delay := time.Duration(lc.rng.IntN(40)) * time.Millisecond
+	time.Sleep(delay)
+	cmd.Process.Kill() //nolint:errcheck
+	cmd.Wait()         //nolint:errcheck
+
+	lc.open(nil)
+	rows, _, err := lc.v.Store().ListSnapshots(lc.ctx, meta.SnapshotFilter{GraphID: lcGraph, Status: meta.SnapshotCompleted, Limit: 1000})
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	for _, row := range rows {
+		if _, known := lc.snaps[row.ID]; !known {
+			lc.snaps[row.ID] = after
+			lc.newest = row.ID
+			lc.setState(after)
+			return fmt.Sprintf("kill after %s (the snapshot committed)", delay)
+		}
+	}
+	lc.setState(before)
+	return fmt.Sprintf("kill after %s (the snapshot did not commit)", delay)
+}
+
+// TestLifecycleChild is the system as the kill step runs it: in a process of its
+// own, serving the lifecycle's data folder until it is killed.
+func TestLifecycleChild(t *testing.T) {
+	dir := os.Getenv("GRAPHVAULT_LIFECYCLE_CHILD")
+	if dir == "" {
+		t.Skip("run by TestLifecycle's kill step")
+	}
+	v, err := graphvault.Open(t.Context(), graphvault.Config{Data: dir, MemoryGraphs: []string{lcGraph}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(v.Handler())
+	fmt.Printf("lifecycle child at %s\n", srv.URL)
+	<-t.Context().Done()
 }
 
 // restart closes the system and opens it again on the same data folder; the graph
