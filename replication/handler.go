@@ -18,6 +18,7 @@ var errorStatuses = api.ErrorMap{
 	{Err: ErrInvalid, Status: http.StatusBadRequest},
 	{Err: ErrNotFound, Status: http.StatusNotFound},
 	{Err: ErrConflict, Status: http.StatusConflict},
+	{Err: ErrNotAllowed, Status: http.StatusUnprocessableEntity},
 	{Err: ErrUnreachable, Status: http.StatusUnprocessableEntity},
 	{Err: ErrCorrupt, Status: http.StatusUnprocessableEntity},
 	{Err: ErrClosed, Status: http.StatusServiceUnavailable},
@@ -56,7 +57,7 @@ type handler struct {
 // operation's state api.ScopeRead, and every POST, PATCH and DELETE api.ScopeWrite.
 // Replications and failovers started without ?wait=true run in opts.Operations.
 // Errors are problem+json: ErrInvalid and malformed requests 400, ErrNotFound 404,
-// ErrConflict 409, ErrUnreachable and ErrCorrupt 422, a replication that failed at
+// ErrConflict 409, ErrNotAllowed, ErrUnreachable and ErrCorrupt 422, a replication that failed at
 // some target 502 (the detail names the targets and their errors), ErrClosed 503.
 //
 // NewHandler panics if svc is nil.

@@ -27,8 +27,13 @@ type httpDriver struct {
 
 var _ blob.Driver = (*httpDriver)(nil)
 
+// newHTTPDriver returns a driver for the receive endpoint at base. It never follows
+// a redirect: the token would go on to a place nobody registered, so a 3xx answer
+// is an error like any other status.
 func newHTTPDriver(base, token string, client *http.Client) *httpDriver {
-	return &httpDriver{base: strings.TrimSuffix(base, "/"), token: token, client: client}
+	cl := *client
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &httpDriver{base: strings.TrimSuffix(base, "/"), token: token, client: &cl}
 }
 
 func (d *httpDriver) objectURL(key string) string {
@@ -75,33 +80,17 @@ func redactURL(u string) string {
 	return p.String()
 }
 
-// statusError turns a non-2xx answer into an error wrapping the matching sentinel.
-func statusError(resp *http.Response) error {
-	detail := ""
-	if resp.Request == nil || resp.Request.Method != http.MethodHead {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096)) // best effort: the status says enough
-		var p api.Problem
-		if json.Unmarshal(b, &p) == nil && p.Detail != "" {
-			detail = ": " + p.Detail
-		}
-	}
-	var base error
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		base = blob.ErrNotFound
-	case http.StatusConflict, http.StatusPreconditionFailed:
-		base = blob.ErrExists
-	case http.StatusUnauthorized, http.StatusForbidden:
-		base = ErrUnauthorized
-	case http.StatusBadRequest:
-		base = ErrInvalid
-	case http.StatusUnprocessableEntity:
-		base = ErrCorrupt
-	default:
-		return fmt.Errorf("http target: status %d%s", resp.StatusCode, detail)
-	}
-	return fmt.Errorf("http target: status %d%s: %w", resp.StatusCode, detail, base)
-}
+// statusError is a non-2xx answer of a receive endpoint. Its body is never read:
+// the status is all a caller learns, so nothing the remote end sends is repeated.
+type statusError struct{ status int }
+
+func (e *statusError) Error() string { return fmt.Sprintf("http target: status %d", e.status) }
+
+// Unwrap gives the sentinel of the status.
+func (e *statusError) Unwrap() error { return statusSentinel(e.status, nil) }
+
+// newStatusError turns a non-2xx answer into an error wrapping the matching sentinel.
+func newStatusError(resp *http.Response) error { return &statusError{status: resp.StatusCode} }
 
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) //nolint:errcheck // only to reuse the connection
@@ -115,7 +104,7 @@ func (d *httpDriver) put(ctx context.Context, key string, data []byte, hdr map[s
 	}
 	defer drain(resp)
 	if resp.StatusCode/100 != 2 {
-		return statusError(resp)
+		return newStatusError(resp)
 	}
 	return nil
 }
@@ -138,7 +127,7 @@ func (d *httpDriver) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp)
+		return nil, newStatusError(resp)
 	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -158,7 +147,7 @@ func (d *httpDriver) Stat(ctx context.Context, key string) (blob.Attrs, error) {
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return blob.Attrs{}, statusError(resp)
+		return blob.Attrs{}, newStatusError(resp)
 	}
 	size, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
 	if err != nil || size < 0 {
@@ -202,14 +191,17 @@ func (d *httpDriver) listPage(ctx context.Context, u string) (*api.Page[ObjectIn
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp)
+		return nil, newStatusError(resp)
 	}
 	var p api.Page[ObjectInfo]
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&p); err != nil {
-		return nil, fmt.Errorf("http target: list: %w", err)
+		return nil, fmt.Errorf("http target: list: %w", errInvalidAnswer)
 	}
 	return &p, nil
 }
+
+// errInvalidAnswer: a 200 answer that is not what a receive endpoint sends.
+var errInvalidAnswer = errors.New("http target: invalid answer")
 
 // errNoDelete: a receiver never deletes; retention at the target is its own.
 var errNoDelete = errors.New("http target: objects cannot be deleted through a receive endpoint")

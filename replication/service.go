@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,9 @@ var (
 	ErrCorrupt = errors.New("replication: corrupt object")
 	// ErrClosed: the service is closed.
 	ErrClosed = errors.New("replication: closed")
+	// ErrNotAllowed: a target lies outside the allowed roots or hosts (see
+	// [WithTargetRoots] and [WithTargetHosts]), or at a protected path.
+	ErrNotAllowed = errors.New("replication: target not allowed")
 	// ErrUnauthorized: a receive endpoint refused the token.
 	ErrUnauthorized = errors.New("replication: unauthorized")
 )
@@ -67,6 +71,12 @@ type config struct {
 	client        *http.Client
 	now           func() time.Time
 	queue         int
+	// allowed places (places.go)
+	roots     []string
+	rootsSet  bool
+	hostSpecs []string
+	hosts     []hostRule
+	protected []string
 	// journal shipping (journal.go)
 	journal         graph.Catalog
 	journalInterval time.Duration
@@ -183,6 +193,16 @@ func New(engine *backup.Engine, opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("%w: check interval must be positive", ErrInvalid)
 	case c.journalInterval <= 0:
 		return nil, fmt.Errorf("%w: journal interval must be positive", ErrInvalid)
+	}
+	hosts, err := parseHostRules(c.hostSpecs)
+	if err != nil {
+		return nil, err
+	}
+	c.hosts = hosts
+	for _, p := range append(slices.Clone(c.roots), c.protected...) {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("%w: target roots and protected paths must be absolute, not %q", ErrInvalid, p)
+		}
 	}
 	if c.meter == nil {
 		c.meter = otel.GetMeterProvider()

@@ -172,6 +172,9 @@ func (s *Service) Register(ctx context.Context, spec TargetSpec) (*meta.Target, 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkPlace(spec.Kind, cfg); err != nil {
+		return nil, err
+	}
 	t := &meta.Target{Name: spec.Name, Kind: spec.Kind, Config: cfg, Secret: spec.Secret, Enabled: !spec.Disabled}
 	if _, err := s.store.GetTargetByName(ctx, t.Name); err == nil {
 		return nil, fmt.Errorf("%w: a target named %q exists", ErrConflict, t.Name)
@@ -271,6 +274,9 @@ func (s *Service) Update(ctx context.Context, id string, p TargetPatch) (*meta.T
 	if t.Config, err = checkConfig(t.Kind, cfg, t.Secret); err != nil {
 		return nil, err
 	}
+	if err := s.checkPlace(t.Kind, t.Config); err != nil {
+		return nil, err
+	}
 	if changed {
 		t.Health, t.LastError = HealthUnknown, ""
 	}
@@ -311,37 +317,37 @@ func (s *Service) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-// openDriver opens the driver of a target.
+// openDriver opens the driver of a target. The place is checked again (a link
+// may have appeared, the allowed roots or hosts may have changed), and the driver
+// is wrapped so that every error it returns is a classified *TargetError.
 func (s *Service) openDriver(ctx context.Context, t *meta.Target) (blob.Driver, error) {
-	if s.cfg.opener != nil {
-		d, err := s.cfg.opener(ctx, t)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, t.Name, err)
-		}
-		return d, nil
+	if err := s.checkPlace(t.Kind, t.Config); err != nil {
+		return nil, err
 	}
-	return s.builtinDriver(ctx, t)
+	var d blob.Driver
+	var err error
+	if s.cfg.opener != nil {
+		d, err = s.cfg.opener(ctx, t)
+	} else {
+		d, err = s.builtinDriver(ctx, t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, t.Name, classify(ctx, "open", err))
+	}
+	return classified{d: d}, nil
 }
 
 // builtinDriver opens a target with the drivers this module has.
 func (s *Service) builtinDriver(ctx context.Context, t *meta.Target) (blob.Driver, error) {
 	switch t.Kind {
 	case KindFile:
-		d, err := fileblob.Open(t.Config["path"])
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, t.Name, err)
-		}
-		return d, nil
+		return fileblob.Open(t.Config["path"])
 	case KindS3:
 		secure, _ := strconv.ParseBool(t.Config["secure"])
-		d, err := s3blob.Open(ctx, s3blob.Config{
+		return s3blob.Open(ctx, s3blob.Config{
 			Endpoint: t.Config["endpoint"], Bucket: t.Config["bucket"], Prefix: t.Config["prefix"],
 			AccessKey: t.Config["access_key"], SecretKey: t.Secret, Region: t.Config["region"], Secure: secure,
 		})
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, t.Name, scrub(err, t.Secret))
-		}
-		return d, nil
 	case KindHTTP:
 		return newHTTPDriver(t.Config["base_url"], t.Secret, s.cfg.client), nil
 	}
