@@ -306,4 +306,3 @@ func TestTargetHosts(t *testing.T) {
 		}
 	}
 }
-
