@@ -38,6 +38,8 @@
 //   - [ErrInvalid]: an argument was rejected before any query ran: a bad filter value,
 //     a malformed cursor or id, a missing required field, an unknown kind or status.
 //   - [ErrClosed]: the Store was closed.
+//   - [ErrSealed]: a target secret sealed at rest (see [WithSealer]) cannot be
+//     opened with the keys the Store was given.
 //
 // Every error returned by a method is an [*Error] carrying the operation; the
 // database's own error stays reachable with errors.As.

@@ -47,6 +47,8 @@ type Store struct {
 
 	gen   atomic.Uint64 // see Generation
 	stats statsCache
+
+	sealer atomic.Pointer[Sealer] // seals target secrets; nil: none (secret.go)
 }
 
 // statsCache keeps the last SnapshotStats answer. Snapshot writes through this
@@ -88,6 +90,7 @@ type config struct {
 	logger *slog.Logger
 	mp     metric.MeterProvider
 	now    func() time.Time
+	sealer *Sealer
 }
 
 // Option configures a Store.
@@ -188,6 +191,7 @@ func newStore(db *bun.DB, opts []Option) (*Store, error) {
 		c.now = time.Now
 	}
 	s := &Store{db: db, log: c.logger, now: c.now}
+	s.sealer.Store(c.sealer)
 	switch db.Dialect().Name() {
 	case dialect.SQLite:
 		s.dialect = DialectSQLite

@@ -24,7 +24,7 @@ type Target struct {
 	Name        string            `bun:"name,notnull" json:"name"` // unique
 	Kind        string            `bun:"kind,notnull" json:"kind"` // "file", "s3" or "http"
 	Config      map[string]string `bun:"config,type:json" json:"config,omitempty"`
-	Secret      string            `bun:"secret,notnull" json:"-"` // credentials; never serialised or logged
+	Secret      string            `bun:"secret,notnull" json:"-"` // credentials; never serialised or logged; sealed at rest with WithSealer
 	Enabled     bool              `bun:"enabled,notnull" json:"enabled"`
 	Health      string            `bun:"health,notnull" json:"health,omitempty"`
 	LastError   string            `bun:"last_error,notnull" json:"last_error,omitempty"`
@@ -78,7 +78,11 @@ func (s *Store) CreateTarget(ctx context.Context, t *Target) error {
 		}
 		t.UpdatedAt = now
 		t.normalize()
-		_, err := s.db.NewInsert().Model(t).Exec(ctx)
+		row, err := s.sealTarget(t)
+		if err != nil {
+			return err
+		}
+		_, err = s.db.NewInsert().Model(row).Exec(ctx)
 		return err
 	})
 }
@@ -96,7 +100,10 @@ func (s *Store) GetTargetByName(ctx context.Context, name string) (*Target, erro
 func (s *Store) getTarget(ctx context.Context, op, column, value string) (*Target, error) {
 	t := new(Target)
 	err := s.do(ctx, op, value, func(ctx context.Context) error {
-		return notFoundIfNone(s.db.NewSelect().Model(t).Where("? = ?", bun.Ident(column), value).Scan(ctx))
+		if err := notFoundIfNone(s.db.NewSelect().Model(t).Where("? = ?", bun.Ident(column), value).Scan(ctx)); err != nil {
+			return err
+		}
+		return s.openTarget(t)
 	})
 	if err != nil {
 		return nil, err
@@ -109,7 +116,15 @@ func (s *Store) getTarget(ctx context.Context, op, column, value string) (*Targe
 func (s *Store) ListTargets(ctx context.Context) ([]Target, error) {
 	out := []Target{}
 	err := s.do(ctx, "list targets", "", func(ctx context.Context) error {
-		return s.db.NewSelect().Model(&out).OrderExpr("name ASC").Scan(ctx)
+		if err := s.db.NewSelect().Model(&out).OrderExpr("name ASC").Scan(ctx); err != nil {
+			return err
+		}
+		for i := range out {
+			if err := s.openTarget(&out[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -129,7 +144,11 @@ func (s *Store) UpdateTarget(ctx context.Context, t *Target) error {
 		}
 		t.UpdatedAt = s.nowUTC()
 		t.normalize()
-		res, err := s.db.NewUpdate().Model(t).ExcludeColumn("created_at").WherePK().Exec(ctx)
+		row, err := s.sealTarget(t)
+		if err != nil {
+			return err
+		}
+		res, err := s.db.NewUpdate().Model(row).ExcludeColumn("created_at").WherePK().Exec(ctx)
 		if err != nil {
 			return err
 		}
