@@ -249,7 +249,7 @@ func (v *Vault) buildServices() (err error) {
 		backup.WithTempMaxAge(v.cfg.TempMaxAge)); err != nil {
 		return err
 	}
-	if v.recovery, err = recovery.New(v.engine, v.catalog, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
+	if v.recovery, err = recovery.New(v.engine, creatingCatalog{v.catalog, v}, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
 		return err
 	}
 	if v.collector, err = monitoring.NewCollector(v.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log),

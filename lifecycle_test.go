@@ -291,12 +291,40 @@ func (lc *lifecycle) prune() {
 	}
 }
 
-// restore puts a random earlier snapshot back, whole.
+// restore puts a random earlier snapshot back: whole, or one node and its
+// neighbours merged into the graph, or replacing it.
 func (lc *lifecycle) restore() {
 	ids := slices.Sorted(mapsKeys(lc.snaps))
 	id := ids[lc.rng.IntN(len(ids))]
-	lc.call("POST", "/api/backup/backup/snapshots/"+id+"/restore?wait=true", map[string]any{}, http.StatusOK)
-	lc.setState(lc.snaps[id])
+	snap := lc.snaps[id]
+	mode := lc.rng.IntN(3)
+	if mode == 0 || len(snap.nodes) == 0 {
+		lc.call("POST", "/api/backup/backup/snapshots/"+id+"/restore?wait=true", map[string]any{}, http.StatusOK)
+		lc.setState(snap)
+		return
+	}
+	nodes := slices.Sorted(mapsKeys(snap.nodes))
+	start := nodes[lc.rng.IntN(len(nodes))]
+	replace := mode == 2
+	lc.call("POST", "/api/backup/backup/snapshots/"+id+"/restore?wait=true",
+		map[string]any{"node_ids": []string{start}, "hops": 1, "replace": replace}, http.StatusOK)
+	sel := map[string]bool{start: true}
+	for k := range snap.edges {
+		if k[0] == start || k[1] == start {
+			sel[k[0]], sel[k[1]] = true, true
+		}
+	}
+	if replace {
+		lc.setState(lcState{})
+	}
+	for n := range sel {
+		lc.model[n] = snap.nodes[n]
+	}
+	for k, e := range snap.edges {
+		if sel[k[0]] && sel[k[1]] {
+			lc.edges[k] = e
+		}
+	}
 }
 
 // replicate copies the newest snapshot to the folder target.
