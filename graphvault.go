@@ -262,7 +262,9 @@ func (v *Vault) buildServices() (err error) {
 		replication.WithCheckInterval(v.cfg.ReplicationInterval), replication.WithJournal(v.catalog)); err != nil {
 		return err
 	}
-	v.ops = api.NewOperations(api.WithOperationsLogger(log))
+	// Health reflects what an operation changed (a verify, a restore, a prune)
+	// at once instead of at the next periodic run.
+	v.ops = api.NewOperations(api.WithOperationsLogger(log), api.WithFinished(func(string, error) { v.refreshHealth() }))
 	return nil
 }
 

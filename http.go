@@ -61,10 +61,36 @@ func (v *Vault) routes() http.Handler {
 	// clean is 400 (not the redirect a bare ServeMux sends), one outside the
 	// mounts 404, a known path with another method 405 with Allow.
 	var h http.Handler = api.Routes(mux)
+	h = v.refreshingHealth(h)
 	if v.cfg.Rate > 0 {
 		h = newMutationLimiter(v.cfg.Rate, max(1, int(2*v.cfg.Rate))).wrap(h)
 	}
 	return h
+}
+
+// refreshingHealth reruns the health checks after every change that succeeded
+// (a checkpoint made or deleted, a target added, changed or removed, a snapshot
+// deleted), so that health reflects it within a second. Work answered with 202
+// refreshes health when its operation finishes.
+func (v *Vault) refreshingHealth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !api.Mutating(r.Method) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status/100 == 2 && sw.status != http.StatusAccepted {
+			v.refreshHealth()
+		}
+	})
+}
+
+// refreshHealth asks for a health run soon; runs coalesce.
+func (v *Vault) refreshHealth() {
+	if v.health != nil {
+		v.health.Trigger()
+	}
 }
 
 // serveOpenAPI answers GET /api/openapi.yaml with the document.

@@ -33,10 +33,11 @@ type OperationFunc func(ctx context.Context, report func(progress any)) (result 
 type OperationsOption func(*opsConfig)
 
 type opsConfig struct {
-	max    int
-	ttl    time.Duration
-	now    func() time.Time
-	logger *slog.Logger
+	max      int
+	ttl      time.Duration
+	now      func() time.Time
+	logger   *slog.Logger
+	finished func(kind string, err error)
 }
 
 // WithMaxOperations bounds how many operations the registry holds, running or
@@ -54,6 +55,13 @@ func WithClock(now func() time.Time) OperationsOption { return func(c *opsConfig
 // (5xx) through l. Nil means slog.Default().
 func WithOperationsLogger(l *slog.Logger) OperationsOption {
 	return func(c *opsConfig) { c.logger = l }
+}
+
+// WithFinished calls fn when an operation has finished, with its kind and its
+// error (nil when it succeeded), after its result is visible to clients. A host
+// uses it to refresh what the operation may have changed, such as health.
+func WithFinished(fn func(kind string, err error)) OperationsOption {
+	return func(c *opsConfig) { c.finished = fn }
 }
 
 // Operations is an in-memory registry of long-running work that requests answer
@@ -215,6 +223,9 @@ func (ops *Operations) run(o *Operation, fn OperationFunc, errs ErrorMap, log *s
 	o.finished = ops.cfg.now().UTC()
 	o.result, o.err, o.problem = result, err, prob
 	o.mu.Unlock()
+	if ops.cfg.finished != nil {
+		ops.cfg.finished(o.kind, err)
+	}
 }
 
 // evictLocked forgets finished operations past the TTL, and if the registry is still
