@@ -241,5 +241,34 @@ func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, name string
 	} else {
 		hdr.Set("Cache-Control", "no-cache")
 	}
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	http.ServeContent(&problemWriter{ResponseWriter: w, r: r}, r, name, time.Time{}, bytes.NewReader(a.body))
+}
+
+// problemWriter turns the errors http.ServeContent answers in plain text (a
+// precondition that failed, 412; a range that cannot be satisfied, 416) into
+// problems, keeping their headers (Content-Range).
+type problemWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	problem bool // an error was answered; what ServeContent writes after it is dropped
+}
+
+func (w *problemWriter) WriteHeader(status int) {
+	if status < 400 {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.problem = true
+	detail := "a precondition of the request failed"
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		detail = "the range cannot be satisfied"
+	}
+	api.WriteProblem(w.ResponseWriter, w.r, status, detail)
+}
+
+func (w *problemWriter) Write(b []byte) (int, error) {
+	if w.problem {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,48 @@ func TestOptions(t *testing.T) {
 				if !strings.Contains(page, w) {
 					t.Errorf("page lacks %s", w)
 				}
+			}
+		})
+	}
+}
+
+// TestAssetErrorsAreProblems: what http.ServeContent would answer in plain text,
+// a range past the end (416, with its Content-Range) and a failed If-Match (412),
+// is a problem; a range that fits is served.
+func TestAssetErrorsAreProblems(t *testing.T) {
+	h := mounted(dashboard.Handler())
+	tests := []struct {
+		name, header, value string
+		status              int
+		contentRange        string // prefix
+	}{
+		{"range past the end", "Range", "bytes=99999999-", http.StatusRequestedRangeNotSatisfiable, "bytes */"},
+		{"if-match fails", "If-Match", `"not-the-etag"`, http.StatusPreconditionFailed, ""},
+		{"range that fits", "Range", "bytes=0-9", http.StatusPartialContent, "bytes 0-9/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/api/monitoring/dashboard/assets/app.js", nil)
+			req.Header.Set(tt.header, tt.value)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if got := rec.Header().Get("Content-Range"); !strings.HasPrefix(got, tt.contentRange) {
+				t.Errorf("Content-Range %q, want %q…", got, tt.contentRange)
+			}
+			if tt.status < 400 {
+				if rec.Body.Len() != 10 {
+					t.Errorf("body %q, want 10 bytes", rec.Body)
+				}
+				return
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type %q, want application/problem+json: %s", ct, rec.Body)
+			}
+			if !strings.Contains(rec.Body.String(), `"status":`+strconv.Itoa(tt.status)) {
+				t.Errorf("body %s is not the problem", rec.Body)
 			}
 		})
 	}
