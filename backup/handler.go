@@ -269,20 +269,7 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request, kind string, fn 
 	if err != nil {
 		return err
 	}
-	if wait {
-		res, err := fn(r.Context(), func(any) {})
-		if err != nil {
-			return err
-		}
-		api.WriteJSON(w, http.StatusOK, res)
-		return nil
-	}
-	op, err := h.opts.Operations.Start(r.Context(), kind, fn)
-	if err != nil {
-		return err
-	}
-	api.Accepted(w, r, op)
-	return nil
+	return h.opts.Operations.Run(w, r, wait, kind, fn)
 }
 
 var (

@@ -42,7 +42,7 @@ func (h *handler) failover(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	return h.startOrWait(w, r, wait, "failover", func(ctx context.Context, _ func(any)) (any, error) {
+	return h.opts.Operations.Run(w, r, wait, "failover", func(ctx context.Context, _ func(any)) (any, error) {
 		return h.svc.Failover(ctx, req.GraphID, g, FailoverOptions{NoJournal: req.NoJournal})
 	})
 }

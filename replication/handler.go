@@ -83,25 +83,6 @@ func NewHandler(svc *Service, opts api.Options) http.Handler {
 
 func targetID(r *http.Request) (string, error) { return api.PathID(r, "id", meta.ValidID) }
 
-// startOrWait runs fn as an operation of the given kind and answers 202, or with
-// ?wait=true runs it in the request and answers 200 with its result.
-func (h *handler) startOrWait(w http.ResponseWriter, r *http.Request, wait bool, kind string, fn api.OperationFunc) error {
-	if wait {
-		res, err := fn(r.Context(), func(any) {})
-		if err != nil {
-			return err
-		}
-		api.WriteJSON(w, http.StatusOK, res)
-		return nil
-	}
-	op, err := h.opts.Operations.Start(r.Context(), kind, fn)
-	if err != nil {
-		return err
-	}
-	api.Accepted(w, r, op)
-	return nil
-}
-
 // TargetRequest is the body of POST /targets and PATCH /targets/{id}. Config values
 // may be given flat (path, endpoint, ...) or in config; the secret is secret_key
 // (s3) or token (http). The body of the older API, {"name", "base_url", "api_key"},
@@ -357,7 +338,7 @@ func (h *handler) replicate(w http.ResponseWriter, r *http.Request) error {
 		return storeErr(err)
 	}
 	opts := ReplicateOptions{TargetID: req.TargetID, VerifyContent: req.VerifyContent}
-	return h.startOrWait(w, r, wait, "replicate", func(ctx context.Context, _ func(any)) (any, error) {
+	return h.opts.Operations.Run(w, r, wait, "replicate", func(ctx context.Context, _ func(any)) (any, error) {
 		res, err := h.svc.Replicate(ctx, req.SnapshotID, opts)
 		if err != nil && res != nil {
 			// Some targets failed: the request was fine, the places were not.
