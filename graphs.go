@@ -157,8 +157,9 @@ func (v *Vault) restoreNewest(ctx context.Context, id string, g *memgraph.Graph)
 	return nil
 }
 
-// quarantinePrefix starts the error of a snapshot found damaged at start.
-const quarantinePrefix = "damaged, found at start: "
+// quarantinePrefix starts the error of a snapshot found damaged at start; health
+// names such snapshots (backup.DamagedPrefix) until they are deleted.
+const quarantinePrefix = backup.DamagedPrefix + "found at start: "
 
 // quarantine marks a completed snapshot that cannot be restored as failed, so
 // that no snapshot builds on it, no restore picks it and health names it.

@@ -298,6 +298,7 @@ func (v *Vault) buildHealth() (err error) {
 		health.NewBucketCheck("snapshots", v.bucket),
 		health.NewSnapshotFreshnessCheck(v.engine, v.catalog, freshness(v.cfg.Every)),
 		health.NewJournalCheck(v.store, v.catalog),
+		health.NewDamagedSnapshotsCheck(v.store),
 	}
 	if v.cfg.Every > 0 {
 		checks = append(checks, health.NewSchedulerCheck(v.sched, health.SchedulePolicy{}))

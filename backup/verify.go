@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/wire"
+	"github.com/graphvault/graphvault/store/meta"
 )
 
 // Problem is one thing a verification found wrong.
@@ -30,6 +32,10 @@ type VerifyReport struct {
 	Edges      int64         `json:"edges"`
 	Problems   []Problem     `json:"problems,omitempty"`
 	Duration   time.Duration `json:"duration_ns"`
+
+	// unsure is set when a problem may be passing (an object that could not be
+	// stat'ed), so the report does not mark the snapshot damaged.
+	unsure bool
 }
 
 // Err returns nil for a clean report, or a *CorruptError naming the first object at
@@ -74,6 +80,7 @@ func (e *Engine) statAll(ctx context.Context, m *Manifest, rep *VerifyReport) {
 			rep.add(o.Key, "missing")
 		case err != nil:
 			rep.add(o.Key, "cannot stat: %v", err)
+			rep.unsure = true
 		case o.Size > 0 && a.Size != o.Size:
 			rep.add(o.Key, "size %d, manifest says %d", a.Size, o.Size)
 		default:
@@ -82,13 +89,23 @@ func (e *Engine) statAll(ctx context.Context, m *Manifest, rep *VerifyReport) {
 	}
 }
 
+// DamagedPrefix starts the Error of a snapshot row whose data was found damaged:
+// by [Engine.Verify] ("damaged, found by quick verification: ..." or "... full
+// verification: ...", the row stays completed) or by a host at start-up that
+// could not restore it (it marks the row failed). Health names such snapshots
+// until they are deleted or, for a completed one, verify clean again: a full
+// verification clears either mark, a quick one only a quick one's.
+const DamagedPrefix = "damaged, "
+
 // Verify checks a snapshot. Quick (full=false): every object the manifest lists is
 // present with its recorded size. Full: every object is read, its SHA-256 checked
 // against its key, decrypted, decompressed and decoded; no key appears twice in a
 // layer and each layer holds the records and tombstones its manifest entry counts
 // (and matches its index, in format 2 and before); the merged graph has no
 // dangling edge and the node and edge counts the manifest records. The report lists every
-// problem; an error is returned only when verification could not run.
+// problem; an error is returned only when verification could not run. Damage
+// found is recorded in the snapshot's Error ([DamagedPrefix]) and cleared by a
+// later clean verification.
 func (e *Engine) Verify(ctx context.Context, snapshotID string, full bool) (*VerifyReport, error) {
 	start := time.Now()
 	rep, err := e.verify(ctx, snapshotID, full)
@@ -105,8 +122,43 @@ func (e *Engine) Verify(ctx context.Context, snapshotID string, full bool) (*Ver
 	e.m.verifyDone(ctx, mode, result, time.Since(start))
 	if rep != nil {
 		rep.Duration = time.Since(start)
+		e.recordDamage(ctx, rep, mode)
 	}
 	return rep, err
+}
+
+// recordDamage writes what a verification found into the snapshot's Error: a
+// damage mark ([DamagedPrefix]) when it found damage, nothing when the mark is
+// already that; a clean verification removes a mark it is entitled to clear. A
+// failure to record is logged: the verification itself stands.
+func (e *Engine) recordDamage(ctx context.Context, rep *VerifyReport, mode string) {
+	if rep.unsure || ctx.Err() != nil {
+		return
+	}
+	row, err := e.store.GetSnapshot(ctx, rep.SnapshotID)
+	if err != nil || row.Status != meta.SnapshotCompleted {
+		if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			e.log.WarnContext(ctx, "verify: cannot read the snapshot to record its state", "snapshot", rep.SnapshotID, "err", err)
+		}
+		return
+	}
+	quickMark := DamagedPrefix + "found by quick verification: "
+	var want string
+	switch {
+	case !rep.OK:
+		want = DamagedPrefix + "found by " + mode + " verification: " + rep.Err().Error()
+	case strings.HasPrefix(row.Error, DamagedPrefix) && (rep.Full || strings.HasPrefix(row.Error, quickMark)):
+		want = "" // repaired
+	default:
+		return
+	}
+	if row.Error == want {
+		return
+	}
+	row.Error = want
+	if err := e.store.UpdateSnapshot(ctx, row); err != nil && !errors.Is(err, meta.ErrNotFound) {
+		e.log.WarnContext(ctx, "verify: cannot record the snapshot's state", "snapshot", row.ID, "err", err)
+	}
 }
 
 func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*VerifyReport, error) {

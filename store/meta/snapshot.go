@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 )
@@ -165,8 +166,10 @@ type SnapshotFilter struct {
 	Kind    string    // one of the Snapshot* kinds
 	Since   time.Time // CreatedAt >= Since
 	Until   time.Time // CreatedAt < Until
-	Cursor  string    // from a previous page; ListSnapshots only
-	Limit   int       // page size: 0 means 50, at most 1000; ListSnapshots only
+	// ErrorPrefix selects the snapshots whose Error starts with it.
+	ErrorPrefix string
+	Cursor      string // from a previous page; ListSnapshots only
+	Limit       int    // page size: 0 means 50, at most 1000; ListSnapshots only
 }
 
 func (f SnapshotFilter) apply(q *bun.SelectQuery) (*bun.SelectQuery, error) {
@@ -193,6 +196,11 @@ func (f SnapshotFilter) apply(q *bun.SelectQuery) (*bun.SelectQuery, error) {
 	}
 	if !f.Until.IsZero() {
 		q = q.Where("created_at < ?", utc(f.Until))
+	}
+	if f.ErrorPrefix != "" {
+		// SUBSTR counts characters in every dialect; it needs no escaping, as
+		// LIKE would.
+		q = q.Where("SUBSTR(error, 1, ?) = ?", utf8.RuneCountInString(f.ErrorPrefix), f.ErrorPrefix)
 	}
 	return q, nil
 }

@@ -240,19 +240,19 @@ func testSnapshotList(t *testing.T, open Opener) {
 	clock := NewClock(t0)
 	s := open(t, meta.WithClock(clock.Now))
 	type spec struct {
-		graph, kind, status string
+		graph, kind, status, err string
 	}
 	specs := []spec{
-		{"a", meta.SnapshotFull, meta.SnapshotCompleted},
-		{"a", meta.SnapshotIncremental, meta.SnapshotCompleted},
-		{"a", meta.SnapshotIncremental, meta.SnapshotFailed},
-		{"b", meta.SnapshotFull, meta.SnapshotRunning},
-		{"b", meta.SnapshotSynthetic, meta.SnapshotCompleted},
-		{"c", meta.SnapshotFull, meta.SnapshotPending},
+		{"a", meta.SnapshotFull, meta.SnapshotCompleted, ""},
+		{"a", meta.SnapshotIncremental, meta.SnapshotCompleted, "damaged, found by ü verification"},
+		{"a", meta.SnapshotIncremental, meta.SnapshotFailed, "damaged, found at start: x"},
+		{"b", meta.SnapshotFull, meta.SnapshotRunning, "damaged"},
+		{"b", meta.SnapshotSynthetic, meta.SnapshotCompleted, "damagedX, 100%"},
+		{"c", meta.SnapshotFull, meta.SnapshotPending, ""},
 	}
 	ids := make([]string, len(specs)) // index i created at t0 + i hours
 	for i, sp := range specs {
-		sn := &meta.Snapshot{GraphID: sp.graph, Kind: sp.kind, Status: sp.status}
+		sn := &meta.Snapshot{GraphID: sp.graph, Kind: sp.kind, Status: sp.status, Error: sp.err}
 		must(t, "create", s.CreateSnapshot(ctx, sn))
 		ids[i] = sn.ID
 		clock.Advance(time.Hour)
@@ -277,6 +277,10 @@ func testSnapshotList(t *testing.T, open Opener) {
 		{"since", meta.SnapshotFilter{Since: t0.Add(4 * time.Hour)}, pick(5, 4), nil},
 		{"until", meta.SnapshotFilter{Until: t0.Add(2 * time.Hour)}, pick(1, 0), nil},
 		{"since until non-UTC", meta.SnapshotFilter{Since: t0.Add(time.Hour).In(time.FixedZone("X", -7*3600)), Until: t0.Add(3 * time.Hour).In(time.FixedZone("Y", 9*3600))}, pick(2, 1), nil},
+		{"error prefix", meta.SnapshotFilter{ErrorPrefix: "damaged, "}, pick(2, 1), nil},
+		{"error prefix with a multibyte character", meta.SnapshotFilter{ErrorPrefix: "damaged, found by ü"}, pick(1), nil},
+		{"error prefix is no pattern", meta.SnapshotFilter{ErrorPrefix: "damaged_"}, []string{}, nil},
+		{"error prefix and status", meta.SnapshotFilter{ErrorPrefix: "damaged", Status: meta.SnapshotCompleted}, pick(4, 1), nil},
 		{"unknown graph", meta.SnapshotFilter{GraphID: "zzz"}, []string{}, nil},
 		{"limit", meta.SnapshotFilter{Limit: 2}, pick(5, 4), nil},
 		{"bad status", meta.SnapshotFilter{Status: "done"}, nil, meta.ErrInvalid},
