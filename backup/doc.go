@@ -30,11 +30,15 @@
 //
 // Recorded through the meter provider given to [New], meter named by this package's
 // import path: graphvault.backup.snapshots{kind,result},
-// graphvault.backup.snapshot.duration (s), graphvault.backup.written (By),
-// graphvault.backup.scanned (By), graphvault.backup.records,
-// graphvault.backup.snapshot.size{graph} (By), graphvault.graph.nodes{graph},
-// graphvault.graph.edges{graph}, graphvault.backup.last_success{graph} (s),
+// graphvault.backup.snapshot.duration (s), graphvault.backup.written{graph} (By),
+// graphvault.backup.scanned{graph} (By), graphvault.backup.records{graph},
+// graphvault.backup.last_success_timestamp{graph} (s),
 // graphvault.backup.restores{result}, graphvault.backup.restore.duration (s),
 // graphvault.backup.verifications{mode,result}, graphvault.backup.verify.duration (s),
-// graphvault.backup.pruned, graphvault.backup.gc.deleted, graphvault.backup.gc.freed (By).
+// graphvault.backup.pruned{graph}, graphvault.backup.gc.deleted, graphvault.backup.gc.freed (By),
+// graphvault.backup.live_cache.lookups{result}, graphvault.backup.live_cache.records{graph}.
+// The counters whose label sets are known (kinds, modes, results) are present at
+// zero from [New]; the per-graph series from [Engine.InitMetrics] or the graph's
+// first snapshot. The newest snapshot's nodes, edges and size are the monitoring
+// package's, read from the store.
 package backup

@@ -2,6 +2,8 @@ package backup
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,9 +26,6 @@ type metrics struct {
 	bytesRaw         metric.Int64Counter
 	records          metric.Int64Counter
 	lastSuccess      metric.Float64Gauge
-	nodes            metric.Int64Gauge
-	edges            metric.Int64Gauge
-	snapshotBytes    metric.Int64Gauge
 	restores         metric.Int64Counter
 	restoreDuration  metric.Float64Histogram
 	verifies         metric.Int64Counter
@@ -72,9 +71,6 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	m.bytesWritten = c("graphvault.backup.written", "By", "Bytes of new objects stored by snapshots.")
 	m.bytesRaw = c("graphvault.backup.scanned", "By", "Bytes of encoded records in completed snapshots before compression.")
 	m.records = c("graphvault.backup.records", "{record}", "Records in completed snapshots.")
-	m.nodes = g("graphvault.graph.nodes", "{node}", "Nodes in the newest snapshot of each graph.")
-	m.edges = g("graphvault.graph.edges", "{edge}", "Edges in the newest snapshot of each graph.")
-	m.snapshotBytes = g("graphvault.backup.snapshot.size", "By", "Stored bytes needed to restore the newest snapshot of each graph.")
 	m.restores = c("graphvault.backup.restores", "{restore}", "Restores finished, by result.")
 	m.restoreDuration = h("graphvault.backup.restore.duration", "Time to restore a snapshot.")
 	m.verifies = c("graphvault.backup.verifications", "{verification}", "Verifications finished, by mode and result.")
@@ -87,11 +83,63 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.lastSuccess, err = mt.Float64Gauge("graphvault.backup.last_success", metric.WithUnit("s"),
-		metric.WithDescription("Unix time of the newest completed snapshot of each graph.")); err != nil {
+	// The unit makes the Prometheus name end in _timestamp_seconds, the convention
+	// for a Unix time.
+	if m.lastSuccess, err = mt.Float64Gauge("graphvault.backup.last_success_timestamp", metric.WithUnit("s"),
+		metric.WithDescription("Unix time the newest completed snapshot of each graph finished; 0 when it has none.")); err != nil {
 		return nil, err
 	}
+	m.zero(context.Background())
 	return &m, nil
+}
+
+// Label values of the families whose label sets are known in advance.
+var (
+	snapshotResults = []string{"completed", "failed"}
+	verifyModes     = []string{"quick", "full"}
+	verifyResults   = []string{"ok", "corrupt", "error"}
+	restoreResults  = []string{"ok", "failed"}
+	lookupResults   = []string{"hit", "miss"}
+)
+
+// zero makes every counter whose label sets are known present at zero, so that a
+// scrape lists the family before its first event and rate() sees the first one.
+func (m *metrics) zero(ctx context.Context) {
+	for _, k := range snapshotKinds {
+		for _, r := range snapshotResults {
+			m.snapshots.Add(ctx, 0, metric.WithAttributes(attribute.String("kind", k), attribute.String("result", r)))
+		}
+	}
+	for _, md := range verifyModes {
+		for _, r := range verifyResults {
+			m.verifies.Add(ctx, 0, metric.WithAttributes(attribute.String("mode", md), attribute.String("result", r)))
+		}
+	}
+	for _, r := range restoreResults {
+		m.restores.Add(ctx, 0, metric.WithAttributes(attribute.String("result", r)))
+	}
+	for _, r := range lookupResults {
+		m.liveLookups.Add(ctx, 0, metric.WithAttributes(attribute.String("result", r)))
+	}
+	m.gcDeleted.Add(ctx, 0)
+	m.gcBytes.Add(ctx, 0)
+}
+
+// graph makes the series of one graph present: its counters at zero, the size of
+// its live cache at zero, and the time of its newest completed snapshot (0 when
+// none is known).
+func (m *metrics) graph(ctx context.Context, graphID string, lastSuccess time.Time) {
+	g := metric.WithAttributes(attribute.String("graph", graphID))
+	m.bytesWritten.Add(ctx, 0, g)
+	m.bytesRaw.Add(ctx, 0, g)
+	m.records.Add(ctx, 0, g)
+	m.pruned.Add(ctx, 0, g)
+	m.liveRecords.Record(ctx, 0, g)
+	var unix float64
+	if !lastSuccess.IsZero() {
+		unix = float64(lastSuccess.Unix())
+	}
+	m.lastSuccess.Record(ctx, unix, g)
 }
 
 func (m *metrics) snapshotDone(ctx context.Context, kind, result string, d time.Duration, man *Manifest) {
@@ -109,9 +157,6 @@ func (m *metrics) snapshotDone(ctx context.Context, kind, result string, d time.
 	}
 	m.bytesRaw.Add(ctx, raw, g)
 	m.records.Add(ctx, man.Nodes+man.Edges, g)
-	m.nodes.Record(ctx, man.Nodes, g)
-	m.edges.Record(ctx, man.Edges, g)
-	m.snapshotBytes.Record(ctx, man.BytesStored, g)
 	m.lastSuccess.Record(ctx, float64(time.Now().Unix()), g)
 }
 
@@ -150,4 +195,30 @@ func attrsOf(row *meta.Snapshot) []slog.Attr {
 		slog.String("graph", row.GraphID), slog.String("snapshot", row.ID), slog.String("kind", row.Kind),
 		slog.Int64("nodes", row.Nodes), slog.Int64("edges", row.Edges), slog.Int64("bytes_new", row.BytesNew),
 	}
+}
+
+// InitMetrics makes the per-graph metric series of the graphs present before their
+// first event, so that a scrape lists every family: their counters (bytes written
+// and scanned, records, snapshots pruned) and the size of their live cache at zero,
+// and the time of their newest completed snapshot, read from the store (0 when a
+// graph has none). A host calls it with the graphs it serves; graphs it leaves out
+// get their series with their first snapshot.
+func (e *Engine) InitMetrics(ctx context.Context, graphIDs ...string) error {
+	for _, id := range graphIDs {
+		if !ValidGraphID(id) {
+			return fmt.Errorf("%w: graph id %q", ErrInvalid, id)
+		}
+	}
+	for _, id := range graphIDs {
+		var finished time.Time
+		row, err := e.store.LatestSnapshot(ctx, id, meta.SnapshotCompleted)
+		switch {
+		case err == nil:
+			finished = row.FinishedAt
+		case err != nil && !errors.Is(err, meta.ErrNotFound):
+			return fmt.Errorf("backup: newest snapshot of %s: %w", id, err)
+		}
+		e.m.graph(ctx, id, finished)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"errors"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -37,9 +38,8 @@ func TestMetricsAreRecorded(t *testing.T) {
 	}
 	for _, name := range []string{
 		"graphvault.backup.snapshots", "graphvault.backup.snapshot.duration", "graphvault.backup.written",
-		"graphvault.backup.records", "graphvault.graph.nodes", "graphvault.graph.edges",
-		"graphvault.backup.last_success", "graphvault.backup.restores", "graphvault.backup.restore.duration",
-		"graphvault.backup.verifications", "graphvault.backup.verify.duration", "graphvault.backup.snapshot.size",
+		"graphvault.backup.records", "graphvault.backup.last_success_timestamp", "graphvault.backup.restores",
+		"graphvault.backup.restore.duration", "graphvault.backup.verifications", "graphvault.backup.verify.duration",
 	} {
 		if !seen[name] {
 			t.Errorf("metric %s not recorded; have %v", name, seen)
@@ -78,5 +78,60 @@ func TestLiveCacheMetrics(t *testing.T) {
 	}
 	if _, records = collect(); records != 0 {
 		t.Fatalf("records after deleting the cached snapshot: %d", records)
+	}
+}
+
+// TestMetricsPresentBeforeEvents checks that the counters with known label sets are
+// at zero from New, and that InitMetrics gives a graph its series: counters at zero
+// and the finish time of its newest completed snapshot, 0 when it has none.
+func TestMetricsPresentBeforeEvents(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	h := newHarness(t, WithMeterProvider(mp))
+	snaps := metrictest.Ints(t, reader, "graphvault.backup.snapshots", "kind", "result")
+	if len(snaps) != 6 || snaps["full/completed"] != 0 || snaps["synthetic/failed"] != 0 {
+		t.Errorf("snapshots before any = %v, want 3 kinds x 2 results at 0", snaps)
+	}
+	for name, want := range map[string]int{
+		"graphvault.backup.verifications": 6, "graphvault.backup.restores": 2,
+		"graphvault.backup.live_cache.lookups": 2, "graphvault.backup.gc.deleted": 1, "graphvault.backup.gc.freed": 1,
+	} {
+		if got := metrictest.Ints(t, reader, name, "mode", "result"); len(got) != want {
+			t.Errorf("%s before any event: %v, want %d series", name, got, want)
+		}
+	}
+	if got := metrictest.Ints(t, reader, "graphvault.backup.pruned", "graph"); len(got) != 0 {
+		t.Errorf("pruned before InitMetrics: %v", got)
+	}
+
+	if err := h.engine.InitMetrics(h.ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"graphvault.backup.pruned", "graphvault.backup.written", "graphvault.backup.scanned",
+		"graphvault.backup.records", "graphvault.backup.live_cache.records"} {
+		if got := metrictest.Ints(t, reader, name, "graph"); len(got) != 1 || got["g1"] != 0 {
+			t.Errorf("%s after InitMetrics = %v, want g1 at 0", name, got)
+		}
+	}
+	if got := metrictest.Floats(t, reader, "graphvault.backup.last_success_timestamp", "graph"); got["g1"] != 0 || len(got) != 1 {
+		t.Errorf("last success of a graph without snapshots = %v, want g1 at 0", got)
+	}
+	if err := h.engine.InitMetrics(h.ctx, "../x"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("InitMetrics of a bad id: %v, want ErrInvalid", err)
+	}
+
+	// A new engine on the same store reads the newest completed snapshot's time.
+	row := h.snapshot(loadGenerated(t, 10, 20, false), KindFull)
+	reader2 := sdkmetric.NewManualReader()
+	e2, err := New(h.store, h.bucket, WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader2))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.InitMetrics(h.ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	got := metrictest.Floats(t, reader2, "graphvault.backup.last_success_timestamp", "graph")
+	if want := float64(row.FinishedAt.Unix()); got["g1"] != want {
+		t.Errorf("last success after a restart = %v, want g1 at %v", got, want)
 	}
 }

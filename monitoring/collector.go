@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/graphvault/graphvault/recovery/health"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/graphvault/graphvault/recovery/health"
+	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -60,6 +62,7 @@ type collectorConfig struct {
 	interval  time.Duration
 	logger    *slog.Logger
 	now       func() time.Time
+	graphs    graph.Catalog
 }
 
 // WithMeterProvider publishes the collector's gauges through mp; nil means
@@ -82,6 +85,13 @@ func WithInterval(d time.Duration) CollectorOption {
 // WithLogger logs through l; nil means slog.Default().
 func WithLogger(l *slog.Logger) CollectorOption {
 	return func(c *collectorConfig) { c.logger = l }
+}
+
+// WithCatalog lists the catalog's graphs in the per-graph gauges before their
+// first snapshot (no snapshots, no bytes stored), so that a scrape lists those
+// families from the start. Without it a graph appears with its first snapshot.
+func WithCatalog(c graph.Catalog) CollectorOption {
+	return func(cfg *collectorConfig) { cfg.graphs = c }
 }
 
 // WithClock sets the clock for ages, lags and sample times; nil means time.Now.
@@ -109,7 +119,6 @@ type Collector struct {
 	checkpoints metric.Int64ObservableGauge
 	targets     metric.Int64ObservableGauge
 	lag         metric.Float64ObservableGauge
-	health      metric.Float64ObservableGauge
 
 	runMu   sync.Mutex
 	stop    chan struct{}
@@ -177,13 +186,12 @@ func (c *Collector) register(m metric.Meter) error {
 	c.checkpoints = ig("graphvault.stats.checkpoints", "{checkpoint}", "Checkpoints by validation outcome: valid, invalid, unvalidated.")
 	c.targets = ig("graphvault.stats.replication.targets", "{target}", "Replication targets by health.")
 	c.lag = fg("graphvault.stats.replication.lag", "s", "Time since each replication target last finished a successful replication.")
-	c.health = fg("graphvault.stats.health", "", "Newest recorded status of each health check: 1 pass, 0.5 warn, 0 fail.")
 	if err != nil {
 		return err
 	}
 	c.reg, err = m.RegisterCallback(c.observe,
 		c.snapshots, c.stored, c.size, c.nodes, c.edges, c.age, c.duration,
-		c.checkpoints, c.targets, c.lag, c.health)
+		c.checkpoints, c.targets, c.lag)
 	return err
 }
 
@@ -195,7 +203,11 @@ func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 	if err != nil {
 		return fmt.Errorf("monitoring: reading the store: %w", err)
 	}
-	for _, g := range s.graphs {
+	graphs, err := c.withServed(ctx, s.graphs)
+	if err != nil {
+		return err
+	}
+	for _, g := range graphs {
 		graph := attribute.String("graph", g.stats.GraphID)
 		for status, n := range map[string]int64{
 			meta.SnapshotPending: g.stats.Pending, meta.SnapshotRunning: g.stats.Running,
@@ -216,7 +228,8 @@ func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 	for v, n := range map[string]int64{"valid": cp.valid, "invalid": cp.invalid, "unvalidated": cp.unvalidated} {
 		o.ObserveInt64(c.checkpoints, n, metric.WithAttributes(attribute.String("validation", v)))
 	}
-	byHealth := map[string]int64{}
+	// Every health a target can have is listed, at zero when no target has it.
+	byHealth := map[string]int64{"healthy": 0, "degraded": 0, "unreachable": 0, "unknown": 0}
 	for _, t := range s.targets {
 		byHealth[targetHealth(t.target)]++
 		if lag, ok := t.lag(s.at); ok {
@@ -226,11 +239,30 @@ func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 	for h, n := range byHealth {
 		o.ObserveInt64(c.targets, n, metric.WithAttributes(attribute.String("health", h)))
 	}
-	for _, e := range s.health {
-		o.ObserveFloat64(c.health, health.Status(e.Status).Value(), metric.WithAttributes(
-			attribute.String("component", e.Component), attribute.String("check", e.Check)))
-	}
 	return nil
+}
+
+// withServed adds to the graphs the store knows those of the catalog it does not,
+// with nothing counted.
+func (c *Collector) withServed(ctx context.Context, known []graphState) ([]graphState, error) {
+	if c.cfg.graphs == nil {
+		return known, nil
+	}
+	ids, err := c.cfg.graphs.GraphIDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: listing the graphs: %w", err)
+	}
+	seen := make(map[string]bool, len(known))
+	for _, g := range known {
+		seen[g.stats.GraphID] = true
+	}
+	out := slices.Clone(known) // known may be shared with the state cache
+	for _, id := range ids {
+		if !seen[id] {
+			out = append(out, graphState{stats: meta.GraphStats{GraphID: id}})
+		}
+	}
+	return out, nil
 }
 
 // targetHealth is a target's recorded health, "unknown" when none is.

@@ -50,11 +50,14 @@
 //   - graphvault.stats.snapshot.size (By), .nodes, .edges, .age (s), .duration (s)
 //     {graph}: of the newest completed snapshot
 //   - graphvault.stats.checkpoints {validation: valid, invalid, unvalidated}
-//   - graphvault.stats.replication.targets {health}
+//   - graphvault.stats.replication.targets {health}: every health listed, at zero
+//     when no target has it
 //   - graphvault.stats.replication.lag (s) {target}: since the target's last
 //     successful replication finished
-//   - graphvault.stats.health {component, check}: newest recorded status, 1 pass,
-//     0.5 warn, 0 fail
+//
+// With [WithCatalog] the per-graph gauges list the served graphs before their first
+// snapshot. The status of each health check is recovery/health's
+// graphvault.health.status, recorded where the check runs.
 //
 // The families the JSON endpoint reports are every family of the registry whose
 // name starts with graphvault_, whichever package recorded it.

@@ -151,7 +151,20 @@ func New(e *backup.Engine, graphs graph.Catalog, opts ...Option) (*Service, erro
 		metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
 		return nil, err
 	}
+	s.zeroMetrics(context.Background())
 	return s, nil
+}
+
+// zeroMetrics makes the counters present at zero, with every result they count,
+// so that a scrape lists them before the first checkpoint, validation or restore.
+func (s *Service) zeroMetrics(ctx context.Context) {
+	s.checkpoints.Add(ctx, 0)
+	for _, r := range []string{"valid", "invalid", "error"} {
+		s.validations.Add(ctx, 0, metric.WithAttributes(attribute.String("result", r)))
+	}
+	for _, r := range []string{"ok", "refused", "failed"} {
+		s.restores.Add(ctx, 0, metric.WithAttributes(attribute.String("result", r)))
+	}
 }
 
 // Engine returns the backup engine the service uses.

@@ -128,6 +128,25 @@ func (f *fixture) counter(name, result string) int64 {
 
 var quietLog = slog.New(slog.DiscardHandler)
 
+// TestCountersPresentAtStart checks that a new service's counters are listed, at
+// zero and with every result, before their first event.
+func TestCountersPresentAtStart(t *testing.T) {
+	f := newFixture(t)
+	for name, want := range map[string]int{
+		"graphvault.recovery.checkpoints": 1, "graphvault.recovery.validations": 3, "graphvault.recovery.restores": 3,
+	} {
+		got := metrictest.Ints(t, f.reader, name, "result")
+		if len(got) != want {
+			t.Errorf("%s = %v, want %d series", name, got, want)
+		}
+		for r, v := range got {
+			if v != 0 {
+				t.Errorf("%s{result=%q} = %d before any event", name, r, v)
+			}
+		}
+	}
+}
+
 func TestNewRejects(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct {

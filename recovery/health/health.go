@@ -236,6 +236,13 @@ func New(st *meta.Store, checkers []Checker, opts ...Option) (*Runner, error) {
 		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)); err != nil {
 		return nil, err
 	}
+	// Every check's counter is listed at zero, for each result, before its first run.
+	for _, ch := range h.checkers {
+		for _, s := range []Status{Pass, Warn, Fail} {
+			h.checks.Add(context.Background(), 0, metric.WithAttributes(attribute.String("component", ch.Component()),
+				attribute.String("check", ch.Name()), attribute.String("result", string(s))))
+		}
+	}
 	return h, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/internal/metrictest"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -699,4 +700,19 @@ func TestRunnerTrigger(t *testing.T) {
 		time.Sleep(time.Hour)
 		expect("after Close", 5)
 	})
+}
+
+// TestRunnerCountersPresentBeforeRun checks that every check's counter is listed at
+// zero, for each result, as soon as the runner is made.
+func TestRunnerCountersPresentBeforeRun(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	if _, err := New(openStore(t), []Checker{fixed("a", "one", Pass, ""), fixed("b", "two", Pass, "")},
+		WithMeterProvider(mp), WithLogger(quiet)); err != nil {
+		t.Fatal(err)
+	}
+	got := metrictest.Ints(t, reader, "graphvault.health.checks", "component", "check", "result")
+	if len(got) != 6 || got["a/one/pass"] != 0 || got["b/two/fail"] != 0 {
+		t.Errorf("graphvault.health.checks before a run = %v, want 2 checks x 3 results at 0", got)
+	}
 }

@@ -24,14 +24,14 @@
 // [NewBucket] records, through the MeterProvider given by [WithMeterProvider]
 // (otel.GetMeterProvider() by default), with a meter named after this import path:
 //
-//   - graphvault.blob.operations (counter, {operation}): calls, by op and outcome
-//   - graphvault.blob.duration (histogram, s): call latency, by op and outcome; for
+//   - graphvault.blob.operations (counter, {operation}): calls, by op and result
+//   - graphvault.blob.duration (histogram, s): call latency, by op and result; for
 //     list, the time until the iteration ends
 //   - graphvault.blob.bytes (counter, By): object bytes written by successful put and
 //     put-if-absent calls and read by successful get calls, by op
 //
-// op is one of put, put-if-absent, get, stat, list, delete, sync, remove-temp;
-// outcome is one of ok, not_found, exists, invalid_key, closed, canceled, error. No
+// op is one of put, put_if_absent, get, stat, list, delete, sync, remove_temp;
+// result is one of ok, not_found, exists, invalid_key, closed, canceled, error. No
 // key is ever an attribute.
 package blob
 
@@ -237,11 +237,11 @@ func buildMeters(meter metric.Meter) (*meters, error) {
 	var err, e error
 	m.ops, e = meter.Int64Counter("graphvault.blob.operations",
 		metric.WithUnit("{operation}"),
-		metric.WithDescription("Blob store calls, by operation and outcome."))
+		metric.WithDescription("Blob store calls, by operation and result."))
 	err = errors.Join(err, e)
 	m.duration, e = meter.Float64Histogram("graphvault.blob.duration",
 		metric.WithUnit("s"),
-		metric.WithDescription("Blob store call latency, by operation and outcome."),
+		metric.WithDescription("Blob store call latency, by operation and result."),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 			0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 	err = errors.Join(err, e)
@@ -253,11 +253,12 @@ func buildMeters(meter metric.Meter) (*meters, error) {
 		return nil, err
 	}
 	for o := range numOps {
-		opAttr := attribute.String("op", opNames[o])
+		// Label values are snake_case, like every graphvault label value.
+		opAttr := attribute.String("op", strings.ReplaceAll(opNames[o], "-", "_"))
 		m.opAttrs[o] = metric.WithAttributeSet(attribute.NewSet(opAttr))
 		for r := range numOutcomes {
 			m.attrs[o][r] = metric.WithAttributeSet(attribute.NewSet(opAttr,
-				attribute.String("outcome", outcomeNames[r])))
+				attribute.String("result", outcomeNames[r])))
 		}
 	}
 	return &m, nil

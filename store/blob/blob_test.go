@@ -139,14 +139,14 @@ func collect(t *testing.T, reader sdkmetric.Reader) (ops, durations map[point]in
 			case metricdata.Sum[int64]:
 				for _, dp := range data.DataPoints {
 					if m.Name == "graphvault.blob.operations" {
-						ops[point{attr(dp.Attributes, "op"), attr(dp.Attributes, "outcome")}] += dp.Value
+						ops[point{attr(dp.Attributes, "op"), attr(dp.Attributes, "result")}] += dp.Value
 					} else {
 						bytes[attr(dp.Attributes, "op")] += dp.Value
 					}
 				}
 			case metricdata.Histogram[float64]:
 				for _, dp := range data.DataPoints {
-					durations[point{attr(dp.Attributes, "op"), attr(dp.Attributes, "outcome")}] += int64(dp.Count)
+					durations[point{attr(dp.Attributes, "op"), attr(dp.Attributes, "result")}] += int64(dp.Count)
 				}
 			}
 		}
@@ -204,7 +204,7 @@ func TestMetrics(t *testing.T) {
 	ops, durations, bytes, units := collect(t, reader)
 	wantOps := map[point]int64{
 		{"put", "ok"}:               2,
-		{"put-if-absent", "exists"}: 1,
+		{"put_if_absent", "exists"}: 1,
 		{"get", "ok"}:               1,
 		{"get", "not_found"}:        1,
 		{"get", "error"}:            1,

@@ -49,6 +49,7 @@
 // Through the meter provider given with [WithMeterProvider] (the global one
 // otherwise), meter "github.com/graphvault/graphvault/store/meta":
 //   - graphvault.store.operations (counter, {operation}): calls by operation and
-//     outcome ("ok", "not_found", "conflict", "invalid", "error").
+//     result ("ok", "not_found", "conflict", "invalid", "canceled", "error"); operations
+//     are snake_case ("acquire_lease", "list_snapshots").
 //   - graphvault.store.operation.duration (histogram, s): call latency by operation.
 package meta

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,7 @@ func TestNewWithHostConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	outcomes := map[string]int64{}
+	ops := map[string]bool{}
 	var histograms int
 	for _, sm := range rm.ScopeMetrics {
 		if sm.Scope.Name != "github.com/graphvault/graphvault/store/meta" {
@@ -116,8 +118,13 @@ func TestNewWithHostConnection(t *testing.T) {
 					continue
 				}
 				for _, dp := range data.DataPoints {
-					o, _ := dp.Attributes.Value("outcome")
+					o, _ := dp.Attributes.Value("result")
 					outcomes[o.AsString()] += dp.Value
+					op, _ := dp.Attributes.Value("operation")
+					if strings.ContainsAny(op.AsString(), " -") || op.AsString() == "" {
+						t.Errorf("operation label %q is not snake_case", op.AsString())
+					}
+					ops[op.AsString()] = true
 				}
 			case metricdata.Histogram[float64]:
 				if m.Name == "graphvault.store.operation.duration" && m.Unit == "s" {
@@ -127,7 +134,10 @@ func TestNewWithHostConnection(t *testing.T) {
 		}
 	}
 	if outcomes["ok"] < 2 || outcomes["not_found"] != 1 {
-		t.Errorf("operations by outcome = %v, want at least 2 ok and 1 not_found", outcomes)
+		t.Errorf("operations by result = %v, want at least 2 ok and 1 not_found", outcomes)
+	}
+	if !ops["get_snapshot"] {
+		t.Errorf("operations %v lack get_snapshot", ops)
 	}
 	if histograms == 0 {
 		t.Errorf("no duration histogram recorded")

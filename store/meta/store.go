@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,7 +206,7 @@ func newStore(db *bun.DB, opts []Option) (*Store, error) {
 	meter := c.mp.Meter(meterName)
 	var err error
 	s.ops, err = meter.Int64Counter("graphvault.store.operations",
-		metric.WithDescription("Metadata store calls by operation and outcome."),
+		metric.WithDescription("Metadata store calls by operation and result."),
 		metric.WithUnit("{operation}"))
 	if err != nil {
 		return nil, &Error{Op: "new", Err: err}
@@ -260,14 +261,18 @@ func (s *Store) do(ctx context.Context, op, id string, fn func(ctx context.Conte
 	}
 	start := time.Now()
 	err := classify(fn(ctx))
-	opAttr := attribute.String("operation", op)
-	s.ops.Add(ctx, 1, metric.WithAttributes(opAttr, attribute.String("outcome", outcome(err))))
+	opAttr := attribute.String("operation", metricOp(op))
+	s.ops.Add(ctx, 1, metric.WithAttributes(opAttr, attribute.String("result", outcome(err))))
 	s.dur.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(opAttr))
 	if err != nil {
 		return &Error{Op: op, ID: id, Err: err}
 	}
 	return nil
 }
+
+// metricOp is an operation's name as a metric label value: snake_case, as every
+// graphvault label value ("acquire lease" is acquire_lease).
+func metricOp(op string) string { return strings.ReplaceAll(op, " ", "_") }
 
 // write is do for an operation that changes rows: once it has returned, committed
 // or not, the generation moves on, so that an answer computed before is not
