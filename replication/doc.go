@@ -22,7 +22,10 @@
 // a catalog that keeps one (graph.Journal) is shipped to every enabled target every
 // second ([WithJournalInterval]) as hash-named segments with a HEAD (layout at
 // [JournalPrefix]); a gap in the primary's journal is reported and shipping
-// restarts from a baseline snapshot replicated first. examples/replica follows a
+// restarts from a baseline snapshot replicated first. A pass that ships records a
+// replication event of kind "journal" with the batches, bytes and positions it
+// shipped; an idle pass records none (see [Service.ShipJournal]). Snapshot status
+// (up to date, lag) reads only the events of kind "snapshot". examples/replica follows a
 // target. [Service.Failover] restores a graph from the freshest source whose
 // snapshot passes full verification, then replays its journal tail.
 //

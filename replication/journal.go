@@ -149,6 +149,18 @@ func (sh *shipper) loop(ctx context.Context) {
 // then HEAD is advanced. It returns an error joining the failures; they are also
 // recorded in the status, the metrics and (when a target starts failing, and for
 // every journal gap) as replication events. Without [WithJournal] it does nothing.
+//
+// Shipping is recorded as replication events of kind [meta.EventJournal]: one
+// per pass, target and graph that shipped at least one batch or restarted from a
+// baseline snapshot (a pass with nothing to ship records none), with status ok,
+// the batches shipped in ObjectsCopied, the stored bytes of their segments in
+// Bytes, the newest position shipped in JournalPos (the run covers positions
+// JournalPos−ObjectsCopied+1 to JournalPos), the baseline snapshot the run
+// continues in SnapshotID when it restarted from one, and the time it took. A
+// pass that restarts from a baseline after shipping batches records the run before
+// the baseline apart. A target that starts failing records one failed event, and
+// the pass that ships again after failures records the recovery (an ok event,
+// with nothing shipped when there was nothing to ship).
 func (s *Service) ShipJournal(ctx context.Context) error {
 	sh := s.ship
 	if sh == nil {
@@ -225,7 +237,9 @@ func (sh *shipper) stateOf(t *meta.Target, graphID string) *shipState {
 func (sh *shipper) ship(ctx context.Context, t *meta.Target, graphID string, g graph.Graph, j graph.Journal) error {
 	s := sh.s
 	st := sh.stateOf(t, graphID)
-	err := sh.shipTo(ctx, t, st, graphID, g, j)
+	run := &shipRun{target: t, graphID: graphID, start: s.cfg.now()}
+	err := sh.shipTo(ctx, t, st, graphID, g, j, run)
+	shipped := sh.flush(ctx, run)
 	now := s.cfg.now()
 	sh.mu.Lock()
 	wasFailing := st.failing
@@ -250,10 +264,39 @@ func (sh *shipper) ship(ctx context.Context, t *meta.Target, graphID string, g g
 	case err != nil:
 		s.m.errors.Add(ctx, 1, s.m.targetAttr(t.Name))
 	case wasFailing:
-		sh.event(ctx, t, graphID, pos, "", "")
+		if !shipped { // else the run's event says it
+			sh.event(ctx, t, graphID, pos, "", "")
+		}
 		s.log.Info("journal shipping recovered", "target", t.Name, "graph", graphID, "position", pos)
 	}
 	return err
+}
+
+// shipRun is what a pass shipped to one target for one graph without a break:
+// from the target's position, or from a baseline snapshot, on.
+type shipRun struct {
+	target   *meta.Target
+	graphID  string
+	start    time.Time
+	baseline string // the snapshot the run continues, when it restarted from one
+	batches  int
+	bytes    int64
+	last     uint64 // newest position shipped
+}
+
+// flush records the run as an ok journal event if it shipped anything, reports
+// whether it did, and starts a new run from now.
+func (sh *shipper) flush(ctx context.Context, run *shipRun) bool {
+	now := sh.s.cfg.now()
+	shipped := run.batches > 0 || run.baseline != ""
+	if shipped {
+		ev := &meta.ReplicationEvent{TargetID: run.target.ID, GraphID: run.graphID, SnapshotID: run.baseline,
+			Kind: meta.EventJournal, Status: meta.EventOK, Bytes: run.bytes, ObjectsCopied: int64(run.batches),
+			JournalPos: int64(run.last), StartedAt: run.start, DurationSeconds: max(0, now.Sub(run.start).Seconds())}
+		sh.add(ctx, run.target, ev)
+	}
+	*run = shipRun{target: run.target, graphID: run.graphID, start: now}
+	return shipped
 }
 
 // event records a journal replication event; an empty msg is a success.
@@ -263,8 +306,13 @@ func (sh *shipper) event(ctx context.Context, t *meta.Target, graphID string, po
 	if msg != "" {
 		ev.Status = meta.EventFailed
 	}
+	sh.add(ctx, t, ev)
+}
+
+// add stores a journal replication event; a failure is logged.
+func (sh *shipper) add(ctx context.Context, t *meta.Target, ev *meta.ReplicationEvent) {
 	if err := sh.s.store.AddReplicationEvent(context.WithoutCancel(ctx), ev); err != nil {
-		sh.s.log.Error("cannot record journal replication event", "target", t.Name, "graph", graphID, "err", err)
+		sh.s.log.Error("cannot record journal replication event", "target", t.Name, "graph", ev.GraphID, "err", err)
 	}
 }
 
@@ -274,7 +322,7 @@ func (sh *shipper) set(fn func()) {
 	fn()
 }
 
-func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, graphID string, g graph.Graph, j graph.Journal) error {
+func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, graphID string, g graph.Graph, j graph.Journal, run *shipRun) error {
 	s := sh.s
 	actx, cancel := context.WithTimeout(ctx, s.cfg.attempt)
 	b, err := s.bucketFor(actx, t)
@@ -308,7 +356,7 @@ func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, gr
 		if newest < st.pos && !st.gap {
 			sh.gap(ctx, t, st, graphID, fmt.Errorf("%w: the graph is at position %d, below the %d the target holds", graph.ErrJournalGap, newest, st.pos))
 		}
-		if err := sh.baseline(ctx, t, b, st, graphID, g, j, newest < st.pos); err != nil {
+		if err := sh.baseline(ctx, t, b, st, graphID, g, j, newest < st.pos, run); err != nil {
 			return err
 		}
 	}
@@ -320,7 +368,7 @@ func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, gr
 			} else {
 				sh.gap(ctx, t, st, graphID, err)
 			}
-			if err := sh.baseline(ctx, t, b, st, graphID, g, j, false); err != nil {
+			if err := sh.baseline(ctx, t, b, st, graphID, g, j, false, run); err != nil {
 				return err
 			}
 			continue
@@ -333,10 +381,14 @@ func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, gr
 			return nil
 		}
 		sh.set(func() { st.lag = max(0, s.cfg.now().Sub(batches[0].Time).Seconds()) })
-		if err := sh.put(ctx, b, st, graphID, batches); err != nil {
+		n, err := sh.put(ctx, b, st, graphID, batches)
+		if err != nil {
 			sh.m.batches.Add(ctx, int64(len(batches)), s.m.resultAttr(t.Name, "failed"))
 			return err
 		}
+		run.batches += len(batches)
+		run.bytes += n
+		run.last = batches[len(batches)-1].Seq
 		sh.m.batches.Add(ctx, int64(len(batches)), s.m.resultAttr(t.Name, "ok"))
 		sh.m.position.Record(context.WithoutCancel(ctx), int64(st.pos), tgAttrs(t.Name, graphID))
 		if ctx.Err() != nil {
@@ -361,32 +413,34 @@ func (sh *shipper) gap(ctx context.Context, t *meta.Target, st *shipState, graph
 // between the two leaves a segment HEAD does not name yet, which the next pass
 // writes again (possibly longer) and followers read past, as they skip batches
 // they hold.
-func (sh *shipper) put(ctx context.Context, b *blob.Bucket, st *shipState, graphID string, batches []graph.Batch) error {
+//
+// It returns the segment's stored size.
+func (sh *shipper) put(ctx context.Context, b *blob.Bucket, st *shipState, graphID string, batches []graph.Batch) (int64, error) {
 	s := sh.s
 	key, stored, err := encodeSegment(graphID, batches)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	actx, cancel := context.WithTimeout(ctx, s.cfg.attempt)
 	defer cancel()
 	if err := b.Put(actx, key, stored); err != nil {
-		return fmt.Errorf("write journal segment: %w", err)
+		return 0, fmt.Errorf("write journal segment: %w", err)
 	}
 	a, err := b.Stat(actx, key)
 	if err != nil {
-		return fmt.Errorf("check journal segment: %w", err)
+		return 0, fmt.Errorf("check journal segment: %w", err)
 	}
 	if a.Size != int64(len(stored)) {
-		return fmt.Errorf("%w: journal segment %s: %d bytes at the target, %d sent", ErrCorrupt, key, a.Size, len(stored))
+		return 0, fmt.Errorf("%w: journal segment %s: %d bytes at the target, %d sent", ErrCorrupt, key, a.Size, len(stored))
 	}
 	last := batches[len(batches)-1]
 	head := JournalHead{Format: 1, GraphID: graphID, Position: last.Seq, BatchTime: last.Time, Segment: key,
 		BaselineSnapshot: st.baseline, UpdatedAt: s.cfg.now().UTC()}
 	if err := writeHead(actx, b, &head); err != nil {
-		return err
+		return 0, err
 	}
 	sh.set(func() { st.pos, st.batchTime, st.headMissed = last.Seq, last.Time, false })
-	return nil
+	return int64(len(stored)), nil
 }
 
 func writeHead(ctx context.Context, b *blob.Bucket, h *JournalHead) error {
@@ -405,8 +459,9 @@ func writeHead(ctx context.Context, b *blob.Bucket, h *JournalHead) error {
 // it to the target, then writes HEAD at its position. force takes a new snapshot
 // whatever the newest one is (the graph restarted under the same id). Order matters: a follower
 // that meets the jump in segment positions finds the snapshot already there.
-func (sh *shipper) baseline(ctx context.Context, t *meta.Target, b *blob.Bucket, st *shipState, graphID string, g graph.Graph, j graph.Journal, force bool) error {
+func (sh *shipper) baseline(ctx context.Context, t *meta.Target, b *blob.Bucket, st *shipState, graphID string, g graph.Graph, j graph.Journal, force bool, run *shipRun) error {
 	s := sh.s
+	sh.flush(ctx, run) // the batches shipped before the restart are a run of their own
 	newest, err := graphPosition(ctx, g)
 	if err != nil {
 		return err
@@ -431,9 +486,7 @@ func (sh *shipper) baseline(ctx context.Context, t *meta.Target, b *blob.Bucket,
 	if err := writeHead(actx, b, &head); err != nil {
 		return err
 	}
-	if st.gap {
-		sh.event(ctx, t, graphID, pos, row.ID, "")
-	}
+	run.baseline, run.last = row.ID, pos
 	sh.set(func() {
 		st.pos, st.batchTime, st.gap, st.baseline, st.headMissed = pos, time.Time{}, false, row.ID, false
 	})

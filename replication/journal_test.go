@@ -237,8 +237,9 @@ func TestJournalTargetDown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(evs) != 1 || evs[0].Status != meta.EventFailed || evs[0].Error == "" {
-				t.Fatalf("events during the outage: %+v; want one failed", evs)
+			// The pass before the outage, then one failure however many passes fail.
+			if len(evs) != 2 || evs[0].Status != meta.EventFailed || evs[0].Error == "" || evs[1].Status != meta.EventOK {
+				t.Fatalf("events during the outage: %+v; want the first pass, then one failed", evs)
 			}
 			fd.Reset()
 			h.edit(3, "after")
@@ -251,8 +252,8 @@ func TestJournalTargetDown(t *testing.T) {
 			}
 			sameContent(t, h.graph, got)
 			evs, _, _ = h.store.ListReplicationEvents(h.ctx, meta.EventFilter{TargetID: tg.ID, Kind: meta.EventJournal})
-			if len(evs) != 2 || evs[0].Status != meta.EventOK {
-				t.Fatalf("events after the outage: %+v; want a recovery", evs)
+			if len(evs) != 3 || evs[0].Status != meta.EventOK || evs[0].JournalPos != int64(pos) || evs[0].ObjectsCopied == 0 {
+				t.Fatalf("events after the outage: %+v; want a recovery shipping up to %d", evs, pos)
 			}
 		})
 	}
@@ -282,9 +283,13 @@ func TestJournalGap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 2 || evs[1].Status != meta.EventFailed || !strings.Contains(evs[1].Error, "journal gap") ||
-		evs[1].JournalPos != int64(shipped) || evs[0].Status != meta.EventOK || evs[0].SnapshotID == "" {
-		t.Fatalf("events %+v; want a failed gap event at %d, then the baseline", evs, shipped)
+	// The first pass, the gap, then the pass's restart from a baseline (it shipped
+	// no batch: the baseline is at the graph's position).
+	if len(evs) != 3 || evs[2].Status != meta.EventOK || evs[2].JournalPos != int64(shipped) ||
+		evs[1].Status != meta.EventFailed || !strings.Contains(evs[1].Error, "journal gap") ||
+		evs[1].JournalPos != int64(shipped) || evs[0].Status != meta.EventOK || evs[0].SnapshotID == "" ||
+		evs[0].ObjectsCopied != 0 || evs[0].JournalPos != int64(h.position()) {
+		t.Fatalf("events %+v; want the first pass to %d, a failed gap event at %d, then the baseline at %d", evs, shipped, shipped, h.position())
 	}
 	b := targetBucket(h, "replica")
 	head, err := ReadJournalHead(h.ctx, b, "g1")

@@ -21,7 +21,11 @@ const (
 	EventFailed = "failed"
 )
 
-// ReplicationEvent records one replication run to one target.
+// ReplicationEvent records one replication run to one target. A snapshot event
+// counts the objects copied and skipped; a journal event (one shipping run) counts
+// the journal batches shipped in ObjectsCopied, the stored bytes of their segments
+// in Bytes, and names the newest position shipped in JournalPos and, when the run
+// restarted from a baseline snapshot, that snapshot in SnapshotID.
 type ReplicationEvent struct {
 	bun.BaseModel `bun:"table:graphvault_replication_events,alias:event"`
 
