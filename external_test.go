@@ -122,7 +122,7 @@ func TestExampleServerBuildsOutsideTheModule(t *testing.T) {
 	}
 
 	// A folder target, checked when registered, then a replication to it.
-	replica := filepath.Join(t.TempDir(), "replica")
+	replica := filepath.Join(data, "targets", "replica") // under the default target root
 	var target struct {
 		ID, Name, Kind string
 		Enabled        bool

@@ -101,6 +101,26 @@ type Config struct {
 	// hour); younger ones may be writes of another instance sharing the bucket.
 	TempMaxAge time.Duration
 
+	// TargetRoots are the folders file replication targets must lie in (default:
+	// the folder targets/ in Data). The Vault's own bucket, database and key file
+	// are refused even under a root.
+	TargetRoots []string
+	// TargetHosts, if any, are the only hosts ("host" or "host:port") http and
+	// s3 replication targets may be at.
+	TargetHosts []string
+
+	// SecretKey seals the target secrets (S3 secret keys, http tokens) in the
+	// metadata store with AES-256-GCM: 64 hex digits or the base64 of 32 bytes
+	// (see NewSecretKey). Without it the key is read from SecretKeyFile, by
+	// default secret.key in Data, made with a new key (mode 0600) if missing.
+	// Instances that share a store need the same key; one whose key cannot open
+	// the store's secrets fails to open with ErrSecretKey.
+	SecretKey     string
+	SecretKeyFile string
+	// PreviousSecretKeys open secrets sealed before a rotation: at start they
+	// are sealed again with the current key (see Vault.RotateSecretKey).
+	PreviousSecretKeys []string
+
 	// wrapBucket, if set, wraps the driver of the bucket: the tests inject
 	// storage faults through it.
 	wrapBucket func(blob.Driver) blob.Driver
@@ -123,6 +143,7 @@ type Vault struct {
 	collector *monitoring.Collector
 	repl      *replication.Service
 	handler   http.Handler
+	keys      secretKeys
 
 	unsubscribe func()
 
@@ -212,7 +233,7 @@ func (c Config) withDefaults() (Config, error) {
 	case c.TempMaxAge == 0:
 		c.TempMaxAge = backup.DefaultTempMaxAge
 	}
-	return c, nil
+	return c, c.checkTargetConfig()
 }
 
 // openStorage opens the metrics provider, the metadata store and the bucket.
@@ -224,8 +245,16 @@ func (v *Vault) openStorage(ctx context.Context) (err error) {
 		return err
 	}
 	mp := v.prom.MeterProvider
-	if v.store, err = meta.Open(ctx, filepath.Join(v.cfg.Data, "graphvault.db"), meta.WithLogger(v.log), meta.WithMeterProvider(mp)); err != nil {
+	sealer, err := v.loadSecretKeys()
+	if err != nil {
+		return err
+	}
+	if v.store, err = meta.Open(ctx, filepath.Join(v.cfg.Data, "graphvault.db"), meta.WithLogger(v.log), meta.WithMeterProvider(mp),
+		meta.WithSealer(sealer)); err != nil {
 		return fmt.Errorf("open metadata store: %w", err)
+	}
+	if err := v.sealSecrets(ctx); err != nil {
+		return err
 	}
 	fd, err := fileblob.Open(filepath.Join(v.cfg.Data, "bucket"))
 	if err != nil {
@@ -257,9 +286,14 @@ func (v *Vault) buildServices() (err error) {
 		return err
 	}
 	// Every committed snapshot is pushed to the enabled targets; the journals of
-	// the graphs that keep one are shipped every second.
-	if v.repl, err = replication.New(v.engine, replication.WithMeterProvider(mp), replication.WithLogger(log),
-		replication.WithCheckInterval(v.cfg.ReplicationInterval), replication.WithJournal(v.catalog)); err != nil {
+	// the graphs that keep one are shipped every second. Targets stay where
+	// Config.TargetRoots and TargetHosts allow.
+	places, err := v.targetPlaces()
+	if err != nil {
+		return err
+	}
+	if v.repl, err = replication.New(v.engine, append([]replication.Option{replication.WithMeterProvider(mp), replication.WithLogger(log),
+		replication.WithCheckInterval(v.cfg.ReplicationInterval), replication.WithJournal(v.catalog)}, places...)...); err != nil {
 		return err
 	}
 	// Health reflects what an operation changed (a verify, a restore, a prune)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -282,7 +283,8 @@ const (
 // server serves no route the document lacks.
 func TestOpenAPI(t *testing.T) {
 	// The limit on mutating calls is off here; TestOpenAPIRateLimit checks it.
-	v := openVault(t, graphvault.Config{Demo: true, Token: testToken, ReadToken: testReadToken})
+	// File targets go to test folders anywhere in the temporary directory.
+	v := openVault(t, graphvault.Config{Demo: true, Token: testToken, ReadToken: testReadToken, TargetRoots: []string{os.TempDir()}})
 	if err := v.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

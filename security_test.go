@@ -130,7 +130,8 @@ func newSecServer(t *testing.T) *secServer {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Started later, in scanSecrets: until then nothing but requests changes state.
-	v := openVault(t, graphvault.Config{Data: dir, Demo: true, Token: testToken, ReadToken: testReadToken, Rate: 1e6, Logger: log})
+	v := openVault(t, graphvault.Config{Data: dir, Demo: true, Token: testToken, ReadToken: testReadToken, Rate: 1e6, Logger: log,
+		TargetRoots: []string{filepath.Dir(filepath.Dir(outer))}}) // file targets in any test folder of the temporary directory
 	rec := &recorder{}
 	srv := serveVault(t, rec.wrap(v.Handler()))
 	s := &secServer{t: t, v: v, base: srv.URL, rec: rec, logs: logs, doc: loadOpenAPI(t), dir: dir, outer: outer,

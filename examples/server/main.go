@@ -19,6 +19,15 @@
 //	-token T          bearer token for changes and graph content (or GRAPHVAULT_TOKEN)
 //	-read-token T     bearer token for graph content only (or GRAPHVAULT_READ_TOKEN)
 //	-rate R           changes per second allowed per client address (default 20)
+//	-target-root DIR  folder file replication targets may lie in (repeatable;
+//	                  default DATA/targets); the data folder and bucket are refused
+//	-target-allow H   host or host:port http and s3 targets may be at (repeatable;
+//	                  default any host)
+//	-secret-key K     key sealing target secrets at rest, 64 hex digits (or
+//	                  GRAPHVAULT_SECRET_KEY; default the key file)
+//	-secret-key-file F  file holding that key (default DATA/secret.key, made if missing)
+//	-previous-secret-key K  a key replaced by a rotation: secrets it sealed are sealed
+//	                  again with the current key at start (repeatable)
 //
 // Every graph the store knows is served again at start, restored from its newest
 // intact snapshot, whether or not -demo is given.
@@ -76,6 +85,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&c.Token, "token", "", "bearer token for changes and graph content (default $GRAPHVAULT_TOKEN)")
 	fs.StringVar(&c.ReadToken, "read-token", "", "bearer token for graph content only (default $GRAPHVAULT_READ_TOKEN)")
 	fs.Float64Var(&c.Rate, "rate", 20, "changes per second allowed per client address")
+	fs.Var((*stringList)(&c.TargetRoots), "target-root", "folder file replication targets may lie in (repeatable; default DATA/targets)")
+	fs.Var((*stringList)(&c.TargetHosts), "target-allow", "host or host:port http and s3 targets may be at (repeatable; default any host)")
+	fs.StringVar(&c.SecretKey, "secret-key", "", "key sealing target secrets at rest, 64 hex digits (default $GRAPHVAULT_SECRET_KEY, else the key file)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the key sealing target secrets (default DATA/secret.key, made if missing)")
+	fs.Var((*stringList)(&c.PreviousSecretKeys), "previous-secret-key", "a key replaced by a rotation; secrets it sealed are sealed again at start (repeatable)")
 	if err := fs.Parse(joinDemoValue(args)); err != nil {
 		return o, err
 	}
@@ -92,6 +106,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if c.ReadToken == "" {
 		c.ReadToken = getenv("GRAPHVAULT_READ_TOKEN")
+	}
+	if c.SecretKey == "" && c.SecretKeyFile == "" {
+		c.SecretKey = getenv("GRAPHVAULT_SECRET_KEY")
 	}
 	if c.Every < 0 || c.Keep < 1 || c.Rate <= 0 {
 		return o, fmt.Errorf("-every must not be negative, -keep must be at least 1 and -rate above 0")
