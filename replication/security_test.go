@@ -175,6 +175,16 @@ func TestHTTPTargetNeverFollowsRedirect(t *testing.T) {
 		t.Errorf("check = %+v, want unreachable with status 307", res)
 	}
 	h.svc.Replicate(h.ctx, h.snapshot(backup.KindFull).ID, ReplicateOptions{TargetID: tg.ID})
+	// An s3 target does not follow one either (its requests are signed with the
+	// secret key).
+	s3, err := h.svc.Register(h.ctx, TargetSpec{Name: "s3", Kind: KindS3,
+		Config: map[string]string{"endpoint": redirector.URL, "bucket": "bkt", "access_key": "ak"}, Secret: "the-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := h.svc.Check(h.ctx, s3.ID); err != nil || res.Health != HealthUnreachable {
+		t.Errorf("s3 check = %+v, %v; want unreachable", res, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(leaked) > 0 {
