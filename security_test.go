@@ -734,7 +734,6 @@ func (s *secServer) scanSecrets() {
 		t.Fatal(err)
 	}
 	c := newAPIClient(t, s.base)
-	c.peer = serveVault(t, openVault(t, graphvault.Config{Token: testToken}).Handler()).URL
 	exerciseServer(c)
 	exerciseBackup(c)
 	exerciseRecovery(c)

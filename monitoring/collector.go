@@ -40,7 +40,7 @@ const (
 	SampleSnapshotEdges    = "graphvault.snapshot.edges"    // {graph}: edges in the newest completed snapshot
 	SampleSnapshotDuration = "graphvault.snapshot.duration" // {graph}: seconds the newest completed snapshot took
 	SampleSnapshotAge      = "graphvault.snapshot.age"      // {graph}: seconds since the newest completed snapshot finished
-	SampleGraphStored      = "graphvault.graph.stored"      // {graph}: bytes written to the bucket by completed snapshots
+	SampleGraphStored      = "graphvault.graph.stored"      // {graph}: bytes written to the bucket by completed snapshots, pruned ones too
 	SampleReplicationLag   = "graphvault.replication.lag"   // {target}: seconds since the last successful replication
 	SampleHealthStatus     = "graphvault.health.status"     // {component, check}: 1 pass, 0.5 warn, 0 fail
 	SampleHealthOverall    = "graphvault.health.overall"    // no labels: the worst health status
@@ -177,7 +177,7 @@ func (c *Collector) register(m metric.Meter) error {
 		return g
 	}
 	c.snapshots = ig("graphvault.stats.snapshots", "{snapshot}", "Snapshots in the metadata store, by graph and status.")
-	c.stored = ig("graphvault.stats.stored", "By", "Bytes written to the bucket by each graph's completed snapshots.")
+	c.stored = ig("graphvault.stats.stored", "By", "Bytes written to the bucket by each graph's completed snapshots, pruned ones too.")
 	c.size = ig("graphvault.stats.snapshot.size", "By", "Stored bytes the newest completed snapshot of each graph needs to restore.")
 	c.nodes = ig("graphvault.stats.snapshot.nodes", "{node}", "Nodes in the newest completed snapshot of each graph.")
 	c.edges = ig("graphvault.stats.snapshot.edges", "{edge}", "Edges in the newest completed snapshot of each graph.")
@@ -215,7 +215,7 @@ func (c *Collector) observe(ctx context.Context, o metric.Observer) error {
 		} {
 			o.ObserveInt64(c.snapshots, n, metric.WithAttributes(graph, attribute.String("status", status)))
 		}
-		o.ObserveInt64(c.stored, g.stats.BytesNew, metric.WithAttributes(graph))
+		o.ObserveInt64(c.stored, g.totals.BytesNew, metric.WithAttributes(graph))
 		if sn := g.newest; sn != nil {
 			o.ObserveInt64(c.size, sn.BytesStored, metric.WithAttributes(graph))
 			o.ObserveInt64(c.nodes, sn.Nodes, metric.WithAttributes(graph))
@@ -312,7 +312,7 @@ func buildSamples(s *state) []meta.MetricSample {
 		id := g.stats.GraphID
 		add(SampleSnapshots, float64(g.stats.Completed), "graph", id, "status", meta.SnapshotCompleted)
 		add(SampleSnapshots, float64(g.stats.Failed), "graph", id, "status", meta.SnapshotFailed)
-		add(SampleGraphStored, float64(g.stats.BytesNew), "graph", id)
+		add(SampleGraphStored, float64(g.totals.BytesNew), "graph", id)
 		if sn := g.newest; sn != nil {
 			add(SampleSnapshotBytes, float64(sn.BytesStored), "graph", id)
 			add(SampleSnapshotNodes, float64(sn.Nodes), "graph", id)

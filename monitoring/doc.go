@@ -45,7 +45,8 @@
 // The collector's observable gauges, meter named by this package's import path,
 // each read from the store at collection time (Prometheus names in brackets):
 //   - graphvault.stats.snapshots {graph, status} [graphvault_stats_snapshots]
-//   - graphvault.stats.stored (By) {graph}: bytes written by completed snapshots
+//   - graphvault.stats.stored (By) {graph}: bytes written by completed snapshots,
+//     pruned ones too (a running total in the metadata store)
 //     [graphvault_stats_stored_bytes]
 //   - graphvault.stats.snapshot.size (By), .nodes, .edges, .age (s), .duration (s)
 //     {graph}: of the newest completed snapshot

@@ -15,7 +15,8 @@ import (
 // graphState is what the store says of one graph.
 type graphState struct {
 	stats  meta.GraphStats
-	newest *meta.Snapshot // newest completed snapshot; nil when none
+	totals meta.SnapshotTotals // running totals, which a prune does not lower
+	newest *meta.Snapshot      // newest completed snapshot; nil when none
 }
 
 // targetState is what the store says of one replication target.
@@ -154,8 +155,16 @@ func readState(ctx context.Context, st *meta.Store, now time.Time) (*state, erro
 	if err != nil {
 		return nil, err
 	}
+	all, err := st.SnapshotTotals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	totals := make(map[string]meta.SnapshotTotals, len(all))
+	for _, t := range all {
+		totals[t.GraphID] = t
+	}
 	for _, gs := range stats {
-		g := graphState{stats: gs}
+		g := graphState{stats: gs, totals: totals[gs.GraphID]}
 		if gs.Completed > 0 {
 			sn, err := st.LatestSnapshot(ctx, gs.GraphID, meta.SnapshotCompleted)
 			if err != nil && !errors.Is(err, meta.ErrNotFound) {

@@ -60,7 +60,7 @@ type SummaryTotals struct {
 	Snapshots    int64 `json:"snapshots"`
 	Completed    int64 `json:"completed"`
 	Failed       int64 `json:"failed"`
-	BytesWritten int64 `json:"bytes_written"` // written to the bucket by completed snapshots
+	BytesWritten int64 `json:"bytes_written"` // written to the bucket by every snapshot completed, pruned ones too
 	Checkpoints  int64 `json:"checkpoints"`
 	Targets      int   `json:"targets"`
 }
@@ -71,7 +71,7 @@ type GraphSummary struct {
 	Snapshots    int64         `json:"snapshots"`
 	Completed    int64         `json:"completed"`
 	Failed       int64         `json:"failed"`
-	BytesWritten int64         `json:"bytes_written"`
+	BytesWritten int64         `json:"bytes_written"`           // a running total: a prune does not lower it
 	LastSnapshot *SnapshotInfo `json:"last_snapshot,omitempty"` // newest completed
 }
 
@@ -123,7 +123,7 @@ func (h *handler) buildSummary(ctx context.Context) (*api.Response, error) {
 	for _, g := range s.graphs {
 		gs := GraphSummary{
 			GraphID: g.stats.GraphID, Snapshots: g.stats.Snapshots, Completed: g.stats.Completed,
-			Failed: g.stats.Failed, BytesWritten: g.stats.BytesNew, LastSnapshot: snapshotInfo(g.newest, now),
+			Failed: g.stats.Failed, BytesWritten: g.totals.BytesNew, LastSnapshot: snapshotInfo(g.newest, now),
 		}
 		out.Graphs = append(out.Graphs, gs)
 		out.Totals.Snapshots += gs.Snapshots

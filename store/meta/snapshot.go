@@ -98,7 +98,8 @@ func oneOfOrEmpty(what, v string, allowed ...string) error {
 
 // CreateSnapshot inserts sn. It fills an empty ID with [NewID], an empty Kind with
 // "full", an empty Status with "pending", and sets CreatedAt (if zero) and UpdatedAt.
-// A duplicate ID is ErrConflict.
+// A duplicate ID is ErrConflict. A completed row is counted into its graph's
+// [SnapshotTotals] in the same transaction.
 func (s *Store) CreateSnapshot(ctx context.Context, sn *Snapshot) error {
 	defer s.stats.invalidate()
 	return s.write(ctx, "create snapshot", sn.ID, func(ctx context.Context) error {
@@ -114,13 +115,22 @@ func (s *Store) CreateSnapshot(ctx context.Context, sn *Snapshot) error {
 		}
 		sn.UpdatedAt = now
 		sn.normalize()
-		_, err := s.db.NewInsert().Model(sn).Exec(ctx)
-		return err
+		if sn.Status != SnapshotCompleted {
+			_, err := s.db.NewInsert().Model(sn).Exec(ctx)
+			return err
+		}
+		return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.NewInsert().Model(sn).Exec(ctx); err != nil {
+				return err
+			}
+			return s.addToTotals(ctx, tx, sn)
+		})
 	})
 }
 
 // UpdateSnapshot writes every field of sn over the row with its ID and sets
-// UpdatedAt. An absent row is ErrNotFound.
+// UpdatedAt. An absent row is ErrNotFound. A row that becomes completed is
+// counted into its graph's [SnapshotTotals] in the same transaction.
 func (s *Store) UpdateSnapshot(ctx context.Context, sn *Snapshot) error {
 	defer s.stats.invalidate()
 	return s.write(ctx, "update snapshot", sn.ID, func(ctx context.Context) error {
@@ -129,11 +139,32 @@ func (s *Store) UpdateSnapshot(ctx context.Context, sn *Snapshot) error {
 		}
 		sn.UpdatedAt = s.nowUTC()
 		sn.normalize()
-		res, err := s.db.NewUpdate().Model(sn).ExcludeColumn("created_at").WherePK().Exec(ctx)
-		if err != nil {
-			return err
+		if sn.Status != SnapshotCompleted {
+			res, err := s.db.NewUpdate().Model(sn).ExcludeColumn("created_at").WherePK().Exec(ctx)
+			if err != nil {
+				return err
+			}
+			return s.checkAffected(ctx, res, s.exists((*Snapshot)(nil), "id", sn.ID))
 		}
-		return s.checkAffected(ctx, res, s.exists((*Snapshot)(nil), "id", sn.ID))
+		// A row that becomes completed is counted into its graph's totals in the
+		// same transaction; one that was completed already is not counted again.
+		return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			var was string
+			q := tx.NewSelect().Model((*Snapshot)(nil)).Column("status").Where("id = ?", sn.ID)
+			if s.dialect != DialectSQLite { // SQLite transactions here lock the database at BEGIN
+				q = q.For("UPDATE")
+			}
+			if err := notFoundIfNone(q.Scan(ctx, &was)); err != nil {
+				return err
+			}
+			if _, err := tx.NewUpdate().Model(sn).ExcludeColumn("created_at").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+			if was == SnapshotCompleted {
+				return nil
+			}
+			return s.addToTotals(ctx, tx, sn)
+		})
 	})
 }
 

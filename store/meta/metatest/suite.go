@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"SnapshotCRUD", testSnapshotCRUD},
 		{"SnapshotList", testSnapshotList},
 		{"SnapshotAggregates", testSnapshotAggregates},
+		{"SnapshotTotals", testSnapshotTotals},
 		{"Pagination", testPagination},
 		{"Targets", testTargets},
 		{"ReplicationEvents", testReplicationEvents},
@@ -318,6 +319,75 @@ func testSnapshotList(t *testing.T, open Opener) {
 	}
 	_, err := s.CountSnapshots(ctx, meta.SnapshotFilter{Status: "x"})
 	wantErr(t, "count bad status", err, meta.ErrInvalid)
+}
+
+// testSnapshotTotals checks that completions are counted once, in Create and in
+// Update, that deleting or failing a snapshot lowers nothing, and that the
+// migration that makes the totals initialises them from the rows there are.
+func testSnapshotTotals(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	totals := func() map[string]meta.SnapshotTotals {
+		t.Helper()
+		all, err := s.SnapshotTotals(ctx)
+		must(t, "totals", err)
+		out := map[string]meta.SnapshotTotals{}
+		for _, tt := range all {
+			tt.UpdatedAt = time.Time{}
+			out[tt.GraphID] = tt
+		}
+		return out
+	}
+	want := func(what string, exp map[string]meta.SnapshotTotals) {
+		t.Helper()
+		got := totals()
+		for id, e := range exp {
+			e.GraphID = id
+			exp[id] = e
+		}
+		equalJSON(t, what, got, exp)
+	}
+	sized := func(graph, status string, records, raw, stored, written int64) *meta.Snapshot {
+		return &meta.Snapshot{GraphID: graph, Status: status, Records: records, BytesRaw: raw, BytesStored: stored, BytesNew: written}
+	}
+	want("empty", map[string]meta.SnapshotTotals{})
+
+	a1 := sized("a", meta.SnapshotCompleted, 10, 1000, 200, 200)
+	must(t, "create a1", s.CreateSnapshot(ctx, a1))
+	a2 := sized("a", meta.SnapshotRunning, 0, 0, 0, 0)
+	must(t, "create a2", s.CreateSnapshot(ctx, a2))
+	a2.Status, a2.Records, a2.BytesRaw, a2.BytesStored, a2.BytesNew = meta.SnapshotCompleted, 12, 1200, 240, 40
+	must(t, "complete a2", s.UpdateSnapshot(ctx, a2))
+	a2.Labels = map[string]string{"k": "v"}
+	must(t, "update a2 completed again", s.UpdateSnapshot(ctx, a2))
+	must(t, "create a3 failed", s.CreateSnapshot(ctx, sized("a", meta.SnapshotFailed, 5, 5, 5, 5)))
+	must(t, "create b1", s.CreateSnapshot(ctx, sized("b", meta.SnapshotCompleted, 1, 10, 3, 3)))
+	missing := sized("a", meta.SnapshotCompleted, 1, 1, 1, 1)
+	missing.ID = meta.NewID()
+	wantErr(t, "complete a missing row", s.UpdateSnapshot(ctx, missing), meta.ErrNotFound)
+	after := map[string]meta.SnapshotTotals{
+		"a": {Completed: 2, Records: 22, BytesRaw: 2200, BytesStored: 440, BytesNew: 240},
+		"b": {Completed: 1, Records: 1, BytesRaw: 10, BytesStored: 3, BytesNew: 3},
+	}
+	want("after completions", after)
+
+	must(t, "delete a1", s.DeleteSnapshot(ctx, a1.ID))
+	a2.Status, a2.Error = meta.SnapshotFailed, "damaged"
+	must(t, "fail a2", s.UpdateSnapshot(ctx, a2))
+	want("after a delete and a failure", after)
+
+	// Run the totals migration again on an emptied table: it counts the
+	// completed rows that exist (b1 and a4).
+	must(t, "create a4", s.CreateSnapshot(ctx, sized("a", meta.SnapshotCompleted, 7, 70, 7, 7)))
+	_, err := s.DB().NewDelete().TableExpr("graphvault_snapshot_totals").Where("1 = 1").Exec(ctx)
+	must(t, "empty the totals", err)
+	_, err = s.DB().NewDelete().TableExpr(meta.MigrationsTable).Where("version = 2").Exec(ctx)
+	must(t, "forget the totals migration", err)
+	must(t, "migrate", s.Migrate(ctx))
+	want("initialised by the migration", map[string]meta.SnapshotTotals{
+		"a": {Completed: 1, Records: 7, BytesRaw: 70, BytesStored: 7, BytesNew: 7},
+		"b": {Completed: 1, Records: 1, BytesRaw: 10, BytesStored: 3, BytesNew: 3},
+	})
 }
 
 func testSnapshotAggregates(t *testing.T, open Opener) {
