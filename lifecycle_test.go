@@ -23,6 +23,7 @@ import (
 	"github.com/graphvault/graphvault"
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/replication"
+	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/meta"
@@ -116,7 +117,7 @@ func newLifecycle(t *testing.T, seed uint64) *lifecycle {
 func (lc *lifecycle) open(memory []string) {
 	lc.t.Helper()
 	v, err := graphvault.Open(lc.ctx, graphvault.Config{
-		Data: lc.dir, MemoryGraphs: memory, Logger: slog.New(slog.DiscardHandler),
+		Data: lc.dir, MemoryGraphs: memory, TempMaxAge: lcTempMaxAge, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		lc.t.Fatalf("seed %d: open: %v", lc.seed, err)
@@ -158,6 +159,9 @@ func (lc *lifecycle) step() string {
 		return "failover"
 	case n < 95:
 		return lc.kill()
+	case n < 97:
+		lc.gc()
+		return "gc"
 	default:
 		lc.restart()
 		return "restart"
@@ -325,6 +329,35 @@ func (lc *lifecycle) restore() {
 			lc.edges[k] = e
 		}
 	}
+}
+
+// lcTempMaxAge is how old a temporary object in the bucket may get before GC
+// removes it; short here, so that those a kill left are old by the next GC.
+const lcTempMaxAge = 20 * time.Millisecond
+
+// gc collects the bucket's garbage, then checks that no temporary object older
+// than the threshold is left (check verifies every snapshot).
+func (lc *lifecycle) gc() {
+	// A partial write such as a kill leaves, planted so that every GC step has one.
+	stale := filepath.Join(lc.dir, "bucket", "data", fmt.Sprintf("%slifecycle%d", fileblob.TempPrefix, lc.rng.IntN(1e9)))
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		lc.t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("half an object"), 0o644); err != nil {
+		lc.t.Fatal(err)
+	}
+	time.Sleep(lcTempMaxAge)
+	lc.call("POST", "/api/backup/backup/gc?wait=true", map[string]any{"grace": "0s"}, http.StatusOK)
+	cutoff := time.Now().Add(-lcTempMaxAge)
+	filepath.WalkDir(filepath.Join(lc.dir, "bucket"), func(path string, d os.DirEntry, err error) error { //nolint:errcheck
+		if err != nil || !strings.HasPrefix(d.Name(), fileblob.TempPrefix) {
+			return err
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
+			lc.t.Fatalf("seed %d: a temporary object older than %s survived a GC: %s", lc.seed, lcTempMaxAge, path)
+		}
+		return nil
+	})
 }
 
 // replicate copies the newest snapshot to the folder target.

@@ -734,6 +734,7 @@ func (s *secServer) scanSecrets() {
 		t.Fatal(err)
 	}
 	c := newAPIClient(t, s.base)
+	c.peer = serveVault(t, openVault(t, graphvault.Config{Token: testToken}).Handler()).URL
 	exerciseServer(c)
 	exerciseBackup(c)
 	exerciseRecovery(c)

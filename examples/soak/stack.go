@@ -62,7 +62,7 @@ type stack struct {
 // newStack opens the Vault on dir with the primary as its only graph and registers
 // the file target; nothing runs in the background yet.
 func newStack(ctx context.Context, c config, dir string, log *slog.Logger) (_ *stack, err error) {
-	s := &stack{log: log, targetDir: filepath.Join(dir, "target")}
+	s := &stack{log: log, targetDir: filepath.Join(dir, "targets", "follower")} // under the default target root
 	if err := os.MkdirAll(s.targetDir, 0o755); err != nil {
 		return nil, err
 	}
