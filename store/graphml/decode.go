@@ -1,7 +1,6 @@
 package graphml
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -127,43 +126,55 @@ const (
 // Once a call returns an error, every later call returns the same error.
 type Decoder struct {
 	x       *xml.Decoder
-	r       *errReader
+	src     *source
 	keys    map[string]*keyDecl
-	defs    []*keyDecl // keys with a default, in declaration order
-	ids     map[string]struct{}
+	defs    []*keyDecl        // keys with a default, in declaration order
+	ids     map[string]string // node IDs seen, each mapped to itself so edges share it
 	meta    graph.Meta
 	state   int
 	err     error
 	pending *graph.Edge // the first edge, read while ranging over Nodes
 	line    int         // position of the element being read, for errors
 	col     int
-}
 
-// errReader remembers the underlying reader's error, so that it is told apart from
-// XML syntax errors.
-type errReader struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
-		e.err = err
-	}
-	return n, err
+	// The fast scanner (scan.go) reads the elements of the graph that NetworkX
+	// writes and leaves everything else to the XML decoder, which then does not see
+	// what the scanner consumed; these fields keep the positions it reports true.
+	fast      bool // the scanner may run: set once the head allows it
+	synced    bool // fline and fcol are the position where the XML decoder stands
+	fline     int  // position of the scanner, 1-based
+	fcol      int
+	lineAdj   int // lines the XML decoder did not see
+	colLine   int // the XML decoder's line when it took over; on it, columns are off by colFix
+	colFix    int
+	scratch   []byte // decoded text with entities
+	handovers int    // times the XML decoder took over from the scanner
 }
 
 // NewDecoder returns a Decoder reading from r. It buffers r itself.
-func NewDecoder(r io.Reader) *Decoder {
-	er := &errReader{r: r}
-	x := xml.NewDecoder(bufio.NewReaderSize(er, 64<<10))
+func NewDecoder(r io.Reader) *Decoder { return newDecoder(r, sourceSize, true) }
+
+// newDecoder returns a Decoder with a buffer of size bytes to start with, and the
+// fast scanner allowed or not (the tests compare the two).
+func newDecoder(r io.Reader, size int, fast bool) *Decoder {
+	src := &source{r: r, buf: make([]byte, size)}
 	return &Decoder{
-		x:    x,
-		r:    er,
+		x:    xml.NewDecoder(src),
+		src:  src,
 		keys: make(map[string]*keyDecl),
-		ids:  make(map[string]struct{}),
+		ids:  make(map[string]string),
+		fast: fast,
 	}
+}
+
+// pos returns the line and column of the input the XML decoder has reached,
+// counting what the fast scanner consumed.
+func (d *Decoder) pos() (int, int) {
+	line, col := d.x.InputPos()
+	if line == d.colLine {
+		col += d.colFix
+	}
+	return line + d.lineAdj, col
 }
 
 // Err returns the error that stopped the decoder, or nil.
@@ -264,16 +275,16 @@ func (d *Decoder) token() (xml.Token, error) {
 	if err == nil {
 		return tok, nil
 	}
-	line, col := d.x.InputPos()
+	line, col := d.pos()
 	switch {
-	case d.r.err != nil && errors.Is(err, d.r.err):
+	case d.src.rerr != nil && errors.Is(err, d.src.rerr):
 		return nil, fmt.Errorf("graphml: read: %w", err)
 	case err == io.EOF:
 		return nil, &ParseError{Line: line, Column: col, Kind: ErrSyntax, Err: errUnexpectedEOF}
 	}
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {
-		return nil, &ParseError{Line: se.Line, Kind: ErrSyntax, Err: errors.New(se.Msg)}
+		return nil, &ParseError{Line: se.Line + d.lineAdj, Kind: ErrSyntax, Err: errors.New(se.Msg)}
 	}
 	return nil, &ParseError{Line: line, Column: col, Kind: ErrSyntax, Err: err}
 }
@@ -297,7 +308,7 @@ func (d *Decoder) skip() error {
 
 // mark records the current position as the place errors about the element just
 // started point to.
-func (d *Decoder) mark() { d.line, d.col = d.x.InputPos() }
+func (d *Decoder) mark() { d.line, d.col = d.pos() }
 
 // malformed returns a ParseError at the marked position.
 func (d *Decoder) malformed(format string, args ...any) error {
@@ -332,6 +343,7 @@ func (d *Decoder) head() error {
 					return d.malformed("root element is <%s>, not <graphml>", t.Name.Local)
 				}
 				root = true
+				d.checkDefaultSpace(t)
 				continue
 			}
 			if !isGraphML(t.Name) {
@@ -353,6 +365,7 @@ func (d *Decoder) head() error {
 				default:
 					return d.malformed("edgedefault %q is neither directed nor undirected", v)
 				}
+				d.checkDefaultSpace(t)
 				d.state = stateNodes
 				return nil
 			default:
@@ -368,6 +381,16 @@ func (d *Decoder) head() error {
 				d.mark()
 				return d.malformed("unexpected text in <graphml>")
 			}
+		}
+	}
+}
+
+// checkDefaultSpace turns the fast scanner off when t declares a default namespace
+// other than GraphML's: unprefixed elements inside it would not be GraphML.
+func (d *Decoder) checkDefaultSpace(t xml.StartElement) {
+	for _, a := range t.Attr {
+		if a.Name.Space == "" && a.Name.Local == "xmlns" && a.Value != nsGraphML && a.Value != "" {
+			d.fast = false
 		}
 	}
 }
@@ -469,8 +492,19 @@ func (d *Decoder) readText(elem string) (string, error) {
 }
 
 // next reads up to the next node or edge of the graph and returns it. At the end of
-// the graph it reads the rest of the document and returns itemEnd.
+// the graph it reads the rest of the document and returns itemEnd. The fast scanner
+// reads what it can; the XML decoder reads the rest.
 func (d *Decoder) next() (graph.Node, graph.Edge, itemKind, error) {
+	if d.fast {
+		if n, e, kind, ok := d.scanNext(); ok {
+			return n, e, kind, nil
+		}
+	}
+	return d.nextXML()
+}
+
+// nextXML is next with the XML decoder.
+func (d *Decoder) nextXML() (graph.Node, graph.Edge, itemKind, error) {
 	for {
 		tok, err := d.token()
 		if err != nil {
@@ -564,17 +598,23 @@ func (d *Decoder) readNode(t xml.StartElement) (graph.Node, error) {
 	if _, dup := d.ids[id]; dup {
 		return graph.Node{}, d.malformed("duplicate node id %q", id)
 	}
-	d.ids[id] = struct{}{}
+	d.ids[id] = id
 	line, col := d.line, d.col
 	props, err := d.readChildren("node")
 	if err != nil {
 		return graph.Node{}, err
 	}
+	d.line, d.col = line, col
+	return d.finishNode(id, props)
+}
+
+// finishNode applies the key defaults to the data of the node and takes the labels
+// out of it. Errors point at d.line and d.col.
+func (d *Decoder) finishNode(id string, props map[string]any) (graph.Node, error) {
 	props = d.applyDefaults(props, "node")
 	n := graph.Node{ID: id}
 	if v, ok := props[attrLabels]; ok {
 		delete(props, attrLabels)
-		d.line, d.col = line, col
 		s, ok := v.(string)
 		if !ok {
 			return graph.Node{}, d.malformed("node %q: reserved attribute %s is not a string", id, attrLabels)
@@ -614,10 +654,11 @@ func (d *Decoder) readEdge(t xml.StartElement) (graph.Edge, error) {
 		if err := graph.ValidateID(id); err != nil {
 			return e, d.malformed("edge %s %q: %w", end.name, id, err)
 		}
-		if _, ok := d.ids[id]; !ok {
+		canon, ok := d.ids[id]
+		if !ok {
 			return e, d.malformed("edge %s %q is not a node declared before the edge", end.name, id)
 		}
-		*end.v = id
+		*end.v = canon
 	}
 	switch v, _ := attr(t, "directed"); {
 	case v == "true" && !d.meta.Directed:
@@ -630,10 +671,16 @@ func (d *Decoder) readEdge(t xml.StartElement) (graph.Edge, error) {
 	if err != nil {
 		return e, err
 	}
+	d.line, d.col = line, col
+	return d.finishEdge(e, props)
+}
+
+// finishEdge applies the key defaults to the data of the edge and takes its type out
+// of it. Errors point at d.line and d.col.
+func (d *Decoder) finishEdge(e graph.Edge, props map[string]any) (graph.Edge, error) {
 	props = d.applyDefaults(props, "edge")
 	if v, ok := props[attrType]; ok {
 		delete(props, attrType)
-		d.line, d.col = line, col
 		s, ok := v.(string)
 		if !ok {
 			return e, d.malformed("edge %q-%q: reserved attribute %s is not a string", e.Source, e.Target, attrType)

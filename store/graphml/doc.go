@@ -36,6 +36,11 @@
 // created_at; weight, description, keywords, source_id, file_path, created_at), other
 // attributes after them by name, so a LightRAG file written back is unchanged.
 //
+// Reading is fast for the files NetworkX writes: a scanner reads their nodes and
+// edges straight from the input buffer and leaves anything else (the head, comments,
+// other elements and attributes, anything in error) to encoding/xml, element by
+// element, so the results and the errors are those of encoding/xml.
+//
 // The reader accepts files with or without indentation, ids holding spaces, quotes,
 // slashes or any Unicode, and the GraphML namespace or none. Nodes must come before
 // the edges that use them, as NetworkX writes them. Elements of other namespaces,

@@ -48,3 +48,35 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanAgrees reads every input twice, with the fast scanner and with the XML
+// decoder alone, and checks that both give the same graph, or the same error (the
+// same kind, detail and position). The scanner runs with a small buffer too, so
+// that elements cut by the end of its window are read again once it has grown.
+func FuzzScanAgrees(f *testing.F) {
+	for _, s := range shapes {
+		doc, _ := lightragSampleN(s, 3, 0)
+		f.Add(doc)
+	}
+	for _, seed := range scanSeeds {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, wantErr := readWith(data, sourceSize, false)
+		for _, size := range []int{sourceSize, 1 + len(data)%61} {
+			got, err := readWith(data, size, true)
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("buffer %d: the scanner's error is %v, the XML decoder's %v", size, err, wantErr)
+			}
+			if err != nil {
+				if errors.Is(err, ErrSyntax) != errors.Is(wantErr, ErrSyntax) || errors.Is(err, ErrMalformed) != errors.Is(wantErr, ErrMalformed) {
+					t.Fatalf("buffer %d: errors of different kinds: %v and %v", size, err, wantErr)
+				}
+				continue
+			}
+			if d := diffGraphs(got, want); d != "" {
+				t.Fatalf("buffer %d: the scanner reads another graph than the XML decoder:\n%s", size, d)
+			}
+		}
+	})
+}

@@ -129,3 +129,9 @@ func normEdge(e graph.Edge) graph.Edge {
 	}
 	return e
 }
+
+// readWith decodes a whole document with a buffer of size bytes, with the fast
+// scanner or the XML decoder alone.
+func readWith(data []byte, size int, fast bool) (*sliceView, error) {
+	return readDecoder(newDecoder(bytes.NewReader(data), size, fast))
+}
