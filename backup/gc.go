@@ -148,53 +148,6 @@ func (e *Engine) removeTemp(ctx context.Context, maxAge time.Duration) (int, err
 	return n, nil
 }
 
-// Reindex rebuilds snapshot rows from the manifests in the bucket: a manifest
-// without a row gets a completed row, a completed row without a manifest is marked
-// failed. It returns how many rows it created and how many it marked failed.
-func (e *Engine) Reindex(ctx context.Context) (created, failed int, err error) {
-	for a, err := range e.bucket.List(ctx, manifestPrefix) {
-		if err != nil {
-			return created, failed, err
-		}
-		m, err := e.readManifest(ctx, a.Key)
-		if err != nil {
-			e.log.WarnContext(ctx, "reindex: skipping unreadable manifest", "key", a.Key, "err", err)
-			continue
-		}
-		if _, err := e.store.GetSnapshot(ctx, m.ID); err == nil {
-			continue
-		} else if !errors.Is(err, meta.ErrNotFound) {
-			return created, failed, err
-		}
-		row := &meta.Snapshot{ID: m.ID, GraphID: m.GraphID, Status: meta.SnapshotCompleted, FinishedAt: m.CreatedAt}
-		fillRow(row, m)
-		row.CreatedAt = m.StartedAt
-		if err := e.store.CreateSnapshot(ctx, row); err != nil {
-			return created, failed, err
-		}
-		created++
-	}
-	rows, err := e.allSnapshots(ctx, meta.SnapshotFilter{Status: meta.SnapshotCompleted})
-	if err != nil {
-		return created, failed, err
-	}
-	for i := range rows {
-		row := &rows[i]
-		ok, err := e.bucket.Exists(ctx, row.ManifestKey)
-		if err != nil {
-			return created, failed, err
-		}
-		if !ok {
-			row.Status, row.Error = meta.SnapshotFailed, "manifest missing from the bucket"
-			if err := e.store.UpdateSnapshot(ctx, row); err != nil {
-				return created, failed, err
-			}
-			failed++
-		}
-	}
-	return created, failed, nil
-}
-
 // ResolveInterrupted settles rows left pending or running by a process that stopped
 // mid-snapshot: rows started more than olderThan ago become completed when their
 // manifest was committed and failed otherwise. A single process calls it at
