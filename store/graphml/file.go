@@ -94,24 +94,63 @@ type fileView struct {
 	size   int64
 	meta   graph.Meta
 	closed bool
+	// after is the decoder that read every node last, standing at the first edge:
+	// the next Edges continues with it instead of reading the nodes again.
+	after *Decoder
+	read  int64 // bytes read from the file, for the tests
 }
 
-func (v *fileView) reader() io.Reader { return io.NewSectionReader(v.f, 0, v.size) }
+func (v *fileView) reader() io.Reader {
+	return &countingReader{r: io.NewSectionReader(v.f, 0, v.size), n: &v.read}
+}
+
+// countingReader adds the bytes it reads to *n.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
 
 func (v *fileView) Meta() graph.Meta { return v.meta }
 
 func (v *fileView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
-	if v.closed {
-		return func(yield func(graph.Node, error) bool) { yield(graph.Node{}, graph.ErrClosed) }
+	return func(yield func(graph.Node, error) bool) {
+		if v.closed {
+			yield(graph.Node{}, graph.ErrClosed)
+			return
+		}
+		d := NewDecoder(v.reader())
+		for n, err := range d.Nodes(ctx) {
+			if !yield(n, err) || err != nil {
+				return
+			}
+		}
+		v.after = d
 	}
-	return NewDecoder(v.reader()).Nodes(ctx)
 }
 
 func (v *fileView) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
-	if v.closed {
-		return func(yield func(graph.Edge, error) bool) { yield(graph.Edge{}, graph.ErrClosed) }
+	return func(yield func(graph.Edge, error) bool) {
+		if v.closed {
+			yield(graph.Edge{}, graph.ErrClosed)
+			return
+		}
+		d := v.after
+		v.after = nil
+		if d == nil {
+			d = NewDecoder(v.reader())
+		}
+		for e, err := range d.Edges(ctx) {
+			if !yield(e, err) {
+				return
+			}
+		}
 	}
-	return NewDecoder(v.reader()).Edges(ctx)
 }
 
 func (v *fileView) Close() error {

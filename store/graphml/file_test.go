@@ -471,3 +471,55 @@ func (r *failReader) Read(p []byte) (int, error) {
 	r.data = r.data[n:]
 	return n, nil
 }
+
+// TestFileViewReadsOnce checks that Edges after Nodes goes on from where Nodes
+// stopped instead of reading the nodes again, and that every later call still sees
+// the whole content.
+func TestFileViewReadsOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.graphml")
+	data, want := lightragSample(shapes[len(shapes)-1])
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewFile(path).View(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	fv := v.(*fileView)
+	fv.read = 0
+	for round := range 2 {
+		got := &sliceView{meta: v.Meta()}
+		for n, err := range v.Nodes(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.nodes = append(got.nodes, n)
+		}
+		for e, err := range v.Edges(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.edges = append(got.edges, e)
+		}
+		if d := diffGraphs(got, want); d != "" {
+			t.Fatalf("round %d: %s", round, d)
+		}
+		if fv.read != int64(len(data)) {
+			t.Errorf("round %d: read %d bytes of a %d-byte file, want each byte once", round, fv.read, len(data))
+		}
+		fv.read = 0
+	}
+	// Edges alone reads the nodes too.
+	n := 0
+	for _, err := range v.Edges(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != len(want.edges) {
+		t.Errorf("Edges alone: %d edges, want %d", n, len(want.edges))
+	}
+}
