@@ -10,6 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/graphvault/graphvault/store/blob"
 )
 
 // Encryption at rest: every layer has its own random 256-bit data key. The layer's
@@ -152,4 +159,71 @@ func (e *Engine) RotateKey(ctx context.Context, newKey []byte) (int, error) {
 	k := append([]byte(nil), newKey...)
 	e.masterKey.Store(&k)
 	return n, nil
+}
+
+// CheckKey tells whether the engine's master key opens the data keys of every
+// encrypted snapshot in the bucket, without reading any segment: it lists the key
+// objects and compares the master key id each names with the engine's. It returns
+// nil when they all match (or the bucket holds none), and otherwise an error
+// wrapping [ErrWrongKey] that says how many do not and which master keys wrapped
+// them, or that the engine has no key at all. A key object that does not parse is
+// damage, not a key question, and is left to verification. Objects are read eight
+// at a time.
+func (e *Engine) CheckKey(ctx context.Context) error {
+	var keys []string
+	for a, err := range e.bucket.List(ctx, keysPrefix) {
+		if err != nil {
+			return fmt.Errorf("backup: list data keys: %w", err)
+		}
+		keys = append(keys, a.Key)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	master := e.key()
+	if master == nil {
+		return fmt.Errorf("%w: the bucket holds %d encrypted data keys and no encryption key is given", ErrWrongKey, len(keys))
+	}
+	want := masterKeyID(master)
+	ids := make([]string, len(keys)) // the master key id each object names, "" when it names none
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, k := range keys {
+		g.Go(func() error {
+			stored, err := e.bucket.Get(gctx, k)
+			if errors.Is(err, blob.ErrNotFound) {
+				return nil // removed since the listing: garbage collection
+			}
+			if err != nil {
+				return fmt.Errorf("backup: read %q: %w", k, err)
+			}
+			var kf keyFile
+			if json.Unmarshal(stored, &kf) == nil {
+				ids[i] = kf.MasterKeyID
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	others := map[string]int{}
+	for _, id := range ids {
+		if id != "" && id != want {
+			others[id]++
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	n := 0
+	for _, c := range others {
+		n += c
+	}
+	which := "master key "
+	if len(others) > 1 {
+		which = "master keys "
+	}
+	return fmt.Errorf("%w: %d of the %d data keys in the bucket are wrapped by %s%s, not by the key given (%s)",
+		ErrWrongKey, n, len(keys), which, strings.Join(slices.Sorted(maps.Keys(others)), ", "), want)
 }
