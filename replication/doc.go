@@ -38,8 +38,11 @@
 // [ErrInvalid] for a malformed target or argument (nothing is stored), [ErrNotFound]
 // for an unknown target or snapshot, [ErrConflict] for a target name already taken,
 // [ErrUnreachable] when a target could not be reached, [ErrCorrupt] when a source
-// object fails its hash check (it is never sent), [ErrClosed] after Close. The store
-// and backup sentinels stay reachable through errors.Is.
+// object fails its hash check (it is never sent), [ErrClosed] after Close,
+// [ErrNotAllowed] for a target outside the allowed roots and hosts (nothing is
+// stored). The store and backup sentinels stay reachable through errors.Is. An
+// error a target caused is a [*TargetError]: its status, S3 code or network class
+// only, never text the target sent.
 //
 // # Metrics
 //
