@@ -6,6 +6,11 @@
 // operation and key, and refuses calls after Close. blobtest is the conformance suite
 // every driver runs.
 //
+// [OpenURL] opens a bucket from a URL through the driver registered for its
+// scheme ([Register]): a folder path or file:// (fileblob), s3:// (s3blob), mem://
+// (memblob). A driver registers when its package is linked, so a program that
+// names only the portable API links only the drivers it imports.
+//
 // Keys are slash-separated paths relative to the bucket: non-empty segments of valid
 // UTF-8 without NUL, no "." or ".." segment, no leading or trailing slash, at most
 // 1024 bytes. A key can never name anything outside the bucket. Portable callers do
@@ -16,7 +21,7 @@
 //
 // [ErrNotFound] for a missing object, [ErrExists] when PutIfAbsent finds the key
 // taken, [ErrInvalidKey] for a key that fails [ValidateKey] (no driver call is made),
-// [ErrClosed] after Close. Every error is an [*Error] carrying Op and Key. A cancelled
+// [ErrClosed] after Close, [ErrInvalidURL] for a URL OpenURL cannot open. Every error is an [*Error] carrying Op and Key. A cancelled
 // or expired context gives an error wrapping ctx.Err().
 //
 // # Metrics

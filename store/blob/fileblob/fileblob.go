@@ -16,6 +16,9 @@
 // sync of the file system. On Linux, a driver opened with [DropBehind] takes the
 // objects PutUnsynced writes out of the page cache once they are on disk.
 //
+// Linking the package registers the scheme "file" with [blob.OpenURL]: a plain
+// folder path or "file:///abs/dir" opens that folder, made if missing.
+//
 // Limits: a directory cannot be a file too, so the store cannot hold both "a" and
 // "a/b"; the second Put fails with an error wrapping [ErrConflict]. Key segments
 // beginning with ".tmp-" are reserved ([blob.ErrInvalidKey]). List skips files whose
@@ -37,6 +40,7 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -582,4 +586,25 @@ func (d *Driver) Close() error {
 		d.closeErr = d.root.Close()
 	})
 	return d.closeErr
+}
+
+func init() { blob.Register("file", openURL) }
+
+// openURL opens the folder a file URL names ("file:///abs/dir", or a plain path
+// passed to blob.OpenURL), made if missing.
+func openURL(_ context.Context, u *url.URL) (blob.Driver, error) {
+	if u.Host != "" && u.Host != "localhost" {
+		return nil, fmt.Errorf("%w: file URL names host %q; a folder on this machine has none", blob.ErrInvalidURL, u.Host)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: a file URL takes no query or fragment", blob.ErrInvalidURL)
+	}
+	dir := u.Path
+	if dir == "" {
+		dir = u.Opaque
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: file URL names no folder", blob.ErrInvalidURL)
+	}
+	return Open(filepath.FromSlash(dir))
 }

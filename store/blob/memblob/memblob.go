@@ -1,6 +1,9 @@
 // Package memblob is a [blob.Driver] that keeps objects in memory. It is the default
 // store in tests and examples, and suits small hosts that need no durability.
 //
+// Linking the package registers the scheme "mem" with [blob.OpenURL]: "mem://"
+// opens a new, empty bucket every time, for trials.
+//
 // Data is copied on the way in and on the way out, so neither the caller's slice
 // passed to Put nor the slice returned by Get aliases what the driver holds.
 //
@@ -15,7 +18,9 @@ package memblob
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"iter"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -168,4 +173,13 @@ func (d *Driver) Close() error {
 	d.closed = true
 	d.objects = nil
 	return nil
+}
+
+func init() {
+	blob.Register("mem", func(_ context.Context, u *url.URL) (blob.Driver, error) {
+		if u.RawQuery != "" {
+			return nil, fmt.Errorf("%w: a mem URL takes no query", blob.ErrInvalidURL)
+		}
+		return New(), nil
+	})
 }

@@ -13,7 +13,10 @@
 // such a server only where one writer per key is guaranteed otherwise.
 //
 // [Config] holds the credentials; its String, GoString and LogValue methods never
-// show the secret key or session token.
+// show the secret key or session token. Linking the package registers the scheme
+// "s3" with [blob.OpenURL]: s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R&secure=false,
+// with the credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (see
+// [ConfigFromURL]).
 //
 // # Errors
 //
@@ -33,6 +36,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -352,4 +357,71 @@ func (d *Driver) Delete(ctx context.Context, key string) error {
 func (d *Driver) Close() error {
 	d.closed.Store(true)
 	return nil
+}
+
+func init() {
+	blob.Register("s3", func(ctx context.Context, u *url.URL) (blob.Driver, error) {
+		cfg, err := ConfigFromURL(u, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return Open(ctx, cfg)
+	})
+}
+
+// ConfigFromURL reads a Config from a bucket URL
+//
+//	s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=REGION&secure=false
+//
+// with the credentials from the environment as every S3 client reads them:
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for temporary credentials,
+// AWS_SESSION_TOKEN (getenv is os.Getenv, or a stand-in in tests). The endpoint
+// defaults to Amazon S3 (s3.amazonaws.com) and secure to true. Credentials in the
+// URL itself, unknown parameters and a secure that is not a boolean are refused
+// with an error wrapping [blob.ErrInvalidURL].
+func ConfigFromURL(u *url.URL, getenv func(string) string) (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%w: s3 URL: %s", blob.ErrInvalidURL, fmt.Sprintf(format, args...))
+	}
+	if u.Scheme != "s3" {
+		return bad("scheme %q is not s3", u.Scheme)
+	}
+	if u.User != nil {
+		return bad("credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the URL")
+	}
+	if u.Host == "" {
+		return bad("names no bucket (s3://BUCKET/PREFIX)")
+	}
+	cfg := Config{
+		Bucket: u.Host, Prefix: strings.Trim(u.Path, "/"), Endpoint: "s3.amazonaws.com", Secure: true,
+		AccessKey: getenv("AWS_ACCESS_KEY_ID"), SecretKey: getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: getenv("AWS_SESSION_TOKEN"),
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("query: %v", err)
+	}
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "endpoint":
+			if v == "" || strings.Contains(v, "/") {
+				return bad("endpoint %q: want HOST or HOST:PORT", v)
+			}
+			cfg.Endpoint = v
+		case "region":
+			cfg.Region = v
+		case "secure":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return bad("secure %q: want true or false", v)
+			}
+			cfg.Secure = b
+		default:
+			return bad("unknown parameter %q (known: endpoint, region, secure)", k)
+		}
+	}
+	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
+		return bad("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
+	}
+	return cfg, nil
 }
