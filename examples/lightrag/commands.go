@@ -17,15 +17,18 @@ import (
 )
 
 // labelSum is the snapshot label holding the SHA-256 of the file a snapshot was
-// taken from; labelFile holds the file's name.
+// taken from; labelFile holds the file's name, labelStamp its stamp (size,
+// modification and change times, inode) when it was read.
 const (
-	labelSum  = "sha256"
-	labelFile = "file"
+	labelSum   = "sha256"
+	labelFile  = "file"
+	labelStamp = "stamp"
 )
 
 func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 	flags := newFlagSet("snapshot", c.stderr)
 	graphFlag := flags.String("graph", "", "graph id (default: the name of FILE's folder)")
+	check := flags.Bool("check", false, "hash the file even when its stamp says it is unchanged")
 	pos, err := c.parseArgs(flags, args, "FILE.graphml")
 	if err != nil {
 		return err
@@ -43,9 +46,24 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer v.close(&err)
+	latest, err := v.latest(ctx, graphID)
+	if err != nil {
+		return err
+	}
+	if same, err := c.unchanged(file, latest, *check); err != nil || same {
+		if same {
+			fmt.Fprintln(c.stdout, latest.ID)
+		}
+		return err
+	}
 	capt, err := captureFile(ctx, file, v.dir)
 	if err != nil {
 		return err
+	}
+	if latest != nil && capt.sum == latest.Labels[labelSum] {
+		c.infof("%s: content unchanged since snapshot %s (only its times or inode moved); no snapshot taken", file, latest.ID)
+		fmt.Fprintln(c.stdout, latest.ID)
+		return capt.discard()
 	}
 	row, err := c.take(ctx, v, graphID, capt)
 	if err != nil {
@@ -55,12 +73,55 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 	return nil
 }
 
+// unchanged reports whether file holds what the latest snapshot (nil if none)
+// holds, by its stamp alone: the same name, size, modification and change times
+// and inode, read long enough after the file's last change (see racyWindow). With
+// check, the content is hashed too, and decides.
+func (c *cli) unchanged(file string, latest *meta.Snapshot, check bool) (bool, error) {
+	if latest == nil || latest.Labels[labelFile] != filepath.Base(file) {
+		return false, nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return false, err
+	}
+	st := stampOf(fi)
+	recorded, readAt, ok := parseStampLabel(latest.Labels[labelStamp])
+	if !ok || recorded != st.String() || !st.trusted(readAt) {
+		return false, nil
+	}
+	if check {
+		sum, err := hashFile(file)
+		if err != nil {
+			return false, err
+		}
+		if sum != latest.Labels[labelSum] {
+			c.infof("%s: same size, times and inode as at snapshot %s, but its content differs", file, latest.ID)
+			return false, nil
+		}
+	}
+	c.infof("%s: unchanged since snapshot %s (same size, times and inode); no snapshot taken", file, latest.ID)
+	return true, nil
+}
+
+// latest returns the newest completed snapshot of the graph, or nil if it has none.
+func (v *vault) latest(ctx context.Context, graphID string) (*meta.Snapshot, error) {
+	row, err := v.store.LatestSnapshot(ctx, graphID, meta.SnapshotCompleted)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("find the latest snapshot of %s: %w", graphID, err)
+	}
+	return row, nil
+}
+
 // take snapshots a captured file and removes the copy.
 func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture) (_ *meta.Snapshot, err error) {
 	defer func() { err = errors.Join(err, capt.discard()) }()
-	c.infof("read %s: %d nodes, %d edges, sha256 %.12s", capt.source, capt.nodes, capt.edges, capt.sum)
+	c.infof("read %s: %d bytes, sha256 %.12s", capt.source, capt.stamp.size, capt.sum)
 	row, err := v.engine.Snapshot(ctx, graphID, graphml.NewFile(capt.path), backup.SnapshotOptions{
-		Labels: map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source)},
+		Labels: map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source), labelStamp: stampLabel(capt.stamp, capt.readAt)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of graph %s: %w", graphID, err)
@@ -323,17 +384,24 @@ func (c *cli) watch(ctx context.Context, args []string) (err error) {
 	defer v.close(&err)
 
 	// lastSum is the content of the newest snapshot: a restarted watch does not
-	// snapshot a file it already has.
+	// snapshot a file it already has, and does not read it when its stamp is the
+	// one that snapshot recorded.
+	latest, err := v.latest(ctx, graphID)
+	if err != nil {
+		return err
+	}
 	var lastSum string
-	switch latest, err := v.store.LatestSnapshot(ctx, graphID, meta.SnapshotCompleted); {
-	case err == nil:
+	var seen stamp // of the last file read successfully
+	if latest != nil {
 		lastSum = latest.Labels[labelSum]
-	case !errors.Is(err, meta.ErrNotFound):
-		return fmt.Errorf("find the latest snapshot of %s: %w", graphID, err)
+		if same, err := c.unchanged(file, latest, false); err == nil && same {
+			if fi, err := os.Stat(file); err == nil {
+				seen = stampOf(fi)
+			}
+		}
 	}
 	c.infof("watching %s every %v as graph %s; stop with Ctrl-C", file, *every, graphID)
 
-	var seen stamp // of the last file read successfully
 	check := func() {
 		fi, err := os.Stat(file)
 		if err != nil {

@@ -7,7 +7,8 @@
 //
 //	lightrag [-data DIR] [-v] COMMAND [ARGS]
 //
-//	snapshot [-graph ID] FILE.graphml        take a snapshot, print its id
+//	snapshot [-graph ID] [-check] FILE.graphml
+//	                                         take a snapshot, print its id
 //	list [-graph ID]                         list the snapshots, newest first
 //	restore [-force] SNAPSHOT_ID OUT.graphml write a snapshot as GraphML
 //	verify SNAPSHOT_ID                       read and check every object of a snapshot
@@ -25,19 +26,35 @@
 // later ones are incremental.
 //
 // snapshot prints only the new snapshot's id on standard output; watch prints one id
-// per line as it takes snapshots. Everything else (progress, notes) goes to standard
+// per line as it takes snapshots. A file unchanged since the latest snapshot of its
+// graph gets no new snapshot: snapshot prints the latest one's id (the snapshot that
+// holds this content) and says so on standard error.
+//
+// # Knowing a file is unchanged
+//
+// A snapshot records the file's stamp: its size, modification time, change time and
+// inode (the last two on Linux). A file whose stamp is the recorded one is taken as
+// unchanged at the cost of a stat, without reading it, as restic does by default:
+// the change time cannot be set back by a program that restores the modification
+// time, and the inode moves when a writer replaces the file by a rename. The stamp
+// is trusted only when the snapshot read the file at least two seconds after its
+// last change, so that a rewrite of the same size within one tick of the file
+// system's clock is not missed; otherwise, and when the stamp moved, the file is
+// read and its SHA-256 compared with the latest snapshot's. -check hashes the file
+// even when its stamp is the recorded one. Everything else (progress, notes) goes to standard
 // error. list prints a table: ID, GRAPH, KIND, STATUS, TIME (UTC, when the snapshot
 // was started), NODES, EDGES and BYTES, the bytes the snapshot added to the bucket.
 //
 // # Reading a file LightRAG is writing
 //
 // LightRAG rewrites the file in place. Each read copies the file aside, hashing it,
-// and checks that its size and modification time did not move during the copy and
-// that the copy is a whole GraphML graph; if not, it waits a moment and tries once
-// more. Snapshots are taken from the copy, so they are consistent.
+// and checks that its stamp did not move during the copy and that the copy is a
+// whole GraphML document (its head reads and it ends with </graphml>); if not, it
+// waits a moment and tries once more. Snapshots are taken from the copy, so they
+// are consistent, and the snapshot reads the copy once, checking all of it.
 //
-// watch checks the file's size and modification time every interval and reads it
-// only when they moved; it takes a snapshot only when the content hash differs from
+// watch checks the file's stamp every interval (at start, against the latest
+// snapshot's) and reads it only when it moved; it takes a snapshot only when the content hash differs from
 // the last snapshot's (kept as the snapshot label sha256, so a restarted watch does
 // not repeat one). A failed read or snapshot is reported and retried at the next
 // interval. SIGINT or SIGTERM stops it after the snapshot in progress, if any; a
@@ -100,7 +117,7 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `usage: lightrag [-data DIR] [-v] COMMAND [ARGS]
 
 commands:
-  snapshot [-graph ID] FILE.graphml          take a snapshot, print its id
+  snapshot [-graph ID] [-check] FILE.graphml take a snapshot, print its id
   list [-graph ID]                           list the snapshots, newest first
   restore [-force] SNAPSHOT_ID OUT.graphml   write a snapshot as GraphML
   verify SNAPSHOT_ID                         read and check every object of a snapshot

@@ -753,3 +753,66 @@ func TestParseArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotUnchanged takes no new snapshot of a file whose stamp (size,
+// modification and change times, inode) is the one the latest snapshot recorded,
+// and says which snapshot holds it; a rewrite that keeps the size and puts the
+// modification time back is still seen, by its change time.
+func TestSnapshotUnchanged(t *testing.T) {
+	saved := racyWindow
+	racyWindow = 0
+	t.Cleanup(func() { racyWindow = saved })
+	dir := t.TempDir()
+	data := filepath.Join(dir, "vault")
+	file := filepath.Join(dir, lightragName)
+	writeGenerated(t, file, 50, 100)
+	id1 := snapshot(t, data, file, "-graph", "g")
+
+	r := mustRun(t, "-data", data, "snapshot", "-graph", "g", file)
+	if got := strings.TrimSpace(r.stdout); got != id1 || !strings.Contains(r.stderr, "unchanged since snapshot "+id1+" (same size, times and inode)") {
+		t.Errorf("snapshot of an unchanged file printed %q (stderr %q), want %s and a note that it is unchanged", got, r.stderr, id1)
+	}
+	r = mustRun(t, "-data", data, "snapshot", "-graph", "g", "-check", file)
+	if got := strings.TrimSpace(r.stdout); got != id1 {
+		t.Errorf("snapshot -check of an unchanged file printed %q, want %s", got, id1)
+	}
+	if n := countSnapshots(t, data); n != 1 {
+		t.Fatalf("%d snapshots recorded, want 1", n)
+	}
+
+	// The same size and modification time, another content.
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("<data key="))
+	i = bytes.IndexByte(b[i:], '>') + i + 1
+	b[i] ^= 0x20 // a letter changes case
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	id2 := snapshot(t, data, file, "-graph", "g")
+	if id2 == id1 {
+		t.Fatalf("a changed file was taken as unchanged")
+	}
+
+	// Touched only: read, and found unchanged by its content.
+	later := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(file, later, later); err != nil {
+		t.Fatal(err)
+	}
+	r = mustRun(t, "-data", data, "snapshot", "-graph", "g", file)
+	if got := strings.TrimSpace(r.stdout); got != id2 || !strings.Contains(r.stderr, "content unchanged since snapshot "+id2) {
+		t.Errorf("snapshot of a touched file printed %q (stderr %q), want %s and a note that its content is unchanged", got, r.stderr, id2)
+	}
+	if n := countSnapshots(t, data); n != 2 {
+		t.Errorf("%d snapshots recorded, want 2", n)
+	}
+}
