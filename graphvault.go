@@ -268,6 +268,15 @@ func (v *Vault) openStorage(ctx context.Context) (err error) {
 	return nil
 }
 
+// replicationPins keeps the snapshots an enabled target has not caught up with
+// (replication.Service.Pins); the service is built after the engine it pins for.
+func (v *Vault) replicationPins(ctx context.Context, graphID string) (map[string]string, error) {
+	if v.repl == nil {
+		return nil, nil
+	}
+	return v.repl.Pins(ctx, graphID)
+}
+
 // buildServices makes the engine, replication, recovery and the metric collector.
 func (v *Vault) buildServices() (err error) {
 	mp, log := v.prom.MeterProvider, v.log
@@ -275,7 +284,7 @@ func (v *Vault) buildServices() (err error) {
 	// bytes a record so that a snapshot after a node deletion, which the journal
 	// cannot describe, does not read its parent's chain back from the bucket.
 	if v.engine, err = backup.New(v.store, v.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache(),
-		backup.WithTempMaxAge(v.cfg.TempMaxAge)); err != nil {
+		backup.WithTempMaxAge(v.cfg.TempMaxAge), backup.WithPinner(v.replicationPins)); err != nil {
 		return err
 	}
 	if v.recovery, err = recovery.New(v.engine, creatingCatalog{v.catalog, v}, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {
