@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/graphvault/graphvault/internal/loop"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -47,11 +48,7 @@ type Scheduler struct {
 	mu   sync.Mutex
 	jobs map[string]*JobStatus
 
-	runMu   sync.Mutex
-	stop    chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
-	started bool
+	loop *loop.Loop
 }
 
 // SchedulerOption configures a Scheduler.
@@ -73,6 +70,14 @@ func NewScheduler(e *Engine, graphs graph.Catalog, opts ...SchedulerOption) *Sch
 	for _, o := range opts {
 		o(s)
 	}
+	if s.tick <= 0 {
+		s.tick = time.Second
+	}
+	s.loop = loop.New(func(ctx context.Context) {
+		if _, err := s.RunDue(ctx); err != nil {
+			s.e.log.WarnContext(ctx, "scheduler", "err", err)
+		}
+	}, loop.Options{Interval: s.tick})
 	return s
 }
 
@@ -125,60 +130,19 @@ func compareStrings(a, b string) int {
 func slotStart(t time.Time, every time.Duration) time.Time { return t.Truncate(every) }
 
 // Start runs due jobs every tick in a goroutine until Close or until ctx ends.
-// A job already running when either happens is allowed to finish.
+// A job already running when either happens is allowed to finish. Starting twice,
+// or after Close, is ErrBusy.
 func (s *Scheduler) Start(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.started {
-		return fmt.Errorf("%w: scheduler already started", ErrBusy)
+	if err := s.loop.Start(ctx); err != nil {
+		return fmt.Errorf("%w: scheduler already started or closed", ErrBusy)
 	}
-	s.started = true
-	stop := make(chan struct{})
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	s.stop, s.cancel = stop, cancelWork
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		defer cancelWork()
-		t := time.NewTicker(s.tick)
-		defer t.Stop()
-		for {
-			if _, err := s.RunDue(workCtx); err != nil {
-				s.e.log.WarnContext(workCtx, "scheduler", "err", err)
-			}
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
 	return nil
 }
 
 // Close stops the scheduler and waits for a running job to finish; if ctx ends
 // first, the job is cancelled (its snapshot is marked failed) and Close returns
 // ctx's error. It is safe to call twice.
-func (s *Scheduler) Close(ctx context.Context) error {
-	s.runMu.Lock()
-	stop, cancel, done := s.stop, s.cancel, s.done
-	s.stop = nil
-	s.runMu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	close(stop)
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+func (s *Scheduler) Close(ctx context.Context) error { return s.loop.Close(ctx) }
 
 // RunDue runs every job whose slot has no snapshot yet and returns how many
 // snapshots it took.

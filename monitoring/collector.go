@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/graphvault/graphvault/internal/loop"
 	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/meta"
@@ -120,12 +121,10 @@ type Collector struct {
 	targets     metric.Int64ObservableGauge
 	lag         metric.Float64ObservableGauge
 
-	runMu   sync.Mutex
-	stop    chan struct{}
-	done    chan struct{}
-	cancel  context.CancelFunc
-	started bool
-	closed  bool
+	loop       *loop.Loop // the collections of Start
+	closeMu    sync.Mutex // orders Start and Close
+	closed     bool
+	unregister sync.Once
 }
 
 // NewCollector returns a collector reading st. Its gauges are registered on the
@@ -152,6 +151,11 @@ func NewCollector(st *meta.Store, opts ...CollectorOption) (*Collector, error) {
 		c.now = time.Now
 	}
 	col := &Collector{st: st, state: newStateCache(st), cfg: c, log: c.logger}
+	col.loop = loop.New(func(ctx context.Context) {
+		if _, err := col.Collect(ctx); err != nil && ctx.Err() == nil {
+			col.log.WarnContext(ctx, "monitoring: collect", "err", err)
+		}
+	}, loop.Options{Interval: c.interval})
 	if err := col.register(c.mp.Meter(meterName)); err != nil {
 		return nil, fmt.Errorf("monitoring: instruments: %w", err)
 	}
@@ -339,35 +343,17 @@ func buildSamples(s *state) []meta.MetricSample {
 }
 
 // Start collects now and then every interval in a goroutine, until Close or until
-// ctx ends. A failed collection is logged. Starting twice is ErrBusy.
+// ctx ends. A failed collection is logged. Starting twice, or after Close, is
+// ErrBusy.
 func (c *Collector) Start(ctx context.Context) error {
-	c.runMu.Lock()
-	defer c.runMu.Unlock()
-	if c.started || c.closed {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed {
+		return fmt.Errorf("%w: collector closed", ErrBusy)
+	}
+	if err := c.loop.Start(ctx); err != nil {
 		return fmt.Errorf("%w: collector already started or closed", ErrBusy)
 	}
-	c.started = true
-	stop, done := make(chan struct{}), make(chan struct{})
-	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.stop, c.done, c.cancel = stop, done, cancel
-	go func() {
-		defer close(done)
-		defer cancel()
-		t := time.NewTicker(c.cfg.interval)
-		defer t.Stop()
-		for {
-			if _, err := c.Collect(workCtx); err != nil && workCtx.Err() == nil {
-				c.log.WarnContext(workCtx, "monitoring: collect", "err", err)
-			}
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
 	return nil
 }
 
@@ -375,24 +361,11 @@ func (c *Collector) Start(ctx context.Context) error {
 // ctx ends first, when Close returns ctx's error), and unregisters the gauges. It is
 // safe to call twice.
 func (c *Collector) Close(ctx context.Context) error {
-	c.runMu.Lock()
-	if c.closed {
-		c.runMu.Unlock()
-		return nil
-	}
+	c.closeMu.Lock()
 	c.closed = true
-	stop, done, cancel := c.stop, c.done, c.cancel
-	c.runMu.Unlock()
-	var err error
-	if stop != nil {
-		close(stop)
-		select {
-		case <-done:
-		case <-ctx.Done():
-			cancel()
-			<-done
-			err = ctx.Err()
-		}
-	}
-	return errors.Join(err, c.reg.Unregister())
+	c.closeMu.Unlock()
+	err := c.loop.Close(ctx)
+	var uerr error
+	c.unregister.Do(func() { uerr = c.reg.Unregister() })
+	return errors.Join(err, uerr)
 }

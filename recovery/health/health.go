@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/graphvault/graphvault/internal/loop"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -170,14 +171,7 @@ type Runner struct {
 	mu   sync.Mutex
 	last *Report
 
-	// trigger holds at most one pending request for a run; see Trigger.
-	trigger chan struct{}
-
-	runMu   sync.Mutex
-	stop    chan struct{}
-	done    chan struct{}
-	cancel  context.CancelFunc
-	started bool
+	loop *loop.Loop // the runs of Start, Trigger and Close
 }
 
 // New returns a runner of the checkers that records results in st.
@@ -215,10 +209,9 @@ func New(st *meta.Store, checkers []Checker, opts ...Option) (*Runner, error) {
 		}
 		seen[key] = true
 	}
-	h := &Runner{
-		st: st, checkers: append([]Checker(nil), checkers...), cfg: c, log: c.logger,
-		trigger: make(chan struct{}, 1),
-	}
+	h := &Runner{st: st, checkers: append([]Checker(nil), checkers...), cfg: c, log: c.logger}
+	h.loop = loop.New(func(ctx context.Context) { h.Run(ctx) },
+		loop.Options{Interval: c.interval, FromEnd: true, Settle: triggerDelay})
 	meter := c.mp.Meter(meterName)
 	var err error
 	if h.status, err = meter.Float64Gauge("graphvault.health.status",
@@ -374,93 +367,20 @@ func (h *Runner) record(ctx context.Context, results []CheckResult) {
 // before a run starts make that one run, and those during a run one more after it,
 // so that a run always starts after the newest trigger. Before Start and after
 // Close it does nothing; the interval stays the fallback.
-func (h *Runner) Trigger() {
-	select {
-	case h.trigger <- struct{}{}:
-	default: // a run is already pending
-	}
-}
+func (h *Runner) Trigger() { h.loop.Kick() }
 
 // Start runs the checks now, then again soon after each [Runner.Trigger] and at
 // the latest an interval after the previous run, in a goroutine, until Close or
-// until ctx ends. Starting twice is ErrBusy.
+// until ctx ends. Checks run under a context that ctx's end does not cancel: a run
+// in progress finishes first, unless Close gives up waiting for it. Starting
+// twice, or after Close, is ErrBusy.
 func (h *Runner) Start(ctx context.Context) error {
-	h.runMu.Lock()
-	defer h.runMu.Unlock()
-	if h.started {
-		return fmt.Errorf("%w: health checks already started", ErrBusy)
+	if err := h.loop.Start(ctx); err != nil {
+		return fmt.Errorf("%w: health checks already started or closed", ErrBusy)
 	}
-	h.started = true
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h.stop, h.done, h.cancel = stop, done, cancel
-	go func() {
-		defer close(done)
-		defer cancel()
-		h.loop(ctx, workCtx, stop)
-	}()
 	return nil
-}
-
-// loop runs the checks, then waits for a trigger or the interval, until stop is
-// closed or ctx ends. Checks run under workCtx, which ctx's end does not cancel:
-// a run in progress finishes first, unless Close gives up waiting for it.
-func (h *Runner) loop(ctx, workCtx context.Context, stop <-chan struct{}) {
-	interval := time.NewTimer(h.cfg.interval)
-	defer interval.Stop()
-	delay := time.NewTimer(triggerDelay)
-	delay.Stop()
-	defer delay.Stop()
-	for {
-		h.drainTrigger() // this run answers every trigger so far
-		h.Run(workCtx)
-		interval.Reset(h.cfg.interval)
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-interval.C:
-			continue
-		case <-h.trigger:
-		}
-		// Triggered: wait a moment for the rest of a burst.
-		delay.Reset(triggerDelay)
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-delay.C:
-		}
-	}
-}
-
-func (h *Runner) drainTrigger() {
-	select {
-	case <-h.trigger:
-	default:
-	}
 }
 
 // Close stops the loop of [Runner.Start] and waits for a run in progress; if ctx ends first,
 // the run is cancelled and Close returns ctx's error. It is safe to call twice.
-func (h *Runner) Close(ctx context.Context) error {
-	h.runMu.Lock()
-	stop, done, cancel := h.stop, h.done, h.cancel
-	h.stop = nil
-	h.runMu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	close(stop)
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+func (h *Runner) Close(ctx context.Context) error { return h.loop.Close(ctx) }
