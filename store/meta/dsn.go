@@ -38,6 +38,8 @@ func parseDSN(dsn string) (target, error) {
 			return target{}, err
 		}
 		return target{dialect: "mysql", driver: "mysql", dsn: d}, nil
+	case strings.HasPrefix(dsn, "file:"):
+		return sqliteDSN(dsn, sqliteshim.DriverName()), nil
 	case strings.Contains(dsn, "://"):
 		return target{}, fmt.Errorf("%w: unsupported DSN scheme in %q", ErrInvalid, redactDSN(dsn))
 	}
@@ -122,6 +124,9 @@ func mysqlDSN(dsn string) (string, error) {
 	cfg.ClientFoundRows = true
 	return cfg.FormatDSN(), nil
 }
+
+// RedactDSN returns the DSN with its password hidden, for messages and logs.
+func RedactDSN(dsn string) string { return redactDSN(dsn) }
 
 // redactDSN hides a password in a DSN for error messages.
 func redactDSN(dsn string) string {

@@ -117,3 +117,22 @@ func (s *Store) GetLease(ctx context.Context, name string) (*Lease, error) {
 	l.normalize()
 	return l, nil
 }
+
+// ListLeases returns every lease, expired or not, sorted by name: who holds
+// which job among the processes sharing the store, and until when.
+func (s *Store) ListLeases(ctx context.Context) ([]Lease, error) {
+	var ls []Lease
+	err := s.do(ctx, "list leases", "", func(ctx context.Context) error {
+		return s.db.NewSelect().Model(&ls).Order("name").Scan(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ls == nil {
+		ls = []Lease{}
+	}
+	for i := range ls {
+		ls[i].normalize()
+	}
+	return ls, nil
+}

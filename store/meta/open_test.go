@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,5 +226,30 @@ func TestMySQLChangedRows(t *testing.T) {
 		if err != nil || got != l.want {
 			t.Errorf("acquire #%d by %s = %v, %v; want %v", i+1, l.holder, got, err, l.want)
 		}
+	}
+}
+
+// TestOpenFileURI opens SQLite from "file:" DSNs, "file://" included, and finds
+// the database where the path says.
+func TestOpenFileURI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, dsn := range []string{"file:" + filepath.Join(dir, "a.db"), "file://" + filepath.ToSlash(filepath.Join(dir, "b.db"))} {
+		s, err := meta.Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", dsn, err)
+		}
+		if s.Dialect() != meta.DialectSQLite {
+			t.Errorf("Open(%q): dialect %s, want sqlite", dsn, s.Dialect())
+		}
+		s.Close()
+	}
+	for _, name := range []string{"a.db", "b.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("database file %s: %v", name, err)
+		}
+	}
+	if got := meta.RedactDSN("postgres://u:hunter2@db:5432/x"); strings.Contains(got, "hunter2") {
+		t.Errorf("RedactDSN kept the password: %s", got)
 	}
 }

@@ -909,6 +909,12 @@ func testLeases(t *testing.T, open Opener) {
 	if ok, err := s.AcquireLease(ctx, "other-job", "b", ttl); err != nil || !ok {
 		t.Fatalf("b on another lease: %v %v, want true", ok, err)
 	}
+	ls, err := s.ListLeases(ctx)
+	must(t, "list leases", err)
+	if len(ls) != 2 || ls[0].Name != "job" || ls[0].Holder != "a" || ls[1].Name != "other-job" || ls[1].Holder != "b" ||
+		!ls[1].ExpiresAt.Equal(clock.Now().Add(ttl)) {
+		t.Fatalf("ListLeases = %+v, want job held by a and other-job by b until %v", ls, clock.Now().Add(ttl))
+	}
 
 	bad := []struct {
 		name, lease, holder string
