@@ -81,7 +81,8 @@ type candidate struct {
 // one journal ([graph.Meta].Journal, recorded in each manifest): a graph that
 // restarted counts in a new journal, and the newest state is the last committed
 // one, so the journal whose newest snapshot committed last comes first, whatever
-// the positions of older journals. The chosen snapshot is fully verified
+// the positions of older journals; a snapshot is continued only by the segments
+// of its own journal (see [Chain]). The chosen snapshot is fully verified
 // (every object read and hash-checked, every record decoded) and its journal tail
 // read and checked before anything is written; a source whose snapshot is missing
 // or corrupt is passed over for the next freshest. w is written only once: restore
@@ -292,7 +293,7 @@ func (s *Service) candidates(ctx context.Context, e *backup.Engine, b *blob.Buck
 		} else if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		c.tail, c.segs = Chain(segs, c.pos)
+		c.tail, c.segs = Chain(segs, c.journal, c.pos)
 		out = append(out, c)
 	}
 	return out, nil
@@ -325,12 +326,16 @@ func orderFreshest(cands []*candidate) {
 	})
 }
 
-// Chain picks from segs (in key order) the ones continuing position pos without a
-// gap, and returns the position they reach. Overlapping segments are allowed.
-func Chain(segs []SegmentInfo, pos uint64) (reach uint64, chain []SegmentInfo) {
+// Chain picks from segs (in key order) the segments of the journal named journal
+// that continue position pos of that journal without a gap, and returns the
+// position they reach. Segments of other journals are left out whatever their
+// positions (see [SegmentInfo.InJournal]): a snapshot is continued only by its
+// own journal, the one its manifest names. Overlapping segments are allowed.
+func Chain(segs []SegmentInfo, journal string, pos uint64) (reach uint64, chain []SegmentInfo) {
 	reach = pos
+	tag := JournalTag(journal)
 	for _, sg := range segs {
-		if sg.Last <= reach {
+		if sg.JournalTag != tag || sg.Last <= reach {
 			continue
 		}
 		if sg.First > reach+1 {

@@ -103,7 +103,8 @@ type shipper struct {
 
 type shipState struct {
 	target     string // name, for metrics
-	loaded     bool   // pos holds the target's HEAD
+	loaded     bool   // pos and journal hold the target's HEAD
+	journal    string // the journal pos counts in
 	pos        uint64
 	batchTime  time.Time
 	lag        float64
@@ -336,27 +337,35 @@ func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, gr
 		cancel()
 		switch {
 		case errors.Is(err, ErrNotFound):
-			sh.set(func() { st.pos, st.loaded, st.headMissed = 0, true, true })
+			sh.set(func() { st.pos, st.journal, st.loaded, st.headMissed = 0, "", true, true })
 		case err != nil:
 			return fmt.Errorf("read journal HEAD: %w", err)
 		default:
 			sh.set(func() {
-				st.pos, st.batchTime, st.baseline, st.loaded = head.Position, head.BatchTime, head.BaselineSnapshot, true
+				st.pos, st.journal, st.batchTime, st.baseline, st.loaded = head.Position, head.Journal, head.BatchTime, head.BaselineSnapshot, true
 			})
 		}
 	}
-	// The graph's own position tells whether there is anything to ship, and whether
-	// its journal restarted below what the target holds (a new graph under the same
-	// id): that is a gap too.
-	newest, err := graphPosition(ctx, g)
+	// The graph's own journal and position tell whether there is anything to ship.
+	// A journal other than the one HEAD names is a graph that restarted (a new
+	// journal, whose positions are not comparable with HEAD's): its batches must
+	// not continue the segments of the old one, so shipping restarts from a
+	// baseline snapshot of the new journal. A journal without a name that went back
+	// below what the target holds (a new graph under the same id) is a gap.
+	newest, journal, err := graphMeta(ctx, g)
 	if err != nil {
 		return err
 	}
-	if st.gap || newest < st.pos {
-		if newest < st.pos && !st.gap {
+	other := !st.headMissed && st.journal != journal
+	if st.gap || other || newest < st.pos {
+		switch {
+		case other:
+			s.log.Info("the graph's journal is not the one at the target (the graph restarted); shipping restarts from a baseline snapshot",
+				"target", t.Name, "graph", graphID, "position", newest, "target_position", st.pos)
+		case newest < st.pos && !st.gap:
 			sh.gap(ctx, t, st, graphID, fmt.Errorf("%w: the graph is at position %d, below the %d the target holds", graph.ErrJournalGap, newest, st.pos))
 		}
-		if err := sh.baseline(ctx, t, b, st, graphID, g, j, newest < st.pos, run); err != nil {
+		if err := sh.baseline(ctx, t, b, st, graphID, g, j, !other && newest < st.pos, run); err != nil {
 			return err
 		}
 	}
@@ -381,7 +390,7 @@ func (sh *shipper) shipTo(ctx context.Context, t *meta.Target, st *shipState, gr
 			return nil
 		}
 		sh.set(func() { st.lag = max(0, s.cfg.now().Sub(batches[0].Time).Seconds()) })
-		n, err := sh.put(ctx, b, st, graphID, batches)
+		n, err := sh.put(ctx, b, st, graphID, journal, batches)
 		if err != nil {
 			sh.m.batches.Add(ctx, int64(len(batches)), s.m.resultAttr(t.Name, "failed"))
 			return err
@@ -414,10 +423,11 @@ func (sh *shipper) gap(ctx context.Context, t *meta.Target, st *shipState, graph
 // writes again (possibly longer) and followers read past, as they skip batches
 // they hold.
 //
-// It returns the segment's stored size.
-func (sh *shipper) put(ctx context.Context, b *blob.Bucket, st *shipState, graphID string, batches []graph.Batch) (int64, error) {
+// The segment and HEAD name journal, the journal the batches come from. put
+// returns the segment's stored size.
+func (sh *shipper) put(ctx context.Context, b *blob.Bucket, st *shipState, graphID, journal string, batches []graph.Batch) (int64, error) {
 	s := sh.s
-	key, stored, err := encodeSegment(graphID, batches)
+	key, stored, err := encodeSegment(graphID, journal, batches)
 	if err != nil {
 		return 0, err
 	}
@@ -434,12 +444,13 @@ func (sh *shipper) put(ctx context.Context, b *blob.Bucket, st *shipState, graph
 		return 0, fmt.Errorf("%w: journal segment %s: %d bytes at the target, %d sent", ErrCorrupt, key, a.Size, len(stored))
 	}
 	last := batches[len(batches)-1]
-	head := JournalHead{Format: 1, GraphID: graphID, Position: last.Seq, BatchTime: last.Time, Segment: key,
-		BaselineSnapshot: st.baseline, UpdatedAt: s.cfg.now().UTC()}
+	head := newHead(graphID, journal)
+	head.Position, head.BatchTime, head.Segment = last.Seq, last.Time, key
+	head.BaselineSnapshot, head.UpdatedAt = st.baseline, s.cfg.now().UTC()
 	if err := writeHead(actx, b, &head); err != nil {
 		return 0, err
 	}
-	sh.set(func() { st.pos, st.batchTime, st.headMissed = last.Seq, last.Time, false })
+	sh.set(func() { st.pos, st.journal, st.batchTime, st.headMissed = last.Seq, journal, last.Time, false })
 	return int64(len(stored)), nil
 }
 
@@ -455,14 +466,16 @@ func writeHead(ctx context.Context, b *blob.Bucket, h *JournalHead) error {
 }
 
 // baseline makes a snapshot the target can restart from: the newest completed one
-// if the journal still serves the batches after it, else a new one. It replicates
-// it to the target, then writes HEAD at its position. force takes a new snapshot
-// whatever the newest one is (the graph restarted under the same id). Order matters: a follower
-// that meets the jump in segment positions finds the snapshot already there.
+// if it was taken from the graph's current journal and the journal still serves
+// the batches after it, else a new one. It replicates it to the target, then
+// writes HEAD at its journal and position. force takes a new snapshot whatever the
+// newest one is (the graph restarted under the same id). Order matters: a follower
+// that meets the jump in segment positions, or a HEAD of another journal, finds
+// the snapshot already there.
 func (sh *shipper) baseline(ctx context.Context, t *meta.Target, b *blob.Bucket, st *shipState, graphID string, g graph.Graph, j graph.Journal, force bool, run *shipRun) error {
 	s := sh.s
 	sh.flush(ctx, run) // the batches shipped before the restart are a run of their own
-	newest, err := graphPosition(ctx, g)
+	newest, journal, err := graphMeta(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -470,17 +483,31 @@ func (sh *shipper) baseline(ctx context.Context, t *meta.Target, b *blob.Bucket,
 	if err != nil && !errors.Is(err, meta.ErrNotFound) {
 		return storeErr(err)
 	}
-	if force || row == nil || uint64(row.JournalPos) > newest || !serves(ctx, j, uint64(row.JournalPos)) {
+	rowJournal, known := "", false
+	if !force && row != nil {
+		// A manifest that cannot be read rules the snapshot out.
+		rowJournal, err = sh.snapshotJournal(ctx, row.ID)
+		known = err == nil
+	}
+	if force || row == nil || !known || rowJournal != journal || uint64(row.JournalPos) > newest || !serves(ctx, j, uint64(row.JournalPos)) {
 		if row, err = s.engine.Snapshot(ctx, graphID, g, backup.SnapshotOptions{Labels: map[string]string{"reason": "journal baseline"}}); err != nil {
 			return fmt.Errorf("baseline snapshot: %w", err)
 		}
+		if rowJournal, err = sh.snapshotJournal(ctx, row.ID); err != nil {
+			return err
+		}
+	}
+	if rowJournal != journal {
+		// The graph changed journals while the snapshot was taken: the next pass
+		// starts again from the journal it is in then.
+		return fmt.Errorf("%w: the graph's journal changed during the baseline snapshot %s", graph.ErrJournalGap, row.ID)
 	}
 	if _, err := s.Replicate(ctx, row.ID, ReplicateOptions{TargetID: t.ID}); err != nil {
 		return fmt.Errorf("replicate baseline snapshot %s: %w", row.ID, err)
 	}
 	pos := uint64(row.JournalPos)
-	head := JournalHead{Format: 1, GraphID: graphID, Position: pos, BaselineSnapshot: row.ID, BaselinePosition: pos,
-		UpdatedAt: s.cfg.now().UTC()}
+	head := newHead(graphID, journal)
+	head.Position, head.BaselineSnapshot, head.BaselinePosition, head.UpdatedAt = pos, row.ID, pos, s.cfg.now().UTC()
 	actx, cancel := context.WithTimeout(ctx, s.cfg.attempt)
 	defer cancel()
 	if err := writeHead(actx, b, &head); err != nil {
@@ -488,10 +515,20 @@ func (sh *shipper) baseline(ctx context.Context, t *meta.Target, b *blob.Bucket,
 	}
 	run.baseline, run.last = row.ID, pos
 	sh.set(func() {
-		st.pos, st.batchTime, st.gap, st.baseline, st.headMissed = pos, time.Time{}, false, row.ID, false
+		st.pos, st.journal, st.batchTime, st.gap, st.baseline, st.headMissed = pos, journal, time.Time{}, false, row.ID, false
 	})
 	s.log.Info("journal shipping restarts from a baseline snapshot", "target", t.Name, "graph", graphID, "snapshot", row.ID, "position", pos)
 	return nil
+}
+
+// snapshotJournal returns the journal a snapshot's position counts in, as its
+// manifest records it.
+func (sh *shipper) snapshotJournal(ctx context.Context, snapshotID string) (string, error) {
+	m, err := sh.s.engine.Manifest(ctx, snapshotID)
+	if err != nil {
+		return "", fmt.Errorf("read the manifest of snapshot %s: %w", snapshotID, err)
+	}
+	return m.Journal, nil
 }
 
 // serves reports whether j still holds every batch after pos.
@@ -522,16 +559,15 @@ func collect(ctx context.Context, j graph.Journal, pos uint64) ([]graph.Batch, e
 	return out, nil
 }
 
-func graphPosition(ctx context.Context, g graph.Reader) (uint64, error) {
-	if p, ok := g.(interface{ Position() uint64 }); ok { // memgraph: no view to open
-		return p.Position(), nil
-	}
+// graphMeta returns the graph's position and the journal it counts in.
+func graphMeta(ctx context.Context, g graph.Reader) (uint64, string, error) {
 	v, err := g.View(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("open graph view: %w", err)
+		return 0, "", fmt.Errorf("open graph view: %w", err)
 	}
 	defer v.Close()
-	return v.Meta().Position, nil
+	m := v.Meta()
+	return m.Position, m.Journal, nil
 }
 
 // JournalStatus returns where every target stands with every graph's journal,

@@ -24,16 +24,26 @@ import (
 
 // Journal layout at a target (and in any bucket a follower reads):
 //
+//	journal/<graph id>/<first seq, 20 digits>-<last seq, 20 digits>-<journal tag>-<sha256>.gvj.zst
 //	journal/<graph id>/<first seq, 20 digits>-<last seq, 20 digits>-<sha256>.gvj.zst
 //	journal/<graph id>/HEAD
 //
-// A segment holds the consecutive batches first..last of one graph. Its stored bytes
-// are zstd(raw), and <sha256> is the hex SHA-256 of the stored bytes, so a damaged
-// segment is detected before it is decoded. Zero-padded positions make key order
-// the order of positions. The raw encoding reuses the record values of
-// backup/FORMAT.md, so property values keep their exact types:
+// A segment holds the consecutive batches first..last of one journal of one graph.
+// Positions count within a journal ([graph.Meta].Journal): a graph that restarts
+// (memgraph names a new journal, and continues from its snapshot's position) counts
+// in a new one, whose batches are not those an older journal holds at the same
+// positions. The journal tag is [JournalTag] of the journal's name, 16 hex digits,
+// so that a reader picks the segments of one journal by their keys alone; a
+// journal without a name has no tag, and segments written before segments named
+// their journal have none either (both are read as belonging to the journal
+// without a name). Its stored bytes are zstd(raw), and <sha256> is the hex SHA-256
+// of the stored bytes, so a damaged segment is detected before it is decoded.
+// Zero-padded positions make key order the order of positions. The raw encoding
+// reuses the record values of backup/FORMAT.md, so property values keep their
+// exact types:
 //
-//	raw     = "GVJ1" str(graph id) uvarint(batch count) batch*
+//	raw     = "GVJ2" str(graph id) str(journal name) uvarint(batch count) batch*
+//	        | "GVJ1" str(graph id) uvarint(batch count) batch*   (no name, no tag)
 //	batch   = uvarint(seq) varint(unix nanoseconds) uvarint(op count) op*
 //	op      = kind(1 byte, graph.OpKind) body
 //	body    = upsert_node: str(id) bytes(node value)
@@ -43,12 +53,19 @@ import (
 //	        | reset:       nothing
 //	str, bytes = uvarint(length) content
 //
-// HEAD is JSON (see [JournalHead]): the position shipped so far, written after the
-// segment that reaches it, so a restarted shipper resumes from it and a follower
-// finds the tail without listing. Batches are never skipped: a segment starts right
-// after the previous one ends, except after a gap in the primary's journal, where
-// the shipper first replicates a snapshot (the baseline) whose position is where
-// the next segment starts, and records it in HEAD.
+// A segment's name must match its key's tag: decoding checks it.
+//
+// HEAD is JSON (see [JournalHead]): the journal and position shipped so far, written
+// after the segment that reaches it, so a restarted shipper resumes from it and a
+// follower finds the tail without listing. Format 2 names the journal; format 1
+// (written for a journal without a name, and before HEAD named its journal) does
+// not. Batches are never skipped: a segment starts right after the previous one of
+// its journal ends, except after a gap in the primary's journal or when the graph's
+// journal is not HEAD's (the graph restarted), where the shipper first replicates
+// a snapshot of the graph's journal (the baseline) whose position is where the next
+// segment starts, and records it in HEAD. A reader continues a snapshot only with
+// the segments of the snapshot's own journal (the manifest's journal field), so
+// batches of another journal are never replayed onto it.
 
 // JournalPrefix is the key prefix of a graph's journal objects.
 func JournalPrefix(graphID string) string { return "journal/" + graphID + "/" }
@@ -56,17 +73,34 @@ func JournalPrefix(graphID string) string { return "journal/" + graphID + "/" }
 // JournalHeadKey is the key of a graph's journal HEAD.
 func JournalHeadKey(graphID string) string { return JournalPrefix(graphID) + "HEAD" }
 
-const journalMagic = "GVJ1"
+// Segment magics: journalMagic starts the segments of a journal without a name
+// (and every segment written before segments named their journal), namedMagic
+// those of a named journal.
+const (
+	journalMagic = "GVJ1"
+	namedMagic   = "GVJ2"
+)
+
+// HEAD formats: headNamed names the journal; headFormat does not.
+const (
+	headFormat = 1
+	headNamed  = 2
+)
 
 var (
-	journalSegmentPattern = regexp.MustCompile(`^journal/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/([0-9]{20})-([0-9]{20})-([0-9a-f]{64})\.gvj\.zst$`)
+	journalSegmentPattern = regexp.MustCompile(`^journal/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/([0-9]{20})-([0-9]{20})-(?:([0-9a-f]{16})-)?([0-9a-f]{64})\.gvj\.zst$`)
 	journalHeadPattern    = regexp.MustCompile(`^journal/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/HEAD$`)
 )
 
 // JournalHead is the content of journal/<graph>/HEAD.
 type JournalHead struct {
+	// Format is 2 when Journal is set, else 1.
 	Format  int    `json:"format"`
 	GraphID string `json:"graph_id"`
+	// Journal names the journal Position counts in ([graph.Meta].Journal): the
+	// segments after Position carry its tag. It is empty for a journal without a
+	// name, and in a HEAD written before HEAD named its journal.
+	Journal string `json:"journal,omitempty"`
 	// Position is the newest batch shipped: every batch up to it is in a segment, or
 	// in the baseline snapshot.
 	Position uint64 `json:"position"`
@@ -87,7 +121,26 @@ type SegmentInfo struct {
 	GraphID string
 	First   uint64
 	Last    uint64
-	SHA256  string
+	// JournalTag is the [JournalTag] of the journal the batches belong to; "" for
+	// a journal without a name, and for segments written before segments named
+	// their journal.
+	JournalTag string
+	SHA256     string
+}
+
+// InJournal reports whether the segment belongs to the journal named journal
+// ([graph.Meta].Journal, as a snapshot's manifest records it). A segment without
+// a tag belongs only to the journal without a name.
+func (s SegmentInfo) InJournal(journal string) bool { return s.JournalTag == JournalTag(journal) }
+
+// JournalTag is the tag segment keys carry for the journal named journal: the
+// first 16 hex digits of the SHA-256 of the name, or "" for the empty name.
+func JournalTag(journal string) string {
+	if journal == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(journal))
+	return hex.EncodeToString(sum[:8])
 }
 
 // ParseSegmentKey parses a segment key; ok is false for any other key.
@@ -101,12 +154,16 @@ func ParseSegmentKey(key string) (SegmentInfo, bool) {
 	if err1 != nil || err2 != nil || first == 0 || last < first {
 		return SegmentInfo{}, false
 	}
-	return SegmentInfo{Key: key, GraphID: m[1], First: first, Last: last, SHA256: m[4]}, true
+	return SegmentInfo{Key: key, GraphID: m[1], First: first, Last: last, JournalTag: m[4], SHA256: m[5]}, true
 }
 
-func segmentKey(graphID string, first, last uint64, stored []byte) string {
+func segmentKey(graphID, journal string, first, last uint64, stored []byte) string {
 	sum := sha256.Sum256(stored)
-	return fmt.Sprintf("%s%020d-%020d-%s.gvj.zst", JournalPrefix(graphID), first, last, hex.EncodeToString(sum[:]))
+	tag := JournalTag(journal)
+	if tag != "" {
+		tag += "-"
+	}
+	return fmt.Sprintf("%s%020d-%020d-%s%s.gvj.zst", JournalPrefix(graphID), first, last, tag, hex.EncodeToString(sum[:]))
 }
 
 var (
@@ -114,14 +171,19 @@ var (
 	segDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
 )
 
-// encodeSegment encodes consecutive batches of a graph and returns the segment's
-// key and stored bytes.
-func encodeSegment(graphID string, batches []graph.Batch) (string, []byte, error) {
+// encodeSegment encodes consecutive batches of a graph's journal and returns the
+// segment's key and stored bytes. A journal without a name is written as before
+// segments named their journal.
+func encodeSegment(graphID, journal string, batches []graph.Batch) (string, []byte, error) {
 	if len(batches) == 0 {
 		return "", nil, fmt.Errorf("%w: empty segment", ErrInvalid)
 	}
-	b := []byte(journalMagic)
-	b = appendStr(b, graphID)
+	var b []byte
+	if journal == "" {
+		b = appendStr([]byte(journalMagic), graphID)
+	} else {
+		b = appendStr(appendStr([]byte(namedMagic), graphID), journal)
+	}
 	b = binary.AppendUvarint(b, uint64(len(batches)))
 	var err error
 	for i, bt := range batches {
@@ -161,7 +223,7 @@ func encodeSegment(graphID string, batches []graph.Batch) (string, []byte, error
 		}
 	}
 	stored := segEnc.EncodeAll(b, nil)
-	return segmentKey(graphID, batches[0].Seq, batches[len(batches)-1].Seq, stored), stored, nil
+	return segmentKey(graphID, journal, batches[0].Seq, batches[len(batches)-1].Seq, stored), stored, nil
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -169,8 +231,9 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// DecodeSegment checks a stored segment against its key (hash, graph, positions)
-// and decodes its batches. Errors wrap ErrCorrupt.
+// DecodeSegment checks a stored segment against its key (hash, graph, journal
+// tag, positions) and decodes its batches. It reads both segment formats. Errors
+// wrap ErrCorrupt.
 func DecodeSegment(info SegmentInfo, stored []byte) ([]graph.Batch, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: journal segment %s: %s", ErrCorrupt, info.Key, fmt.Sprintf(format, args...))
@@ -184,12 +247,22 @@ func DecodeSegment(info SegmentInfo, stored []byte) ([]graph.Batch, error) {
 		return nil, bad("zstd: %v", err)
 	}
 	d := segReader{b: raw}
-	if !bytes.HasPrefix(raw, []byte(journalMagic)) {
+	named := bytes.HasPrefix(raw, []byte(namedMagic))
+	if !named && !bytes.HasPrefix(raw, []byte(journalMagic)) {
 		return nil, bad("not a journal segment")
 	}
 	d.b = raw[len(journalMagic):]
 	if g := d.str(); g != info.GraphID {
 		return nil, bad("holds graph %q", g)
+	}
+	journal := ""
+	if named {
+		if journal = d.str(); journal == "" || d.err != nil {
+			return nil, bad("names no journal")
+		}
+	}
+	if JournalTag(journal) != info.JournalTag {
+		return nil, bad("holds journal %q, not the one its key names", journal)
 	}
 	n := d.uvarint()
 	if d.err != nil || n != info.Last-info.First+1 {
@@ -299,14 +372,24 @@ func ReadJournalHead(ctx context.Context, b *blob.Bucket, graphID string) (*Jour
 	return decodeHead(graphID, raw)
 }
 
+// decodeHead decodes a HEAD of either format: 1 names no journal, 2 names one.
 func decodeHead(graphID string, raw []byte) (*JournalHead, error) {
 	var h JournalHead
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&h); err != nil || h.Format != 1 || h.GraphID != graphID {
+	if err := dec.Decode(&h); err != nil || h.GraphID != graphID ||
+		!(h.Format == headFormat && h.Journal == "" || h.Format == headNamed && h.Journal != "") {
 		return nil, fmt.Errorf("%w: journal HEAD of graph %q does not decode", ErrCorrupt, graphID)
 	}
 	return &h, nil
+}
+
+// newHead returns a HEAD of the format its journal needs.
+func newHead(graphID, journal string) JournalHead {
+	if journal == "" {
+		return JournalHead{Format: headFormat, GraphID: graphID}
+	}
+	return JournalHead{Format: headNamed, GraphID: graphID, Journal: journal}
 }
 
 // ListSegments lists the journal segments of a graph in b that hold batches after

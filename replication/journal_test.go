@@ -47,22 +47,27 @@ func (h *harness) edit(n int, tag string) {
 
 func (h *harness) position() uint64 {
 	h.t.Helper()
-	p, err := graphPosition(h.ctx, h.graph)
+	p, _, err := graphMeta(h.ctx, h.graph)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return p
 }
 
-// replay rebuilds a graph from a bucket's journal segments alone, from position 0.
+// replay rebuilds a graph from a bucket's journal segments alone, from position 0
+// of the journal HEAD names.
 func replay(t *testing.T, b *blob.Bucket, graphID string) (*memgraph.Graph, uint64) {
 	t.Helper()
 	ctx := context.Background()
+	head, err := ReadJournalHead(ctx, b, graphID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	segs, err := ListSegments(ctx, b, graphID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reach, chain := Chain(segs, 0)
+	reach, chain := Chain(segs, head.Journal, 0)
 	g := memgraph.New()
 	pos := uint64(0)
 	for _, sg := range chain {
@@ -111,7 +116,7 @@ func TestSegmentRoundTrip(t *testing.T) {
 		{Seq: 7, Ops: []graph.Op{{Kind: graph.OpReset}, {Kind: graph.OpUpsertNode, Node: graph.Node{ID: "a", Labels: []string{"l"}, Props: map[string]any{"i": int64(3), "f": 3.0, "l": []any{"x", nil, true}}}}}},
 		{Seq: 8, Ops: []graph.Op{{Kind: graph.OpUpsertEdge, Edge: graph.Edge{Source: "a", Target: "a", Type: "self", Props: map[string]any{"m": map[string]any{"k": 1.5}}}}, {Kind: graph.OpDeleteEdge, Edge: graph.Edge{Source: "a", Target: "a", Type: "self"}}, {Kind: graph.OpDeleteNode, Node: graph.Node{ID: "a"}}}},
 	}
-	key, stored, err := encodeSegment("g1", batches)
+	key, stored, err := encodeSegment("g1", "", batches)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,9 @@ type Config struct {
 type Status struct {
 	GraphID  string `json:"graph_id"`
 	Position uint64 `json:"position"` // newest batch applied
+	// Journal names the primary's journal Position counts in (the journal of the
+	// snapshot the follower restarted from); "" for a journal without a name.
+	Journal string `json:"journal,omitempty"`
 	// Snapshot is the snapshot the follower last (re)started from.
 	Snapshot string `json:"snapshot,omitempty"`
 	// Head is the position the target's journal HEAD names.
@@ -66,7 +69,10 @@ type Status struct {
 }
 
 // Follower keeps a graph equal to a replication target's copy of a primary's
-// graph: the newest snapshot there, then the journal segments after it. Sync does
+// graph: the newest snapshot there, then the journal segments after it, of the
+// snapshot's own journal only. When the primary restarts, it counts in a new
+// journal and its shipper replicates a baseline snapshot of it before HEAD names
+// it: the follower then restarts from that snapshot. Sync does
 // one step; Run syncs until its context ends or Promote is called. Status, Graph and
 // Position may be called from any goroutine.
 type Follower struct {
@@ -165,7 +171,7 @@ func (f *Follower) Sync(ctx context.Context) error {
 		return ErrPromoted
 	}
 	if !based {
-		ok, err := f.resync(ctx, 0, true)
+		ok, err := f.resync(ctx, 0, true, "")
 		if err != nil {
 			return err
 		}
@@ -181,7 +187,7 @@ func (f *Follower) Sync(ctx context.Context) error {
 	return err
 }
 
-// tail applies the segments after pos.
+// tail applies the segments after pos, of the follower's journal.
 func (f *Follower) tail(ctx context.Context, pos uint64) error {
 	b := f.cfg.Bucket
 	head, err := replication.ReadJournalHead(ctx, b, f.cfg.GraphID)
@@ -193,20 +199,36 @@ func (f *Follower) tail(ctx context.Context, pos uint64) error {
 		return err
 	}
 	f.setStatus(func(s *Status) { s.Head = head.Position })
+	if head.Journal != f.Status().Journal {
+		// The primary counts in another journal (it restarted): positions of the
+		// two are unrelated, and the segments of the new one continue only a
+		// snapshot of it.
+		ok, err := f.resync(ctx, pos, false, head.Journal)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			msg := fmt.Sprintf("the target's journal is not the one of the follower's position and no snapshot of it is at the target (HEAD %d)", head.Position)
+			f.setStatus(func(s *Status) { s.Gap = msg; s.LagSeconds = f.lag(head) })
+			return fmt.Errorf("%w: graph %s: %s", ErrGap, f.cfg.GraphID, msg)
+		}
+		pos = f.Position()
+	}
+	journal := head.Journal // the follower's too, from here on
 	for head.Position > pos {
 		var chain []replication.SegmentInfo
-		if info, ok := replication.ParseSegmentKey(head.Segment); ok && info.First <= pos+1 && info.Last > pos {
+		if info, ok := replication.ParseSegmentKey(head.Segment); ok && info.InJournal(journal) && info.First <= pos+1 && info.Last > pos {
 			chain = []replication.SegmentInfo{info} // the usual case: one segment behind
 		} else {
 			segs, err := replication.ListSegments(ctx, b, f.cfg.GraphID, pos)
 			if err != nil {
 				return err
 			}
-			_, chain = replication.Chain(segs, pos)
+			_, chain = replication.Chain(segs, journal, pos)
 		}
 		if len(chain) == 0 {
 			// HEAD is past us and no segment continues our position: a gap.
-			ok, err := f.resync(ctx, pos, false)
+			ok, err := f.resync(ctx, pos, false, head.Journal)
 			if err != nil {
 				return err
 			}
@@ -269,10 +291,12 @@ func (f *Follower) setStatus(fn func(s *Status)) {
 	fn(&f.st)
 }
 
-// resync restores the target's newest snapshot of the graph if its position is
-// past pos (or, first, whatever it is). It reports false when there is none. With
-// no snapshot at all but a journal starting at batch 1, first starts from empty.
-func (f *Follower) resync(ctx context.Context, pos uint64, first bool) (bool, error) {
+// resync restores the target's newest snapshot of the graph (or, first, whatever
+// it is) if it is of the journal named journal, HEAD's, and either of another
+// journal than the follower's position or past pos. It reports false when there
+// is none. With no snapshot at all but a journal starting at batch 1, first
+// starts from empty, in HEAD's journal.
+func (f *Follower) resync(ctx context.Context, pos uint64, first bool, journal string) (bool, error) {
 	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		return false, err
@@ -288,13 +312,20 @@ func (f *Follower) resync(ctx context.Context, pos uint64, first bool) (bool, er
 	row, err := st.LatestSnapshot(ctx, f.cfg.GraphID, meta.SnapshotCompleted)
 	if errors.Is(err, meta.ErrNotFound) {
 		if first {
+			head, err := replication.ReadJournalHead(ctx, f.cfg.Bucket, f.cfg.GraphID)
+			if errors.Is(err, replication.ErrNotFound) {
+				return false, nil // HEAD comes after the first segment
+			}
+			if err != nil {
+				return false, err
+			}
 			segs, err := replication.ListSegments(ctx, f.cfg.Bucket, f.cfg.GraphID, 0)
 			if err != nil {
 				return false, err
 			}
-			if len(segs) > 0 && segs[0].First == 1 {
+			if _, chain := replication.Chain(segs, head.Journal, 0); len(chain) > 0 {
 				f.mu.Lock()
-				f.based = true
+				f.based, f.st.Journal = true, head.Journal
 				f.mu.Unlock()
 				return true, nil
 			}
@@ -304,8 +335,12 @@ func (f *Follower) resync(ctx context.Context, pos uint64, first bool) (bool, er
 	if err != nil {
 		return false, err
 	}
+	m, err := e.Manifest(ctx, row.ID)
+	if err != nil {
+		return false, fmt.Errorf("replica: read the manifest of snapshot %s: %w", row.ID, err)
+	}
 	sp := uint64(row.JournalPos)
-	if !first && sp <= pos {
+	if !first && (m.Journal != journal || m.Journal == f.Status().Journal && sp <= pos) {
 		return false, nil
 	}
 	// Restore verifies every object as it reads it and leaves the graph as it was
@@ -318,9 +353,9 @@ func (f *Follower) resync(ctx context.Context, pos uint64, first bool) (bool, er
 	if !first {
 		f.st.Resyncs++
 	}
-	f.st.Position, f.st.Snapshot, f.st.Gap, f.batchAt = sp, row.ID, "", row.FinishedAt
+	f.st.Position, f.st.Journal, f.st.Snapshot, f.st.Gap, f.batchAt = sp, m.Journal, row.ID, "", row.FinishedAt
 	f.mu.Unlock()
-	f.log.Info("replica: restored snapshot", "graph", f.cfg.GraphID, "snapshot", row.ID, "position", sp, "resync", !first)
+	f.log.Info("replica: restored snapshot", "graph", f.cfg.GraphID, "snapshot", row.ID, "journal", m.Journal, "position", sp, "resync", !first)
 	return true, nil
 }
 

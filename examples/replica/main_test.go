@@ -372,3 +372,70 @@ func TestRun(t *testing.T) {
 		t.Fatalf("-out not written: %v", err)
 	}
 }
+
+// restart is a restart of the primary: a new graph restored from snapshot sid
+// (a new journal, continuing from the snapshot's position) serves the graph id,
+// and a new service ships it to the same target.
+func (p *primary) restart(sid string) {
+	p.t.Helper()
+	g := memgraph.New()
+	if _, err := p.engine.Restore(p.ctx, sid, g, backup.RestoreOptions{}); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.svc.Close(p.ctx); err != nil {
+		p.t.Fatal(err)
+	}
+	p.g = g
+	p.reg.Register("g1", g)
+	svc, err := replication.New(p.engine, replication.WithLogger(quiet), replication.WithJournal(p.reg))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { svc.Close(context.Background()) })
+	p.svc = svc
+}
+
+// TestPrimaryRestart: the primary restarts from an older snapshot, in a new
+// journal whose positions continue the snapshot's, and runs past the follower's
+// position, or stays below it, before the follower syncs again. The follower
+// moves to the new journal's baseline snapshot and never applies batches of one
+// journal onto the state of another.
+func TestPrimaryRestart(t *testing.T) {
+	for _, edits := range []int{15, 3} {
+		t.Run(fmt.Sprintf("%d batches after the restart", edits), func(t *testing.T) {
+			p := newPrimary(t, memgraph.New(), time.Second)
+			s1 := p.snapshot()
+			r := rand.New(rand.NewPCG(9, uint64(edits)))
+			p.edit(r, 1, 10)
+			p.ship()
+			f := p.follower(t, Config{})
+			if err := f.Sync(p.ctx); err != nil {
+				t.Fatal(err)
+			}
+			if f.Position() != p.g.Position() {
+				t.Fatalf("follower at %d, want %d", f.Position(), p.g.Position())
+			}
+			before := f.Status().Journal
+
+			p.restart(s1.ID)
+			p.edit(r, 2, edits)
+			p.ship()
+			p.edit(r, 3, 12) // the new journal passes the follower's position
+			p.ship()
+			if err := f.Sync(p.ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := f.Status()
+			v, err := p.g.View(p.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			journal := v.Meta().Journal
+			v.Close()
+			if st.Journal == before || st.Journal != journal || st.Position != p.g.Position() || st.Resyncs != 1 {
+				t.Fatalf("status %+v; want one resync into journal %s (from %s) at %d", st, journal, before, p.g.Position())
+			}
+			equal(t, p.g, f.Graph())
+		})
+	}
+}

@@ -18,8 +18,9 @@ import (
 
 // follower keeps a graph equal to a replication target's copy of the primary, as
 // examples/replica does: the target's newest snapshot, then the journal segments
-// after its position. A gap in the segments is resynced from a newer snapshot; it
-// is never skipped.
+// after its position, of the snapshot's own journal only. A gap in the segments,
+// or a HEAD naming another journal (the primary restarted), is resynced from a
+// newer snapshot; it is never skipped.
 type follower struct {
 	b       *blob.Bucket
 	graphID string
@@ -27,6 +28,7 @@ type follower struct {
 
 	mu      sync.Mutex
 	pos     uint64
+	journal string // the journal pos counts in
 	based   bool
 	resyncs int
 
@@ -66,7 +68,7 @@ func (f *follower) run(ctx context.Context, poll time.Duration) {
 // segments after the position up to the target's HEAD.
 func (f *follower) sync(ctx context.Context) error {
 	if !f.based {
-		ok, err := f.resync(ctx, 0, true)
+		ok, err := f.resync(ctx, 0, true, "")
 		if err != nil || !ok {
 			return err // nothing at the target yet is not an error
 		}
@@ -79,14 +81,24 @@ func (f *follower) sync(ctx context.Context) error {
 		return err
 	}
 	pos := f.position()
+	if head.Journal != f.journal {
+		ok, err := f.resync(ctx, pos, false, head.Journal)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("follower: the target's journal is not the one of position %d and no snapshot of it is at the target", pos)
+		}
+		pos = f.position()
+	}
 	for head.Position > pos {
 		segs, err := replication.ListSegments(ctx, f.b, f.graphID, pos)
 		if err != nil {
 			return err
 		}
-		_, chain := replication.Chain(segs, pos)
+		_, chain := replication.Chain(segs, f.journal, pos)
 		if len(chain) == 0 {
-			ok, err := f.resync(ctx, pos, false)
+			ok, err := f.resync(ctx, pos, false, head.Journal)
 			if err != nil {
 				return err
 			}
@@ -121,9 +133,10 @@ func (f *follower) sync(ctx context.Context) error {
 	return nil
 }
 
-// resync restores the target's newest snapshot if it is past pos (or, the first
-// time, whatever it is, or an empty graph when the journal there starts at 1).
-func (f *follower) resync(ctx context.Context, pos uint64, first bool) (bool, error) {
+// resync restores the target's newest snapshot if it is of journal (HEAD's) and
+// either of another journal than the follower's or past pos (or, the first time,
+// whatever it is, or an empty graph when HEAD's journal there starts at 1).
+func (f *follower) resync(ctx context.Context, pos uint64, first bool, journal string) (bool, error) {
 	st, err := meta.Open(ctx, ":memory:")
 	if err != nil {
 		return false, err
@@ -139,12 +152,19 @@ func (f *follower) resync(ctx context.Context, pos uint64, first bool) (bool, er
 	row, err := st.LatestSnapshot(ctx, f.graphID, meta.SnapshotCompleted)
 	if errors.Is(err, meta.ErrNotFound) {
 		if first {
+			head, err := replication.ReadJournalHead(ctx, f.b, f.graphID)
+			if errors.Is(err, replication.ErrNotFound) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
 			segs, err := replication.ListSegments(ctx, f.b, f.graphID, 0)
 			if err != nil {
 				return false, err
 			}
-			if len(segs) > 0 && segs[0].First == 1 {
-				f.based = true
+			if _, chain := replication.Chain(segs, head.Journal, 0); len(chain) > 0 {
+				f.based, f.journal = true, head.Journal
 				return true, nil
 			}
 		}
@@ -153,14 +173,18 @@ func (f *follower) resync(ctx context.Context, pos uint64, first bool) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if !first && uint64(row.JournalPos) <= pos {
+	m, err := e.Manifest(ctx, row.ID)
+	if err != nil {
+		return false, fmt.Errorf("follower: read the manifest of snapshot %s: %w", row.ID, err)
+	}
+	if !first && (m.Journal != journal || m.Journal == f.journal && uint64(row.JournalPos) <= pos) {
 		return false, nil
 	}
 	if _, err := e.Restore(ctx, row.ID, f.g, backup.RestoreOptions{}); err != nil {
 		return false, fmt.Errorf("follower: restore snapshot %s: %w", row.ID, err)
 	}
 	f.mu.Lock()
-	f.pos, f.based = uint64(row.JournalPos), true
+	f.pos, f.journal, f.based = uint64(row.JournalPos), m.Journal, true
 	if !first {
 		f.resyncs++
 	}
