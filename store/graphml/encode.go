@@ -112,11 +112,11 @@ type encoder struct {
 	// normalized: the nodes and edges are valid and normalized already (a view
 	// that says so, or content decoded from a snapshot): they are not checked again.
 	normalized bool
-	ids    map[string]struct{}
-	count  int // nodes and edges seen
-	props  []prop
-	num    []byte
-	json   bytes.Buffer
+	ids        map[string]struct{}
+	count      int // nodes and edges seen
+	props      []prop
+	num        []byte
+	json       bytes.Buffer
 }
 
 func newEncoder() *encoder {
