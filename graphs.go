@@ -135,6 +135,11 @@ func (v *Vault) restoreNewest(ctx context.Context, id string, g *memgraph.Graph)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, backup.ErrWrongKey) && !errors.Is(err, backup.ErrCorrupt) {
+				// A key that does not open the snapshot is a setting to fix, not
+				// damage: the start stops and marks nothing.
+				return v.wrongKey(err)
+			}
 			if !errors.Is(err, backup.ErrCorrupt) && !errors.Is(err, backup.ErrNotFound) {
 				return fmt.Errorf("restore graph %s from snapshot %s: %w", id, row.ID, err)
 			}

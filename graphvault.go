@@ -121,6 +121,17 @@ type Config struct {
 	// are sealed again with the current key (see Vault.RotateSecretKey).
 	PreviousSecretKeys []string
 
+	// EncryptionKeyFile names a file holding the master key snapshots are
+	// encrypted with at rest (AES-256-GCM): 32 random bytes, or their text as 64
+	// hex digits or base64. EncryptionKey gives the key itself instead; give one
+	// or neither. Without a key new snapshots are not encrypted. Instances that
+	// share a bucket need the same key. Open refuses a key that is missing or
+	// wrong for encrypted snapshots in the bucket with ErrEncryptionKey (see
+	// RotateEncryptionKey to change it). This key is not SecretKey, which seals
+	// target secrets in the metadata store.
+	EncryptionKeyFile string
+	EncryptionKey     []byte
+
 	// wrapBucket, if set, wraps the driver of the bucket: the tests inject
 	// storage faults through it.
 	wrapBucket func(blob.Driver) blob.Driver
@@ -144,6 +155,7 @@ type Vault struct {
 	repl      *replication.Service
 	handler   http.Handler
 	keys      secretKeys
+	encKey    []byte // the snapshot master key, nil when not encrypting
 
 	unsubscribe func()
 
@@ -164,10 +176,16 @@ func Open(ctx context.Context, cfg Config) (_ *Vault, err error) {
 			v.release()
 		}
 	}()
+	if v.encKey, err = v.loadEncryptionKey(); err != nil {
+		return nil, err
+	}
 	if err := v.openStorage(ctx); err != nil {
 		return nil, err
 	}
 	if err := v.buildServices(); err != nil {
+		return nil, err
+	}
+	if err := v.checkEncryptionKey(ctx); err != nil {
 		return nil, err
 	}
 	if err := v.settle(ctx); err != nil {
@@ -233,6 +251,9 @@ func (c Config) withDefaults() (Config, error) {
 	case c.TempMaxAge == 0:
 		c.TempMaxAge = backup.DefaultTempMaxAge
 	}
+	if err := c.checkEncryptionConfig(); err != nil {
+		return c, err
+	}
 	return c, c.checkTargetConfig()
 }
 
@@ -283,8 +304,9 @@ func (v *Vault) buildServices() (err error) {
 	// The graphs served from memory are in memory already; the live cache adds 24
 	// bytes a record so that a snapshot after a node deletion, which the journal
 	// cannot describe, does not read its parent's chain back from the bucket.
-	if v.engine, err = backup.New(v.store, v.bucket, backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache(),
-		backup.WithTempMaxAge(v.cfg.TempMaxAge), backup.WithPinner(v.replicationPins)); err != nil {
+	engineOpts := append([]backup.Option{backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache(),
+		backup.WithTempMaxAge(v.cfg.TempMaxAge), backup.WithPinner(v.replicationPins)}, v.encryptionOptions()...)
+	if v.engine, err = backup.New(v.store, v.bucket, engineOpts...); err != nil {
 		return err
 	}
 	if v.recovery, err = recovery.New(v.engine, creatingCatalog{v.catalog, v}, recovery.WithMeterProvider(mp), recovery.WithLogger(log)); err != nil {

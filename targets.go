@@ -239,6 +239,9 @@ func (v *Vault) targetPlaces() ([]replication.Option, error) {
 	if v.keys.file != "" {
 		protected = append(protected, v.keys.file)
 	}
+	if v.cfg.EncryptionKeyFile != "" {
+		protected = append(protected, v.cfg.EncryptionKeyFile)
+	}
 	return []replication.Option{
 		replication.WithTargetRoots(roots...),
 		replication.WithTargetHosts(v.cfg.TargetHosts...),
