@@ -226,3 +226,36 @@ func TestUpdateOps(t *testing.T) {
 		t.Errorf("changed %d nodes and %d edges, want 10 and 30", nodes, edges)
 	}
 }
+
+// TestRunGraphMLTiny runs the GraphML steps on a small graph: the unchanged file
+// takes no snapshot, the rewritten one an incremental, and the restored file holds
+// the changed graph.
+func TestRunGraphMLTiny(t *testing.T) {
+	c := config{nodes: 300, edges: 900, seed: 7, change: 0.01, dir: t.TempDir(), skip: peers, source: sourceGraphML}
+	rep, det, err := run(t.Context(), c)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !det.restoreChecked {
+		t.Error("the restored file was not compared with the source")
+	}
+	var steps []string
+	for _, r := range rep.Results {
+		steps = append(steps, r.System+"/"+r.Step)
+	}
+	want := []string{"graphvault/full", "graphvault/unchanged", "graphvault/incremental", "graphvault/restore"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("steps = %v, want %v", steps, want)
+	}
+	if r, _ := rep.find(sysGraphvault, stepUnchanged); r.BytesWritten != 0 {
+		t.Errorf("the unchanged step wrote %d bytes, want 0", r.BytesWritten)
+	}
+	if _, ok := det.rowBytes[stepUnchanged]; ok {
+		t.Error("the unchanged step took a snapshot")
+	}
+	full, _ := rep.find(sysGraphvault, stepFull)
+	inc, _ := rep.find(sysGraphvault, stepIncremental)
+	if inc.BytesWritten <= 0 || inc.BytesWritten >= full.BytesWritten {
+		t.Errorf("incremental wrote %d bytes, full %d: want some, fewer", inc.BytesWritten, full.BytesWritten)
+	}
+}

@@ -3,6 +3,16 @@
 // export, and restic over the export folder.
 //
 //	go run ./examples/bench -nodes 200000 -edges 600000 -json out.json
+//	go run ./examples/bench -source graphml -nodes 200000 -edges 600000 -json out.json
+//
+// With -source graphml it measures the path a LightRAG user takes instead: the graph
+// is the GraphML file LightRAG keeps, which graphvault reads and writes through
+// store/graphml as examples/lightrag does and restic backs up and restores as it
+// is. Steps: full, unchanged (the same file again: graphvault compares the file's
+// stamp with the one the full snapshot recorded and takes no snapshot), incremental
+// (1% of the nodes and edges changed and the file rewritten whole, in place, as
+// NetworkX writes it) and restore (to a GraphML file, compared with the source by an
+// order-independent fingerprint of its records: a wrong restore fails the run).
 //
 // It builds a generated graph in a memgraph, then times a full snapshot, an
 // incremental snapshot after 1% of the nodes and edges changed, a restore into a
@@ -98,7 +108,8 @@ type config struct {
 	memProfile   string   // per graphvault step heap profiles, named from this path
 	probe        bool     // measure the engine's heap apart in a child process (see probe.go)
 	compression  backup.Compression
-	dropBehind   bool // open the bucket with fileblob.DropBehind
+	dropBehind   bool   // open the bucket with fileblob.DropBehind
+	source       string // sourceMemory or sourceGraphML
 	log          io.Writer
 }
 
@@ -114,6 +125,7 @@ type details struct {
 	cpu            map[string]float64 // "system/step" → CPU seconds, user and system
 	versions       map[string]string
 	probe          []probeStep // the engine's heap measured apart, when run
+	source         string      // sourceMemory or sourceGraphML
 }
 
 func main() {
@@ -137,7 +149,8 @@ func main() {
 	flag.StringVar(&c.memProfile, "memprofile", "", "write heap profiles before and after each graphvault step (FILE.<step>-before, FILE.<step>)")
 	flag.StringVar(&level, "compression", "fast", "graphvault's compression level: fast, small or smallest")
 	flag.BoolVar(&c.dropBehind, "drop-behind", false, "open graphvault's bucket with fileblob.DropBehind: written objects leave the page cache")
-	flag.BoolVar(&c.probe, "probe", true, "also measure the engine's heap apart from the graph, in a child process")
+	flag.BoolVar(&c.probe, "probe", true, "also measure the engine's heap apart from the graph, in a child process (-source memory)")
+	flag.StringVar(&c.source, "source", sourceMemory, "what graphvault snapshots: memory (a memgraph) or graphml (LightRAG's GraphML file, beside restic on the same file)")
 	flag.StringVar(&probeDir, "heap-probe", "", "run as the heap probe in this directory (used by the program itself)")
 	flag.StringVar(&probeIn[0], "probe-base", "", "heap probe: JSON-lines export for the full snapshot")
 	flag.StringVar(&probeIn[1], "probe-updated", "", "heap probe: JSON-lines export for the incremental snapshot")
@@ -189,13 +202,24 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 	if c.log == nil {
 		c.log = io.Discard
 	}
+	switch c.source {
+	case "":
+		c.source = sourceMemory
+	case sourceMemory:
+	case sourceGraphML:
+		// The file is the peers' input too: no export, no probe, only restic.
+		c.probe = false
+		c.skip = append(c.skip, sysZstd, sysCopy)
+	default:
+		return nil, nil, fmt.Errorf("-source %q: want memory or graphml", c.source)
+	}
 	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: c.nodes, Edges: c.edges, Seed: c.seed})
 	n, m := gen.Len()
 	rep := &Report{Nodes: n, Edges: m, Results: []Result{}, Skipped: []string{}}
 	det := &details{
 		records: int64(n + m), live: map[string]int64{}, retained: map[string]int64{},
 		gcs: map[string]uint64{}, rowBytes: map[string]int64{}, versions: map[string]string{},
-		cpu: map[string]float64{},
+		cpu: map[string]float64{}, source: c.source,
 	}
 
 	dir, err := os.MkdirTemp(c.dir, "graphvault-bench-")
@@ -224,7 +248,11 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 			b.peers = append(b.peers, p)
 		}
 	}
-	err = b.run(ctx)
+	if c.source == sourceGraphML {
+		err = b.runGraphML(ctx)
+	} else {
+		err = b.run(ctx)
+	}
 	if b.engine != nil {
 		if cerr := b.close(); err == nil {
 			err = cerr
@@ -251,10 +279,11 @@ type bench struct {
 	dir   string
 	peers []string // peers that run: the copy, and the installed programs not skipped
 
-	g      *memgraph.Graph
-	st     *meta.Store
-	bucket *blob.Bucket
-	engine *backup.Engine
+	g            *memgraph.Graph
+	resticSource string // what restic backs up: the export folder, or the GraphML file's
+	st           *meta.Store
+	bucket       *blob.Bucket
+	engine       *backup.Engine
 }
 
 func (b *bench) has(peer string) bool { return contains(b.peers, peer) }
@@ -598,7 +627,11 @@ func (b *bench) resticBackup(ctx context.Context, step string) error {
 	if err != nil {
 		return err
 	}
-	res, err := runChild(ctx, env, sysRestic, "backup", "-q", "--host", "bench", b.path("export"))
+	src := b.resticSource
+	if src == "" {
+		src = b.path("export")
+	}
+	res, err := runChild(ctx, env, sysRestic, "backup", "-q", "--host", "bench", src)
 	if err != nil {
 		return err
 	}
