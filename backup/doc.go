@@ -18,6 +18,14 @@
 // again) gives it the records as read, checked but not decoded. Any other view or
 // writer gets decoded nodes and edges.
 //
+// Several instances may share one store and one bucket. A [Scheduler] runs a
+// job only while it holds the graph's store lease (renewed while the job runs,
+// see [WithLeaseTTL]), so each slot runs once across them. An engine named with
+// [WithInstance] labels its snapshots with the instance, and
+// [Engine.ResolveAbandoned] settles only the running rows whose instance the
+// caller knows to be gone; [Engine.ResolveInterrupted] settles every row older
+// than a bound, for a store nobody else writes.
+//
 // # Errors
 //
 // [ErrNotFound] for an unknown snapshot or graph; [ErrCorrupt] (as a *[CorruptError]

@@ -71,6 +71,7 @@ type config struct {
 	liveCache    bool
 	pinners      []Pinner
 	tempMaxAge   time.Duration
+	instance     string
 }
 
 // Option configures an Engine.
@@ -128,6 +129,16 @@ const DefaultTempMaxAge = time.Hour
 // ones are left alone: another instance sharing the bucket may be writing them.
 // Default [DefaultTempMaxAge]; it must be positive.
 func WithTempMaxAge(d time.Duration) Option { return func(c *config) { c.tempMaxAge = d } }
+
+// InstanceLabel is the snapshot label naming the instance that took the snapshot
+// (see [WithInstance]).
+const InstanceLabel = "instance"
+
+// WithInstance names the instance this engine runs in. Every snapshot it takes
+// carries the name as its [InstanceLabel] label, in its row and its manifest
+// (replacing a label of that name the caller gave), so that instances sharing a
+// store know whose running snapshot a row is ([Engine.ResolveAbandoned]).
+func WithInstance(name string) Option { return func(c *config) { c.instance = name } }
 
 // WithConcurrency sets how many segments are compressed and stored at once.
 // Default: GOMAXPROCS, at least 2.

@@ -151,9 +151,22 @@ func (e *Engine) removeTemp(ctx context.Context, maxAge time.Duration) (int, err
 // ResolveInterrupted settles rows left pending or running by a process that stopped
 // mid-snapshot: rows started more than olderThan ago become completed when their
 // manifest was committed and failed otherwise. A single process calls it at
-// start-up with 0; processes sharing a store pass more than their longest snapshot.
+// start-up with 0; processes sharing a store pass more than their longest snapshot,
+// or use [Engine.ResolveAbandoned] with the liveness of each row's instance.
 func (e *Engine) ResolveInterrupted(ctx context.Context, olderThan time.Duration) (int, error) {
 	cutoff := time.Now().Add(-olderThan)
+	return e.ResolveAbandoned(ctx, func(_ context.Context, row *meta.Snapshot) (bool, error) {
+		return !row.StartedAt.After(cutoff), nil
+	})
+}
+
+// ResolveAbandoned settles the pending and running rows that abandoned says no
+// live writer holds any more (a row's writer is named by its [InstanceLabel]
+// label, see [WithInstance]): each becomes completed when its manifest was
+// committed and failed otherwise. It returns how many rows it settled. Rows
+// abandoned does not pick are left as they are: another instance sharing the
+// store may be writing them.
+func (e *Engine) ResolveAbandoned(ctx context.Context, abandoned func(ctx context.Context, row *meta.Snapshot) (bool, error)) (int, error) {
 	n := 0
 	for _, status := range []string{meta.SnapshotPending, meta.SnapshotRunning} {
 		rows, err := e.allSnapshots(ctx, meta.SnapshotFilter{Status: status})
@@ -162,7 +175,9 @@ func (e *Engine) ResolveInterrupted(ctx context.Context, olderThan time.Duration
 		}
 		for i := range rows {
 			row := &rows[i]
-			if row.StartedAt.After(cutoff) {
+			if ok, err := abandoned(ctx, row); err != nil {
+				return n, err
+			} else if !ok {
 				continue
 			}
 			m, err := e.readManifest(ctx, manifestKey(row.GraphID, row.ID))

@@ -57,6 +57,18 @@ type SchedulerOption func(*Scheduler)
 // WithHolder names this scheduler in leases. Default: host name and process id.
 func WithHolder(name string) SchedulerOption { return func(s *Scheduler) { s.holder = name } }
 
+// WithLeaseTTL sets how long a job's store lease holds without renewal: a
+// running job renews it every third of that, so another scheduler takes the
+// job over no later than this after the holder died. Default 5m; it must be
+// positive.
+func WithLeaseTTL(d time.Duration) SchedulerOption {
+	return func(s *Scheduler) {
+		if d > 0 {
+			s.ttl = d
+		}
+	}
+}
+
 // WithTick sets how often jobs are checked. Default 1s.
 func WithTick(d time.Duration) SchedulerOption { return func(s *Scheduler) { s.tick = d } }
 
@@ -186,6 +198,7 @@ func (s *Scheduler) run(ctx context.Context, j Job, now time.Time) (bool, error)
 			s.e.log.WarnContext(ctx, "release schedule lease", "graph", j.GraphID, "err", err)
 		}
 	}()
+	defer s.keepLease(ctx, lease)()
 	// Another scheduler may have taken this slot before we got the lease.
 	taken, _, err := s.e.store.ListSnapshots(ctx, meta.SnapshotFilter{GraphID: j.GraphID, Since: slot, Limit: 1})
 	if err != nil {
@@ -207,6 +220,31 @@ func (s *Scheduler) run(ctx context.Context, j Job, now time.Time) (bool, error)
 	}
 	s.record(j.GraphID, row, err)
 	return row != nil && row.Status == meta.SnapshotCompleted, err
+}
+
+// keepLease renews the lease every third of its time to live until the returned
+// function is called, so that a job longer than the lease keeps it.
+func (s *Scheduler) keepLease(ctx context.Context, lease string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if ok, err := s.e.store.AcquireLease(ctx, lease, s.holder, s.ttl); err != nil && ctx.Err() == nil {
+				s.e.log.WarnContext(ctx, "renew schedule lease", "lease", lease, "err", err)
+			} else if err == nil && !ok {
+				s.e.log.WarnContext(ctx, "schedule lease taken over while its job runs", "lease", lease)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (s *Scheduler) setNext(graphID string, next time.Time) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -64,7 +65,7 @@ func (e *Engine) prepareSnapshot(ctx context.Context, graphID string, r graph.Re
 	}
 	row := &meta.Snapshot{
 		GraphID: graphID, Kind: string(KindFull), Status: meta.SnapshotPending,
-		StartedAt: time.Now().UTC(), Labels: opts.Labels,
+		StartedAt: time.Now().UTC(), Labels: e.labels(opts.Labels),
 	}
 	if err := e.store.CreateSnapshot(ctx, row); err != nil {
 		return nil, fmt.Errorf("backup: record snapshot: %w", err)
@@ -114,6 +115,20 @@ func (e *Engine) failSnapshot(ctx context.Context, row *meta.Snapshot, err error
 	return err
 }
 
+// labels are the labels a snapshot is stored with: the caller's, and the
+// engine's instance (WithInstance) if it has one.
+func (e *Engine) labels(given map[string]string) map[string]string {
+	if e.cfg.instance == "" {
+		return given
+	}
+	out := maps.Clone(given)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[InstanceLabel] = e.cfg.instance
+	return out
+}
+
 func fillRow(row *meta.Snapshot, m *Manifest) {
 	row.Kind = m.Kind
 	row.ParentID = m.ParentID
@@ -146,7 +161,7 @@ func (e *Engine) snapshot(ctx context.Context, row *meta.Snapshot, r graph.Reade
 	m := &Manifest{
 		Format: FormatVersion, ID: row.ID, GraphID: row.GraphID, Kind: string(KindFull),
 		StartedAt: row.StartedAt, Directed: meta.Directed, Position: meta.Position, Journal: meta.Journal,
-		Encrypted: master != nil, Labels: opts.Labels,
+		Encrypted: master != nil, Labels: e.labels(opts.Labels),
 	}
 	var parent *Manifest
 	if opts.Kind != KindFull {
