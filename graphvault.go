@@ -84,6 +84,9 @@ type Config struct {
 	// Token, if set, is required (as "Authorization: Bearer ...") for every
 	// change and for graph content; ReadToken, if set, allows graph content only.
 	Token, ReadToken string
+	// CloseStatus makes status (health, metrics, stats, lists, the dashboard)
+	// need the read or the write token too; it needs Token.
+	CloseStatus bool
 	// Rate bounds changes per second per client address (0: no limit).
 	Rate float64
 
@@ -191,6 +194,10 @@ func Open(ctx context.Context, cfg Config) (_ *Vault, err error) {
 	if err := v.settle(ctx); err != nil {
 		return nil, err
 	}
+	// Every family a scrape lists is there from the start, the served graphs' too.
+	if err := v.engine.InitMetrics(ctx, v.GraphIDs()...); err != nil {
+		return nil, err
+	}
 	if err := v.buildSchedule(ctx); err != nil {
 		return nil, err
 	}
@@ -220,6 +227,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Keep must be at least 1", ErrInvalid)
 	case c.ReadToken != "" && c.Token == "":
 		return c, fmt.Errorf("%w: ReadToken needs Token", ErrInvalid)
+	case c.CloseStatus && c.Token == "":
+		return c, fmt.Errorf("%w: CloseStatus needs Token", ErrInvalid)
 	case c.Rate < 0:
 		return c, fmt.Errorf("%w: Rate must not be negative", ErrInvalid)
 	}
@@ -313,7 +322,7 @@ func (v *Vault) buildServices() (err error) {
 		return err
 	}
 	if v.collector, err = monitoring.NewCollector(v.store, monitoring.WithMeterProvider(mp), monitoring.WithLogger(log),
-		monitoring.WithInterval(v.cfg.SampleInterval)); err != nil {
+		monitoring.WithInterval(v.cfg.SampleInterval), monitoring.WithCatalog(v.catalog)); err != nil {
 		return err
 	}
 	// Every committed snapshot is pushed to the enabled targets; the journals of

@@ -266,6 +266,11 @@ func buildMeters(meter metric.Meter) (*meters, error) {
 				attribute.String("result", outcomeNames[r])))
 		}
 	}
+	// The bytes moved by the calls that move them are listed at zero before the
+	// first call.
+	for _, o := range []op{opPut, opPutIfAbsent, opGet} {
+		m.bytes.Add(context.Background(), 0, m.opAttrs[o])
+	}
 	return &m, nil
 }
 

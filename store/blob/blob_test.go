@@ -14,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/graphvault/graphvault/internal/metrictest"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/faultblob"
 	"github.com/graphvault/graphvault/store/blob/memblob"
@@ -222,8 +223,8 @@ func TestMetrics(t *testing.T) {
 	if len(ops) != len(wantOps) {
 		t.Errorf("operations recorded: %v, want %v", ops, wantOps)
 	}
-	wantBytes := map[string]int64{"put": 8, "get": 5}
-	if len(bytes) != len(wantBytes) || bytes["put"] != 8 || bytes["get"] != 5 {
+	wantBytes := map[string]int64{"put": 8, "get": 5, "put_if_absent": 0} // put-if-absent refused
+	if len(bytes) != len(wantBytes) || bytes["put"] != 8 || bytes["get"] != 5 || bytes["put_if_absent"] != 0 {
 		t.Errorf("bytes = %v, want %v", bytes, wantBytes)
 	}
 	wantUnits := map[string]string{
@@ -335,5 +336,17 @@ func TestBucketRemoveTemp(t *testing.T) {
 	}
 	if _, err := b.RemoveTemp(ctx, cutoff); !errors.Is(err, blob.ErrClosed) || drv.calls != calls {
 		t.Errorf("RemoveTemp after Close = %v; want ErrClosed and no driver call", err)
+	}
+}
+
+// TestBytesListedBeforeCalls checks that the bytes moved by put, put_if_absent and
+// get are listed at zero before the first call.
+func TestBytesListedBeforeCalls(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	blob.NewBucket(memblob.New(), blob.WithMeterProvider(mp))
+	got := metrictest.Ints(t, reader, "graphvault.blob.bytes", "op")
+	if len(got) != 3 || got["put"] != 0 || got["put_if_absent"] != 0 || got["get"] != 0 {
+		t.Errorf("graphvault.blob.bytes before any call = %v, want put, put_if_absent and get at 0", got)
 	}
 }
