@@ -334,3 +334,28 @@ func TestGraphIDsAreNotServedTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseStatus: with CloseStatus, status (health, metrics, lists) needs the
+// read or the write token too; without it, status stays open. CloseStatus
+// without a token is an invalid Config.
+func TestCloseStatus(t *testing.T) {
+	for _, closed := range []bool{false, true} {
+		v := openVault(t, graphvault.Config{Demo: true, Token: testToken, ReadToken: testReadToken, CloseStatus: closed})
+		srv := serveVault(t, v.Handler())
+		for _, path := range []string{"/api/monitoring/health", "/api/monitoring/metrics/prometheus", bk + "/graphs"} {
+			want := map[bool]int{false: 200, true: 401}[closed]
+			if status, body := send(t, "GET", srv.URL+path, "", ""); status != want {
+				t.Errorf("CloseStatus %v: GET %s without a token: %d %s, want %d", closed, path, status, body, want)
+			}
+			for _, token := range []string{testReadToken, testToken} {
+				if status, body := send(t, "GET", srv.URL+path, token, ""); status != 200 {
+					t.Errorf("CloseStatus %v: GET %s with a token: %d %s", closed, path, status, body)
+				}
+			}
+		}
+	}
+	_, err := graphvault.Open(t.Context(), graphvault.Config{Data: t.TempDir(), CloseStatus: true, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, graphvault.ErrInvalid) {
+		t.Fatalf("CloseStatus without a token: %v, want ErrInvalid", err)
+	}
+}

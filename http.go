@@ -31,7 +31,7 @@ const maxChangeOps = 10000
 func (v *Vault) routes() http.Handler {
 	opts := api.Options{Operations: v.ops, Logger: v.log}
 	if v.cfg.Token != "" {
-		opts.Authorizer = api.BearerToken(api.Tokens{Write: v.cfg.Token, Read: v.cfg.ReadToken})
+		opts.Authorizer = api.BearerToken(api.Tokens{Write: v.cfg.Token, Read: v.cfg.ReadToken, CloseStatus: v.cfg.CloseStatus})
 	}
 	mux := http.NewServeMux()
 	mount := func(prefix string, h http.Handler) { mux.Handle(prefix+"/", http.StripPrefix(prefix, h)) }

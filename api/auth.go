@@ -57,16 +57,19 @@ type Tokens struct {
 	// OpenContent lets graph content ([ScopeRead]) through without a token, as
 	// status is. Off by default: diffs and manifests show every property.
 	OpenContent bool
+	// CloseStatus makes status routes ([ScopeStatus]: health, metrics, lists,
+	// the dashboard) need the read or the write token too. Off by default.
+	CloseStatus bool
 }
 
 // BearerToken returns an Authorizer that checks "Authorization: Bearer <token>",
-// compared in constant time: status routes are open, content routes need the read
-// or the write token, changes need the write token. An empty write token rejects
-// every change.
+// compared in constant time: status routes are open (unless CloseStatus), content
+// routes need the read or the write token, changes need the write token. An empty
+// write token rejects every change.
 func BearerToken(t Tokens) Authorizer {
 	write, read := []byte(t.Write), []byte(t.Read)
 	return func(r *http.Request, scope Scope) error {
-		if scope == ScopeStatus || scope == ScopeRead && t.OpenContent {
+		if scope == ScopeStatus && !t.CloseStatus || scope == ScopeRead && t.OpenContent {
 			return nil
 		}
 		got, ok := bearer(r)
@@ -76,7 +79,7 @@ func BearerToken(t Tokens) Authorizer {
 		case len(write) > 0 && subtle.ConstantTimeCompare(got, write) == 1:
 			return nil
 		case len(read) > 0 && subtle.ConstantTimeCompare(got, read) == 1:
-			if scope == ScopeRead {
+			if scope == ScopeRead || scope == ScopeStatus {
 				return nil
 			}
 			return ErrForbidden

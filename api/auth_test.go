@@ -99,6 +99,16 @@ func TestBearerTokenScopes(t *testing.T) {
 	if err := open(httptest.NewRequest("GET", "/", nil), ScopeRead); err != nil {
 		t.Errorf("OpenContent: content read refused: %v", err)
 	}
+	closed := BearerToken(Tokens{Write: "w", Read: "r", CloseStatus: true})
+	for header, want := range map[string]error{"": ErrUnauthorized, "Bearer x": ErrUnauthorized, "Bearer r": nil, "Bearer w": nil} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		if got := closed(r, ScopeStatus); got != want {
+			t.Errorf("CloseStatus: status with %q: got %v, want %v", header, got, want)
+		}
+	}
 }
 
 func TestMuxScopesAndErrors(t *testing.T) {

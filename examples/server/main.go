@@ -18,6 +18,7 @@
 //	-keep N           snapshots kept per graph by the schedule's retention (default 48)
 //	-token T          bearer token for changes and graph content (or GRAPHVAULT_TOKEN)
 //	-read-token T     bearer token for graph content only (or GRAPHVAULT_READ_TOKEN)
+//	-close-status     status (health, metrics, lists, dashboard) needs a token too
 //	-rate R           changes per second allowed per client address (default 20)
 //	-target-root DIR  folder file replication targets may lie in (repeatable;
 //	                  default DATA/targets); the data folder and bucket are refused
@@ -84,6 +85,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.IntVar(&c.Keep, "keep", 48, "snapshots kept per graph by the schedule")
 	fs.StringVar(&c.Token, "token", "", "bearer token for changes and graph content (default $GRAPHVAULT_TOKEN)")
 	fs.StringVar(&c.ReadToken, "read-token", "", "bearer token for graph content only (default $GRAPHVAULT_READ_TOKEN)")
+	fs.BoolVar(&c.CloseStatus, "close-status", false, "status (health, metrics, lists, dashboard) needs a token too")
 	fs.Float64Var(&c.Rate, "rate", 20, "changes per second allowed per client address")
 	fs.Var((*stringList)(&c.TargetRoots), "target-root", "folder file replication targets may lie in (repeatable; default DATA/targets)")
 	fs.Var((*stringList)(&c.TargetHosts), "target-allow", "host or host:port http and s3 targets may be at (repeatable; default any host)")
