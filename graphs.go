@@ -18,11 +18,12 @@ import (
 )
 
 // settle brings the system to a known state before it serves: snapshots a crash
-// left running are failed, temporary objects older than Config.TempMaxAge are
+// left running are settled when no live instance writes them (see abandonedBy),
+// temporary objects older than Config.TempMaxAge are
 // removed from the bucket, and every graph is registered and, when it lives in
 // memory, restored from its newest intact snapshot.
 func (v *Vault) settle(ctx context.Context) error {
-	if n, err := v.engine.ResolveInterrupted(ctx, 0); err != nil {
+	if n, err := v.engine.ResolveAbandoned(ctx, v.abandonedBy(true)); err != nil {
 		return fmt.Errorf("settle interrupted snapshots: %w", err)
 	} else if n > 0 {
 		v.log.Info("settled snapshots interrupted by the last stop", "count", n)

@@ -23,6 +23,33 @@
 // work (schedule, health, replication, metric samples); Close stops it, lets
 // running operations finish until its context ends, and releases everything.
 // RELIABILITY.md states the rules and the tests behind them.
+//
+// # Several instances
+//
+// Instances given the same Config.Store and Config.Bucket (PostgreSQL or MySQL
+// and S3, say) are one system: they list the same snapshots, checkpoints and
+// targets, and a snapshot one of them is taking shows as running on all. Each
+// holds a lease named after it (Config.Instance) while it is open, renewed
+// every third of Config.LeaseTTL; health's store:leases check says which
+// instance holds which lease. A scheduled slot runs once across them: the
+// instance that holds the graph's schedule lease takes it, and renews that
+// lease while it runs. A pending or running snapshot is settled (completed if
+// its manifest committed, failed otherwise) only when no live instance writes
+// it: at start, the previous run's snapshots of the same instance name; at
+// start and at every renewal, those of an instance whose lease expired or was
+// released, or whose default name says it ran on this host in a process that
+// is gone; and snapshots that name no instance once older than
+// Config.TempMaxAge. A live instance's running snapshot is never settled.
+//
+// Graphs are the host's: each instance serves the graphs it is given. Two
+// instances serving the same graph id both take snapshots of it on demand (they
+// are serialised per instance, not across instances: each is a complete
+// snapshot of what that instance serves), and the schedule's snapshot of each
+// slot is taken by whichever holds the lease, of its own copy of the graph.
+// Graphs held in memory (Config.MemoryGraphs, and the graphs the store knows
+// that nobody serves) are restored at start from the newest snapshot, so two
+// instances serve the same content after a restart, not while changes flow
+// to one of them.
 package graphvault
 
 import (
@@ -44,7 +71,6 @@ import (
 	"github.com/graphvault/graphvault/recovery/health"
 	"github.com/graphvault/graphvault/replication"
 	"github.com/graphvault/graphvault/store/blob"
-	"github.com/graphvault/graphvault/store/blob/fileblob"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -61,6 +87,26 @@ type Config struct {
 	// Data is the folder for the default store and bucket (default
 	// "graphvault-data").
 	Data string
+	// Store is the metadata store's DSN (see store/meta.Open): a path or a
+	// "file:" URI for SQLite (default graphvault.db in Data), "postgres://..."
+	// or "mysql://...". Instances that share a store and a bucket act as one
+	// system (see the package doc).
+	Store string
+	// Bucket is the URL of the bucket snapshots are kept in (see
+	// store/blob.OpenURL): a folder path or "file://" URL (default the folder
+	// bucket in Data), "s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R&secure=false"
+	// with the credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or
+	// "mem://" (in memory, for trials).
+	Bucket string
+	// Instance names this instance in leases and in the snapshots it takes
+	// (default host name and process id, "host/pid"). Instances that share a
+	// store need different names: a name another running instance holds fails
+	// Open with ErrInstance.
+	Instance string
+	// LeaseTTL is how long this instance's leases hold without renewal (default
+	// DefaultLeaseTTL): when an instance dies, the others settle its running
+	// snapshots and take its scheduled jobs over within this time.
+	LeaseTTL time.Duration
 	// Graphs are the host's graphs, by id. Graphs the store holds snapshots of and
 	// that are not here are served from memory, restored at start.
 	Graphs map[string]graph.Graph
@@ -158,6 +204,7 @@ type Vault struct {
 	repl      *replication.Service
 	handler   http.Handler
 	keys      secretKeys
+	inst      instance
 	encKey    []byte // the snapshot master key, nil when not encrypting
 
 	unsubscribe func()
@@ -260,6 +307,9 @@ func (c Config) withDefaults() (Config, error) {
 	case c.TempMaxAge == 0:
 		c.TempMaxAge = backup.DefaultTempMaxAge
 	}
+	if err := c.withPlaceDefaults(); err != nil {
+		return c, err
+	}
 	if err := c.checkEncryptionConfig(); err != nil {
 		return c, err
 	}
@@ -279,23 +329,25 @@ func (v *Vault) openStorage(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if v.store, err = meta.Open(ctx, filepath.Join(v.cfg.Data, "graphvault.db"), meta.WithLogger(v.log), meta.WithMeterProvider(mp),
-		meta.WithSealer(sealer)); err != nil {
-		return fmt.Errorf("open metadata store: %w", err)
+	if v.inst.name, err = claimName(v.cfg.Instance); err != nil {
+		return err
+	}
+	v.cfg.Instance = v.inst.name
+	if err := v.openStore(ctx, meta.WithLogger(v.log), meta.WithMeterProvider(mp), meta.WithSealer(sealer)); err != nil {
+		return err
 	}
 	if err := v.sealSecrets(ctx); err != nil {
 		return err
 	}
-	fd, err := fileblob.Open(filepath.Join(v.cfg.Data, "bucket"))
+	drv, err := v.openBucketDriver(ctx)
 	if err != nil {
-		return fmt.Errorf("open bucket: %w", err)
+		return err
 	}
-	var drv blob.Driver = fd
 	if v.cfg.wrapBucket != nil {
 		drv = v.cfg.wrapBucket(drv)
 	}
 	v.bucket = blob.NewBucket(drv, blob.WithMeterProvider(mp))
-	return nil
+	return v.join(ctx)
 }
 
 // replicationPins keeps the snapshots an enabled target has not caught up with
@@ -314,7 +366,7 @@ func (v *Vault) buildServices() (err error) {
 	// bytes a record so that a snapshot after a node deletion, which the journal
 	// cannot describe, does not read its parent's chain back from the bucket.
 	engineOpts := append([]backup.Option{backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache(),
-		backup.WithTempMaxAge(v.cfg.TempMaxAge), backup.WithPinner(v.replicationPins)}, v.encryptionOptions()...)
+		backup.WithTempMaxAge(v.cfg.TempMaxAge), backup.WithPinner(v.replicationPins), backup.WithInstance(v.cfg.Instance)}, v.encryptionOptions()...)
 	if v.engine, err = backup.New(v.store, v.bucket, engineOpts...); err != nil {
 		return err
 	}
@@ -348,6 +400,9 @@ func (v *Vault) buildSchedule(ctx context.Context) error {
 	if v.cfg.Every > 0 {
 		opts = append(opts, backup.WithTick(min(time.Second, v.cfg.Every/2)))
 	}
+	// The schedule's leases name this instance, so that health can say who runs
+	// which job, and last as long as its own.
+	opts = append(opts, backup.WithHolder(v.cfg.Instance), backup.WithLeaseTTL(v.cfg.LeaseTTL))
 	v.sched = backup.NewScheduler(v.engine, v.catalog, opts...)
 	if v.cfg.Every <= 0 {
 		return nil
@@ -369,6 +424,7 @@ func (v *Vault) buildSchedule(ctx context.Context) error {
 func (v *Vault) buildHealth() (err error) {
 	checks := []health.Checker{
 		health.NewStoreCheck(v.store),
+		health.NewLeasesCheck(v.store, v.cfg.Instance),
 		health.NewBucketCheck("snapshots", v.bucket),
 		health.NewSnapshotFreshnessCheck(v.engine, v.catalog, freshness(v.cfg.Every)),
 		health.NewJournalCheck(v.store, v.catalog),
@@ -428,7 +484,7 @@ func (v *Vault) Close(ctx context.Context) error {
 
 // release closes what Open opened; safe on a partly built Vault.
 func (v *Vault) release() error {
-	var errs []error
+	errs := []error{v.leave()}
 	if v.prom != nil {
 		errs = append(errs, v.prom.Shutdown(context.Background()))
 	}

@@ -235,7 +235,7 @@ func (v *Vault) targetPlaces() ([]replication.Option, error) {
 		}
 		roots = []string{def}
 	}
-	protected := []string{filepath.Join(v.cfg.Data, "bucket"), filepath.Join(v.cfg.Data, "graphvault.db")}
+	protected := localPaths(v.cfg.Bucket, v.cfg.Store)
 	if v.keys.file != "" {
 		protected = append(protected, v.keys.file)
 	}

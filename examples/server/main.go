@@ -29,6 +29,19 @@
 //	-secret-key-file F  file holding that key (default DATA/secret.key, made if missing)
 //	-previous-secret-key K  a key replaced by a rotation: secrets it sealed are sealed
 //	                  again with the current key at start (repeatable)
+//	-encryption-key-file F  file holding the master key snapshots are encrypted
+//	                  with: 32 random bytes, or their hex or base64 text (or
+//	                  GRAPHVAULT_ENCRYPTION_KEY_FILE; default none, not encrypted)
+//
+// A key that is missing or wrong for encrypted snapshots in the bucket stops the
+// start with one line naming the flag, and exit status 1. To change the key, stop
+// every instance that shares the bucket and run
+//
+//	server rotate-key -encryption-key-file OLD -new NEW [-data DIR ...]
+//
+// with the flags that say where the bucket and the store are; then start them
+// with -encryption-key-file NEW. A rotation cut short is finished by running it
+// again.
 //
 // Where things live, and how this instance names itself among those that share
 // them (each flag has an environment variable beside it, used when the flag is
@@ -52,19 +65,6 @@
 // settles its snapshots, gives up its leases and exits 0. Instances given the
 // same -store and -bucket share their snapshots, checkpoints and targets, and
 // each scheduled snapshot is taken by one of them.
-//	-encryption-key-file F  file holding the master key snapshots are encrypted
-//	                  with: 32 random bytes, or their hex or base64 text (or
-//	                  GRAPHVAULT_ENCRYPTION_KEY_FILE; default none, not encrypted)
-//
-// A key that is missing or wrong for encrypted snapshots in the bucket stops the
-// start with one line naming the flag, and exit status 1. To change the key, stop
-// every instance that shares the bucket and run
-//
-//	server rotate-key -encryption-key-file OLD -new NEW [-data DIR ...]
-//
-// with the flags that say where the bucket and the store are; then start them
-// with -encryption-key-file NEW. A rotation cut short is finished by running it
-// again.
 //
 // Every graph the store knows is served again at start, restored from its newest
 // intact snapshot, whether or not -demo is given.
@@ -103,7 +103,7 @@ func main() {
 type options struct {
 	addr     string
 	shutdown time.Duration
-	cfg  graphvault.Config
+	cfg      graphvault.Config
 }
 
 type stringList []string
