@@ -119,11 +119,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func (v *fileView) Meta() graph.Meta { return v.meta }
 
 func (v *fileView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
-	return func(yield func(graph.Node, error) bool) {
-		if v.closed {
-			yield(graph.Node{}, graph.ErrClosed)
-			return
-		}
+	if v.closed {
+		return func(yield func(graph.Node, error) bool) { yield(graph.Node{}, graph.ErrClosed) }
+	}
+	return prefetch(func(yield func(graph.Node, error) bool) {
 		d := NewDecoder(v.reader())
 		for n, err := range d.Nodes(ctx) {
 			if !yield(n, err) || err != nil {
@@ -131,15 +130,14 @@ func (v *fileView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
 			}
 		}
 		v.after = d
-	}
+	})
 }
 
 func (v *fileView) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
-	return func(yield func(graph.Edge, error) bool) {
-		if v.closed {
-			yield(graph.Edge{}, graph.ErrClosed)
-			return
-		}
+	if v.closed {
+		return func(yield func(graph.Edge, error) bool) { yield(graph.Edge{}, graph.ErrClosed) }
+	}
+	return prefetch(func(yield func(graph.Edge, error) bool) {
 		d := v.after
 		v.after = nil
 		if d == nil {
@@ -147,6 +145,77 @@ func (v *fileView) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
 		}
 		for e, err := range d.Edges(ctx) {
 			if !yield(e, err) {
+				return
+			}
+		}
+	})
+}
+
+// prefetchBatch is how many records the decoding goroutine of a view hands over at
+// a time; prefetchDepth how many batches it may be ahead.
+const (
+	prefetchBatch = 256
+	prefetchDepth = 4
+)
+
+// prefetch ranges over seq in a goroutine of its own, handing its values over in
+// batches, so that decoding the file runs beside what the caller does with each
+// record (a snapshot encodes, hashes and compresses it). Values come in seq's
+// order, an error last. When the caller stops early, the goroutine stops too and
+// has returned before the sequence does.
+func prefetch[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
+	type batch struct {
+		items []T
+		err   error
+	}
+	return func(yield func(T, error) bool) {
+		ch := make(chan batch, prefetchDepth)
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer close(ch)
+			send := func(b batch) bool {
+				select {
+				case ch <- b:
+					return true
+				case <-done:
+					return false
+				}
+			}
+			buf := make([]T, 0, prefetchBatch)
+			for x, err := range seq {
+				if err != nil {
+					if len(buf) > 0 && !send(batch{items: buf}) {
+						return
+					}
+					send(batch{err: err})
+					return
+				}
+				buf = append(buf, x)
+				if len(buf) == prefetchBatch {
+					if !send(batch{items: buf}) {
+						return
+					}
+					buf = make([]T, 0, prefetchBatch)
+				}
+			}
+			if len(buf) > 0 {
+				send(batch{items: buf})
+			}
+		})
+		defer func() {
+			close(done)
+			wg.Wait()
+		}()
+		for b := range ch {
+			for _, x := range b.items {
+				if !yield(x, nil) {
+					return
+				}
+			}
+			if b.err != nil {
+				var zero T
+				yield(zero, b.err)
 				return
 			}
 		}

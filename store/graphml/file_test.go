@@ -523,3 +523,51 @@ func TestFileViewReadsOnce(t *testing.T) {
 		t.Errorf("Edges alone: %d edges, want %d", n, len(want.edges))
 	}
 }
+
+// TestPrefetch checks that a prefetched sequence yields the values in order, the
+// error last, and that stopping early stops the goroutine before it returns.
+func TestPrefetch(t *testing.T) {
+	boom := errors.New("boom")
+	finished := false
+	seq := func(failAt int) iter.Seq2[int, error] {
+		return func(yield func(int, error) bool) {
+			defer func() { finished = true }()
+			for i := range 1000 {
+				if i == failAt {
+					yield(0, boom)
+					return
+				}
+				if !yield(i, nil) {
+					return
+				}
+			}
+		}
+	}
+	var got []int
+	var gotErr error
+	for x, err := range prefetch(seq(700)) {
+		if err != nil {
+			gotErr = err
+			break
+		}
+		got = append(got, x)
+	}
+	if len(got) != 700 || got[699] != 699 || !errors.Is(gotErr, boom) {
+		t.Fatalf("got %d values (last %v) and %v, want 0..699 and boom", len(got), got[len(got)-1], gotErr)
+	}
+	for i, x := range got {
+		if x != i {
+			t.Fatalf("value %d is %d", i, x)
+		}
+	}
+	finished = false
+	n := 0
+	for range prefetch(seq(-1)) {
+		if n++; n == 10 {
+			break
+		}
+	}
+	if !finished {
+		t.Error("the sequence was still running after the caller stopped")
+	}
+}
