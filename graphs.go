@@ -13,6 +13,7 @@ import (
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/graphml"
+	"github.com/graphvault/graphvault/store/lightrag"
 	"github.com/graphvault/graphvault/store/memgraph"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -41,6 +42,11 @@ func (v *Vault) settle(ctx context.Context) error {
 	}
 	for _, p := range v.cfg.GraphML {
 		if err := v.registerGraphML(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range v.cfg.LightRAG {
+		if err := v.registerLightRAG(p); err != nil {
 			return err
 		}
 	}
@@ -222,6 +228,44 @@ func (v *Vault) registerGraphML(p string) error {
 	}
 	if err := v.catalog.Add(id, graphml.NewFile(abs)); err != nil {
 		return fmt.Errorf("%w: GraphML file %s would serve graph id %q, which is already served", ErrInvalid, p, id)
+	}
+	return nil
+}
+
+// registerLightRAG serves each workspace of a LightRAG working directory as a
+// graph: the folder itself named after it, or each workspace folder in it named
+// after the workspace.
+func (v *Vault) registerLightRAG(p string) error {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("%w: LightRAG working directory: %v", ErrInvalid, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%w: LightRAG working directory %s is not a folder", ErrInvalid, p)
+	}
+	spaces, err := lightrag.Workspaces(abs)
+	if err != nil {
+		return fmt.Errorf("%w: LightRAG working directory %s: %v", ErrInvalid, p, err)
+	}
+	for _, ws := range spaces {
+		name := ws.Name
+		if name == "" {
+			name = filepath.Base(abs)
+		}
+		id := strings.Trim(unsafeID.ReplaceAllString(name, "_"), "._-")
+		id = id[:min(len(id), 128)]
+		if !backup.ValidGraphID(id) {
+			return fmt.Errorf("%w: LightRAG workspace %s: cannot make a graph id from its name", ErrInvalid, ws.Path)
+		}
+		d, err := lightrag.New(ws.Path)
+		if err != nil {
+			return fmt.Errorf("%w: LightRAG workspace %s: %v", ErrInvalid, ws.Path, err)
+		}
+		if err := v.catalog.Add(id, d); err != nil {
+			return fmt.Errorf("%w: LightRAG workspace %s would serve graph id %q, which is already served", ErrInvalid, ws.Path, id)
+		}
 	}
 	return nil
 }

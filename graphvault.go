@@ -112,10 +112,17 @@ type Config struct {
 	Graphs map[string]graph.Graph
 	// GraphML files are served as graphs named after the file.
 	GraphML []string
+	// LightRAG working directories are served whole, one graph per workspace
+	// (see store/lightrag.Workspaces): a snapshot holds the folder's GraphML,
+	// key-value and vector stores and every other file, and a restore gives them
+	// back byte for byte. A folder that holds the store files is one graph named
+	// after the folder; a folder of workspace folders (rag_storage/<workspace>/)
+	// is a graph per workspace, named after it.
+	LightRAG []string
 	// MemoryGraphs are graphs the Vault holds in memory, restored at start from
 	// their newest intact snapshot (or empty when they have none). Like the graphs
 	// the store knows that nobody else serves, they take changes through
-	// POST .../graphs/{id}/changes; the host's graphs (Graphs, GraphML) do not.
+	// POST .../graphs/{id}/changes; the host's graphs (Graphs, GraphML, LightRAG) do not.
 	MemoryGraphs []string
 	// Demo serves a generated LightRAG-shaped graph as DemoGraph when no graph of
 	// that id exists yet.
