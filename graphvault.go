@@ -373,7 +373,7 @@ func (v *Vault) buildServices() (err error) {
 	// bytes a record so that a snapshot after a node deletion, which the journal
 	// cannot describe, does not read its parent's chain back from the bucket.
 	engineOpts := append([]backup.Option{backup.WithMeterProvider(mp), backup.WithLogger(log), backup.WithLiveCache(),
-		backup.WithTempMaxAge(v.cfg.TempMaxAge), backup.WithPinner(v.replicationPins), backup.WithInstance(v.cfg.Instance)}, v.encryptionOptions()...)
+		backup.WithTempMaxAge(v.cfg.TempMaxAge), backup.WithRetentionHold(v.replicationPins), backup.WithInstance(v.cfg.Instance)}, v.encryptionOptions()...)
 	if v.engine, err = backup.New(v.store, v.bucket, engineOpts...); err != nil {
 		return err
 	}

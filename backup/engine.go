@@ -70,6 +70,7 @@ type config struct {
 	compression  Compression
 	liveCache    bool
 	pinners      []Pinner
+	holds        []Pinner // WithRetentionHold: kept from retention, not from Delete
 	tempMaxAge   time.Duration
 	instance     string
 }

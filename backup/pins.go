@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -24,14 +25,34 @@ func WithPinner(p Pinner) Option {
 	}
 }
 
+// WithRetentionHold adds p to the pinners that retention and Prune ask, but an
+// explicit Delete does not: what p names is worth keeping (a replication not yet
+// done, say) but not worth refusing an operator who deletes it on purpose.
+func WithRetentionHold(p Pinner) Option {
+	return func(c *config) {
+		if p != nil {
+			c.holds = append(c.holds, p)
+		}
+	}
+}
+
 // Pins returns the graph's pinned snapshots: those a checkpoint names and those a
-// pinner names, each with its reasons.
+// pinner or a retention hold names, each with its reasons. Retention and Prune keep
+// them all; Delete refuses those of checkpoints and pinners.
 func (e *Engine) Pins(ctx context.Context, graphID string) (map[string]string, error) {
+	return e.pins(ctx, graphID, true)
+}
+
+func (e *Engine) pins(ctx context.Context, graphID string, holds bool) (map[string]string, error) {
 	pins, err := e.checkpointPins(ctx, graphID)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range e.cfg.pinners {
+	pinners := e.cfg.pinners
+	if holds {
+		pinners = append(slices.Clip(pinners), e.cfg.holds...)
+	}
+	for _, p := range pinners {
 		more, err := p(ctx, graphID)
 		if err != nil {
 			return nil, fmt.Errorf("backup: pins of %s: %w", graphID, err)

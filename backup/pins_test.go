@@ -62,3 +62,31 @@ func TestPruneKeepsPinnedSnapshots(t *testing.T) {
 		t.Fatalf("prune after unpinning = %+v, want the two old snapshots removed", res)
 	}
 }
+
+// A retention hold keeps a snapshot from retention and Prune, but an explicit
+// Delete removes it.
+func TestRetentionHoldYieldsToDelete(t *testing.T) {
+	var held string
+	h := newHarness(t, WithRetentionHold(func(context.Context, string) (map[string]string, error) {
+		return map[string]string{held: "not yet copied to target t1"}, nil
+	}))
+	g := memgraph.New()
+	var rows []*meta.Snapshot
+	for i := range 3 {
+		if err := g.Apply(h.ctx, []graph.Op{{Kind: graph.OpUpsertNode, Node: graph.Node{ID: string(rune('a' + i))}}}); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, h.snapshot(g, KindAuto))
+	}
+	held = rows[0].ID
+	res, err := h.engine.Prune(h.ctx, "g1", Retention{KeepLast: 1}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pinned != 1 || len(res.Removed) != 1 || res.Removed[0] != rows[1].ID {
+		t.Fatalf("prune = %+v, want row 0 held, row 1 removed", res)
+	}
+	if err := h.engine.Delete(h.ctx, rows[0].ID); err != nil {
+		t.Fatalf("Delete of a held snapshot: %v", err)
+	}
+}

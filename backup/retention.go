@@ -176,7 +176,7 @@ func (e *Engine) Delete(ctx context.Context, snapshotID string) error {
 	unlock := e.lockGraph(row.GraphID)
 	defer unlock()
 	if row.Status == meta.SnapshotCompleted {
-		pins, err := e.Pins(ctx, row.GraphID)
+		pins, err := e.pins(ctx, row.GraphID, false)
 		if err != nil {
 			return err
 		}

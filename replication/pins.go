@@ -13,11 +13,12 @@ import (
 // every completed snapshot that finished after the newest one copied to the
 // target (or, before its first copy, after the target was added). Retention and
 // Prune keep them until the target has a newer copy; a target that stays down
-// therefore keeps them all, and its health says so. It is a [backup.Pinner]:
+// therefore keeps them all, and its health says so. An explicit Delete still
+// removes them. It is a [backup.Pinner], given as a retention hold:
 //
-//	backup.New(st, bucket, backup.WithPinner(svc.Pins))
-//
-// with svc built afterwards on that engine, through a closure.
+//	backup.New(st, bucket, backup.WithRetentionHold(func(ctx context.Context, id string) (map[string]string, error) {
+//		return svc.Pins(ctx, id) // svc: the replication service built on that engine
+//	}))
 func (s *Service) Pins(ctx context.Context, graphID string) (map[string]string, error) {
 	targets, err := s.store.ListTargets(ctx)
 	if err != nil {

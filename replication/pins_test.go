@@ -14,7 +14,7 @@ import (
 func TestPinsKeepWhatATargetStillNeeds(t *testing.T) {
 	var svc *Service
 	pinner := func(ctx context.Context, graphID string) (map[string]string, error) { return svc.Pins(ctx, graphID) }
-	h := newHarness(t, harnessOpts{nodes: 50, edges: 50, engine: []backup.Option{backup.WithPinner(pinner)}})
+	h := newHarness(t, harnessOpts{nodes: 50, edges: 50, engine: []backup.Option{backup.WithRetentionHold(pinner)}})
 	svc = h.svc
 	tg := h.target("replica")
 	time.Sleep(time.Millisecond) // snapshots finish after the target was added
