@@ -13,7 +13,11 @@
 //	-addr ADDR        listen address (default :9621)
 //	-data DIR         metadata and snapshots (default ./graphvault-data)
 //	-graphml PATH     serve a GraphML file as a graph named after the file (repeatable)
-//	-demo             serve the demo graph graph1 (default: unless -graphml is given)
+//	-lightrag DIR     serve a LightRAG working directory whole, one graph per
+//	                  workspace (repeatable): snapshots hold every file of it and
+//	                  restores give them back byte for byte
+//	-demo             serve the demo graph graph1 (default: unless -graphml or
+//	                  -lightrag is given)
 //	-every D          snapshot period per graph (default 1h); 0 disables the schedule
 //	-keep N           snapshots kept per graph by the schedule's retention (default 48)
 //	-token T          bearer token for changes and graph content (or GRAPHVAULT_TOKEN)
@@ -124,7 +128,8 @@ func parseFlagsWith(args []string, getenv func(string) string, stderr io.Writer,
 	fs.StringVar(&o.addr, "addr", ":9621", "listen address")
 	fs.StringVar(&c.Data, "data", "graphvault-data", "folder for metadata and snapshots")
 	fs.Var((*stringList)(&c.GraphML), "graphml", "serve a GraphML file as a graph (repeatable)")
-	fs.BoolVar(&c.Demo, "demo", false, "serve the demo graph graph1 (default: unless -graphml is given)")
+	fs.Var((*stringList)(&c.LightRAG), "lightrag", "serve a LightRAG working directory whole, a graph per workspace (repeatable)")
+	fs.BoolVar(&c.Demo, "demo", false, "serve the demo graph graph1 (default: unless -graphml or -lightrag is given)")
 	fs.DurationVar(&c.Every, "every", time.Hour, "snapshot period per graph; 0 disables")
 	fs.IntVar(&c.Keep, "keep", 48, "snapshots kept per graph by the schedule")
 	fs.StringVar(&c.Token, "token", "", "bearer token for changes and graph content (default $GRAPHVAULT_TOKEN)")
@@ -156,7 +161,7 @@ func parseFlagsWith(args []string, getenv func(string) string, stderr io.Writer,
 	demoSet := false
 	fs.Visit(func(f *flag.Flag) { demoSet = demoSet || f.Name == "demo" })
 	if !demoSet {
-		c.Demo = len(c.GraphML) == 0
+		c.Demo = len(c.GraphML) == 0 && len(c.LightRAG) == 0
 	}
 	if c.Token == "" {
 		c.Token = getenv("GRAPHVAULT_TOKEN")
