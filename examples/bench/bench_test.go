@@ -253,6 +253,12 @@ func TestRunGraphMLTiny(t *testing.T) {
 	if _, ok := det.rowBytes[stepUnchanged]; ok {
 		t.Error("the unchanged step took a snapshot")
 	}
+	if !det.journal[stepIncremental] || det.journal[stepFull] {
+		t.Errorf("journal followed: full %t, incremental %t; want the incremental only", det.journal[stepFull], det.journal[stepIncremental])
+	}
+	if !det.journal[stepIncremental] || det.journal[stepFull] {
+		t.Errorf("journal followed: full %t, incremental %t; want the incremental only", det.journal[stepFull], det.journal[stepIncremental])
+	}
 	full, _ := rep.find(sysGraphvault, stepFull)
 	inc, _ := rep.find(sysGraphvault, stepIncremental)
 	if inc.BytesWritten <= 0 || inc.BytesWritten >= full.BytesWritten {

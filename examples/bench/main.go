@@ -124,8 +124,9 @@ type details struct {
 	rowBytes       map[string]int64   // graphvault step → bytes new according to the snapshot row
 	cpu            map[string]float64 // "system/step" → CPU seconds, user and system
 	versions       map[string]string
-	probe          []probeStep // the engine's heap measured apart, when run
-	source         string      // sourceMemory or sourceGraphML
+	probe          []probeStep     // the engine's heap measured apart, when run
+	source         string          // sourceMemory or sourceGraphML
+	journal        map[string]bool // graphvault step → the snapshot followed the file's journal
 }
 
 func main() {
@@ -219,7 +220,7 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 	det := &details{
 		records: int64(n + m), live: map[string]int64{}, retained: map[string]int64{},
 		gcs: map[string]uint64{}, rowBytes: map[string]int64{}, versions: map[string]string{},
-		cpu: map[string]float64{}, source: c.source,
+		cpu: map[string]float64{}, source: c.source, journal: map[string]bool{},
 	}
 
 	dir, err := os.MkdirTemp(c.dir, "graphvault-bench-")

@@ -160,6 +160,9 @@ func printReport(w io.Writer, rep *Report, det *details) {
 			fmt.Fprintf(w, "snapshot row, %s: %s new\n", step, human(n))
 		}
 	}
+	if det.journal[stepIncremental] {
+		fmt.Fprintln(w, "incremental: the file's index named the changed records (the engine followed its journal)")
+	}
 	for _, p := range peers {
 		if v := det.versions[p]; v != "" {
 			fmt.Fprintf(w, "%s: %s\n", p, v)

@@ -149,6 +149,9 @@ type Decoder struct {
 	colFix    int
 	scratch   []byte // decoded text with entities
 	handovers int    // times the XML decoder took over from the scanner
+	// onElement, when set, is called with the bytes of every element the scanner
+	// read, and what it read from them.
+	onElement func(kind itemKind, raw []byte, n *graph.Node, e *graph.Edge)
 }
 
 // NewDecoder returns a Decoder reading from r. It buffers r itself.

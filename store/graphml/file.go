@@ -98,6 +98,10 @@ type fileView struct {
 	// the next Edges continues with it instead of reading the nodes again.
 	after *Decoder
 	read  int64 // bytes read from the file, for the tests
+	// build, for an IndexedFile, is the index the first reading of every node
+	// then every edge makes; built receives it once it is whole.
+	build *index
+	built func(*index)
 }
 
 func (v *fileView) reader() io.Reader {
@@ -124,6 +128,9 @@ func (v *fileView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
 	}
 	return prefetch(func(yield func(graph.Node, error) bool) {
 		d := NewDecoder(v.reader())
+		if v.build != nil {
+			d.onElement = v.build.add
+		}
 		for n, err := range d.Nodes(ctx) {
 			if !yield(n, err) || err != nil {
 				return
@@ -144,9 +151,13 @@ func (v *fileView) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
 			d = NewDecoder(v.reader())
 		}
 		for e, err := range d.Edges(ctx) {
-			if !yield(e, err) {
+			if !yield(e, err) || err != nil {
 				return
 			}
+		}
+		if ix := v.build; ix != nil && d.onElement != nil && d.state == stateDone && d.handovers == 1 && !ix.bad {
+			v.build = nil
+			v.built(ix)
 		}
 	})
 }

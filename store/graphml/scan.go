@@ -42,6 +42,9 @@ func (d *Decoder) scanNext() (graph.Node, graph.Edge, itemKind, bool) {
 		n, e, kind, used, st := d.scanElement(win)
 		switch st {
 		case scanOK:
+			if d.onElement != nil {
+				d.onElement(kind, win[skipSpace(win, 0):used], &n, &e)
+			}
 			d.consumed(win[:used])
 			return n, e, kind, true
 		case scanMore:
