@@ -120,7 +120,13 @@ func (v *vault) latest(ctx context.Context, graphID string) (*meta.Snapshot, err
 func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture) (_ *meta.Snapshot, err error) {
 	defer func() { err = errors.Join(err, capt.discard()) }()
 	c.infof("read %s: %d bytes, sha256 %.12s", capt.source, capt.stamp.size, capt.sum)
-	row, err := v.engine.Snapshot(ctx, graphID, graphml.NewFile(capt.path), backup.SnapshotOptions{
+	// The index beside the snapshots lets a rewritten file decode only the records
+	// that changed since the last snapshot read it (see graphml.IndexedFile).
+	index := filepath.Join(v.dir, "index", graphID+".graphml-index")
+	if err := os.MkdirAll(filepath.Dir(index), 0o750); err != nil {
+		return nil, err
+	}
+	row, err := v.engine.Snapshot(ctx, graphID, graphml.NewIndexedFile(capt.path, index), backup.SnapshotOptions{
 		Labels: map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source), labelStamp: stampLabel(capt.stamp, capt.readAt)},
 	})
 	if err != nil {

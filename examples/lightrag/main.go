@@ -17,8 +17,10 @@
 //
 // Flags may come before or after a command's arguments; -data and -v are accepted by
 // every command too. DIR (default ./graphvault-data) holds the metadata database
-// graphvault.db (SQLite) and the snapshot data in bucket/; snapshot and watch create
-// it.
+// graphvault.db (SQLite), the snapshot data in bucket/ and, in index/, per graph the
+// fingerprints of the elements of the file as last snapshotted, so that the
+// snapshot of a rewritten file decodes only the records that changed
+// (graphml.IndexedFile); snapshot and watch create it.
 //
 // The graph id defaults to the name of the folder FILE is in (LightRAG's working
 // directory), changed where needed into a valid graph id: letters, digits, '.', '_'
