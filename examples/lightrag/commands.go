@@ -34,6 +34,9 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	file := pos[0]
+	if isDir(file) {
+		return c.snapshotDir(ctx, *graphFlag, file)
+	}
 	graphID, err := c.graphID(*graphFlag, file)
 	if err != nil {
 		return err
@@ -221,7 +224,7 @@ func (c *cli) list(ctx context.Context, args []string) (err error) {
 				t = r.CreatedAt
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.GraphID, r.Kind, r.Status,
-				t.UTC().Format(time.DateTime), r.Nodes, r.Edges, r.BytesNew)
+				t.UTC().Format(time.DateTime), v.listedNodes(ctx, r), r.Edges, r.BytesNew)
 		}
 		if next == "" {
 			break
@@ -258,6 +261,9 @@ func (c *cli) restore(ctx context.Context, args []string) (err error) {
 	}
 	id, out := pos[0], pos[1]
 	if err := checkSnapshotID(id); err != nil {
+		return err
+	}
+	if done, err := c.restoreWorkdir(ctx, id, out, *force); done || err != nil {
 		return err
 	}
 	mode := fs.FileMode(0o644)
@@ -376,6 +382,9 @@ func (c *cli) watch(ctx context.Context, args []string) (err error) {
 		return usagef("-every must be positive, got %v", *every)
 	}
 	file := pos[0]
+	if isDir(file) {
+		return c.watchDir(ctx, *graphFlag, file, *every)
+	}
 	graphID, err := c.graphID(*graphFlag, file)
 	if err != nil {
 		return err

@@ -14,6 +14,22 @@
 //	verify SNAPSHOT_ID                       read and check every object of a snapshot
 //	watch [-graph ID] [-every 1m] FILE.graphml
 //	                                         snapshot whenever the file changes
+//	diff [-keys 20] SNAPSHOT_A SNAPSHOT_B   what changed from A to B, store by store
+//
+// # Working directories
+//
+// snapshot and watch also take a LightRAG working directory (rag_storage/, or a
+// folder of workspaces rag_storage/<workspace>/) in place of FILE.graphml: the whole
+// folder is one snapshot (store/lightrag), the GraphML, the key-value and vector
+// stores and every other file, and restore ID OUT gives the folder back at OUT byte
+// for byte. A folder of workspaces is a graph per workspace, named after it, and
+// snapshot prints one id per workspace. A folder whose files, sizes, times and
+// inodes are those the latest snapshot recorded (read at least two seconds after
+// the last change) gets no new snapshot; its latest id is printed. diff lists the
+// entities, relations, documents, chunks, cache entries and vectors added, removed
+// and changed between two snapshots of a working directory (-keys of each, then a
+// count), and the files whose bytes changed; for GraphML files it prints node and
+// edge counts. list counts only the graph's nodes (entities) in NODES.
 //
 // Flags may come before or after a command's arguments; -data and -v are accepted by
 // every command too. DIR (default ./graphvault-data) holds the metadata database
@@ -124,6 +140,10 @@ commands:
   restore [-force] SNAPSHOT_ID OUT.graphml   write a snapshot as GraphML
   verify SNAPSHOT_ID                         read and check every object of a snapshot
   watch [-graph ID] [-every 1m] FILE.graphml snapshot whenever the file changes
+  diff [-keys 20] SNAPSHOT_A SNAPSHOT_B      what changed, store by store
+
+A working directory (DIR) may stand for FILE.graphml in snapshot and watch; restore
+writes a directory or a file, as the snapshot was taken.
 
 flags:
   -data DIR   where snapshots are kept (default ./graphvault-data)
@@ -175,6 +195,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return c.verify(ctx, rest)
 	case "watch":
 		return c.watch(ctx, rest)
+	case "diff":
+		return c.diff(ctx, rest)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -415,7 +415,7 @@ func TestErrors(t *testing.T) {
 		{"extra argument", []string{"-data", data, "list", "extra"}, 2, "takes no arguments"},
 		{"snapshot without file", []string{"-data", data, "snapshot"}, 2, "FILE.graphml"},
 		{"snapshot of a missing file", []string{"-data", data, "snapshot", filepath.Join(dir, "none.graphml")}, 1, "does not exist"},
-		{"snapshot of a folder", []string{"-data", data, "snapshot", dir}, 1, "is a directory"},
+		{"snapshot of a folder without LightRAG files", []string{"-data", data, "snapshot", t.TempDir()}, 1, "not a LightRAG working directory"},
 		{"snapshot with a bad graph id", []string{"-data", data, "snapshot", "-graph", "a/b", file}, 2, "not a valid graph id"},
 		{"snapshot of a non-GraphML file", []string{"-data", data, "snapshot", existing}, 1, "not a whole GraphML graph"},
 		{"restore of an unknown snapshot", []string{"-data", data, "restore", "01JD5X0M8V6Q2N4Y7T1R3K9B2C", filepath.Join(dir, "o.graphml")}, 1, "unknown snapshot"},
