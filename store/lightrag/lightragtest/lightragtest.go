@@ -308,6 +308,13 @@ func (w *Workspace) deleteEntity(name string) {
 	w.vdb[StoreEntities].remove("ent-" + md5hex(name))
 }
 
+// DeleteEntity removes an entity as LightRAG's deletion does: the node, its
+// relations, and their rows in vdb_entities and vdb_relationships.
+func (w *Workspace) DeleteEntity(name string) { w.deleteEntity(name) }
+
+// Neighbours returns the entities related to name, in adjacency order.
+func (w *Workspace) Neighbours(name string) []string { return slices.Clone(w.adj[name]) }
+
 // Mutate changes n random entries of one store: most are updated in place, some
 // added, some removed, as LightRAG's inserts and deletions do.
 func (w *Workspace) Mutate(store string, n int) {
