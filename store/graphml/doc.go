@@ -36,6 +36,10 @@
 // created_at; weight, description, keywords, source_id, file_path, created_at), other
 // attributes after them by name, so a LightRAG file written back is unchanged.
 //
+// [IndexedFile] is a File with an index beside it, so that a view of a file that was
+// rewritten with a few records changed decodes only those, and offers them as a
+// journal (the backup engine then writes only them).
+//
 // Reading is fast for the files NetworkX writes: a scanner reads their nodes and
 // edges straight from the input buffer and leaves anything else (the head, comments,
 // other elements and attributes, anything in error) to encoding/xml, element by

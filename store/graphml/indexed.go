@@ -42,7 +42,8 @@ import (
 //
 // Elements are known unchanged by their exact bytes, so the index trusts its
 // 64-bit hashes: a changed element taken for an unchanged one needs a collision of
-// xxh3 among the file's elements.
+// xxh3 among the file's elements. Views of one IndexedFile may be made one at a
+// time; two IndexedFile values must not share an index.
 type IndexedFile struct {
 	*File
 	index string
