@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -657,5 +658,46 @@ func exposition(t *testing.T) map[string]bool {
 			return names
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDeployPage checks docs/DEPLOY.md: every graphvault-server command line in
+// its code blocks takes flags the server has, and every file it links exists.
+func TestDeployPage(t *testing.T) {
+	b, err := os.ReadFile(deployPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`\]\(([^)#\s]+)\)`).FindAllStringSubmatch(string(b), -1) {
+		if strings.Contains(m[1], "://") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(deployPage), m[1])); err != nil {
+			t.Errorf("%s links %s: %v", deployPage, m[1], err)
+		}
+	}
+	_, flags := builtServer(t)
+	commands, inBlock := 0, false
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "```") {
+			inBlock = !inBlock
+			continue
+		}
+		if !inBlock {
+			continue
+		}
+		words := strings.Fields(line)
+		if len(words) == 0 || words[0] != "graphvault-server" {
+			continue
+		}
+		commands++
+		args := shellWords(t, line)[1:]
+		if len(args) > 0 && args[0] == "rotate-key" {
+			args = args[1:]
+		}
+		checkFlags(t, fmt.Sprintf("%s:%d", deployPage, i+1), args, flags)
+	}
+	if commands < 4 {
+		t.Fatalf("%s has %d graphvault-server command lines, want at least 4", deployPage, commands)
 	}
 }
