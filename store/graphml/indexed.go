@@ -208,6 +208,7 @@ type index struct {
 	elems    []indexElem
 	ids      []string // node ids, in the order of the node elements
 	bad      bool     // an element was not read by the scanner: no index
+	kbuf     []byte   // a record key being hashed
 }
 
 type indexElem struct {
@@ -225,11 +226,12 @@ func (ix *index) add(kind itemKind, raw []byte, n *graph.Node, e *graph.Edge) {
 	}
 	el := indexElem{hash: xxh3.Hash(raw), node: kind == itemNode}
 	if el.node {
-		el.key = xxh3.HashString(graph.NodeKey(n.ID))
+		ix.kbuf = graph.AppendNodeKey(ix.kbuf[:0], n.ID)
 		ix.ids = append(ix.ids, n.ID)
 	} else {
-		el.key = xxh3.HashString(e.Key(ix.directed))
+		ix.kbuf = graph.AppendEdgeKey(ix.kbuf[:0], e.Source, e.Target, e.Type, ix.directed)
 	}
+	el.key = xxh3.Hash(ix.kbuf)
 	ix.elems = append(ix.elems, el)
 }
 
