@@ -299,19 +299,19 @@ func (ops *Operations) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, o.Status())
 }
 
-// Close cancels the context of running operations and waits for them to return,
-// or for ctx to end (then it returns ctx's error). Start fails afterwards. Close may
-// be called more than once.
+// Close stops new operations (Start fails afterwards) and lets running ones finish
+// until ctx ends; then it cancels their context and returns ctx's error without
+// waiting further. Close may be called more than once.
 func (ops *Operations) Close(ctx context.Context) error {
 	ops.mu.Lock()
 	ops.closed = true
 	ops.mu.Unlock()
-	ops.cancel()
 	done := make(chan struct{})
 	go func() {
 		ops.wg.Wait()
 		close(done)
 	}()
+	defer ops.cancel()
 	select {
 	case <-done:
 		return nil

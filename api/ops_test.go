@@ -221,14 +221,12 @@ func TestOperationsClose(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
-	if err := ops.Close(context.Background()); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := ops.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close past its deadline = %v, want context.DeadlineExceeded", err)
 	}
-	select {
-	case <-o.Done():
-	default:
-		t.Fatal("Close returned before the operation finished")
-	}
+	<-o.Done() // cancelled once Close's context ended
 	st := o.Status()
 	if st.Status != OpFailed || st.Error.Status != 503 {
 		t.Errorf("cancelled operation: %+v", st)
@@ -238,6 +236,25 @@ func TestOperationsClose(t *testing.T) {
 	}
 	if _, err := ops.Start(context.Background(), "test", nil); !errors.Is(err, ErrOperationsClosed) {
 		t.Errorf("Start after Close = %v, want ErrOperationsClosed", err)
+	}
+}
+
+// Close lets a running operation finish instead of cancelling it.
+func TestOperationsCloseLetsRunningFinish(t *testing.T) {
+	ops, _ := newTestOps(t)
+	o := mustStart(t, ops, func(ctx context.Context, _ func(any)) (any, error) {
+		select {
+		case <-time.After(50 * time.Millisecond):
+			return "done", nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	if err := ops.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := o.Status(); st.Status != OpSucceeded {
+		t.Fatalf("an operation running at Close: %+v, want it finished", st)
 	}
 }
 
