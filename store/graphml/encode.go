@@ -37,6 +37,9 @@ var lightragOrder = map[string]map[string]int{
 func Write(ctx context.Context, w io.Writer, v graph.View) error {
 	meta := v.Meta()
 	e := newEncoder()
+	if nv, ok := v.(graph.Normalized); ok && nv.Normalized() {
+		e.normalized = true
+	}
 	e.ids = make(map[string]struct{})
 	if err := e.walk(ctx, v.Nodes(ctx), v.Edges(ctx)); err != nil {
 		return err
@@ -61,6 +64,7 @@ func Write(ctx context.Context, w io.Writer, v graph.View) error {
 // header, the keys, the body copied from spool, and the footer.
 func writeSpooled(ctx context.Context, w io.Writer, spool io.ReadWriteSeeker, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
 	e := newEncoder()
+	e.normalized = meta.Normalized
 	e.ids = make(map[string]struct{})
 	sb := bufio.NewWriterSize(spool, 64<<10)
 	e.bw = sb
@@ -104,12 +108,15 @@ type encoder struct {
 	bw     *bufio.Writer // nil while only collecting keys
 	keys   map[keySig]string
 	order  []keySig // by key id
-	frozen bool     // a key not yet declared is an error
-	ids    map[string]struct{}
-	count  int // nodes and edges seen
-	props  []prop
-	num    []byte
-	json   bytes.Buffer
+	frozen bool     // a key not yet declared is an error; the text was checked
+	// normalized: the nodes and edges are valid and normalized already (a view
+	// that says so, or content decoded from a snapshot): they are not checked again.
+	normalized bool
+	ids        map[string]struct{}
+	count      int // nodes and edges seen
+	props      []prop
+	num        []byte
+	json       bytes.Buffer
 }
 
 func newEncoder() *encoder {
@@ -181,9 +188,11 @@ func (e *encoder) footer(bw *bufio.Writer) {
 }
 
 func (e *encoder) node(n graph.Node) error {
-	n, err := n.Normalize()
-	if err != nil {
-		return fmt.Errorf("graphml: node: %w", err)
+	if !e.normalized {
+		var err error
+		if n, err = n.Normalize(); err != nil {
+			return fmt.Errorf("graphml: node: %w", err)
+		}
 	}
 	if err := checkXML(n.ID); err != nil {
 		return fmt.Errorf("graphml: node id %q: %w: %w", n.ID, graph.ErrInvalidID, err)
@@ -223,9 +232,11 @@ func (e *encoder) node(n graph.Node) error {
 }
 
 func (e *encoder) edge(ed graph.Edge) error {
-	ed, err := ed.Normalize()
-	if err != nil {
-		return fmt.Errorf("graphml: edge: %w", err)
+	if !e.normalized {
+		var err error
+		if ed, err = ed.Normalize(); err != nil {
+			return fmt.Errorf("graphml: edge: %w", err)
+		}
 	}
 	for _, id := range []string{ed.Source, ed.Target} {
 		if err := checkXML(id); err != nil {
@@ -300,11 +311,13 @@ func (e *encoder) collect(domain string, props map[string]any) error {
 		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.name, b.name), cmp.Compare(a.typ, b.typ))
 	})
 	for _, p := range e.props {
-		if err := checkXML(p.name); err != nil {
-			return fmt.Errorf("%w: property name %q: %w", graph.ErrInvalidValue, p.name, err)
-		}
-		if err := checkXML(p.text); err != nil {
-			return fmt.Errorf("%w: property %q: %w", graph.ErrInvalidValue, p.name, err)
+		if !e.frozen {
+			if err := checkXML(p.name); err != nil {
+				return fmt.Errorf("%w: property name %q: %w", graph.ErrInvalidValue, p.name, err)
+			}
+			if err := checkXML(p.text); err != nil {
+				return fmt.Errorf("%w: property %q: %w", graph.ErrInvalidValue, p.name, err)
+			}
 		}
 		sig := keySig{domain, p.name, p.typ}
 		if _, ok := e.keys[sig]; ok {
@@ -370,10 +383,22 @@ func appendPyFloat(b []byte, f float64) []byte {
 
 // checkXML reports whether s holds only characters XML 1.0 can carry.
 func checkXML(s string) error {
-	for i, r := range s {
+	// Eight bytes at a time while they are printable ASCII, tab or newline.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&hi8 != 0 || hasLess(w, 0x20) {
+			break
+		}
+	}
+	if i == len(s) {
+		return nil
+	}
+	for j, r := range s[i:] {
 		if r == utf8.RuneError {
-			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
-				return fmt.Errorf("invalid UTF-8 at byte %d", i)
+			if _, size := utf8.DecodeRuneInString(s[i+j:]); size == 1 {
+				return fmt.Errorf("invalid UTF-8 at byte %d", i+j)
 			}
 		}
 		if !isXMLChar(r) {
@@ -395,7 +420,17 @@ func isXMLChar(r rune) bool {
 // they survive reading.
 func writeEscaped(bw *bufio.Writer, s string, attr bool) {
 	last := 0
-	for i := 0; i < len(s); i++ {
+	// Skip eight bytes at a time while none needs escaping.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if hasByte(w, '&') || hasByte(w, '<') || hasByte(w, '>') || hasByte(w, '\r') ||
+			attr && (hasByte(w, '"') || hasByte(w, '\n') || hasByte(w, '\t')) {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		var esc string
 		switch s[i] {
 		case '&':

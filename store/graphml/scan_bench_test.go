@@ -6,6 +6,7 @@ import (
 	"flag"
 	"testing"
 
+	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 )
 
@@ -55,3 +56,46 @@ func countAll(d *Decoder) error {
 	}
 	return nil
 }
+
+// BenchmarkEncode writes the graph BenchmarkDecode reads, from memory.
+func BenchmarkEncode(b *testing.B) {
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: *benchNodes, Edges: 3 * *benchNodes, Seed: 1})
+	v := &sliceView{meta: gen.Meta()}
+	for n, err := range gen.Nodes() {
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.nodes = append(v.nodes, n)
+	}
+	for e, err := range gen.Edges() {
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.edges = append(v.edges, e)
+	}
+	var buf bytes.Buffer
+	if err := Write(context.Background(), &buf, v); err != nil {
+		b.Fatal(err)
+	}
+	size := int64(buf.Len())
+	for _, c := range []struct {
+		name string
+		v    graph.View
+	}{{"checked", v}, {"normalized", normalizedView{v}}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if err := Write(context.Background(), &buf, c.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// normalizedView is a view that says its content is normalized, as a restore's is.
+type normalizedView struct{ *sliceView }
+
+func (normalizedView) Normalized() bool { return true }
