@@ -86,23 +86,53 @@ type vrow struct {
 	vec   []float32
 }
 
-// vstore is a nano-vectordb file.
+// vstore is a nano-vectordb file. at indexes its rows by __id__ while no row
+// was removed or moved out of place (nil: look rows up by scanning).
 type vstore struct {
 	rows []vrow
+	at   map[string]int
+}
+
+func (s *vstore) find(id string) int {
+	if s.at != nil {
+		if i, ok := s.at[id]; ok {
+			return i
+		}
+		return -1
+	}
+	return slices.IndexFunc(s.rows, func(r vrow) bool { return r.entry.Vals["__id__"] == id })
 }
 
 func (s *vstore) upsert(id string, e *Obj, vec []float32) {
-	for i := range s.rows {
-		if s.rows[i].entry.Vals["__id__"] == id {
-			s.rows[i] = vrow{e, vec}
-			return
-		}
+	if i := s.find(id); i >= 0 {
+		s.rows[i] = vrow{e, vec}
+		return
+	}
+	if s.at == nil && len(s.rows) == 0 {
+		s.at = map[string]int{}
+	}
+	if s.at != nil {
+		s.at[id] = len(s.rows)
 	}
 	s.rows = append(s.rows, vrow{e, vec})
 }
 
 func (s *vstore) remove(id string) {
+	if s.find(id) < 0 {
+		return
+	}
 	s.rows = slices.DeleteFunc(s.rows, func(r vrow) bool { return r.entry.Vals["__id__"] == id })
+	s.reindex()
+}
+
+// reindex rebuilds the index after rows were removed or changed in place.
+func (s *vstore) reindex() {
+	s.at = make(map[string]int, len(s.rows))
+	for i, r := range s.rows {
+		if id, ok := r.entry.Vals["__id__"].(string); ok {
+			s.at[id] = i
+		}
+	}
 }
 
 // Workspace is a LightRAG working directory in memory.
@@ -318,6 +348,7 @@ func (w *Workspace) Neighbours(name string) []string { return slices.Clone(w.adj
 // Mutate changes n random entries of one store: most are updated in place, some
 // added, some removed, as LightRAG's inserts and deletions do.
 func (w *Workspace) Mutate(store string, n int) {
+	var edgeKeys [][2]string // the relations in order, while none was added or removed
 	for range n {
 		op := w.rng.IntN(10) // 0-6 update, 7-8 add, 9 delete
 		switch store {
@@ -326,14 +357,18 @@ func (w *Workspace) Mutate(store string, n int) {
 			case op < 4 && len(w.Nodes) > 0:
 				w.upsertEntity(w.Nodes[w.rng.IntN(len(w.Nodes))])
 			case op < 7 && len(w.edgeData) > 0:
-				keys := slices.Collect(mapKeys(w.edgeData))
-				slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
-				k := keys[w.rng.IntN(len(keys))]
+				if edgeKeys == nil {
+					edgeKeys = slices.Collect(mapKeys(w.edgeData))
+					slices.SortFunc(edgeKeys, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
+				}
+				k := edgeKeys[w.rng.IntN(len(edgeKeys))]
 				w.upsertRelation(k[0], k[1])
 			case op == 8 && len(w.Nodes) > 1:
 				w.addRelation()
+				edgeKeys = nil
 			case op == 9 && len(w.Nodes) > 2:
 				w.deleteEntity(w.Nodes[w.rng.IntN(len(w.Nodes))])
+				edgeKeys = nil
 			default:
 				w.addEntity()
 			}
@@ -348,6 +383,7 @@ func (w *Workspace) Mutate(store string, n int) {
 			case op == 9 && len(s.rows) > 0:
 				i := w.rng.IntN(len(s.rows))
 				s.rows = slices.Delete(s.rows, i, i+1)
+				s.reindex()
 			default:
 				id := fmt.Sprintf("x-%s", md5hex(strconv.FormatInt(w.now(), 10)))
 				s.upsert(id, obj("__id__", id, "__created_at__", w.now(), "content", w.text(6)), w.vector())
