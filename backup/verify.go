@@ -195,18 +195,29 @@ func (e *Engine) verify(ctx context.Context, snapshotID string, full bool) (*Ver
 		}
 		return nil, err
 	}
-	for i, l := range m.Layers {
-		if err := e.verifyLayer(ctx, l, keys[i], manifestKey(m.GraphID, m.ID), m.Directed, rep); err != nil {
-			return nil, err
-		}
+	verifyFull := e.verifyStream
+	if slices.ContainsFunc(m.Layers, func(l Layer) bool { return l.Index.Key != "" }) {
+		verifyFull = e.verifyTwoPass
 	}
-	if !rep.OK {
-		return rep, nil
-	}
-	if err := e.verifyGraph(ctx, m, keys, rep); err != nil {
+	if err := verifyFull(ctx, m, keys, rep); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// verifyTwoPass is the full verification of a chain with indexed layers (format 2
+// and before): each layer is read and checked against its index, then the chain is
+// read again, merged, for the graph invariants.
+func (e *Engine) verifyTwoPass(ctx context.Context, m *Manifest, keys [][]byte, rep *VerifyReport) error {
+	for i, l := range m.Layers {
+		if err := e.verifyLayer(ctx, l, keys[i], manifestKey(m.GraphID, m.ID), m.Directed, rep); err != nil {
+			return err
+		}
+	}
+	if !rep.OK {
+		return nil
+	}
+	return e.verifyGraph(ctx, m, keys, rep)
 }
 
 // verifyLayer reads every object of a layer and checks its records: each decodes,
