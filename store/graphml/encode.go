@@ -101,6 +101,7 @@ type prop struct {
 	typ  valueType
 	text string
 	rank int
+	key  string // the id of its key, once declared
 }
 
 // encoder turns nodes and edges into GraphML elements and keeps the key table.
@@ -224,7 +225,7 @@ func (e *encoder) node(n graph.Node) error {
 	e.bw.WriteString(`    <node id="`)
 	writeEscaped(e.bw, n.ID, true)
 	e.bw.WriteByte('"')
-	e.data("node")
+	e.data()
 	if len(e.props) > 0 {
 		e.bw.WriteString("    </node>\n")
 	}
@@ -267,7 +268,7 @@ func (e *encoder) edge(ed graph.Edge) error {
 	e.bw.WriteString(`" target="`)
 	writeEscaped(e.bw, ed.Target, true)
 	e.bw.WriteByte('"')
-	e.data("edge")
+	e.data()
 	if len(e.props) > 0 {
 		e.bw.WriteString("    </edge>\n")
 	}
@@ -310,7 +311,8 @@ func (e *encoder) collect(domain string, props map[string]any) error {
 	slices.SortFunc(e.props, func(a, b prop) int {
 		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.name, b.name), cmp.Compare(a.typ, b.typ))
 	})
-	for _, p := range e.props {
+	for i := range e.props {
+		p := &e.props[i]
 		if !e.frozen {
 			if err := checkXML(p.name); err != nil {
 				return fmt.Errorf("%w: property name %q: %w", graph.ErrInvalidValue, p.name, err)
@@ -320,20 +322,22 @@ func (e *encoder) collect(domain string, props map[string]any) error {
 			}
 		}
 		sig := keySig{domain, p.name, p.typ}
-		if _, ok := e.keys[sig]; ok {
+		if id, ok := e.keys[sig]; ok {
+			p.key = id
 			continue
 		}
 		if e.frozen {
 			return fmt.Errorf("%w: the view changed between the two passes (new %s attribute %q)", ErrMalformed, domain, p.name)
 		}
-		e.keys[sig] = "d" + strconv.Itoa(len(e.order))
+		p.key = "d" + strconv.Itoa(len(e.order))
+		e.keys[sig] = p.key
 		e.order = append(e.order, sig)
 	}
 	return nil
 }
 
 // data closes the start tag of a node or edge and writes its <data> children.
-func (e *encoder) data(domain string) {
+func (e *encoder) data() {
 	if len(e.props) == 0 {
 		e.bw.WriteString(" />\n")
 		return
@@ -341,7 +345,7 @@ func (e *encoder) data(domain string) {
 	e.bw.WriteString(">\n")
 	for _, p := range e.props {
 		e.bw.WriteString(`      <data key="`)
-		e.bw.WriteString(e.keys[keySig{domain, p.name, p.typ}])
+		e.bw.WriteString(p.key)
 		if p.text == "" {
 			e.bw.WriteString("\" />\n")
 			continue
