@@ -26,7 +26,7 @@ var ErrEncryptionKey = errors.New("graphvault: wrong encryption key")
 
 // SettingError is an error of Open that one setting of the Config can fix: its
 // message is one line that names the field. It unwraps to the cause
-// (ErrInvalid, ErrEncryptionKey).
+// (ErrInvalid, ErrEncryptionKey, ErrStore, ErrBucket, ErrInstance).
 type SettingError struct {
 	// Setting is the name of the Config field, such as "EncryptionKeyFile".
 	Setting string
@@ -34,9 +34,9 @@ type SettingError struct {
 	Err error
 }
 
-// Error says what is wrong and which field to set.
+// Error says, on one line, what is wrong and which field to set.
 func (e *SettingError) Error() string {
-	return fmt.Sprintf("%v (set Config.%s)", e.Err, e.Setting)
+	return strings.Join(strings.Fields(fmt.Sprintf("%v (set Config.%s)", e.Err, e.Setting)), " ")
 }
 
 // Unwrap returns the cause.

@@ -39,30 +39,15 @@ var (
 // Config.LeaseTTL is not set.
 const DefaultLeaseTTL = 30 * time.Second
 
-// setupError is a start-up error: a sentinel, what failed, the cause and the
-// setting that fixes it, told on one line.
-type setupError struct {
-	sentinel error
-	what     string
-	cause    error
-	setting  string
-}
-
-func (e *setupError) Error() string {
-	msg := fmt.Sprintf("%v: %s", e.sentinel, e.what)
-	if e.cause != nil {
-		msg += ": " + e.cause.Error()
+// setupError is a start-up error one setting can fix: the sentinel, what
+// failed and its cause, as a SettingError naming the Config field.
+func setupError(sentinel error, what string, cause error, setting string) error {
+	err := fmt.Errorf("%w: %s", sentinel, what)
+	if cause != nil {
+		err = fmt.Errorf("%w: %s: %w", sentinel, what, cause)
 	}
-	return strings.Join(strings.Fields(msg+" ("+e.setting+")"), " ")
+	return &SettingError{Setting: setting, Err: err}
 }
-
-func (e *setupError) Unwrap() []error { return []error{e.sentinel, e.cause} }
-
-const (
-	storeSetting    = "set Config.Store: -store or GRAPHVAULT_STORE"
-	bucketSetting   = "set Config.Bucket: -bucket or GRAPHVAULT_BUCKET"
-	instanceSetting = "give each instance its own name: Config.Instance, -instance or GRAPHVAULT_INSTANCE"
-)
 
 var validInstance = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$`)
 
@@ -127,7 +112,7 @@ func (v *Vault) openStore(ctx context.Context, opts ...meta.Option) error {
 	case errors.As(err, &me) && me.Op == "migrate":
 		what = "not migrated, and migrating it failed"
 	}
-	return &setupError{ErrStore, meta.RedactDSN(v.cfg.Store) + " " + what, err, storeSetting}
+	return setupError(ErrStore, meta.RedactDSN(v.cfg.Store)+" "+what, err, "Store")
 }
 
 // openBucketDriver opens the bucket Config.Bucket names and checks that it takes
@@ -143,10 +128,10 @@ func (v *Vault) openBucketDriver(ctx context.Context) (blob.Driver, error) {
 		if errors.Is(err, blob.ErrInvalidURL) {
 			what = "invalid URL"
 		}
-		return nil, &setupError{ErrBucket, where + " " + what, err, bucketSetting}
+		return nil, setupError(ErrBucket, where+" "+what, err, "Bucket")
 	}
 	if err := probeBucket(ctx, drv); err != nil {
-		return nil, errors.Join(&setupError{ErrBucket, where + " not writable", err, bucketSetting}, drv.Close())
+		return nil, errors.Join(setupError(ErrBucket, where+" not writable", err, "Bucket"), drv.Close())
 	}
 	return drv, nil
 }
@@ -184,7 +169,7 @@ func claimName(name string) (string, error) {
 	}
 	if name != "" {
 		if processNames.m[name] {
-			return "", &setupError{ErrInstance, fmt.Sprintf("another Vault of this process is named %q", name), nil, instanceSetting}
+			return "", setupError(ErrInstance, fmt.Sprintf("another Vault of this process is named %q", name), nil, "Instance")
 		}
 		processNames.m[name] = true
 		return name, nil
@@ -239,7 +224,7 @@ func (v *Vault) join(ctx context.Context) error {
 	for {
 		ok, err := v.store.AcquireLease(ctx, lease, inst.holder, ttl)
 		if err != nil {
-			return &setupError{ErrStore, "cannot take the instance lease", err, storeSetting}
+			return setupError(ErrStore, "cannot take the instance lease", err, "Store")
 		}
 		if ok {
 			inst.held = true
@@ -248,12 +233,12 @@ func (v *Vault) join(ctx context.Context) error {
 		l, err := v.store.GetLease(ctx, lease)
 		if err == nil && processGone(strings.SplitN(l.Holder, "#", 2)[0]) {
 			if err := v.store.ReleaseLease(ctx, lease, l.Holder); err != nil {
-				return &setupError{ErrStore, "cannot release a gone process's instance lease", err, storeSetting}
+				return setupError(ErrStore, "cannot release a gone process's instance lease", err, "Store")
 			}
 			continue
 		}
 		if time.Now().After(deadline) {
-			return &setupError{ErrInstance, fmt.Sprintf("instance %q is running elsewhere (its lease is renewed)", inst.name), nil, instanceSetting}
+			return setupError(ErrInstance, fmt.Sprintf("instance %q is running elsewhere (its lease is renewed)", inst.name), nil, "Instance")
 		}
 		select {
 		case <-ctx.Done():

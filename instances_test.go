@@ -117,13 +117,13 @@ func TestStartupChecks(t *testing.T) {
 	}
 	t.Run("store unreachable", func(t *testing.T) {
 		err := open(graphvault.Config{Store: "postgres://postgres:hunter2@127.0.0.1:1/x?sslmode=disable&connect_timeout=5"})
-		oneLine(t, err, graphvault.ErrStore, "unreachable", "-store", "GRAPHVAULT_STORE")
+		oneLine(t, err, graphvault.ErrStore, "unreachable", "Config.Store")
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	})
 	t.Run("store DSN invalid", func(t *testing.T) {
-		oneLine(t, open(graphvault.Config{Store: "oracle://db/x"}), graphvault.ErrStore, "-store")
+		oneLine(t, open(graphvault.Config{Store: "oracle://db/x"}), graphvault.ErrStore, "Config.Store")
 	})
 	t.Run("store cannot be migrated", func(t *testing.T) {
 		// A database file that is not one: opened, but no table can be made.
@@ -131,18 +131,18 @@ func TestStartupChecks(t *testing.T) {
 		if err := os.WriteFile(p, []byte(strings.Repeat("not a database ", 100)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		oneLine(t, open(graphvault.Config{Store: p}), graphvault.ErrStore, "-store")
+		oneLine(t, open(graphvault.Config{Store: p}), graphvault.ErrStore, "Config.Store")
 	})
 	t.Run("bucket URL invalid", func(t *testing.T) {
-		oneLine(t, open(graphvault.Config{Bucket: "ftp://host/x"}), graphvault.ErrBucket, "invalid URL", "-bucket", "GRAPHVAULT_BUCKET")
+		oneLine(t, open(graphvault.Config{Bucket: "ftp://host/x"}), graphvault.ErrBucket, "invalid URL", "Config.Bucket")
 	})
 	t.Run("bucket missing", func(t *testing.T) {
 		_, q := fakeS3(t, false)
-		oneLine(t, open(graphvault.Config{Bucket: "s3://no-such-bucket/p?" + q}), graphvault.ErrBucket, "unreachable", "-bucket")
+		oneLine(t, open(graphvault.Config{Bucket: "s3://no-such-bucket/p?" + q}), graphvault.ErrBucket, "unreachable", "Config.Bucket")
 	})
 	t.Run("bucket not writable", func(t *testing.T) {
 		_, q := fakeS3(t, true)
-		oneLine(t, open(graphvault.Config{Bucket: "s3://snaps/p?" + q}), graphvault.ErrBucket, "not writable", "-bucket")
+		oneLine(t, open(graphvault.Config{Bucket: "s3://snaps/p?" + q}), graphvault.ErrBucket, "not writable", "Config.Bucket")
 	})
 	t.Run("instance name in use", func(t *testing.T) {
 		dir := t.TempDir()
@@ -157,7 +157,7 @@ func TestStartupChecks(t *testing.T) {
 		}
 		start := time.Now()
 		err = open(graphvault.Config{Data: dir, Instance: "node-a", LeaseTTL: 300 * time.Millisecond})
-		oneLine(t, err, graphvault.ErrInstance, "-instance", "GRAPHVAULT_INSTANCE")
+		oneLine(t, err, graphvault.ErrInstance, "Config.Instance")
 		if d := time.Since(start); d < 300*time.Millisecond {
 			t.Errorf("gave up after %v, before a lease time", d)
 		}
@@ -167,7 +167,7 @@ func TestStartupChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer v.Close(ctx)
-		oneLine(t, open(graphvault.Config{Instance: "node-b"}), graphvault.ErrInstance, "-instance")
+		oneLine(t, open(graphvault.Config{Instance: "node-b"}), graphvault.ErrInstance, "Config.Instance")
 	})
 	t.Run("instance name invalid", func(t *testing.T) {
 		if err := open(graphvault.Config{Instance: "bad name\n"}); !errors.Is(err, graphvault.ErrInvalid) {

@@ -357,6 +357,9 @@ func rotateKey(ctx context.Context, args []string, stdout io.Writer, getenv func
 var settingFlags = map[string]string{
 	"EncryptionKeyFile": "-encryption-key-file or GRAPHVAULT_ENCRYPTION_KEY_FILE",
 	"EncryptionKey":     "-encryption-key-file or GRAPHVAULT_ENCRYPTION_KEY_FILE",
+	"Store":             "-store or GRAPHVAULT_STORE",
+	"Bucket":            "-bucket or GRAPHVAULT_BUCKET",
+	"Instance":          "-instance or GRAPHVAULT_INSTANCE, one name per instance",
 }
 
 // explain says what went wrong in one line; an error one setting can fix names
@@ -365,7 +368,7 @@ func explain(err error) string {
 	var se *graphvault.SettingError
 	if errors.As(err, &se) {
 		if f, ok := settingFlags[se.Setting]; ok {
-			return fmt.Sprintf("%v (set %s)", se.Err, f)
+			return strings.Join(strings.Fields(fmt.Sprintf("%v (set %s)", se.Err, f)), " ")
 		}
 	}
 	return err.Error()

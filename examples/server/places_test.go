@@ -75,7 +75,7 @@ func TestUnreachableStoreIsOneLine(t *testing.T) {
 	if !errors.Is(err, graphvault.ErrStore) {
 		t.Fatalf("got %v, want ErrStore", err)
 	}
-	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "-store") {
+	if msg := explain(err); strings.Contains(msg, "\n") || !strings.Contains(msg, "-store") {
 		t.Fatalf("message %q is not one line naming -store", msg)
 	}
 }
