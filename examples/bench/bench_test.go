@@ -53,7 +53,7 @@ func TestRunTiny(t *testing.T) {
 	if err := json.Unmarshal(doc["skipped"], &skipped); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"restic", "zstd"}; !slices.Equal(skipped, want) {
+	if want := []string{"restic", "borg", "zstd"}; !slices.Equal(skipped, want) {
 		t.Errorf("skipped = %v, want %v", skipped, want)
 	}
 
@@ -107,7 +107,7 @@ func TestRunWithoutExports(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if want := []string{sysCopy, sysRestic, sysZstd}; !slices.Equal(rep.Skipped, want) {
+	if want := []string{sysCopy, sysRestic, sysBorg, sysZstd}; !slices.Equal(rep.Skipped, want) {
 		t.Errorf("skipped = %v, want %v", rep.Skipped, want)
 	}
 	if _, ok := rep.find(sysCopy, stepFull); ok {
@@ -205,7 +205,7 @@ func TestProbe(t *testing.T) {
 	for _, s := range steps {
 		names = append(names, s.Step)
 	}
-	if want := []string{stepFull, stepIncremental, stepRestore}; !slices.Equal(names, want) {
+	if want := []string{stepFull, stepIncremental, stepRestore, stepVerify}; !slices.Equal(names, want) {
 		t.Errorf("probe steps = %v, want %v", names, want)
 	}
 }

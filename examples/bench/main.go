@@ -1,6 +1,7 @@
 // Command bench measures graphvault against the ways a LightRAG-shaped graph is
 // otherwise backed up: a plain copy of its GraphML file, zstd of a JSON-lines
-// export, and restic over the export folder.
+// export, and restic and borg over the export folder (restic with a password,
+// borg with `init -e none` and its lz4: each with its defaults).
 //
 //	go run ./examples/bench -nodes 200000 -edges 600000 -json out.json
 //	go run ./examples/bench -source graphml -nodes 200000 -edges 600000 -json out.json
@@ -17,8 +18,9 @@
 // It builds a generated graph in a memgraph, then times a full snapshot, an
 // incremental snapshot after 1% of the nodes and edges changed, a restore into a
 // fresh memgraph (compared with the source: a wrong restore fails the run) and a
-// full verify. The peers run on the same graph exported once, each only when its
-// program is on PATH; the others are listed as skipped. Everything is written below
+// full verify, beside `restic check --read-data` and `borg check --verify-data`.
+// The peers run on the same graph exported once, each only when its program is on
+// PATH; the others are listed as skipped. Everything is written below
 // a temporary directory, removed at the end unless -keep is given.
 //
 // For every step it reports the wall time, the bytes written (new bytes in the
@@ -64,7 +66,7 @@ const (
 )
 
 // peers are the external programs compared with, in the order they run.
-var peers = []string{sysRestic, sysZstd}
+var peers = []string{sysRestic, sysBorg, sysZstd}
 
 // sampleInterval is how often the heap is sampled during a graphvault step.
 const sampleInterval = 5 * time.Millisecond
@@ -145,7 +147,7 @@ func main() {
 	flag.StringVar(&jsonPath, "json", "", "write the results as JSON to this file")
 	flag.StringVar(&c.dir, "dir", "", "make the temporary directory in this directory")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory")
-	flag.StringVar(&skip, "skip", "", "comma-separated peers not to run (restic, zstd, copy); with all three and -probe=false, no export is made")
+	flag.StringVar(&skip, "skip", "", "comma-separated peers not to run (restic, borg, zstd, copy); with all four and -probe=false, no export is made")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile per graphvault step (FILE becomes FILE.<step>)")
 	flag.StringVar(&c.memProfile, "memprofile", "", "write heap profiles before and after each graphvault step (FILE.<step>-before, FILE.<step>)")
 	flag.StringVar(&level, "compression", "fast", "graphvault's compression level: fast, small or smallest")
@@ -210,7 +212,7 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 	case sourceGraphML:
 		// The file is the peers' input too: no export, no probe, only restic.
 		c.probe = false
-		c.skip = append(c.skip, sysZstd, sysCopy)
+		c.skip = append(c.skip, sysZstd, sysCopy, sysBorg)
 	default:
 		return nil, nil, fmt.Errorf("-source %q: want memory or graphml", c.source)
 	}
@@ -364,6 +366,11 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.has(sysBorg) {
+		if err := b.borgCreate(ctx, stepFull); err != nil {
+			return err
+		}
+	}
 	full, err := b.snapshot(ctx, stepFull, backup.KindFull)
 	if err != nil {
 		return err
@@ -397,6 +404,11 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.has(sysBorg) {
+		if err := b.borgCreate(ctx, stepIncremental); err != nil {
+			return err
+		}
+	}
 	inc, err := b.snapshot(ctx, stepIncremental, backup.KindIncremental)
 	if err != nil {
 		return err
@@ -413,8 +425,23 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.has(sysBorg) {
+		if err := b.borgExtract(ctx); err != nil {
+			return err
+		}
+	}
 	if err := b.verify(ctx, inc.ID); err != nil {
 		return err
+	}
+	if b.has(sysRestic) {
+		if err := b.resticCheck(ctx); err != nil {
+			return err
+		}
+	}
+	if b.has(sysBorg) {
+		if err := b.borgCheck(ctx); err != nil {
+			return err
+		}
 	}
 	if b.cfg.probe {
 		b.logf("heap probe: the engine alone, graph streamed from the exports, restore into a discarding writer")

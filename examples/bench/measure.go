@@ -147,8 +147,15 @@ type childResult struct {
 // wall time and the child's peak resident set. A failing program is an error that
 // carries the end of its output.
 func runChild(ctx context.Context, env []string, name string, args ...string) (childResult, error) {
+	return runChildIn(ctx, "", env, name, args...)
+}
+
+// runChildIn is runChild with dir as the child's working directory ("" for this
+// process's).
+func runChildIn(ctx context.Context, dir string, env []string, name string, args ...string) (childResult, error) {
 	settle()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	out := &tailBuffer{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = out, out

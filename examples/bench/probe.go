@@ -40,8 +40,8 @@ type probeStep struct {
 }
 
 // runProbe snapshots base (full), then updated (incremental), restores the latest
-// snapshot, all into a fresh store and bucket below dir, and writes the steps as
-// JSON to w.
+// snapshot and verifies it in full, all into a fresh store and bucket below dir,
+// and writes the steps as JSON to w.
 func runProbe(ctx context.Context, base, updated, dir string, w io.Writer) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(probeGCPercent))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -94,6 +94,15 @@ func runProbe(ctx context.Context, base, updated, dir string, w io.Writer) error
 	}
 	if sink.records != row.Records {
 		return fmt.Errorf("restore: %d records, want %d", sink.records, row.Records)
+	}
+	if err := measure(stepVerify, func() error {
+		rep, err := engine.Verify(ctx, row.ID, true)
+		if err == nil {
+			err = rep.Err()
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("verify: %w", err)
 	}
 	return json.NewEncoder(w).Encode(steps)
 }

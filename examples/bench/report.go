@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 )
 
-// heapBudget is the target for graphvault's peak extra heap during a snapshot or a
-// restore: 64 MiB plus 48 bytes per record.
+// heapBudget is the target for graphvault's peak extra heap in every step (a
+// snapshot, a restore, a full verify): 64 MiB plus 48 bytes per record.
 func heapBudget(records int64) int64 { return 64<<20 + 48*records }
 
 // target is one of the targets, checked against a run.
@@ -34,6 +34,9 @@ func targets(rep *Report, det *details) []target {
 	rsFull, okRsFull := get(sysRestic, stepFull)
 	rsInc, okRsInc := get(sysRestic, stepIncremental)
 	rsRestore, okRsRestore := get(sysRestic, stepRestore)
+	gvVerify, okVerify := get(sysGraphvault, stepVerify)
+	rsVerify, okRsVerify := get(sysRestic, stepVerify)
+	bgFull, okBgFull := get(sysBorg, stepFull)
 	div := func(a, b float64) float64 {
 		if b == 0 {
 			return 0
@@ -43,9 +46,13 @@ func targets(rep *Report, det *details) []target {
 
 	var ts []target
 	ts = append(ts, target{
-		name: "full time / restic full time", limit: 0.5, format: ratio,
+		name: "full time / restic full time", limit: 0.4, format: ratio,
 		value: div(gvFull.Seconds, rsFull.Seconds), ok: okFull && okRsFull,
 		note: "restic skipped",
+	}, target{
+		name: "full time / borg full time", limit: 0.5, format: ratio,
+		value: div(gvFull.Seconds, bgFull.Seconds), ok: okFull && okBgFull,
+		note: "borg skipped",
 	})
 	ts = append(ts, target{
 		name: "full bytes / restic full bytes", limit: 1.0, format: ratio,
@@ -91,9 +98,16 @@ func targets(rep *Report, det *details) []target {
 		})
 	}
 	ts = append(ts, target{
-		name: "restore time / restic restore time", limit: 1.0, format: ratio,
+		name: "restore time / restic restore time", limit: 0.5, format: ratio,
 		value: div(gvRestore.Seconds, rsRestore.Seconds), ok: okRestore && okRsRestore,
 		note: "restic skipped",
+	}, target{
+		name: "verify time / restic check --read-data time", limit: 0.5, format: ratio,
+		value: div(gvVerify.Seconds, rsVerify.Seconds), ok: okVerify && okRsVerify,
+		note: "restic skipped",
+	}, target{
+		name: "verify time / restore time", limit: 1.0, format: ratio,
+		value: div(gvVerify.Seconds, gvRestore.Seconds), ok: okVerify && okRestore,
 	})
 	budget := heapBudget(det.records)
 	probe := map[string]probeStep{}
@@ -103,7 +117,7 @@ func targets(rep *Report, det *details) []target {
 	for _, r := range []struct {
 		res Result
 		ok  bool
-	}{{gvFull, okFull}, {gvInc, okInc}, {gvRestore, okRestore}} {
+	}{{gvFull, okFull}, {gvInc, okInc}, {gvRestore, okRestore}, {gvVerify, okVerify}} {
 		if !r.ok {
 			continue
 		}
@@ -187,7 +201,7 @@ func printReport(w io.Writer, rep *Report, det *details) {
 			fmt.Fprintf(tw, "  %s\tn/a\t\t\t%s\n", t.name, t.note)
 			continue
 		}
-		if t.note == "restic skipped" {
+		if t.note == "restic skipped" || t.note == "borg skipped" {
 			t.note = ""
 		}
 		verdict := "PASS"
