@@ -89,7 +89,7 @@ func BenchmarkWorkdir(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := backup.New(st, blob.NewBucket(drv), backup.WithLogger(slog.New(slog.DiscardHandler)))
+	engine, err := backup.New(st, blob.NewBucket(drv), backup.WithLogger(slog.New(slog.DiscardHandler)), backup.WithLiveCache())
 	if err != nil {
 		b.Fatal(err)
 	}
