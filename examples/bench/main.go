@@ -23,6 +23,13 @@
 // PATH; the others are listed as skipped. Everything is written below
 // a temporary directory, removed at the end unless -keep is given.
 //
+// With -replication-rate N it also measures journal replication: a leader graph
+// takes N changes a second for -replication-duration while its journal is shipped
+// to a file target, and a follower applies it as examples/replica does; the step
+// "replication" reports the 99th percentile of the lag from a change's commit at
+// the leader to its application at the follower, and the changes a second
+// achieved (see replication.go).
+//
 // For every step it reports the wall time, the bytes written (new bytes in the
 // bucket or repository, or the size of the output) and the peak memory: for
 // graphvault the peak heap above the heap before the step, sampled every 5 ms; for
@@ -78,6 +85,7 @@ type Result struct {
 	Seconds       float64 `json:"seconds"`
 	BytesWritten  int64   `json:"bytes_written"`
 	PeakHeapBytes int64   `json:"peak_heap_bytes"`
+	Rate          float64 `json:"rate,omitempty"` // the replication step's changes a second
 }
 
 // Report is what a run measured; it is written as the -json file.
@@ -113,6 +121,9 @@ type config struct {
 	dropBehind   bool   // open the bucket with fileblob.DropBehind
 	source       string // sourceMemory or sourceGraphML
 	log          io.Writer
+
+	replicationRate     int           // changes a second of the replication step; 0: no step
+	replicationDuration time.Duration // how long the leader takes them
 }
 
 // details are figures a run keeps beside the report, for the summary.
@@ -129,6 +140,7 @@ type details struct {
 	probe          []probeStep     // the engine's heap measured apart, when run
 	source         string          // sourceMemory or sourceGraphML
 	journal        map[string]bool // graphvault step → the snapshot followed the file's journal
+	replication    *replicationRun // the replication step, when run
 }
 
 func main() {
@@ -154,6 +166,8 @@ func main() {
 	flag.BoolVar(&c.dropBehind, "drop-behind", false, "open graphvault's bucket with fileblob.DropBehind: written objects leave the page cache")
 	flag.BoolVar(&c.probe, "probe", true, "also measure the engine's heap apart from the graph, in a child process (-source memory)")
 	flag.StringVar(&c.source, "source", sourceMemory, "what graphvault snapshots: memory (a memgraph) or graphml (LightRAG's GraphML file, beside restic on the same file)")
+	flag.IntVar(&c.replicationRate, "replication-rate", 0, "also measure journal replication: a leader taking N changes a second, a follower shipping its journal (0: not measured)")
+	flag.DurationVar(&c.replicationDuration, "replication-duration", time.Minute, "how long the leader takes -replication-rate changes a second")
 	flag.StringVar(&probeDir, "heap-probe", "", "run as the heap probe in this directory (used by the program itself)")
 	flag.StringVar(&probeIn[0], "probe-base", "", "heap probe: JSON-lines export for the full snapshot")
 	flag.StringVar(&probeIn[1], "probe-updated", "", "heap probe: JSON-lines export for the incremental snapshot")
@@ -201,6 +215,9 @@ func main() {
 func run(ctx context.Context, c config) (*Report, *details, error) {
 	if c.nodes < 0 || c.edges < 0 || c.change <= 0 || c.change > 1 {
 		return nil, nil, errors.New("nodes and edges must be >= 0 and change in (0, 1]")
+	}
+	if c.replicationRate < 0 || c.replicationRate > 0 && c.replicationDuration <= 0 {
+		return nil, nil, errors.New("-replication-rate must be >= 0, and -replication-duration positive with it")
 	}
 	if c.log == nil {
 		c.log = io.Discard
@@ -255,6 +272,9 @@ func run(ctx context.Context, c config) (*Report, *details, error) {
 		err = b.runGraphML(ctx)
 	} else {
 		err = b.run(ctx)
+	}
+	if err == nil && c.replicationRate > 0 {
+		err = b.replication(ctx)
 	}
 	if b.engine != nil {
 		if cerr := b.close(); err == nil {
