@@ -76,6 +76,42 @@ func (j *jsonReader) end() error {
 	}
 }
 
+// object reads a JSON object, calling member with each key; member must read
+// the member's value.
+func (j *jsonReader) object(member func(key string) error) error {
+	if err := j.expect('{'); err != nil {
+		return err
+	}
+	var key []byte
+	for first := true; ; first = false {
+		c, err := j.peek()
+		if err != nil {
+			return err
+		}
+		if c == '}' {
+			j.r.ReadByte()
+			return j.end()
+		}
+		if !first {
+			if err := j.expect(','); err != nil {
+				return err
+			}
+		}
+		if err := j.expect('"'); err != nil {
+			return err
+		}
+		if key, err = j.str(key[:0]); err != nil {
+			return err
+		}
+		if err := j.expect(':'); err != nil {
+			return err
+		}
+		if err := member(string(key)); err != nil {
+			return err
+		}
+	}
+}
+
 // str appends a string token's content (between the quotes, escapes kept) to b.
 // The opening quote has been consumed.
 func (j *jsonReader) str(b []byte) ([]byte, error) {

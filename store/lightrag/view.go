@@ -277,40 +277,13 @@ func checkKV(e *captured, f *fileEntry) error {
 // content and its minified value.
 func readKV(r io.Reader, fn func(key string, value []byte) error) error {
 	j := newJSONReader(r)
-	if err := j.expect('{'); err != nil {
-		return err
-	}
-	var key, val []byte
-	for first := true; ; first = false {
-		c, err := j.peek()
-		if err != nil {
-			return err
-		}
-		if c == '}' {
-			j.r.ReadByte()
-			return j.end()
-		}
-		if !first {
-			if err := j.expect(','); err != nil {
-				return err
-			}
-		}
-		if err := j.expect('"'); err != nil {
-			return err
-		}
-		if key, err = j.str(key[:0]); err != nil {
-			return err
-		}
-		if err := j.expect(':'); err != nil {
-			return err
-		}
+	var val []byte
+	return j.object(func(key string) (err error) {
 		if val, err = j.value(val[:0], 0); err != nil {
 			return err
 		}
-		if err := fn(string(key), val); err != nil {
-			return err
-		}
-	}
+		return fn(key, val)
+	})
 }
 
 // vdbFuncs receive what readVDB reads, in file order.
@@ -324,34 +297,8 @@ type vdbFuncs struct {
 // "matrix": "<base64>", ...}. dim, when 0, is taken from embedding_dim.
 func readVDB(r io.Reader, dim int, fn vdbFuncs) error {
 	j := newJSONReader(r)
-	if err := j.expect('{'); err != nil {
-		return err
-	}
-	var key, val []byte
-	for first := true; ; first = false {
-		c, err := j.peek()
-		if err != nil {
-			return err
-		}
-		if c == '}' {
-			j.r.ReadByte()
-			return j.end()
-		}
-		if !first {
-			if err := j.expect(','); err != nil {
-				return err
-			}
-		}
-		if err := j.expect('"'); err != nil {
-			return err
-		}
-		if key, err = j.str(key[:0]); err != nil {
-			return err
-		}
-		if err := j.expect(':'); err != nil {
-			return err
-		}
-		name := string(key)
+	var val []byte
+	return j.object(func(name string) (err error) {
 		switch name {
 		case "data":
 			if fn.member != nil {
@@ -417,7 +364,8 @@ func readVDB(r io.Reader, dim int, fn vdbFuncs) error {
 				}
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // readMatrix decodes the base64 matrix string (its opening quote read) row by row.
