@@ -184,18 +184,16 @@ func (b *bench) replication(ctx context.Context) error {
 }
 
 // writeChanges commits a batch of node upserts every replicationBatchEvery, as many
-// as keep the count at rate a second since the start, for duration.
+// as keep the count at rate a second since the start, until rate × duration are
+// committed; the run's seconds end at the last commit.
 func writeChanges(ctx context.Context, g *memgraph.Graph, gen *graphtest.Generated, rate int, duration time.Duration) (replicationRun, error) {
 	var run replicationRun
 	t := time.NewTicker(replicationBatchEvery)
 	defer t.Stop()
+	total := int64(float64(rate) * duration.Seconds())
 	start := time.Now()
-	for {
-		elapsed := time.Since(start)
-		if elapsed >= duration {
-			break
-		}
-		want := int64(float64(rate) * elapsed.Seconds())
+	for run.changes < total {
+		want := min(total, int64(float64(rate)*time.Since(start).Seconds()))
 		if n := want - run.changes; n > 0 {
 			ops := make([]graph.Op, 0, n)
 			for i := range n {
@@ -207,6 +205,9 @@ func writeChanges(ctx context.Context, g *memgraph.Graph, gen *graphtest.Generat
 				return run, err
 			}
 			run.changes += n
+		}
+		if run.changes == total {
+			break
 		}
 		select {
 		case <-ctx.Done():
