@@ -33,6 +33,7 @@ func (e *Engine) verifyStream(ctx context.Context, m *Manifest, keys [][]byte, r
 		seen:  newShadows(m),
 		nodes: make(map[keyHash]struct{}, sizeHint(m.Nodes, 1<<22)),
 		free:  make(chan *checkedRecords, e.cfg.workers+2),
+		bufs:  make(chan []byte, e.cfg.workers+1),
 	}
 	for _, l := range m.Layers {
 		for _, s := range l.Segments {
@@ -60,6 +61,7 @@ type streamVerify struct {
 	damaged []bool               // layers with a segment that could not be checked
 	seen    shadows              // keys met in newer layers
 	nodes   map[keyHash]struct{} // the live nodes; read by the edge pass's loaders
+	bufs    chan []byte          // segment buffers, shared by the two passes
 	free    chan *checkedRecords // checked segments' slices, to be used again
 
 	dangling      int
@@ -106,6 +108,11 @@ func (v *streamVerify) pass(ctx context.Context, keys [][]byte, kind byte) error
 	// of the pass: the loader leaves nil and the fault here for prep to pick up.
 	var faults sync.Map
 	load := func(ctx context.Context, o Object, dataKey, dst []byte) ([]byte, error) {
+		// A buffer made for the largest usual segment serves every segment after
+		// it: buffers sized to one segment would be garbage at the next larger one.
+		if need := max(o.Raw, int64(v.e.cfg.maxSegment)+64<<10); int64(cap(dst)) < need {
+			dst = make([]byte, 0, sizeHint(need, 64<<20))
+		}
 		raw, err := v.e.loadInto(ctx, o, dataKey, dst)
 		var ce *CorruptError
 		if errors.As(err, &ce) {
@@ -141,7 +148,7 @@ func (v *streamVerify) pass(ctx context.Context, keys [][]byte, kind byte) error
 		v.e.markIfMalformed(objs[i].Key, c.err)
 		return c, nil
 	}
-	return fetchMapped(ctx, v.e, objs, objKeys, make(chan []byte, v.e.cfg.workers+1), load, true, prep, func(i int, c *checkedRecords) error {
+	return fetchMapped(ctx, v.e, objs, objKeys, v.bufs, load, true, prep, func(i int, c *checkedRecords) error {
 		v.add(kind, layerOf[i], segs[i], c)
 		v.give(c)
 		return nil
