@@ -37,25 +37,7 @@ func (b *bench) borgCreate(ctx context.Context, step string) error {
 			return err
 		}
 	}
-	before, err := dirSize(repo)
-	if err != nil {
-		return err
-	}
-	src := b.resticSource
-	if src == "" {
-		src = b.path("export")
-	}
-	res, err := runChild(ctx, env, sysBorg, "create", "::"+step, src)
-	if err != nil {
-		return err
-	}
-	after, err := dirSize(repo)
-	if err != nil {
-		return err
-	}
-	b.det.cpu[sysBorg+"/"+step] = res.CPU
-	b.add(Result{System: sysBorg, Step: step, Seconds: res.Seconds, BytesWritten: after - before, PeakHeapBytes: res.MaxRSS})
-	return nil
+	return b.peerBackup(ctx, env, sysBorg, step, repo, "create", "::"+step)
 }
 
 // borgExtract restores the incremental archive into a folder of its own.

@@ -671,6 +671,12 @@ func (b *bench) resticBackup(ctx context.Context, step string) error {
 			return err
 		}
 	}
+	return b.peerBackup(ctx, env, sysRestic, step, repo, "backup", "-q", "--host", "bench")
+}
+
+// peerBackup runs a peer's backup command (args, then the source) as step and
+// records its time, CPU, peak memory and the bytes its repository grew by.
+func (b *bench) peerBackup(ctx context.Context, env []string, system, step, repo string, args ...string) error {
 	before, err := dirSize(repo)
 	if err != nil {
 		return err
@@ -679,7 +685,7 @@ func (b *bench) resticBackup(ctx context.Context, step string) error {
 	if src == "" {
 		src = b.path("export")
 	}
-	res, err := runChild(ctx, env, sysRestic, "backup", "-q", "--host", "bench", src)
+	res, err := runChild(ctx, env, system, append(args, src)...)
 	if err != nil {
 		return err
 	}
@@ -687,8 +693,8 @@ func (b *bench) resticBackup(ctx context.Context, step string) error {
 	if err != nil {
 		return err
 	}
-	b.det.cpu[sysRestic+"/"+step] = res.CPU
-	b.add(Result{System: sysRestic, Step: step, Seconds: res.Seconds, BytesWritten: after - before, PeakHeapBytes: res.MaxRSS})
+	b.det.cpu[system+"/"+step] = res.CPU
+	b.add(Result{System: system, Step: step, Seconds: res.Seconds, BytesWritten: after - before, PeakHeapBytes: res.MaxRSS})
 	return nil
 }
 
