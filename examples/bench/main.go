@@ -8,12 +8,12 @@
 //
 // With -source graphml it measures the path a LightRAG user takes instead: the graph
 // is the GraphML file LightRAG keeps, which graphvault reads and writes through
-// store/graphml as examples/lightrag does and restic backs up and restores as it
+// store/lightrag as examples/lightrag does and restic backs up and restores as it
 // is. Steps: full, unchanged (the same file again: graphvault compares the file's
 // stamp with the one the full snapshot recorded and takes no snapshot), incremental
 // (1% of the nodes and edges changed and the file rewritten whole, in place, as
-// NetworkX writes it) and restore (to a GraphML file, compared with the source by an
-// order-independent fingerprint of its records: a wrong restore fails the run).
+// NetworkX writes it) and restore (to a GraphML file, compared with the source byte
+// for byte: a wrong restore fails the run).
 //
 // It builds a generated graph in a memgraph, then times a full snapshot, an
 // incremental snapshot after 1% of the nodes and edges changed, a restore into a

@@ -13,6 +13,7 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/graphml"
+	"github.com/graphvault/graphvault/store/lightrag"
 	"github.com/graphvault/graphvault/store/meta"
 )
 
@@ -124,12 +125,13 @@ func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture)
 	defer func() { err = errors.Join(err, capt.discard()) }()
 	c.infof("read %s: %d bytes, sha256 %.12s", capt.source, capt.stamp.size, capt.sum)
 	// The index beside the snapshots lets a rewritten file decode only the records
-	// that changed since the last snapshot read it (see graphml.IndexedFile).
+	// that changed since the last snapshot read it, and the snapshot keeps the
+	// file's layout so that a restore gives its bytes back (see lightrag.File).
 	index := filepath.Join(v.dir, "index", graphID+".graphml-index")
 	if err := os.MkdirAll(filepath.Dir(index), 0o750); err != nil {
 		return nil, err
 	}
-	row, err := v.engine.Snapshot(ctx, graphID, graphml.NewIndexedFile(capt.path, index), backup.SnapshotOptions{
+	row, err := v.engine.Snapshot(ctx, graphID, lightrag.NewFile(capt.path, index, lightrag.Named(filepath.Base(capt.source))), backup.SnapshotOptions{
 		Labels: map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source), labelStamp: stampLabel(capt.stamp, capt.readAt)},
 	})
 	if err != nil {
@@ -321,6 +323,7 @@ func (c *cli) restore(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	c.infof("restored snapshot %s of graph %s to %s: %d nodes, %d edges", res.SnapshotID, res.GraphID, out, res.Nodes, res.Edges)
+	c.infof("%s: the snapshot holds the graph without NetworkX's layout of the file; it was written anew with the same graph", out)
 	return nil
 }
 

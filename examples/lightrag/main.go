@@ -10,7 +10,7 @@
 //	snapshot [-graph ID] [-check] FILE.graphml
 //	                                         take a snapshot, print its id
 //	list [-graph ID]                         list the snapshots, newest first
-//	restore [-force] SNAPSHOT_ID OUT.graphml write a snapshot as GraphML
+//	restore [-force] SNAPSHOT_ID OUT.graphml write a snapshot's file back, byte for byte
 //	verify SNAPSHOT_ID                       read and check every object of a snapshot
 //	watch [-graph ID] [-every 1m] FILE.graphml
 //	                                         snapshot whenever the file changes
@@ -27,16 +27,23 @@
 // inodes are those the latest snapshot recorded (read at least two seconds after
 // the last change) gets no new snapshot; its latest id is printed. diff lists the
 // entities, relations, documents, chunks, cache entries and vectors added, removed
-// and changed between two snapshots of a working directory (-keys of each, then a
-// count), and the files whose bytes changed; for GraphML files it prints node and
-// edge counts. list counts only the graph's nodes (entities) in NODES.
+// and changed between two snapshots of a working directory or a GraphML file (-keys
+// of each, then a count), and the files whose bytes changed. list counts only the graph's nodes (entities) in NODES.
 //
 // Flags may come before or after a command's arguments; -data and -v are accepted by
 // every command too. DIR (default ./graphvault-data) holds the metadata database
 // graphvault.db (SQLite), the snapshot data in bucket/ and, in index/, per graph the
 // fingerprints of the elements of the file as last snapshotted, so that the
 // snapshot of a rewritten file decodes only the records that changed
-// (graphml.IndexedFile); snapshot and watch create it.
+// (lightrag.File, built on graphml.IndexedFile); snapshot and watch create it.
+//
+// A snapshot of a GraphML file keeps, beside its nodes and edges, the file's
+// layout: NetworkX's writer (lxml or ElementTree), the key declarations with their
+// ids, the node order, the edge order and the orientation of each undirected edge.
+// restore writes the file back from them and checks it against the file's SHA-256:
+// a file NetworkX wrote comes back byte for byte. A file no NetworkX writer could
+// have made comes back as the same graph, written as NetworkX would, and restore
+// says so on standard error.
 //
 // The graph id defaults to the name of the folder FILE is in (LightRAG's working
 // directory), changed where needed into a valid graph id: letters, digits, '.', '_'

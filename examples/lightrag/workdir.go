@@ -293,7 +293,7 @@ func graphNodes(m *backup.Manifest) int64 {
 // listedNodes is the NODES column of list: the graph's nodes, without the records
 // of a working directory's other files.
 func (v *vault) listedNodes(ctx context.Context, r meta.Snapshot) int64 {
-	if r.Status != meta.SnapshotCompleted || r.Labels[labelFolder] == "" && r.Labels[labelFile] != "" {
+	if r.Status != meta.SnapshotCompleted {
 		return r.Nodes
 	}
 	m, err := v.engine.Manifest(ctx, r.ID)

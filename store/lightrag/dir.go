@@ -343,7 +343,7 @@ func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, re
 		err = c.writeVDBFile(f, bw)
 	case kindGraphML:
 		check, err = c.writeGraphFile(ctx, f, bw)
-		if !check {
+		if err == nil && !check && !f.Graph.Unchecked {
 			rep.Reencoded = append(rep.Reencoded, f.Path)
 		}
 	default:
@@ -355,8 +355,14 @@ func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, re
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); check && sum != f.SHA256 {
+	sum := hex.EncodeToString(h.Sum(nil))
+	switch {
+	case check && sum != f.SHA256:
 		return fmt.Errorf("%w: %s restores with SHA-256 %.12s, the snapshot was taken of %.12s", ErrCorrupt, f.Path, sum, f.SHA256)
+	case f.Kind == kindGraphML && f.Graph.Unchecked && sum != f.SHA256:
+		// The layout was not checked when the snapshot was taken: the same
+		// graph, written as NetworkX would, but not the file's bytes.
+		rep.Reencoded = append(rep.Reencoded, f.Path)
 	}
 	if err := out.Chmod(fs.FileMode(f.Mode)); err != nil {
 		return err
@@ -461,8 +467,8 @@ func (c *collected) writeGraphFile(ctx context.Context, f *fileEntry, bw *bufio.
 	if len(l.Nodes) != len(c.nodes) || len(l.Edges) != len(c.edges) {
 		return false, fmt.Errorf("%w: the order names %d nodes and %d edges, the snapshot holds %d and %d", ErrCorrupt, len(l.Nodes), len(l.Edges), len(c.nodes), len(c.edges))
 	}
-	if f.Graph.Exact {
-		return true, graphml.WriteLayout(ctx, bw, l, c)
+	if f.Graph.Exact || f.Graph.Unchecked {
+		return f.Graph.Exact, graphml.WriteLayout(ctx, bw, l, c)
 	}
 	return false, graphml.Write(ctx, bw, &layoutView{l: l, c: c})
 }

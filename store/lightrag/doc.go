@@ -8,7 +8,10 @@
 // "<base64 of float32 rows>"}, json.dump(ensure_ascii=False)). A [Dir] is such a
 // folder (or one GraphML file) as a [graph.Graph]: the backup engine snapshots its
 // View, restores into its Replace, and merges a partial restore through its Apply.
-// [Workspaces] finds the workspaces of a folder: one graph each.
+// [Workspaces] finds the workspaces of a folder: one graph each. A [File] is one
+// GraphML file read through graphml.IndexedFile, so that the snapshot of a
+// rewritten file decodes and writes only what changed, with the same records a
+// single-file Dir snapshot holds: a Dir restores it byte for byte.
 //
 // # How a working directory maps onto a snapshot
 //

@@ -85,12 +85,15 @@ type member struct {
 // graphHead is a graphml.Layout without its nodes and edges, which are in the
 // order stream.
 type graphHead struct {
-	Exact    bool            `json:"exact"`
-	Style    graphml.Style   `json:"style,omitempty"`
-	Directed bool            `json:"directed,omitempty"`
-	GraphID  *string         `json:"graph_id,omitempty"`
-	Keys     []graphml.Key   `json:"keys,omitempty"`
-	Data     []graphml.Datum `json:"data,omitempty"`
+	Exact bool `json:"exact"`
+	// Unchecked: the layout was not written back at snapshot time (a [File]);
+	// the restore writes it and compares: the file's bytes, or a re-encoding.
+	Unchecked bool            `json:"unchecked,omitempty"`
+	Style     graphml.Style   `json:"style,omitempty"`
+	Directed  bool            `json:"directed,omitempty"`
+	GraphID   *string         `json:"graph_id,omitempty"`
+	Keys      []graphml.Key   `json:"keys,omitempty"`
+	Data      []graphml.Datum `json:"data,omitempty"`
 }
 
 func (f *fileEntry) node() (graph.Node, error) {

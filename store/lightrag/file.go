@@ -1,0 +1,320 @@
+package lightrag
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/graphvault/graphvault/store/graph"
+	"github.com/graphvault/graphvault/store/graphml"
+)
+
+// File is one GraphML file (LightRAG's graph_chunk_entity_relation.graphml kept
+// on its own) as a graph whose snapshots restore it byte for byte, at the speed
+// of [graphml.IndexedFile]: the graph's records come from an IndexedFile, so
+// that a rewritten file decodes and writes only the records that changed, and
+// beside them go the records a single-file snapshot of a [Dir] holds: the root
+// record, the file record with the writer's head, and the order of the nodes
+// and edges in content-defined chunks. Restore such a snapshot with a Dir made
+// for the output path.
+//
+// Unlike a Dir, a File does not write the layout back at snapshot time to see
+// whether it gives the file's bytes (that would cost a whole write of the
+// file); the restore writes it, checks the SHA-256 and, where NetworkX's
+// writers do not give these bytes, keeps the re-encoded file (the same graph)
+// and names it in [RestoreReport].Reencoded. A file NetworkX did not lay out
+// ([graphml.ErrNotNetworkX]) is kept as the graph alone, as an IndexedFile
+// keeps it; a Dir refuses to restore that snapshot (it has no root record)
+// and it is restored with a [graphml.File], re-encoded.
+//
+// The file is not copied aside: the caller gives a file that does not change
+// while it is read (examples/lightrag reads a copy).
+type File struct {
+	path  string
+	index string
+	name  string
+	g     *graphml.IndexedFile
+
+	mu    sync.Mutex
+	delta *layoutDelta // what the newest view changed in the layout records
+}
+
+var (
+	_ graph.Reader  = (*File)(nil)
+	_ graph.Journal = (*File)(nil)
+)
+
+// FileOption configures a File.
+type FileOption func(*File)
+
+// Named sets the file name the snapshot records (default: the base name of the
+// path), for a File read from a copy of the user's file.
+func Named(name string) FileOption { return func(f *File) { f.name = name } }
+
+// NewFile returns the GraphML file at path, with the IndexedFile's index kept at
+// index and the names of the layout's chunks beside it (index + ".layout").
+func NewFile(path, index string, opts ...FileOption) *File {
+	f := &File{path: path, index: index, name: filepath.Base(path), g: graphml.NewIndexedFile(path, index)}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// IndexErr returns why the last index could not be written, or nil.
+func (f *File) IndexErr() error { return f.g.IndexErr() }
+
+// layoutState is what the sidecar keeps: the position of the view that wrote it
+// and the chunk names of its order stream.
+type layoutState struct {
+	Journal  string   `json:"journal"`
+	Position uint64   `json:"position"`
+	Chunks   []string `json:"chunks"`
+}
+
+// layoutDelta is how the newest view's layout records differ from the view
+// before it.
+type layoutDelta struct {
+	seq     uint64
+	known   bool        // the previous view's chunks are known
+	touched []graph.Op  // the file record, new chunks, and chunks no longer used
+	records *layoutRecs // the newest view's records
+}
+
+// layoutRecs are the records a single-file snapshot holds beside the graph.
+type layoutRecs struct {
+	nodes map[string]graph.Node
+	order []string // node ids in the order a view yields them
+}
+
+// View opens the file: the IndexedFile's view and, when NetworkX laid the file
+// out, the layout records beside it.
+func (f *File) View(ctx context.Context) (graph.View, error) {
+	inner, err := f.g.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := f.readLayout(ctx)
+	if err != nil {
+		if errors.Is(err, graphml.ErrNotNetworkX) {
+			f.setDelta(nil)
+			return inner, nil
+		}
+		return nil, errors.Join(err, inner.Close())
+	}
+	m := inner.Meta()
+	prev := f.readState()
+	chunks := recs.chunks()
+	d := &layoutDelta{seq: m.Position, records: recs}
+	if prev != nil && m.Journal != "" && prev.Journal == m.Journal && prev.Position+1 == m.Position {
+		d.known = true
+		d.touched = recs.touched(prev.Chunks)
+	}
+	// The sidecar is written when the view is made, as the IndexedFile writes
+	// its index: a sidecar ahead of the caller's position makes the next view's
+	// journal a gap, never a wrong delta.
+	if err := f.writeState(layoutState{Journal: m.Journal, Position: m.Position, Chunks: chunks}); err != nil {
+		d.known = false
+	}
+	f.setDelta(d)
+	lv := &fileLayoutView{View: inner, recs: recs}
+	get, ok := inner.(graph.Getter)
+	count, ok2 := inner.(graph.Counter)
+	if ok && ok2 {
+		return &fileDeltaView{fileLayoutView: lv, get: get, count: count}, nil
+	}
+	return lv, nil
+}
+
+func (f *File) setDelta(d *layoutDelta) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delta = d
+}
+
+// Changes yields the IndexedFile's batch with the layout records it changed.
+// The journal names records by key and the view says what they hold: a chunk
+// the order no longer uses is named by an upsert whose record the view does not
+// have, which a snapshot engine following the journal writes as a removal.
+func (f *File) Changes(ctx context.Context, after uint64) iter.Seq2[graph.Batch, error] {
+	return func(yield func(graph.Batch, error) bool) {
+		f.mu.Lock()
+		d := f.delta
+		f.mu.Unlock()
+		for b, err := range f.g.Changes(ctx, after) {
+			if err == nil && d != nil && b.Seq == d.seq {
+				if !d.known {
+					yield(graph.Batch{}, fmt.Errorf("lightrag: %w: the layout's chunks before position %d are not known", graph.ErrJournalGap, d.seq))
+					return
+				}
+				b.Ops = append(slices.Clip(b.Ops), d.touched...)
+			}
+			if !yield(b, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (f *File) statePath() string { return f.index + ".layout" }
+
+func (f *File) readState() *layoutState {
+	data, err := os.ReadFile(f.statePath())
+	if err != nil {
+		return nil
+	}
+	var s layoutState
+	if json.Unmarshal(data, &s) != nil {
+		return nil
+	}
+	return &s
+}
+
+func (f *File) writeState(s layoutState) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := f.statePath() + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, f.statePath())
+}
+
+// readLayout reads the file's layout and SHA-256 in one pass and makes the
+// layout records.
+func (f *File) readLayout(ctx context.Context) (*layoutRecs, error) {
+	r, err := os.Open(f.path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	fi, err := r.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	l, err := graphml.ReadLayout(ctx, io.TeeReader(bufio.NewReaderSize(r, 1<<20), h))
+	if err != nil {
+		return nil, err
+	}
+	entry := &fileEntry{Path: f.name, Kind: kindGraphML, Mode: uint32(fi.Mode().Perm()), Size: fi.Size(),
+		SHA256: hex.EncodeToString(h.Sum(nil)),
+		Graph:  &graphHead{Unchecked: true, Style: l.Style, Directed: l.Directed, GraphID: l.GraphID, Keys: l.Keys, Data: l.GraphData}}
+	recs := &layoutRecs{nodes: map[string]graph.Node{}}
+	add := func(n graph.Node) {
+		if _, ok := recs.nodes[n.ID]; !ok {
+			recs.order = append(recs.order, n.ID)
+		}
+		recs.nodes[n.ID] = n
+	}
+	add(graph.Node{ID: rootID, Labels: []string{LabelRoot}, Props: map[string]any{"kind": "file"}})
+	seen := map[string]bool{}
+	entry.Chunks, _ = chunkStream(encodeLayout(l), seen, func(n graph.Node, _ error) bool {
+		add(n)
+		return true
+	})
+	fn, err := entry.node()
+	if err != nil {
+		return nil, err
+	}
+	add(fn)
+	return recs, nil
+}
+
+// chunks returns the chunk names the records hold, sorted.
+func (r *layoutRecs) chunks() []string {
+	var names []string
+	for _, id := range r.order {
+		if r.nodes[id].Labels[0] == LabelChunk {
+			names = append(names, chunkName(id))
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// touched returns the upserts that take a view whose chunks were prev to this
+// one: the file record, the chunks new to this view and the ones it dropped.
+func (r *layoutRecs) touched(prev []string) []graph.Op {
+	var ops []graph.Op
+	had := map[string]bool{}
+	for _, name := range prev {
+		had[name] = true
+		if _, ok := r.nodes[chunkIDFromName(name)]; !ok {
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: chunkIDFromName(name)}})
+		}
+	}
+	for _, id := range r.order {
+		n := r.nodes[id]
+		switch n.Labels[0] {
+		case LabelFile:
+			ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+		case LabelChunk:
+			if !had[chunkName(id)] {
+				ops = append(ops, graph.Op{Kind: graph.OpUpsertNode, Node: n})
+			}
+		}
+	}
+	return ops
+}
+
+// fileLayoutView is the IndexedFile's view with the layout records first.
+type fileLayoutView struct {
+	graph.View
+	recs *layoutRecs
+}
+
+func (v *fileLayoutView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
+	return func(yield func(graph.Node, error) bool) {
+		for _, id := range v.recs.order {
+			if !yield(v.recs.nodes[id], nil) {
+				return
+			}
+		}
+		for n, err := range v.View.Nodes(ctx) {
+			if !yield(n, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// fileDeltaView is a fileLayoutView whose IndexedFile view knows the changes
+// since its index: it reads single records and counts them, which a snapshot
+// engine following the journal needs.
+type fileDeltaView struct {
+	*fileLayoutView
+	get   graph.Getter
+	count graph.Counter
+}
+
+// Node reads a layout record, or the graph's node from the IndexedFile's view.
+func (v *fileDeltaView) Node(ctx context.Context, id string) (graph.Node, bool, error) {
+	if isReserved(id) {
+		n, ok := v.recs.nodes[id]
+		return n, ok, nil
+	}
+	return v.get.Node(ctx, id)
+}
+
+func (v *fileDeltaView) Edge(ctx context.Context, source, target, typ string) (graph.Edge, bool, error) {
+	return v.get.Edge(ctx, source, target, typ)
+}
+
+// Counts is the IndexedFile view's count with the layout records.
+func (v *fileDeltaView) Counts() (nodes, edges int64) {
+	n, e := v.count.Counts()
+	return n + int64(len(v.recs.order)), e
+}

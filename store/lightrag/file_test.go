@@ -1,0 +1,249 @@
+package lightrag
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/store/graphml"
+	"github.com/graphvault/graphvault/store/lightrag/lightragtest"
+	"github.com/graphvault/graphvault/store/meta"
+)
+
+// snapshotFile snapshots one GraphML file through a File and reports whether
+// the engine followed the journal.
+func (h *harness) snapshotFile(path, index string) (*meta.Snapshot, bool) {
+	h.t.Helper()
+	var mu sync.Mutex
+	journal := false
+	row, err := h.engine.Snapshot(h.ctx, "file", NewFile(path, index, Named("graph.graphml")), backup.SnapshotOptions{
+		Progress: func(p backup.Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			journal = journal || p.Phase == "journal"
+		},
+	})
+	if err != nil {
+		h.t.Fatalf("snapshot of %s: %v", path, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return row, journal
+}
+
+// restoreBytes restores a snapshot to a new file and returns its bytes and the
+// restore's report.
+func (h *harness) restoreBytes(id string) ([]byte, RestoreReport) {
+	h.t.Helper()
+	out := filepath.Join(h.t.TempDir(), "out.graphml")
+	d, err := h.restore(id, out)
+	if err != nil {
+		h.t.Fatalf("restore %s: %v", id, err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return data, d.LastRestore()
+}
+
+// TestFileRestoresBytes: every GraphML file NetworkX wrote in testdata (both
+// writers, directed and undirected) comes back byte for byte from a snapshot of
+// the file alone.
+func TestFileRestoresBytes(t *testing.T) {
+	files, _ := filepath.Glob("../graphml/testdata/networkx/*.graphml")
+	files = append(files, filepath.Join(fixture, graphFileName))
+	if len(files) < 5 {
+		t.Fatalf("found %d GraphML files in testdata", len(files))
+	}
+	for _, src := range files {
+		t.Run(filepath.Base(src), func(t *testing.T) {
+			h := newHarness(t)
+			want, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "in.graphml")
+			if err := os.WriteFile(path, want, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			row, _ := h.snapshotFile(path, filepath.Join(t.TempDir(), "index"))
+			got, rep := h.restoreBytes(row.ID)
+			if !bytes.Equal(got, want) {
+				t.Errorf("restored %d bytes, not the file's %d bytes", len(got), len(want))
+			}
+			if len(rep.Reencoded) != 0 {
+				t.Errorf("re-encoded: %v", rep.Reencoded)
+			}
+		})
+	}
+}
+
+const graphFileName = "graph_chunk_entity_relation.graphml"
+
+// TestFileIncrementalRestoresBytes edits the graph of a generated workspace
+// (entities and relations changed, added and removed, the file rewritten whole
+// as NetworkX writes it), snapshots the file after every round and restores
+// every snapshot byte for byte; rounds that only change records in place are
+// written from the journal, with the layout's records beside them.
+func TestFileIncrementalRestoresBytes(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			h := newHarness(t)
+			w := lightragtest.New(lightragtest.Options{Seed: seed, Docs: 4, Entities: 40, Relations: 80, Dim: 2})
+			index := filepath.Join(t.TempDir(), "index")
+			type taken struct {
+				id   string
+				data []byte
+			}
+			var snaps []taken
+			journals := 0
+			for round := range 8 {
+				if round > 0 {
+					w.Mutate(lightragtest.StoreGraph, 1+round%3)
+				}
+				dir := filepath.Join(t.TempDir(), "ws")
+				if err := w.Write(dir); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, graphFileName)
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				row, journal := h.snapshotFile(path, index)
+				if journal {
+					journals++
+				}
+				snaps = append(snaps, taken{row.ID, data})
+			}
+			if journals == 0 {
+				t.Error("no snapshot followed the file's journal")
+			}
+			for i, s := range snaps {
+				got, rep := h.restoreBytes(s.id)
+				if !bytes.Equal(got, s.data) {
+					t.Errorf("snapshot %d: restored %d bytes, not the file's %d bytes", i, len(got), len(s.data))
+				}
+				if len(rep.Reencoded) != 0 {
+					t.Errorf("snapshot %d: re-encoded %v", i, rep.Reencoded)
+				}
+			}
+		})
+	}
+}
+
+// TestFileReencoded: a file whose layout NetworkX's writers would not give
+// (a value formatted otherwise) restores as the same graph, and the restore
+// names it as re-encoded.
+func TestFileReencoded(t *testing.T) {
+	h := newHarness(t)
+	src, err := os.ReadFile("../graphml/testdata/networkx/undirected.etree.graphml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), ">1733500000<", ">01733500000<", 1)
+	if edited == string(src) {
+		t.Fatal("the fixture has no value to edit")
+	}
+	path := filepath.Join(t.TempDir(), "in.graphml")
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	row, _ := h.snapshotFile(path, filepath.Join(t.TempDir(), "index"))
+	got, rep := h.restoreBytes(row.ID)
+	if len(rep.Reencoded) != 1 {
+		t.Errorf("re-encoded %v, want the file named", rep.Reencoded)
+	}
+	if bytes.Equal(got, []byte(edited)) {
+		t.Error("restored the edited bytes; the edit was meant to be one NetworkX does not write")
+	}
+	if !bytes.Equal(got, src) {
+		t.Error("the re-encoded file is not the file NetworkX writes for this graph")
+	}
+}
+
+// TestFileNotNetworkX: a file NetworkX did not lay out is kept as the graph
+// alone; a Dir refuses that snapshot, a graphml.File restores the same graph.
+func TestFileNotNetworkX(t *testing.T) {
+	h := newHarness(t)
+	doc := `<?xml version="1.0"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
+<!-- written by hand -->
+<key id="k" for="node" attr.name="name" attr.type="string"/>
+<graph edgedefault="directed"><node id="a"><data key="k">A</data></node><node id="b"/><edge source="a" target="b"/></graph>
+</graphml>`
+	path := filepath.Join(t.TempDir(), "in.graphml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	row, _ := h.snapshotFile(path, filepath.Join(t.TempDir(), "index"))
+	if _, err := h.restore(row.ID, filepath.Join(t.TempDir(), "out.graphml")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("restore through a Dir: %v, want ErrCorrupt (no root record)", err)
+	}
+	out := filepath.Join(t.TempDir(), "out.graphml")
+	if _, err := h.engine.Restore(h.ctx, row.ID, graphml.NewFile(out), backup.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := graphml.NewFile(out).View(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	nodes, edges := 0, 0
+	for _, err := range v.Nodes(h.ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes++
+	}
+	for _, err := range v.Edges(h.ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		edges++
+	}
+	if nodes != 2 || edges != 1 {
+		t.Errorf("restored %d nodes and %d edges, want 2 and 1", nodes, edges)
+	}
+}
+
+// TestFileDamagedObject: any damaged stored object of a file's snapshot makes
+// the restore fail and leaves the target as it was.
+func TestFileDamagedObject(t *testing.T) {
+	h := newHarness(t)
+	src := filepath.Join(fixture, graphFileName)
+	row, _ := h.snapshotFile(src, filepath.Join(t.TempDir(), "index"))
+	for key, size := range h.objects() {
+		if filepath.Dir(filepath.Dir(key)) == "manifests" || size == 0 {
+			continue
+		}
+		data, err := h.drv.Get(h.ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := append([]byte(nil), data...)
+		bad[len(bad)/2] ^= 0x40
+		if err := h.drv.Put(h.ctx, key, bad); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "out.graphml")
+		os.WriteFile(out, []byte("old"), 0o644)
+		_, err = h.restore(row.ID, out)
+		if err == nil {
+			t.Errorf("%s damaged: the restore succeeded", key)
+		} else if !errors.Is(err, backup.ErrCorrupt) && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s damaged: %v, want a corruption error", key, err)
+		}
+		if b, _ := os.ReadFile(out); string(b) != "old" {
+			t.Errorf("%s damaged: the target was changed", key)
+		}
+		h.drv.Put(h.ctx, key, data)
+	}
+}
