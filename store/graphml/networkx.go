@@ -84,7 +84,27 @@ type Layout struct {
 // NetworkX writer could have written is [ErrNotNetworkX]; bad XML is [ErrSyntax].
 // Even a layout read without error may not reproduce the file (a value NetworkX
 // would have formatted differently, say): write it and compare to be sure.
+//
+// When r is an [io.ReadSeeker] (a file), the nodes and edges of a file as NetworkX
+// writes them are read by a fast scanner; anything else is read again from where r
+// was with the XML reader, so results and errors are the same either way.
 func ReadLayout(ctx context.Context, r io.Reader) (*Layout, error) {
+	if rs, ok := r.(io.ReadSeeker); ok {
+		if start, err := rs.Seek(0, io.SeekCurrent); err == nil {
+			l, err := readLayoutFast(ctx, rs)
+			if !errors.Is(err, errNotFast) {
+				return l, err
+			}
+			if _, err := rs.Seek(start, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("graphml: %w", err)
+			}
+		}
+	}
+	return readLayoutXML(ctx, r)
+}
+
+// readLayoutXML reads a layout with encoding/xml.
+func readLayoutXML(ctx context.Context, r io.Reader) (*Layout, error) {
 	lr := &layoutReader{x: xml.NewDecoder(bufio.NewReaderSize(r, 256<<10)), l: &Layout{}}
 	if err := lr.read(ctx); err != nil {
 		return nil, err
