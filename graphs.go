@@ -12,7 +12,6 @@ import (
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
-	"github.com/graphvault/graphvault/store/graphml"
 	"github.com/graphvault/graphvault/store/lightrag"
 	"github.com/graphvault/graphvault/store/memgraph"
 	"github.com/graphvault/graphvault/store/meta"
@@ -226,7 +225,13 @@ func (v *Vault) registerGraphML(p string) error {
 	if !backup.ValidGraphID(id) {
 		return fmt.Errorf("%w: GraphML file %s: cannot make a graph id from the file name", ErrInvalid, p)
 	}
-	if err := v.catalog.Add(id, graphml.NewFile(abs)); err != nil {
+	// The index lets the snapshot of a rewritten file decode only what changed;
+	// the snapshot keeps the file's layout, so a restore gives its bytes back.
+	index := filepath.Join(v.cfg.Data, "index", id+".graphml-index")
+	if err := os.MkdirAll(filepath.Dir(index), 0o750); err != nil {
+		return err
+	}
+	if err := v.catalog.Add(id, lightrag.NewFile(abs, index)); err != nil {
 		return fmt.Errorf("%w: GraphML file %s would serve graph id %q, which is already served", ErrInvalid, p, id)
 	}
 	return nil

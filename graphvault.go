@@ -110,7 +110,9 @@ type Config struct {
 	// Graphs are the host's graphs, by id. Graphs the store holds snapshots of and
 	// that are not here are served from memory, restored at start.
 	Graphs map[string]graph.Graph
-	// GraphML files are served as graphs named after the file.
+	// GraphML files are served as graphs named after the file (store/lightrag.File:
+	// a restore gives back the bytes NetworkX wrote; DATA/index keeps what lets a
+	// snapshot of a rewritten file decode only what changed).
 	GraphML []string
 	// LightRAG working directories are served whole, one graph per workspace
 	// (see store/lightrag.Workspaces): a snapshot holds the folder's GraphML,

@@ -124,6 +124,18 @@ func (d *Dir) LastRestore() RestoreReport {
 
 // collect gathers the records of a restore.
 func collect(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) (*collected, error) {
+	c, err := collectAny(ctx, meta, nodes, edges)
+	if err != nil {
+		return nil, err
+	}
+	if c.root == "" {
+		return nil, fmt.Errorf("%w: the snapshot is not of a LightRAG working directory (no %s record)", ErrCorrupt, LabelRoot)
+	}
+	return c, nil
+}
+
+// collectAny gathers the records of a restore, which may be of a graph alone.
+func collectAny(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) (*collected, error) {
 	c := newCollected()
 	c.directed = meta.Directed
 	for n, err := range nodes {
@@ -143,9 +155,6 @@ func collect(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if c.root == "" {
-		return nil, fmt.Errorf("%w: the snapshot is not of a LightRAG working directory (no %s record)", ErrCorrupt, LabelRoot)
-	}
 	return c, nil
 }
 
@@ -162,6 +171,11 @@ func (d *Dir) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[grap
 	if err != nil {
 		return err
 	}
+	return d.replace(ctx, c)
+}
+
+// replace writes what c holds in place of the working directory; d.mu is held.
+func (d *Dir) replace(ctx context.Context, c *collected) error {
 	parent := filepath.Dir(d.path)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err

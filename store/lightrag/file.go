@@ -1,7 +1,6 @@
 package lightrag
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -38,19 +37,30 @@ import (
 // and it is restored with a [graphml.File], re-encoded.
 //
 // The file is not copied aside: the caller gives a file that does not change
-// while it is read (examples/lightrag reads a copy).
+// while it is read (examples/lightrag reads a copy), or a server that rewrites
+// it by a rename, as NetworkX's writers and LightRAG do.
+//
+// One view at a time reads through the IndexedFile; a view made while another
+// is open reads the whole file (with its layout) and leaves the index alone.
+// Replace restores a snapshot into the file and Apply merges a partial restore,
+// as a Dir made for the path does.
 type File struct {
 	path  string
 	index string
 	name  string
 	g     *graphml.IndexedFile
 
+	viewing sync.Mutex // held while the IndexedFile's view is open
+
 	mu    sync.Mutex
 	delta *layoutDelta // what the newest view changed in the layout records
+
+	wmu  sync.Mutex // serializes Replace and Apply
+	last RestoreReport
 }
 
 var (
-	_ graph.Reader  = (*File)(nil)
+	_ graph.Graph   = (*File)(nil)
 	_ graph.Journal = (*File)(nil)
 )
 
@@ -100,6 +110,65 @@ type layoutRecs struct {
 // View opens the file: the IndexedFile's view and, when NetworkX laid the file
 // out, the layout records beside it.
 func (f *File) View(ctx context.Context) (graph.View, error) {
+	if !f.viewing.TryLock() {
+		return f.plainView(ctx)
+	}
+	v, err := f.indexedView(ctx)
+	if err != nil {
+		f.viewing.Unlock()
+		return nil, err
+	}
+	uv := &unlockView{View: v, unlock: sync.OnceFunc(f.viewing.Unlock)}
+	if d, ok := v.(*fileDeltaView); ok {
+		return &unlockDeltaView{unlockView: uv, d: d}, nil
+	}
+	return uv, nil
+}
+
+// plainView reads the whole file, with its layout records, without the index.
+func (f *File) plainView(ctx context.Context) (graph.View, error) {
+	inner, err := graphml.NewFile(f.path).View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := f.readLayout(ctx)
+	switch {
+	case errors.Is(err, graphml.ErrNotNetworkX):
+		return inner, nil
+	case err != nil:
+		return nil, errors.Join(err, inner.Close())
+	}
+	return &fileLayoutView{View: inner, recs: recs}, nil
+}
+
+// unlockView lets the next view read through the index once it is closed.
+type unlockView struct {
+	graph.View
+	unlock func()
+}
+
+func (v *unlockView) Close() error {
+	defer v.unlock()
+	return v.View.Close()
+}
+
+// unlockDeltaView is an unlockView of a view whose changes are known.
+type unlockDeltaView struct {
+	*unlockView
+	d *fileDeltaView
+}
+
+func (v *unlockDeltaView) Node(ctx context.Context, id string) (graph.Node, bool, error) {
+	return v.d.Node(ctx, id)
+}
+
+func (v *unlockDeltaView) Edge(ctx context.Context, source, target, typ string) (graph.Edge, bool, error) {
+	return v.d.Edge(ctx, source, target, typ)
+}
+
+func (v *unlockDeltaView) Counts() (nodes, edges int64) { return v.d.Counts() }
+
+func (f *File) indexedView(ctx context.Context) (graph.View, error) {
 	inner, err := f.g.View(ctx)
 	if err != nil {
 		return nil, err
@@ -192,8 +261,8 @@ func (f *File) writeState(s layoutState) error {
 	return os.Rename(tmp, f.statePath())
 }
 
-// readLayout reads the file's layout and SHA-256 in one pass and makes the
-// layout records.
+// readLayout reads the file's layout (and, beside it, its SHA-256) and makes
+// the layout records.
 func (f *File) readLayout(ctx context.Context) (*layoutRecs, error) {
 	r, err := os.Open(f.path)
 	if err != nil {
@@ -204,13 +273,26 @@ func (f *File) readLayout(ctx context.Context) (*layoutRecs, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	l, err := graphml.ReadLayout(ctx, io.TeeReader(bufio.NewReaderSize(r, 1<<20), h))
+	type hashed struct {
+		sum string
+		err error
+	}
+	sum := make(chan hashed, 1)
+	go func() {
+		h := sha256.New()
+		_, err := io.Copy(h, io.NewSectionReader(r, 0, fi.Size()))
+		sum <- hashed{hex.EncodeToString(h.Sum(nil)), err}
+	}()
+	l, err := graphml.ReadLayout(ctx, io.NewSectionReader(r, 0, fi.Size()))
+	hs := <-sum
 	if err != nil {
 		return nil, err
 	}
+	if hs.err != nil {
+		return nil, hs.err
+	}
 	entry := &fileEntry{Path: f.name, Kind: kindGraphML, Mode: uint32(fi.Mode().Perm()), Size: fi.Size(),
-		SHA256: hex.EncodeToString(h.Sum(nil)),
+		SHA256: hs.sum,
 		Graph:  &graphHead{Unchecked: true, Style: l.Style, Directed: l.Directed, GraphID: l.GraphID, Keys: l.Keys, Data: l.GraphData}}
 	recs := &layoutRecs{nodes: map[string]graph.Node{}}
 	add := func(n graph.Node) {
@@ -317,4 +399,62 @@ func (v *fileDeltaView) Edge(ctx context.Context, source, target, typ string) (g
 func (v *fileDeltaView) Counts() (nodes, edges int64) {
 	n, e := v.count.Counts()
 	return n + int64(len(v.recs.order)), e
+}
+
+// Replace writes the file a snapshot describes in place of this one, as a Dir
+// made for the path does: written beside it, checked against the SHA-256 the
+// snapshot recorded, renamed over it. A snapshot of the graph alone (taken
+// from a file NetworkX did not lay out, or by graphml.IndexedFile) is written
+// as NetworkX would, nodes in the order of their ids, and named as re-encoded
+// in LastRestore. A snapshot of a folder is ErrExists.
+func (f *File) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	c, err := collectAny(ctx, meta, nodes, edges)
+	if err != nil {
+		return err
+	}
+	switch c.root {
+	case "file":
+		d, err := f.dir()
+		if err != nil {
+			return err
+		}
+		if err := d.replace(ctx, c); err != nil {
+			return err
+		}
+		f.last = d.last
+		return nil
+	case "":
+		if err := graphml.NewFile(f.path).Replace(ctx, graph.Meta{Directed: c.directed}, c.sortedNodes(), c.sortedEdges()); err != nil {
+			return err
+		}
+		f.last = RestoreReport{Files: 1, Reencoded: []string{f.name}}
+		return nil
+	default:
+		return fmt.Errorf("%w: the snapshot is of a folder, %s is a file", ErrExists, f.path)
+	}
+}
+
+// Apply merges a partial restore into the file, as a Dir made for the path does.
+func (f *File) Apply(ctx context.Context, ops []graph.Op) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	d, err := f.dir()
+	if err != nil {
+		return err
+	}
+	return d.Apply(ctx, ops)
+}
+
+// LastRestore returns the report of the last Replace.
+func (f *File) LastRestore() RestoreReport {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	return f.last
+}
+
+// dir is the file as a Dir, copied aside beside the index when it is read.
+func (f *File) dir() (*Dir, error) {
+	return New(f.path, WithScratch(filepath.Dir(f.index)))
 }

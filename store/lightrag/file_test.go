@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graphml"
 	"github.com/graphvault/graphvault/store/lightrag/lightragtest"
 	"github.com/graphvault/graphvault/store/meta"
@@ -170,14 +172,15 @@ func TestFileReencoded(t *testing.T) {
 }
 
 // TestFileNotNetworkX: a file NetworkX did not lay out is kept as the graph
-// alone; a Dir refuses that snapshot, a graphml.File restores the same graph.
+// alone; a Dir refuses that snapshot, a File writes the same graph and says it
+// re-encoded the file.
 func TestFileNotNetworkX(t *testing.T) {
 	h := newHarness(t)
 	doc := `<?xml version="1.0"?>
 <graphml xmlns="http://graphml.graphdrawing.org/xmlns">
 <!-- written by hand -->
 <key id="k" for="node" attr.name="name" attr.type="string"/>
-<graph edgedefault="directed"><node id="a"><data key="k">A</data></node><node id="b"/><edge source="a" target="b"/></graph>
+<graph edgedefault="directed"><node id="b"/><node id="a"><data key="k">A</data></node><edge source="a" target="b"/></graph>
 </graphml>`
 	path := filepath.Join(t.TempDir(), "in.graphml")
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
@@ -188,29 +191,116 @@ func TestFileNotNetworkX(t *testing.T) {
 		t.Fatalf("restore through a Dir: %v, want ErrCorrupt (no root record)", err)
 	}
 	out := filepath.Join(t.TempDir(), "out.graphml")
-	if _, err := h.engine.Restore(h.ctx, row.ID, graphml.NewFile(out), backup.RestoreOptions{}); err != nil {
+	f := NewFile(out, filepath.Join(t.TempDir(), "index"))
+	if _, err := h.engine.Restore(h.ctx, row.ID, f, backup.RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := graphml.NewFile(out).View(h.ctx)
+	if rep := f.LastRestore(); len(rep.Reencoded) != 1 || rep.Reencoded[0] != "out.graphml" {
+		t.Errorf("report %+v, want out.graphml re-encoded", rep)
+	}
+	want, got := readGraph(t, path), readGraph(t, out)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("restored graph %v, want %v", got, want)
+	}
+}
+
+// readGraph reads a GraphML file's nodes and edges, by id and by key.
+func readGraph(t *testing.T, path string) map[string]any {
+	t.Helper()
+	v, err := graphml.NewFile(path).View(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	nodes, edges := 0, 0
-	for _, err := range v.Nodes(h.ctx) {
+	out := map[string]any{}
+	for n, err := range v.Nodes(t.Context()) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodes++
+		out["node "+n.ID] = n.Props
 	}
-	for _, err := range v.Edges(h.ctx) {
+	for e, err := range v.Edges(t.Context()) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		edges++
+		out["edge "+graph.EdgeKey(e.Source, e.Target, e.Type, v.Meta().Directed)] = e.Props
 	}
-	if nodes != 2 || edges != 1 {
-		t.Errorf("restored %d nodes and %d edges, want 2 and 1", nodes, edges)
+	return out
+}
+
+// TestFilePartialRestore: an entity deleted from the file comes back from a
+// snapshot of the file, merged into it with its relations, the rest kept.
+func TestFilePartialRestore(t *testing.T) {
+	h := newHarness(t)
+	w := lightragtest.New(lightragtest.Options{Seed: 7, Docs: 3, Entities: 20, Relations: 40, Dim: 2})
+	dir := filepath.Join(t.TempDir(), "ws")
+	if err := w.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, graphFileName)
+	before := readGraph(t, path)
+	row, _ := h.snapshotFile(path, filepath.Join(t.TempDir(), "index"))
+
+	var victim string
+	for k := range before {
+		if id, ok := strings.CutPrefix(k, "node "); ok && len(w.Neighbours(id)) > 0 {
+			victim = id
+			break
+		}
+	}
+	w.DeleteEntity(victim)
+	if err := w.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := readGraph(t, path)["node "+victim]; ok {
+		t.Fatalf("%s was not deleted", victim)
+	}
+	f := NewFile(path, filepath.Join(t.TempDir(), "index"))
+	if _, err := h.engine.Restore(h.ctx, row.ID, f, backup.RestoreOptions{NodeIDs: []string{victim}, Hops: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readGraph(t, path); !reflect.DeepEqual(got, before) {
+		t.Errorf("after the partial restore the graph has %d records, before the deletion %d", len(got), len(before))
+	}
+}
+
+// TestFileConcurrentViews: a view made while another is open reads the whole
+// file, layout included, and leaves the index to the first.
+func TestFileConcurrentViews(t *testing.T) {
+	src := filepath.Join(fixture, graphFileName)
+	f := NewFile(src, filepath.Join(t.TempDir(), "index"))
+	a, err := f.View(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.View(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(v graph.View) (n int) {
+		for _, err := range v.Nodes(t.Context()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		return n
+	}
+	if na, nb := count(a), count(b); na != nb || na == 0 {
+		t.Errorf("the two views hold %d and %d nodes", na, nb)
+	}
+	if b.Meta().Journal != "" {
+		t.Error("the second view claims a journal")
+	}
+	a.Close()
+	b.Close()
+	c, err := f.View(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Meta().Journal == "" {
+		t.Error("a view made after both closed does not read through the index")
 	}
 }
 

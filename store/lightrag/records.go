@@ -9,6 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"iter"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -382,4 +385,26 @@ func (c *collected) Node(_ context.Context, id string) (graph.Node, bool, error)
 func (c *collected) Edge(_ context.Context, s, t, typ string) (graph.Edge, bool, error) {
 	e, ok := c.edges[graph.EdgeKey(s, t, typ, c.directed)]
 	return e, ok, nil
+}
+
+// sortedNodes yields the graph's nodes in the order of their ids.
+func (c *collected) sortedNodes() iter.Seq2[graph.Node, error] {
+	return func(yield func(graph.Node, error) bool) {
+		for _, id := range slices.Sorted(maps.Keys(c.nodes)) {
+			if !yield(c.nodes[id], nil) {
+				return
+			}
+		}
+	}
+}
+
+// sortedEdges yields the graph's edges in the order of their keys.
+func (c *collected) sortedEdges() iter.Seq2[graph.Edge, error] {
+	return func(yield func(graph.Edge, error) bool) {
+		for _, k := range slices.Sorted(maps.Keys(c.edges)) {
+			if !yield(c.edges[k], nil) {
+				return
+			}
+		}
+	}
 }
