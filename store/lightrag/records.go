@@ -12,6 +12,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -164,20 +165,34 @@ func chunkStream(data []byte, seen map[string]bool, yield func(graph.Node, error
 // encodeLayout writes the nodes and edges of a layout compactly: a first line
 // {"nodes":N,"edges":M}, a line per node (its id as a JSON string, or [id,[key
 // ids]] when its data are not in the usual order), a line per edge: [source,
-// target] (as the file has them), or only "target" when the source is the
-// previous edge's, or [source, target, {"t": type, "k": [key ids]}].
+// target] (as the file has them), or only target when the source is the previous
+// edge's, or [source, target, {"t": type, "k": [key ids]}]. An end is the index
+// of its node in the node lines (a JSON number), or its id (a JSON string) for
+// an end that is not among them; snapshots taken before ends were indexes hold
+// ids only.
 func encodeLayout(l *graphml.Layout) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.Encode(map[string]int{"edges": len(l.Edges), "nodes": len(l.Nodes)})
-	for _, n := range l.Nodes {
+	index := make(map[string]int, len(l.Nodes))
+	for i, n := range l.Nodes {
+		if _, ok := index[n.ID]; !ok {
+			index[n.ID] = i
+		}
 		if n.Keys == nil {
 			enc.Encode(n.ID)
 		} else {
 			enc.Encode([]any{n.ID, n.Keys})
 		}
 	}
+	end := func(id string) any {
+		if i, ok := index[id]; ok {
+			return i
+		}
+		return id
+	}
+	var num []byte
 	prev := ""
 	for i, e := range l.Edges {
 		switch {
@@ -189,15 +204,41 @@ func encodeLayout(l *graphml.Layout) []byte {
 			if e.Keys != nil {
 				x["k"] = e.Keys
 			}
-			enc.Encode([]any{e.Source, e.Target, x})
+			enc.Encode([]any{end(e.Source), end(e.Target), x})
 		case i > 0 && e.Source == prev:
-			enc.Encode(e.Target)
+			if t, ok := index[e.Target]; ok {
+				num = strconv.AppendInt(num[:0], int64(t), 10)
+				b.Write(append(num, '\n'))
+			} else {
+				enc.Encode(e.Target)
+			}
 		default:
-			enc.Encode([]string{e.Source, e.Target})
+			s, okS := index[e.Source]
+			t, okT := index[e.Target]
+			if okS && okT {
+				num = append(strconv.AppendInt(append(num[:0], '['), int64(s), 10), ',')
+				num = append(strconv.AppendInt(num, int64(t), 10), ']', '\n')
+				b.Write(num)
+			} else {
+				enc.Encode([]any{end(e.Source), end(e.Target)})
+			}
 		}
 		prev = e.Source
 	}
 	return b.Bytes()
+}
+
+// layoutEnd reads an edge's end: a node's index or an id.
+func layoutEnd(raw []byte, nodes []graphml.NodeLayout) (string, bool) {
+	if len(raw) > 0 && raw[0] == '"' {
+		var id string
+		return id, json.Unmarshal(raw, &id) == nil
+	}
+	i, err := strconv.Atoi(string(raw))
+	if err != nil || i < 0 || i >= len(nodes) {
+		return "", false
+	}
+	return nodes[i].ID, true
 }
 
 func decodeLayout(data []byte, h *graphHead) (*graphml.Layout, error) {
@@ -239,7 +280,13 @@ func decodeLayout(data []byte, h *graphHead) (*graphml.Layout, error) {
 		line := sc.Bytes()
 		if len(line) > 0 && line[0] == '[' {
 			var x []json.RawMessage
-			if json.Unmarshal(line, &x) != nil || len(x) < 2 || len(x) > 3 || json.Unmarshal(x[0], &e.Source) != nil || json.Unmarshal(x[1], &e.Target) != nil {
+			if json.Unmarshal(line, &x) != nil || len(x) < 2 || len(x) > 3 {
+				return nil, bad("bad edge")
+			}
+			var ok1, ok2 bool
+			e.Source, ok1 = layoutEnd(x[0], l.Nodes)
+			e.Target, ok2 = layoutEnd(x[1], l.Nodes)
+			if !ok1 || !ok2 {
 				return nil, bad("bad edge")
 			}
 			if len(x) == 3 {
@@ -253,7 +300,8 @@ func decodeLayout(data []byte, h *graphHead) (*graphml.Layout, error) {
 				e.Type, e.Keys = extra.T, extra.K
 			}
 		} else {
-			if prev == "" || json.Unmarshal(line, &e.Target) != nil {
+			var ok bool
+			if e.Target, ok = layoutEnd(line, l.Nodes); prev == "" || !ok {
 				return nil, bad("bad edge")
 			}
 			e.Source = prev
