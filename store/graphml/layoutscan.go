@@ -65,6 +65,19 @@ func readLayoutFast(ctx context.Context, r io.Reader) (*Layout, error) {
 	if s.failed {
 		return nil, errNotFast
 	}
+	// Edges were gathered in blocks: one slice grown by appends costs more
+	// than the scan itself on a file of a million edges.
+	n := 0
+	for _, b := range s.edges {
+		n += len(b)
+	}
+	if n > 0 {
+		s.l.Edges = make([]EdgeLayout, 0, n)
+	}
+	for _, b := range s.edges {
+		s.l.Edges = append(s.l.Edges, b...)
+	}
+	s.edges = nil
 	s.l.defaultOrders()
 	return s.l, nil
 }
@@ -83,6 +96,7 @@ type layoutScan struct {
 	ranks map[string]int
 	amb   map[string]bool
 	ids   map[string]string // node ids, so that edge ends share their strings
+	edges [][]EdgeLayout    // the edges read, in blocks
 	seq   []string
 	n     int
 }
@@ -189,7 +203,11 @@ func (s *layoutScan) graph(ctx context.Context) error {
 			if !ok1 || !ok2 || !ok3 {
 				return errNotFast
 			}
-			s.l.Edges = append(s.l.Edges, EdgeLayout{Source: src, Target: dst, Type: typ, Keys: e.order()})
+			if len(s.edges) == 0 || len(s.edges[len(s.edges)-1]) == cap(s.edges[len(s.edges)-1]) {
+				s.edges = append(s.edges, make([]EdgeLayout, 0, 1<<16))
+			}
+			last := &s.edges[len(s.edges)-1]
+			*last = append(*last, EdgeLayout{Source: src, Target: dst, Type: typ, Keys: e.order()})
 		}
 		s.i += used
 	}
