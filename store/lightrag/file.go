@@ -52,8 +52,9 @@ type File struct {
 
 	viewing sync.Mutex // held while the IndexedFile's view is open
 
-	mu    sync.Mutex
-	delta *layoutDelta // what the newest view changed in the layout records
+	mu     sync.Mutex
+	delta  *layoutDelta                // what the newest view changed in the layout records
+	settle func() (*layoutRecs, error) // waits for the newest view's layout
 
 	wmu  sync.Mutex // serializes Replace and Apply
 	last RestoreReport
@@ -138,7 +139,7 @@ func (f *File) plainView(ctx context.Context) (graph.View, error) {
 	case err != nil:
 		return nil, errors.Join(err, inner.Close())
 	}
-	return &fileLayoutView{View: inner, recs: recs}, nil
+	return &fileLayoutView{View: inner, layout: func() (*layoutRecs, error) { return recs, nil }}, nil
 }
 
 // unlockView lets the next view read through the index once it is closed.
@@ -168,35 +169,54 @@ func (v *unlockDeltaView) Edge(ctx context.Context, source, target, typ string) 
 
 func (v *unlockDeltaView) Counts() (nodes, edges int64) { return v.d.Counts() }
 
+// indexedView reads the file through the IndexedFile while the layout is read
+// beside it, on another core: the layout records are needed only at the end of
+// the nodes, or when the journal is read.
 func (f *File) indexedView(ctx context.Context) (graph.View, error) {
+	job := make(chan struct{})
+	var recs *layoutRecs
+	var lerr error
+	go func() {
+		defer close(job)
+		recs, lerr = f.readLayout(ctx)
+	}()
 	inner, err := f.g.View(ctx)
 	if err != nil {
+		<-job
 		return nil, err
 	}
-	recs, err := f.readLayout(ctx)
-	if err != nil {
-		if errors.Is(err, graphml.ErrNotNetworkX) {
-			f.setDelta(nil)
-			return inner, nil
-		}
-		return nil, errors.Join(err, inner.Close())
-	}
 	m := inner.Meta()
-	prev := f.readState()
-	chunks := recs.chunks()
-	d := &layoutDelta{seq: m.Position, records: recs}
-	if prev != nil && m.Journal != "" && prev.Journal == m.Journal && prev.Position+1 == m.Position {
-		d.known = true
-		d.touched = recs.touched(prev.Chunks)
-	}
-	// The sidecar is written when the view is made, as the IndexedFile writes
-	// its index: a sidecar ahead of the caller's position makes the next view's
-	// journal a gap, never a wrong delta.
-	if err := f.writeState(layoutState{Journal: m.Journal, Position: m.Position, Chunks: chunks}); err != nil {
-		d.known = false
-	}
-	f.setDelta(d)
-	lv := &fileLayoutView{View: inner, recs: recs}
+	// settle waits for the layout and works out how its records differ from
+	// the previous view's, once.
+	settle := sync.OnceValues(func() (*layoutRecs, error) {
+		<-job
+		d := &layoutDelta{seq: m.Position}
+		defer f.setDelta(d)
+		switch {
+		case errors.Is(lerr, graphml.ErrNotNetworkX):
+			// The graph alone: its journal cannot say what became of the
+			// layout records a previous view had, so it is a gap.
+			return &layoutRecs{nodes: map[string]graph.Node{}}, nil
+		case lerr != nil:
+			return nil, lerr
+		}
+		prev := f.readState()
+		if prev != nil && m.Journal != "" && prev.Journal == m.Journal && prev.Position+1 == m.Position {
+			d.known = true
+			d.touched = recs.touched(prev.Chunks)
+		}
+		// The sidecar is written when the view is made, as the IndexedFile
+		// writes its index: a sidecar ahead of the caller's position makes the
+		// next view's journal a gap, never a wrong delta.
+		if err := f.writeState(layoutState{Journal: m.Journal, Position: m.Position, Chunks: recs.chunks()}); err != nil {
+			d.known = false
+		}
+		return recs, nil
+	})
+	f.mu.Lock()
+	f.delta, f.settle = nil, settle
+	f.mu.Unlock()
+	lv := &fileLayoutView{View: inner, layout: settle}
 	get, ok := inner.(graph.Getter)
 	count, ok2 := inner.(graph.Counter)
 	if ok && ok2 {
@@ -217,6 +237,15 @@ func (f *File) setDelta(d *layoutDelta) {
 // have, which a snapshot engine following the journal writes as a removal.
 func (f *File) Changes(ctx context.Context, after uint64) iter.Seq2[graph.Batch, error] {
 	return func(yield func(graph.Batch, error) bool) {
+		f.mu.Lock()
+		settle := f.settle
+		f.mu.Unlock()
+		if settle != nil {
+			if _, err := settle(); err != nil {
+				yield(graph.Batch{}, err)
+				return
+			}
+		}
 		f.mu.Lock()
 		d := f.delta
 		f.mu.Unlock()
@@ -352,25 +381,40 @@ func (r *layoutRecs) touched(prev []string) []graph.Op {
 	return ops
 }
 
-// fileLayoutView is the IndexedFile's view with the layout records first.
+// fileLayoutView is the IndexedFile's view with the layout records after its
+// nodes.
 type fileLayoutView struct {
 	graph.View
-	recs *layoutRecs
+	layout func() (*layoutRecs, error)
 }
 
 func (v *fileLayoutView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
 	return func(yield func(graph.Node, error) bool) {
-		for _, id := range v.recs.order {
-			if !yield(v.recs.nodes[id], nil) {
-				return
-			}
-		}
 		for n, err := range v.View.Nodes(ctx) {
 			if !yield(n, err) || err != nil {
 				return
 			}
 		}
+		recs, err := v.layout()
+		if err != nil {
+			yield(graph.Node{}, err)
+			return
+		}
+		for _, id := range recs.order {
+			if !yield(recs.nodes[id], nil) {
+				return
+			}
+		}
 	}
+}
+
+// Close waits for the layout read beside the view, then closes the view.
+func (v *fileLayoutView) Close() error {
+	_, err := v.layout()
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		err = nil // the caller gave up; the view's error, if any, said so
+	}
+	return errors.Join(v.View.Close(), err)
 }
 
 // fileDeltaView is a fileLayoutView whose IndexedFile view knows the changes
@@ -385,7 +429,11 @@ type fileDeltaView struct {
 // Node reads a layout record, or the graph's node from the IndexedFile's view.
 func (v *fileDeltaView) Node(ctx context.Context, id string) (graph.Node, bool, error) {
 	if isReserved(id) {
-		n, ok := v.recs.nodes[id]
+		recs, err := v.layout()
+		if err != nil {
+			return graph.Node{}, false, err
+		}
+		n, ok := recs.nodes[id]
 		return n, ok, nil
 	}
 	return v.get.Node(ctx, id)
@@ -398,7 +446,10 @@ func (v *fileDeltaView) Edge(ctx context.Context, source, target, typ string) (g
 // Counts is the IndexedFile view's count with the layout records.
 func (v *fileDeltaView) Counts() (nodes, edges int64) {
 	n, e := v.count.Counts()
-	return n + int64(len(v.recs.order)), e
+	if recs, err := v.layout(); err == nil {
+		n += int64(len(recs.order))
+	}
+	return n, e
 }
 
 // Replace writes the file a snapshot describes in place of this one, as a Dir
