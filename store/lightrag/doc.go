@@ -61,10 +61,15 @@
 // —, the key declarations with their ids and order, the graph data, the node
 // order, the edge order and orientation, any element whose data are not in key
 // order); the layout's head goes in the file record and its nodes and edges in an
-// order stream (an edge whose source is the previous edge's costs its target's
-// id). Written back with [graphml.WriteLayout], it must give the file's SHA-256;
+// order stream (node ids in file order; an edge names its ends by their index
+// among the nodes, and only its target when its source is the previous edge's,
+// as NetworkX writes edges grouped by source). Written back with
+// [graphml.WriteLayout], it must give the file's SHA-256;
 // otherwise the restore re-encodes the same graph (NetworkX's read_graphml sees the
-// same nodes, edges and data) and [RestoreReport] lists the file.
+// same nodes, edges and data) and [RestoreReport] lists the file. A [File] does
+// not write the layout back when it snapshots (that would cost a whole write of
+// a large file); its restore writes it, compares, and lists a file whose bytes
+// NetworkX's writers do not give.
 //
 // A restore writes every file into a new folder beside the target and checks each
 // against its SHA-256 before the new folder takes the old one's place
