@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +17,8 @@ import (
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/blob"
 	"github.com/graphvault/graphvault/store/blob/fileblob"
+	"github.com/graphvault/graphvault/store/graph/graphtest"
+	"github.com/graphvault/graphvault/store/graphml"
 	"github.com/graphvault/graphvault/store/lightrag/lightragtest"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -196,4 +200,108 @@ func compareTrees(want, got string) error {
 		}
 		return nil
 	})
+}
+
+var (
+	benchFileNodes = flag.Int("bench.filenodes", 20000, "nodes of BenchmarkFileRestore's GraphML file")
+	benchFileEdges = flag.Int("bench.fileedges", 60000, "edges of BenchmarkFileRestore's GraphML file")
+)
+
+// BenchmarkFileRestore restores a snapshot of one generated GraphML file (taken
+// through a File, as examples/lightrag takes it) into a Dir, checks it byte for
+// byte, and reports the restore's seconds and its peak heap above the heap
+// before it (sampled every 5 ms). Run it once:
+//
+//	go test ./store/lightrag -run '^$' -bench FileRestore -benchtime 1x -benchmem \
+//	  -bench.filenodes 200000 -bench.fileedges 600000
+func BenchmarkFileRestore(b *testing.B) {
+	ctx := b.Context()
+	tmp := b.TempDir()
+	src := filepath.Join(tmp, "src", graphFileName)
+	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: *benchFileNodes, Edges: *benchFileEdges, Seed: 1})
+	view, err := gen.View(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := os.Create(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := graphml.Write(ctx, out, view); err != nil {
+		b.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
+	st, err := meta.Open(ctx, filepath.Join(tmp, "graphvault.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	drv, err := fileblob.Open(filepath.Join(tmp, "bucket"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	engine, err := backup.New(st, blob.NewBucket(drv), backup.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := engine.Snapshot(ctx, "file", NewFile(src, filepath.Join(tmp, "index")), backup.SnapshotOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	restored := filepath.Join(tmp, "restored", graphFileName)
+	var peak uint64
+	var secs float64
+	for b.Loop() {
+		os.Remove(restored)
+		runtime.GC()
+		samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		metrics.Read(samples)
+		base := samples[0].Value.Uint64()
+		stop, done := make(chan struct{}), make(chan uint64)
+		go func() {
+			high := base
+			t := time.NewTicker(5 * time.Millisecond)
+			defer t.Stop()
+			for {
+				metrics.Read(samples)
+				high = max(high, samples[0].Value.Uint64())
+				select {
+				case <-stop:
+					done <- high
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		secs += timed(b, func() error {
+			d, err := New(restored)
+			if err != nil {
+				return err
+			}
+			if _, err := engine.Restore(ctx, snap.ID, d, backup.RestoreOptions{}); err != nil {
+				return err
+			}
+			if re := d.LastRestore().Reencoded; len(re) > 0 {
+				return fmt.Errorf("re-encoded %v", re)
+			}
+			return nil
+		})
+		close(stop)
+		peak = max(peak, <-done-base)
+	}
+	if err := compareTrees(filepath.Dir(src), filepath.Dir(restored)); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(secs/float64(b.N), "restore-s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.Logf("%d nodes, %d edges, %.1f MiB", *benchFileNodes, *benchFileEdges, float64(fi.Size())/(1<<20))
 }

@@ -122,38 +122,15 @@ func (d *Dir) LastRestore() RestoreReport {
 	return d.last
 }
 
-// collect gathers the records of a restore.
-func collect(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) (*collected, error) {
-	c, err := collectAny(ctx, meta, nodes, edges)
+// collect gathers the records of a restore into target; the caller closes the
+// result.
+func collect(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error], target string) (*collected, error) {
+	c, err := collectAny(ctx, meta, nodes, edges, target)
 	if err != nil {
 		return nil, err
 	}
 	if c.root == "" {
-		return nil, fmt.Errorf("%w: the snapshot is not of a LightRAG working directory (no %s record)", ErrCorrupt, LabelRoot)
-	}
-	return c, nil
-}
-
-// collectAny gathers the records of a restore, which may be of a graph alone.
-func collectAny(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) (*collected, error) {
-	c := newCollected()
-	c.directed = meta.Directed
-	for n, err := range nodes {
-		if err != nil {
-			return nil, err
-		}
-		if err := c.addNode(n); err != nil {
-			return nil, err
-		}
-	}
-	for e, err := range edges {
-		if err != nil {
-			return nil, err
-		}
-		c.edges[graph.EdgeKey(e.Source, e.Target, e.Type, c.directed)] = e
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, errors.Join(fmt.Errorf("%w: the snapshot is not of a LightRAG working directory (no %s record)", ErrCorrupt, LabelRoot), c.close())
 	}
 	return c, nil
 }
@@ -164,13 +141,14 @@ func collectAny(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node
 // exchanged with the old one (atomically where the system allows it) and the old
 // one removed. A single-file snapshot replaces the file the same way. Any error
 // leaves the target as it was.
-func (d *Dir) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
+func (d *Dir) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) (err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c, err := collect(ctx, meta, nodes, edges)
+	c, err := collect(ctx, meta, nodes, edges, d.path)
 	if err != nil {
 		return err
 	}
+	defer func() { err = errors.Join(err, c.close()) }()
 	return d.replace(ctx, c)
 }
 
@@ -474,15 +452,21 @@ func (c *collected) writeGraphFile(ctx context.Context, f *fileEntry, bw *bufio.
 	if err != nil {
 		return false, err
 	}
+	if c.spill != nil {
+		// The chunks of one file are its order alone, joined now: the 200k/600k
+		// file's are 16 MiB of heap the layout can have.
+		c.chunks = nil
+	}
 	l, err := decodeLayout(order, f.Graph)
 	if err != nil {
 		return false, err
 	}
-	if len(l.Nodes) != len(c.nodes) || len(l.Edges) != len(c.edges) {
-		return false, fmt.Errorf("%w: the order names %d nodes and %d edges, the snapshot holds %d and %d", ErrCorrupt, len(l.Nodes), len(l.Edges), len(c.nodes), len(c.edges))
+	g, nodes, edges := c.graph()
+	if len(l.Nodes) != nodes || len(l.Edges) != edges {
+		return false, fmt.Errorf("%w: the order names %d nodes and %d edges, the snapshot holds %d and %d", ErrCorrupt, len(l.Nodes), len(l.Edges), nodes, edges)
 	}
 	if f.Graph.Exact || f.Graph.Unchecked {
-		return f.Graph.Exact, graphml.WriteLayout(ctx, bw, l, c)
+		return f.Graph.Exact, graphml.WriteLayout(ctx, bw, l, g)
 	}
 	return false, graphml.Write(ctx, bw, &layoutView{l: l, c: c})
 }
@@ -498,8 +482,13 @@ func (v *layoutView) Close() error     { return nil }
 
 func (v *layoutView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
 	return func(yield func(graph.Node, error) bool) {
+		g, _, _ := v.c.graph()
 		for _, nl := range v.l.Nodes {
-			n, ok := v.c.nodes[nl.ID]
+			n, ok, err := g.Node(ctx, nl.ID)
+			if err != nil {
+				yield(n, err)
+				return
+			}
 			if !ok {
 				yield(n, fmt.Errorf("%w: node %q of the order is missing", ErrCorrupt, nl.ID))
 				return
@@ -513,8 +502,13 @@ func (v *layoutView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
 
 func (v *layoutView) Edges(ctx context.Context) iter.Seq2[graph.Edge, error] {
 	return func(yield func(graph.Edge, error) bool) {
+		g, _, _ := v.c.graph()
 		for _, el := range v.l.Edges {
-			e, ok, _ := v.c.Edge(ctx, el.Source, el.Target, el.Type)
+			e, ok, err := g.Edge(ctx, el.Source, el.Target, el.Type)
+			if err != nil {
+				yield(e, err)
+				return
+			}
 			if !ok {
 				yield(e, fmt.Errorf("%w: edge %q-%q of the order is missing", ErrCorrupt, el.Source, el.Target))
 				return

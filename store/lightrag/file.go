@@ -458,13 +458,14 @@ func (v *fileDeltaView) Counts() (nodes, edges int64) {
 // from a file NetworkX did not lay out, or by graphml.IndexedFile) is written
 // as NetworkX would, nodes in the order of their ids, and named as re-encoded
 // in LastRestore. A snapshot of a folder is ErrExists.
-func (f *File) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) error {
+func (f *File) Replace(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error]) (err error) {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	c, err := collectAny(ctx, meta, nodes, edges)
+	c, err := collectAny(ctx, meta, nodes, edges, f.path)
 	if err != nil {
 		return err
 	}
+	defer func() { err = errors.Join(err, c.close()) }()
 	switch c.root {
 	case "file":
 		d, err := f.dir()

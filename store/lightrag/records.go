@@ -326,6 +326,9 @@ type collected struct {
 	vdb      map[string]map[string]vrow
 	nodes    map[string]graph.Node
 	edges    map[string]graph.Edge
+	// spill holds the graph instead of nodes and edges in the restore of
+	// one GraphML file.
+	spill *spill
 }
 
 type vrow struct {
