@@ -149,10 +149,15 @@ type spill struct {
 	directed bool
 	checked  bool // encode with the UTF-8 checks: the records were not normalized
 	seed     maphash.Seed
-	nodes    []spillRef
+	nodes    []spillRef // sorted by hash once finished
 	edges    []spillRef
-	buf      []byte
-	key      []byte
+	// nodeStarts and edgeStarts index the sorted refs by the top bits of
+	// the hash: a binary search over all of them took 0.7 s of a 9.5 s
+	// restore, most of it in cache misses.
+	nodeStarts []int
+	edgeStarts []int
+	buf        []byte
+	key        []byte
 }
 
 // spillRef is where a record lies in the spill file.
@@ -258,8 +263,28 @@ func (s *spill) finish() error {
 	if s.nodes, err = s.sorted(s.nodes, true); err != nil {
 		return err
 	}
-	s.edges, err = s.sorted(s.edges, false)
-	return err
+	if s.edges, err = s.sorted(s.edges, false); err != nil {
+		return err
+	}
+	s.nodeStarts, s.edgeStarts = starts(s.nodes), starts(s.edges)
+	return nil
+}
+
+// startBits is how many top bits of a hash the starts tables index by.
+const startBits = 16
+
+// starts returns, for each value b of a hash's top bits, the index of the first
+// ref whose hash has top bits b or more; one more entry ends the table.
+func starts(refs []spillRef) []int {
+	t := make([]int, 1<<startBits+1)
+	i := 0
+	for b := range t {
+		for i < len(refs) && refs[i].hash>>(64-startBits) < uint64(b) {
+			i++
+		}
+		t[b] = i
+	}
+	return t
 }
 
 func (s *spill) sorted(refs []spillRef, node bool) ([]spillRef, error) {
@@ -352,9 +377,13 @@ func (s *spill) recordKey(rec []byte, node bool) (string, error) {
 var errSpillRecord = fmt.Errorf("%w: a record of the spill file is malformed", ErrCorrupt)
 
 // candidates yields the records whose key has the hash.
-func (s *spill) candidates(refs []spillRef, hash uint64) iter.Seq2[[]byte, error] {
+func (s *spill) candidates(refs []spillRef, starts []int, hash uint64) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
-		i, _ := slices.BinarySearchFunc(refs, hash, func(r spillRef, h uint64) int { return cmp.Compare(r.hash, h) })
+		b := hash >> (64 - startBits)
+		refs := refs[:starts[b+1]]
+		lo := starts[b]
+		i, _ := slices.BinarySearchFunc(refs[lo:], hash, func(r spillRef, h uint64) int { return cmp.Compare(r.hash, h) })
+		i += lo
 		for ; i < len(refs) && refs[i].hash == hash; i++ {
 			rec, err := s.read(refs[i])
 			if !yield(rec, err) || err != nil {
@@ -366,7 +395,7 @@ func (s *spill) candidates(refs []spillRef, hash uint64) iter.Seq2[[]byte, error
 
 // Node and Edge make a spill the graph.Getter graphml.WriteLayout reads.
 func (s *spill) Node(ctx context.Context, id string) (graph.Node, bool, error) {
-	for rec, err := range s.candidates(s.nodes, maphash.String(s.seed, id)) {
+	for rec, err := range s.candidates(s.nodes, s.nodeStarts, maphash.String(s.seed, id)) {
 		if err != nil {
 			return graph.Node{}, false, err
 		}
@@ -388,7 +417,7 @@ func (s *spill) Node(ctx context.Context, id string) (graph.Node, bool, error) {
 
 func (s *spill) Edge(ctx context.Context, source, target, typ string) (graph.Edge, bool, error) {
 	s.key = graph.AppendEdgeKey(s.key[:0], source, target, typ, s.directed)
-	for rec, err := range s.candidates(s.edges, maphash.Bytes(s.seed, s.key)) {
+	for rec, err := range s.candidates(s.edges, s.edgeStarts, maphash.Bytes(s.seed, s.key)) {
 		if err != nil {
 			return graph.Edge{}, false, err
 		}

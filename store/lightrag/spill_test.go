@@ -206,6 +206,7 @@ func TestSpillKeys(t *testing.T) {
 	for i := range s.nodes {
 		s.nodes[i].hash = h
 	}
+	s.nodeStarts = starts(s.nodes)
 	if n, ok, err := s.Node(ctx, "c"); err != nil || !ok || n.ID != "c" || len(n.Labels) != 1 {
 		t.Errorf("node c among equal hashes: %+v %v %v", n, ok, err)
 	}
