@@ -133,13 +133,14 @@ func (c *collected) close() error {
 	return err
 }
 
-// spill is a file of graph records with an index of them in memory, 24 bytes a
-// record. A record is a CRC-32C of the rest, then for a node its id and its
-// wire encoding (labels and properties), for an edge its source, target and
-// type and its wire encoding (properties); strings are a uvarint length and
-// the bytes. The index holds a 64-bit hash of the record's key: keys whose
-// hashes are equal are told apart by reading them. A spill is not safe for
-// concurrent use.
+// spill is a file of graph records with an index of them in memory, 16 bytes a
+// record. A record is the CRC-32C of its body (4 bytes, little endian), the
+// body's length (uvarint) and the body: for a node its id and its wire
+// encoding (labels and properties), for an edge its source, target and type
+// and its wire encoding (properties); strings are a uvarint length and the
+// bytes. The index holds a 64-bit hash of the record's key and the record's
+// offset: keys whose hashes are equal are told apart by reading them. A spill
+// is not safe for concurrent use.
 type spill struct {
 	f        *os.File
 	name     string // the file's path while it still has one
@@ -164,7 +165,6 @@ type spill struct {
 type spillRef struct {
 	hash uint64
 	off  int64
-	n    uint32
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -192,8 +192,7 @@ func newSpill(target string, meta graph.Meta) (*spill, error) {
 }
 
 func (s *spill) addNode(n graph.Node) error {
-	b := append(s.buf[:0], 0, 0, 0, 0) // room for the checksum
-	b = appendString(b, n.ID)
+	b := appendString(s.buf[:0], n.ID)
 	var err error
 	if s.checked {
 		b, err = wire.AppendNode(b, n.Labels, n.Props)
@@ -209,8 +208,7 @@ func (s *spill) addNode(n graph.Node) error {
 }
 
 func (s *spill) addEdge(e graph.Edge) error {
-	b := append(s.buf[:0], 0, 0, 0, 0)
-	b = appendString(appendString(appendString(b, e.Source), e.Target), e.Type)
+	b := appendString(appendString(appendString(s.buf[:0], e.Source), e.Target), e.Type)
 	var err error
 	if s.checked {
 		b, err = wire.AppendEdge(b, e.Props)
@@ -230,15 +228,17 @@ func appendString(b []byte, str string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(str))), str...)
 }
 
-// write appends the record b, whose first 4 bytes are kept for its checksum.
+// write appends the record b after its checksum and length.
 func (s *spill) write(b []byte, hash uint64) (spillRef, error) {
 	s.buf = b
-	if len(b) > math.MaxUint32 {
-		return spillRef{}, fmt.Errorf("lightrag: a record of %d bytes", len(b))
+	var hdr [4 + binary.MaxVarintLen64]byte
+	binary.LittleEndian.PutUint32(hdr[:], crc32.Checksum(b, castagnoli))
+	h := binary.AppendUvarint(hdr[:4], uint64(len(b)))
+	ref := spillRef{hash: hash, off: s.off}
+	s.off += int64(len(h) + len(b))
+	if _, err := s.w.Write(h); err != nil {
+		return ref, fmt.Errorf("lightrag: spill file: %w", err)
 	}
-	binary.LittleEndian.PutUint32(b, crc32.Checksum(b[4:], castagnoli))
-	ref := spillRef{hash: hash, off: s.off, n: uint32(len(b))}
-	s.off += int64(len(b))
 	if _, err := s.w.Write(b); err != nil {
 		return ref, fmt.Errorf("lightrag: spill file: %w", err)
 	}
@@ -327,23 +327,50 @@ func (s *spill) sorted(refs []spillRef, node bool) ([]spillRef, error) {
 // until the next read, and must not be written.
 func (s *spill) read(ref spillRef) ([]byte, error) {
 	if s.data != nil {
-		if ref.off+int64(ref.n) > int64(len(s.data)) {
+		if ref.off < 0 || ref.off >= int64(len(s.data)) {
 			return nil, errSpillRecord
 		}
-		return s.check(s.data[ref.off:ref.off+int64(ref.n)], ref.off)
+		b := s.data[ref.off:]
+		sum, n, k, ok := s.head(b, ref.off)
+		if !ok {
+			return nil, errSpillRecord
+		}
+		return s.check(b[k:k+int(n)], sum, ref.off)
 	}
-	s.buf = slices.Grow(s.buf[:0], int(ref.n))[:ref.n]
-	if _, err := s.f.ReadAt(s.buf, ref.off); err != nil {
+	var hdr [4 + binary.MaxVarintLen64]byte
+	m, err := s.f.ReadAt(hdr[:], ref.off)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("lightrag: spill file: %w", err)
 	}
-	return s.check(s.buf, ref.off)
+	sum, n, k, ok := s.head(hdr[:m], ref.off)
+	if !ok {
+		return nil, errSpillRecord
+	}
+	s.buf = slices.Grow(s.buf[:0], int(n))[:n]
+	if _, err := s.f.ReadAt(s.buf, ref.off+int64(k)); err != nil {
+		return nil, fmt.Errorf("lightrag: spill file: %w", err)
+	}
+	return s.check(s.buf, sum, ref.off)
 }
 
-func (s *spill) check(b []byte, off int64) ([]byte, error) {
-	if len(b) < 4 || binary.LittleEndian.Uint32(b) != crc32.Checksum(b[4:], castagnoli) {
+// head reads the checksum and length of the record at off from its first
+// bytes b, and how many bytes they take.
+func (s *spill) head(b []byte, off int64) (sum uint32, n uint64, k int, ok bool) {
+	if len(b) < 5 {
+		return 0, 0, 0, false
+	}
+	n, k = binary.Uvarint(b[4:])
+	if k <= 0 || n > uint64(s.off-off)-uint64(4+k) {
+		return 0, 0, 0, false
+	}
+	return binary.LittleEndian.Uint32(b), n, 4 + k, true
+}
+
+func (s *spill) check(b []byte, sum uint32, off int64) ([]byte, error) {
+	if crc32.Checksum(b, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: the spill file's record at %d is damaged", ErrCorrupt, off)
 	}
-	return b[4:], nil
+	return b, nil
 }
 
 // cut splits off a string that appendString wrote.
@@ -455,11 +482,19 @@ func (s *spill) load(c *collected) error {
 	}
 	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, s.off), 256<<10)
 	for _, ref := range s.nodes {
-		s.buf = slices.Grow(s.buf[:0], int(ref.n))[:ref.n]
+		var sum [4]byte
+		if _, err := io.ReadFull(r, sum[:]); err != nil {
+			return fmt.Errorf("lightrag: spill file: %w", err)
+		}
+		n, err := binary.ReadUvarint(r)
+		if err != nil || n > uint64(s.off-ref.off) {
+			return errSpillRecord
+		}
+		s.buf = slices.Grow(s.buf[:0], int(n))[:n]
 		if _, err := io.ReadFull(r, s.buf); err != nil {
 			return fmt.Errorf("lightrag: spill file: %w", err)
 		}
-		rec, err := s.check(s.buf, ref.off)
+		rec, err := s.check(s.buf, binary.LittleEndian.Uint32(sum[:]), ref.off)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graphml"
@@ -164,6 +166,12 @@ func TestSpillDamaged(t *testing.T) {
 // are equal to it, a key given twice keeps its last record, and undirected
 // edges are found either way round.
 func TestSpillKeys(t *testing.T) {
+	for _, mapped := range []bool{true, false} {
+		t.Run(map[bool]string{true: "mapped", false: "read"}[mapped], func(t *testing.T) { spillKeys(t, mapped) })
+	}
+}
+
+func spillKeys(t *testing.T, mapped bool) {
 	s, err := newSpill(filepath.Join(t.TempDir(), "out"), graph.Meta{})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +192,13 @@ func TestSpillKeys(t *testing.T) {
 	}
 	if err := s.finish(); err != nil {
 		t.Fatal(err)
+	}
+	if !mapped && s.data != nil {
+		// Where the file cannot be mapped, records are read with ReadAt.
+		if err := unix.Munmap(s.data); err != nil {
+			t.Fatal(err)
+		}
+		s.data = nil
 	}
 	if len(s.nodes) != 3 {
 		t.Errorf("%d nodes, want 3", len(s.nodes))
