@@ -68,11 +68,11 @@ func collectAny(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node
 		if err := s.load(c); err != nil {
 			return nil, err
 		}
-		if err := s.close(); err != nil {
-			s = nil
+		err := s.close()
+		s = nil
+		if err != nil {
 			return nil, err
 		}
-		s = nil
 	}
 	for e, err := range edges {
 		if err != nil {
