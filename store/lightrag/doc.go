@@ -71,6 +71,11 @@
 // a large file); its restore writes it, compares, and lists a file whose bytes
 // NetworkX's writers do not give.
 //
+// A restore of one GraphML file keeps the graph's records, as they arrive, in an
+// unlinked spill file beside the target (memory-mapped where the system allows),
+// with 16 bytes a record in memory, and reads them back in the file's order; other
+// restores hold the records in memory.
+//
 // A restore writes every file into a new folder beside the target and checks each
 // against its SHA-256 before the new folder takes the old one's place
 // (renameat2(RENAME_EXCHANGE) where the system has it); a damaged record or a
