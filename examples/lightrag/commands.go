@@ -131,9 +131,14 @@ func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture)
 	if err := os.MkdirAll(filepath.Dir(index), 0o750); err != nil {
 		return nil, err
 	}
+	// The engine counts the records it stores, which in an incremental snapshot
+	// are only the changed ones, so no total is known to draw a bar against.
+	prog, endProgress := c.startProgress("snapshot "+graphID, 0)
 	row, err := v.engine.Snapshot(ctx, graphID, lightrag.NewFile(capt.path, index, lightrag.Named(filepath.Base(capt.source))), backup.SnapshotOptions{
-		Labels: map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source), labelStamp: stampLabel(capt.stamp, capt.readAt)},
+		Labels:   map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source), labelStamp: stampLabel(capt.stamp, capt.readAt)},
+		Progress: prog.update,
 	})
+	endProgress()
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of graph %s: %w", graphID, err)
 	}
@@ -311,7 +316,13 @@ func (c *cli) restore(ctx context.Context, args []string) (err error) {
 	if err := os.Chmod(tmpName, mode); err != nil {
 		return err
 	}
-	res, err := v.engine.Restore(ctx, id, graphml.NewFile(tmpName), backup.RestoreOptions{})
+	m, err := v.engine.Manifest(ctx, id)
+	if err != nil {
+		return snapshotError(id, err)
+	}
+	prog, endProgress := c.startProgress("restore", m.Nodes+m.Edges)
+	res, err := v.engine.Restore(ctx, id, graphml.NewFile(tmpName), backup.RestoreOptions{Progress: prog.update})
+	endProgress()
 	if err != nil {
 		return snapshotError(id, err)
 	}
@@ -353,7 +364,11 @@ func (c *cli) verify(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer v.close(&err)
+	// Verify reports no progress of its own: the display shows that it runs and
+	// for how long.
+	_, endProgress := c.startProgress("verify", 0)
 	rep, err := v.engine.Verify(ctx, id, true)
+	endProgress()
 	if err != nil {
 		return snapshotError(id, err)
 	}

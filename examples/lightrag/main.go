@@ -93,6 +93,17 @@
 // Stop LightRAG before restoring over its working file. The output is GraphML as
 // NetworkX writes it: nx.read_graphml reads back the graph that was snapshotted.
 //
+// # Progress
+//
+// When standard error is a terminal, snapshot, watch (for each snapshot), restore
+// and verify draw one line of progress on it, redrawn in place up to ten times a
+// second, once the work has run for a second, and cleared when it ends: a restore
+// shows a bar of the records written against the snapshot's; a snapshot its phase,
+// the records and bytes stored so far (an incremental one stores only the changed
+// records, so it has no total); verify, which reports nothing while it runs, the
+// time it has taken. Notes and -v's log clear the line before they are written.
+// Without a terminal nothing is drawn.
+//
 // # Exit status
 //
 // 0 on success, 2 for a usage error (unknown command, missing or extra arguments,
@@ -191,6 +202,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, rest := top.Arg(0), top.Args()[1:]
 	c := &cli{g: g, stdout: stdout, stderr: stderr}
+	if isTerminal(stderr) {
+		// Notes and the log go through the status line, which clears the
+		// progress display before each of them.
+		c.status = &statusLine{w: stderr}
+		c.stderr = c.status
+	}
 	switch cmd {
 	case "snapshot":
 		return c.snapshot(ctx, rest)
@@ -216,6 +233,7 @@ type cli struct {
 	g      globals
 	stdout io.Writer
 	stderr io.Writer
+	status *statusLine // the progress display's line; nil when stderr is not a terminal
 }
 
 func (c *cli) infof(format string, args ...any) {

@@ -148,9 +148,12 @@ func (c *cli) takeFolder(ctx context.Context, v *vault, ws workspace) (*meta.Sna
 	if err != nil {
 		return nil, false, err
 	}
+	prog, endProgress := c.startProgress("snapshot "+ws.graphID, 0) // no total: see take
 	row, err := v.engine.Snapshot(ctx, ws.graphID, d, backup.SnapshotOptions{
-		Labels: map[string]string{labelFolder: abs, labelStamp: stamp + ";read=" + fmt.Sprint(readAt.UnixNano())},
+		Labels:   map[string]string{labelFolder: abs, labelStamp: stamp + ";read=" + fmt.Sprint(readAt.UnixNano())},
+		Progress: prog.update,
 	})
+	endProgress()
 	if err != nil {
 		return nil, false, fmt.Errorf("snapshot of graph %s: %w", ws.graphID, err)
 	}
@@ -260,7 +263,9 @@ func (c *cli) restoreWorkdir(ctx context.Context, id, out string, force bool) (d
 	if err != nil {
 		return true, err
 	}
-	res, err := v.engine.Restore(ctx, id, d, backup.RestoreOptions{})
+	prog, endProgress := c.startProgress("restore", m.Nodes+m.Edges)
+	res, err := v.engine.Restore(ctx, id, d, backup.RestoreOptions{Progress: prog.update})
+	endProgress()
 	switch {
 	case errors.Is(err, lightrag.ErrExists):
 		return true, fmt.Errorf("%s: %w", out, err)
