@@ -265,3 +265,25 @@ func TestRunGraphMLTiny(t *testing.T) {
 		t.Errorf("incremental wrote %d bytes, full %d: want some, fewer", inc.BytesWritten, full.BytesWritten)
 	}
 }
+
+// TestRunComparingWithTheGenerator: with the source dropped before the restore,
+// the restored graph is checked against the generator with the change made again,
+// and the fingerprint tells a changed graph from the unchanged one.
+func TestRunComparingWithTheGenerator(t *testing.T) {
+	c := config{nodes: 300, edges: 900, seed: 7, change: 0.01, dir: t.TempDir(), skip: peers, compareGenerator: true}
+	if _, det, err := run(t.Context(), c); err != nil || !det.restoreChecked {
+		t.Fatalf("run: %v, restore checked %t", err, det.restoreChecked)
+	}
+	gen := graphtest.Generate(graphtest.GenerateOptions{Nodes: 300, Edges: 900, Seed: 7})
+	changed, err := fingerprint(t.Context(), newChangedView(gen, updateOps(gen, 0.01, 7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := fingerprint(t.Context(), genView{gen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed == same || changed.nodes != same.nodes || changed.edges != same.edges {
+		t.Errorf("fingerprints of the changed and the unchanged graph: %+v, %+v", changed, same)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/zeebo/xxh3"
+
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/graph/graphtest"
 	"github.com/graphvault/graphvault/store/graphml"
@@ -234,4 +236,44 @@ func compareSeqs[T any](want, got iter.Seq2[T, error], diff func(w, g []T) strin
 			return "", nil
 		}
 	}
+}
+
+// print is a fingerprint of a graph's content that does not depend on the order
+// of its records: counts and the sum of a hash of each record's canonical JSON
+// (map keys sorted, an undirected edge's ends in order).
+type print struct {
+	nodes, edges int64
+	sum          uint64
+}
+
+// fingerprint returns the print of a view.
+func fingerprint(ctx context.Context, v graph.View) (print, error) {
+	var p print
+	directed := v.Meta().Directed
+	for n, err := range v.Nodes(ctx) {
+		if err != nil {
+			return p, err
+		}
+		b, err := json.Marshal(jsonRecord{Kind: "node", ID: n.ID, Labels: n.Labels, Props: n.Props})
+		if err != nil {
+			return p, err
+		}
+		p.nodes++
+		p.sum += xxh3.Hash(b)
+	}
+	for e, err := range v.Edges(ctx) {
+		if err != nil {
+			return p, err
+		}
+		if !directed && e.Target < e.Source {
+			e.Source, e.Target = e.Target, e.Source
+		}
+		b, err := json.Marshal(jsonRecord{Kind: "edge", Source: e.Source, Target: e.Target, Type: e.Type, Props: e.Props})
+		if err != nil {
+			return p, err
+		}
+		p.edges++
+		p.sum += xxh3.Hash(b)
+	}
+	return p, nil
 }
