@@ -56,7 +56,7 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 	}
 	if same, err := c.unchanged(file, latest, *check); err != nil || same {
 		if same {
-			fmt.Fprintln(c.stdout, latest.ID)
+			return c.printSnapshot(ctx, v, latest, file, true)
 		}
 		return err
 	}
@@ -66,15 +66,13 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 	}
 	if latest != nil && capt.sum == latest.Labels[labelSum] {
 		c.infof("%s: content unchanged since snapshot %s (only its times or inode moved); no snapshot taken", file, latest.ID)
-		fmt.Fprintln(c.stdout, latest.ID)
-		return capt.discard()
+		return errors.Join(c.printSnapshot(ctx, v, latest, file, true), capt.discard())
 	}
 	row, err := c.take(ctx, v, graphID, capt)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, row.ID)
-	return nil
+	return c.printSnapshot(ctx, v, row, file, false)
 }
 
 // unchanged reports whether file holds what the latest snapshot (nil if none)
@@ -218,7 +216,10 @@ func (c *cli) list(ctx context.Context, args []string) (err error) {
 	}
 	defer v.close(&err)
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tGRAPH\tKIND\tSTATUS\tTIME\tNODES\tEDGES\tBYTES")
+	rowsJSON := []listJSON{}
+	if !c.g.json {
+		fmt.Fprintln(tw, "ID\tGRAPH\tKIND\tSTATUS\tTIME\tNODES\tEDGES\tBYTES")
+	}
 	filter := meta.SnapshotFilter{GraphID: *graphFlag, Limit: 1000}
 	for {
 		rows, next, err := v.store.ListSnapshots(ctx, filter)
@@ -230,13 +231,24 @@ func (c *cli) list(ctx context.Context, args []string) (err error) {
 			if t.IsZero() {
 				t = r.CreatedAt
 			}
+			nodes := v.listedNodes(ctx, r)
+			if c.g.json {
+				rowsJSON = append(rowsJSON, listJSON{
+					ID: r.ID, Graph: r.GraphID, Kind: r.Kind, Status: string(r.Status), Time: t.UTC(),
+					Parent: r.ParentID, Nodes: nodes, Edges: r.Edges, BytesNew: r.BytesNew,
+				})
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.GraphID, r.Kind, r.Status,
-				t.UTC().Format(time.DateTime), v.listedNodes(ctx, r), r.Edges, r.BytesNew)
+				t.UTC().Format(time.DateTime), nodes, r.Edges, r.BytesNew)
 		}
 		if next == "" {
 			break
 		}
 		filter.Cursor = next
+	}
+	if c.g.json {
+		return c.writeJSON(rowsJSON)
 	}
 	return tw.Flush()
 }
@@ -335,6 +347,12 @@ func (c *cli) restore(ctx context.Context, args []string) (err error) {
 	}
 	c.infof("restored snapshot %s of graph %s to %s: %d nodes, %d edges", res.SnapshotID, res.GraphID, out, res.Nodes, res.Edges)
 	c.infof("%s: the snapshot holds the graph without NetworkX's layout of the file; it was written anew with the same graph", out)
+	if c.g.json {
+		return c.writeJSON(restoreJSON{
+			Snapshot: res.SnapshotID, Graph: res.GraphID, Out: out, Files: 1,
+			Nodes: res.Nodes, Edges: res.Edges, Reencoded: []string{out},
+		})
+	}
 	return nil
 }
 
@@ -371,6 +389,15 @@ func (c *cli) verify(ctx context.Context, args []string) (err error) {
 	endProgress()
 	if err != nil {
 		return snapshotError(id, err)
+	}
+	if c.g.json {
+		if err := c.writeJSON(verifyOutput(rep)); err != nil {
+			return err
+		}
+		if rep.OK {
+			return nil
+		}
+		return snapshotError(id, rep.Err())
 	}
 	if rep.OK {
 		fmt.Fprintf(c.stdout, "snapshot %s of graph %s: ok (%d objects, %d bytes, %d nodes, %d edges)\n",
@@ -467,7 +494,9 @@ func (c *cli) watch(ctx context.Context, args []string) (err error) {
 			return
 		}
 		lastSum = capt.sum
-		fmt.Fprintln(c.stdout, row.ID)
+		if err := c.printSnapshot(ctx, v, row, file, false); err != nil {
+			c.infof("watch: %v", err)
+		}
 	}
 
 	check()

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	lightrag [-data DIR] [-v] COMMAND [ARGS]
+//	lightrag [-data DIR] [-v] [-json] COMMAND [ARGS]
 //
 //	snapshot [-graph ID] [-check] FILE.graphml
 //	                                         take a snapshot, print its id
@@ -30,8 +30,8 @@
 // and changed between two snapshots of a working directory or a GraphML file (-keys
 // of each, then a count), and the files whose bytes changed. list counts only the graph's nodes (entities) in NODES.
 //
-// Flags may come before or after a command's arguments; -data and -v are accepted by
-// every command too. DIR (default ./graphvault-data) holds the metadata database
+// Flags may come before or after a command's arguments; -data, -v and -json are
+// accepted by every command too. DIR (default ./graphvault-data) holds the metadata database
 // graphvault.db (SQLite), the snapshot data in bucket/ and, in index/, per graph the
 // fingerprints of the elements of the file as last snapshotted, so that the
 // snapshot of a rewritten file decodes only the records that changed
@@ -93,6 +93,19 @@
 // Stop LightRAG before restoring over its working file. The output is GraphML as
 // NetworkX writes it: nx.read_graphml reads back the graph that was snapshotted.
 //
+// # JSON output
+//
+// With -json, results go to standard output as JSON, with snake_case names and
+// every field present; notes stay on standard error. snapshot and watch write one
+// object a line per snapshot taken or found unchanged (id, graph, kind, parent,
+// source, nodes, edges, records, bytes_new, unchanged); list an array of its rows
+// (time in RFC 3339, UTC); restore an object (snapshot, graph, out, files, nodes,
+// edges, reencoded); verify an object (snapshot, graph, ok, objects, bytes, nodes,
+// edges, problems), exiting 1 as without -json when a problem is found; diff an
+// object (from, to, truncated, stores), each store with every key added, removed
+// and changed, not cut to -keys, and their counts. nodes counts the graph's nodes
+// (entities), as list does, but in verify every node record checked, as its text.
+//
 // # Progress
 //
 // When standard error is a terminal, snapshot, watch (for each snapshot), restore
@@ -150,7 +163,7 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 }
 
-const usage = `usage: lightrag [-data DIR] [-v] COMMAND [ARGS]
+const usage = `usage: lightrag [-data DIR] [-v] [-json] COMMAND [ARGS]
 
 commands:
   snapshot [-graph ID] [-check] FILE.graphml take a snapshot, print its id
@@ -166,6 +179,7 @@ writes a directory or a file, as the snapshot was taken.
 flags:
   -data DIR   where snapshots are kept (default ./graphvault-data)
   -v          log what the library does
+  -json       write results as JSON (snapshot, watch, list, restore, verify, diff)
 `
 
 // usageError is a command line the program cannot run; main prints the usage with it.
@@ -181,11 +195,13 @@ func usagef(format string, args ...any) error {
 type globals struct {
 	data    string
 	verbose bool
+	json    bool
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.data, "data", g.data, "directory keeping the snapshots")
 	fs.BoolVar(&g.verbose, "v", g.verbose, "log what the library does")
+	fs.BoolVar(&g.json, "json", g.json, "write the results as JSON")
 }
 
 // run runs the command line args (without the program name). Only results go to

@@ -178,11 +178,13 @@ func (c *cli) snapshotDir(ctx context.Context, graphFlag, dir string) (err error
 	}
 	defer v.close(&err)
 	for _, ws := range spaces {
-		row, _, err := c.takeFolder(ctx, v, ws)
+		row, taken, err := c.takeFolder(ctx, v, ws)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(c.stdout, row.ID)
+		if err := c.printSnapshot(ctx, v, row, ws.path, !taken); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -208,8 +210,11 @@ func (c *cli) watchDir(ctx context.Context, graphFlag, dir string, every time.Du
 				c.infof("watch: %v; trying again in %v", err, every)
 				continue
 			}
-			if taken {
-				fmt.Fprintln(c.stdout, row.ID)
+			if !taken {
+				continue
+			}
+			if err := c.printSnapshot(ctx, v, row, ws.path, false); err != nil {
+				c.infof("watch: %v", err)
 			}
 		}
 	}
@@ -279,6 +284,12 @@ func (c *cli) restoreWorkdir(ctx context.Context, id, out string, force bool) (d
 	for _, f := range rep.Reencoded {
 		c.infof("%s: no NetworkX writer made this GraphML file; it was written anew with the same graph", f)
 	}
+	if c.g.json {
+		return true, c.writeJSON(restoreJSON{
+			Snapshot: res.SnapshotID, Graph: res.GraphID, Out: out, Files: rep.Files,
+			Nodes: graphNodes(m), Edges: m.Edges, Reencoded: append([]string{}, rep.Reencoded...),
+		})
+	}
 	return true, nil
 }
 
@@ -343,6 +354,9 @@ func (c *cli) diff(ctx context.Context, args []string) (err error) {
 		return snapshotError(pos[0]+" or "+pos[1], err)
 	}
 	if !okA || !okB {
+		if c.g.json {
+			return c.writeJSON(graphDiffOutput(d))
+		}
 		fmt.Fprintf(c.stdout, "nodes: %d added, %d removed, %d changed\n", d.Nodes.Added, d.Nodes.Removed, d.Nodes.Changed)
 		fmt.Fprintf(c.stdout, "edges: %d added, %d removed, %d changed\n", d.Edges.Added, d.Edges.Removed, d.Edges.Changed)
 		return nil
@@ -360,6 +374,9 @@ func (c *cli) diff(ctx context.Context, args []string) (err error) {
 	sd, err := lightrag.DiffRecords(changes)
 	if err != nil {
 		return err
+	}
+	if c.g.json {
+		return c.writeJSON(storesDiffOutput(d, sd))
 	}
 	if len(sd.Stores) == 0 {
 		fmt.Fprintln(c.stdout, "no changes")
