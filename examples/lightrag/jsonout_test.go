@@ -309,3 +309,33 @@ func TestJSONGraphSnapshot(t *testing.T) {
 		t.Errorf("restore -json = %+v, stderr %q; want %+v, and stderr saying the file was written anew", rj, r.stderr, wantR)
 	}
 }
+
+// TestJSONWatch: watch -json writes a line per snapshot it takes, each naming
+// the one before as its parent; the ids are those list shows.
+func TestJSONWatch(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "vault")
+	rag := filepath.Join(dir, "rag")
+	if err := os.Mkdir(rag, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(rag, lightragName)
+	writeGenerated(t, file, 60, 100)
+	stdout, stderr, stop := startWatch(t, "-data", data, "watch", file, "-every", "50ms", "-json")
+	jsonLines := func() []string { return strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") }
+	waitFor(t, "the first snapshot", func() bool { return strings.Count(stdout.String(), "\n") == 1 }, stderr)
+	mutate(t, file, 1)
+	waitFor(t, "the second snapshot", func() bool { return strings.Count(stdout.String(), "\n") == 2 }, stderr)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var got []snapshotJSON
+	for _, l := range jsonLines() {
+		got = append(got, decodeJSON[snapshotJSON](t, l))
+	}
+	rows := runJSON[[]listJSON](t, "-data", data, "list", "-json")
+	if len(got) != 2 || len(rows) != 2 || got[0].ID != rows[1].ID || got[1].ID != rows[0].ID ||
+		got[0].Kind != "full" || got[1].Parent != got[0].ID || got[0].Unchanged || got[1].Unchanged || got[1].Source != file {
+		t.Errorf("watch -json wrote %+v; list -json has %+v", got, rows)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/graphvault/graphvault/backup"
@@ -136,4 +137,33 @@ func TestHumanBytes(t *testing.T) {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+// TestStartProgress runs the display as a command does, its redrawing goroutine
+// included, on a fake clock: nothing in the first second, then a line whose time
+// moves though the engine reports nothing, cleared at the end.
+func TestStartProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf syncBuffer // the race detector does not see the order the fake clock gives
+		c := &cli{status: &statusLine{w: &buf}}
+		_, end := c.startProgress("verify", 0)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if buf.String() != "" {
+			t.Errorf("drawn within the first second: %q", buf.String())
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		lines := strings.Split(buf.String(), "\r")
+		if n := len(lines) - 1; n < 15 || n > 20 {
+			t.Errorf("%d redraws from 1 s to 3 s, want about 20, at most one per %v", n, progressEvery)
+		}
+		if last := lines[len(lines)-1]; last != "verify 0:03" {
+			t.Errorf("last line %q, want %q", last, "verify 0:03")
+		}
+		end()
+		if !strings.HasSuffix(buf.String(), "\r"+strings.Repeat(" ", len("verify 0:03"))+"\r") {
+			t.Errorf("output after the end %q, want the line cleared", buf.String())
+		}
+	})
 }
