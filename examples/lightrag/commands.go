@@ -494,7 +494,7 @@ func (c *cli) watch(ctx context.Context, args []string) (err error) {
 			return
 		}
 		lastSum = capt.sum
-		if err := c.printSnapshot(ctx, v, row, file, false); err != nil {
+		if err := c.printSnapshot(context.WithoutCancel(ctx), v, row, file, false); err != nil {
 			c.infof("watch: %v", err)
 		}
 	}

@@ -31,11 +31,12 @@
 // of each, then a count), and the files whose bytes changed. list counts only the graph's nodes (entities) in NODES.
 //
 // Flags may come before or after a command's arguments; -data, -v and -json are
-// accepted by every command too. DIR (default ./graphvault-data) holds the metadata database
-// graphvault.db (SQLite), the snapshot data in bucket/ and, in index/, per graph the
-// fingerprints of the elements of the file as last snapshotted, so that the
-// snapshot of a rewritten file decodes only the records that changed
-// (lightrag.File, built on graphml.IndexedFile); snapshot and watch create it.
+// accepted by every command too. DIR (default ./graphvault-data) holds the
+// metadata database graphvault.db (SQLite), the snapshot data in bucket/ and, in
+// index/, per graph the fingerprints of the elements of the file as last
+// snapshotted, so that the snapshot of a rewritten file decodes only the records
+// that changed (lightrag.File, built on graphml.IndexedFile); snapshot and watch
+// create it.
 //
 // A snapshot of a GraphML file keeps, beside its nodes and edges, the file's
 // layout: NetworkX's writer (lxml or ElementTree), the key declarations with their

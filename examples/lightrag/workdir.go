@@ -213,7 +213,7 @@ func (c *cli) watchDir(ctx context.Context, graphFlag, dir string, every time.Du
 			if !taken {
 				continue
 			}
-			if err := c.printSnapshot(ctx, v, row, ws.path, false); err != nil {
+			if err := c.printSnapshot(context.WithoutCancel(ctx), v, row, ws.path, false); err != nil {
 				c.infof("watch: %v", err)
 			}
 		}
