@@ -356,7 +356,8 @@ func TestRoundTripLightRAGFile(t *testing.T) {
 // edge order and the orientation of undirected edges, value formatting.
 func TestRestoreGivesTheFileBack(t *testing.T) {
 	files, _ := filepath.Glob("../../store/graphml/testdata/networkx/*.graphml")
-	files = append(files, "../../store/lightrag/testdata/workdir/"+lightragName)
+	cr, _ := filepath.Glob("../../store/lightrag/testdata/carriage-returns/*.graphml")
+	files = append(append(files, cr...), "../../store/lightrag/testdata/workdir/"+lightragName)
 	if _, err := os.Stat(realFile); err == nil {
 		files = append(files, realFile)
 	}

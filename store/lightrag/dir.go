@@ -334,6 +334,15 @@ func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, re
 	case kindVDB:
 		err = c.writeVDBFile(f, bw)
 	case kindGraphML:
+		if len(f.Content) > 0 {
+			// The file's own bytes were kept: the layout does not give them.
+			data, serr := c.streamOf(f, f.Content)
+			if serr != nil {
+				return serr
+			}
+			bw.Write(data)
+			break
+		}
 		check, err = c.writeGraphFile(ctx, f, bw)
 		if err == nil && !check && !f.Graph.Unchecked {
 			rep.Reencoded = append(rep.Reencoded, f.Path)

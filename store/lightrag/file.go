@@ -1,6 +1,7 @@
 package lightrag
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -304,13 +305,15 @@ func (f *File) readLayout(ctx context.Context) (*layoutRecs, error) {
 	}
 	type hashed struct {
 		sum string
+		cr  bool // the file holds a carriage return
 		err error
 	}
 	sum := make(chan hashed, 1)
 	go func() {
 		h := sha256.New()
-		_, err := io.Copy(h, io.NewSectionReader(r, 0, fi.Size()))
-		sum <- hashed{hex.EncodeToString(h.Sum(nil)), err}
+		cr := &crFinder{}
+		_, err := io.Copy(io.MultiWriter(h, cr), io.NewSectionReader(r, 0, fi.Size()))
+		sum <- hashed{hex.EncodeToString(h.Sum(nil)), cr.found, err}
 	}()
 	l, err := graphml.ReadLayout(ctx, io.NewSectionReader(r, 0, fi.Size()))
 	hs := <-sum
@@ -336,12 +339,37 @@ func (f *File) readLayout(ctx context.Context) (*layoutRecs, error) {
 		add(n)
 		return true
 	})
+	if hs.cr {
+		// A raw carriage return reaches the graph as a line feed (XML
+		// normalizes line ends), so the layout cannot give these bytes back
+		// (ElementTree writes carriage returns in text raw): the file's own
+		// bytes are kept too (see fileEntry.Content).
+		names, _, err := rawChunks(f.path, seen, func(n graph.Node, _ error) bool {
+			add(n)
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		entry.Content = names
+		entry.Note = "kept whole beside its records: it holds carriage returns"
+	}
 	fn, err := entry.node()
 	if err != nil {
 		return nil, err
 	}
 	add(fn)
 	return recs, nil
+}
+
+// crFinder is a writer that notes whether a carriage return went through it.
+type crFinder struct{ found bool }
+
+func (c *crFinder) Write(p []byte) (int, error) {
+	if !c.found && bytes.IndexByte(p, '\r') >= 0 {
+		c.found = true
+	}
+	return len(p), nil
 }
 
 // chunks returns the chunk names the records hold, sorted.

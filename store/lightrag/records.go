@@ -77,6 +77,11 @@ type fileEntry struct {
 	Dim     int      `json:"dim,omitempty"`
 	// Graph is the GraphML file's head and writer.
 	Graph *graphHead `json:"graph,omitempty"`
+	// Content are the chunk names of a GraphML file's own bytes, kept beside its
+	// records when NetworkX laid the file out but the layout does not give its
+	// bytes back: ElementTree leaves carriage returns in text raw, and XML
+	// readers turn them into line feeds before the graph sees them.
+	Content []string `json:"content,omitempty"`
 	// Note says why a store file is kept in chunks, or why GraphML is re-encoded.
 	Note string `json:"note,omitempty"`
 }
@@ -416,8 +421,13 @@ func (c *collected) addNode(n graph.Node) error {
 
 // stream joins the chunks of a file's content or order.
 func (c *collected) stream(f *fileEntry) ([]byte, error) {
+	return c.streamOf(f, f.Chunks)
+}
+
+// streamOf joins the named chunks of f.
+func (c *collected) streamOf(f *fileEntry, names []string) ([]byte, error) {
 	var b bytes.Buffer
-	for _, name := range f.Chunks {
+	for _, name := range names {
 		data, ok := c.chunks[name]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s: chunk %s is missing", ErrCorrupt, f.Path, name)

@@ -62,10 +62,12 @@ type dirView struct {
 	files     map[string]*fileEntry
 	order     []*fileEntry
 	graphFile string
-	directed  bool
-	layout    *graphml.Layout
-	nodes     []graph.Node
-	edges     []graph.Edge
+	// keepContent: the GraphML file's bytes are kept beside its records.
+	keepContent bool
+	directed    bool
+	layout      *graphml.Layout
+	nodes       []graph.Node
+	edges       []graph.Edge
 }
 
 func (v *dirView) Meta() graph.Meta { return graph.Meta{Directed: v.directed} }
@@ -127,6 +129,13 @@ func (v *dirView) fileNodes(ctx context.Context, f *fileEntry, seen map[string]b
 			}
 		}
 		order.Write(encodeLayout(v.layout))
+		if v.keepContent {
+			names, ok, err := rawChunks(v.copyOf(f.Path), seen, yield)
+			if !ok || err != nil {
+				return ok, err
+			}
+			f.Content = names
+		}
 	case kindKV:
 		r, err := os.Open(v.copyOf(f.Path))
 		if err != nil {
@@ -187,30 +196,12 @@ func (v *dirView) fileNodes(ctx context.Context, f *fileEntry, seen map[string]b
 			return false, fmt.Errorf("lightrag: %s changed since it was checked: %w", f.Path, err)
 		}
 	default: // raw
-		r, err := os.Open(v.copyOf(f.Path))
-		if err != nil {
-			return false, err
+		names, ok, err := rawChunks(v.copyOf(f.Path), seen, yield)
+		if names == nil {
+			names = []string{}
 		}
-		defer r.Close()
-		ch := newChunker(r)
-		f.Chunks = []string{}
-		for {
-			b, err := ch.next()
-			if err == io.EOF {
-				return true, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			id := chunkID(b)
-			f.Chunks = append(f.Chunks, chunkName(id))
-			if !seen[id] {
-				seen[id] = true
-				if !yield(chunkNode(id, b), nil) {
-					return false, nil
-				}
-			}
-		}
+		f.Chunks = names
+		return ok, err
 	}
 	names, ok := chunkStream(order.Bytes(), seen, yield)
 	f.Chunks = names
@@ -684,7 +675,10 @@ func (v *dirView) loadGraph(ctx context.Context, e *captured, f *fileEntry) erro
 		if werr := graphml.WriteLayout(ctx, h, l, coll); werr == nil && hex.EncodeToString(h.Sum(nil)) == e.sum {
 			head.Exact = true
 		} else {
-			f.Note = "re-encoded: NetworkX's writers do not give these bytes"
+			// NetworkX wrote it, so it must come back as it is: its bytes are
+			// kept too (see fileEntry.Content).
+			f.Note = "kept whole beside its records: the layout does not give these bytes"
+			v.keepContent = true
 		}
 	} else {
 		f.Note = "re-encoded: " + lerr.Error()
@@ -707,4 +701,34 @@ func fileOrderLayout(nodes []graph.Node, edges []graph.Edge, directed bool) *gra
 		l.Edges = append(l.Edges, graphml.EdgeLayout{Source: e.Source, Target: e.Target, Type: e.Type})
 	}
 	return l
+}
+
+// rawChunks cuts the file at path into content-defined chunks, yields each
+// chunk record not yet in seen, and returns the chunk names in order; false
+// when the caller stopped.
+func rawChunks(path string, seen map[string]bool, yield func(graph.Node, error) bool) ([]string, bool, error) {
+	r, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer r.Close()
+	ch := newChunker(r)
+	var names []string
+	for {
+		b, err := ch.next()
+		if err == io.EOF {
+			return names, true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		id := chunkID(b)
+		names = append(names, chunkName(id))
+		if !seen[id] {
+			seen[id] = true
+			if !yield(chunkNode(id, b), nil) {
+				return names, false, nil
+			}
+		}
+	}
 }
