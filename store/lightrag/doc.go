@@ -64,11 +64,15 @@
 // order stream (node ids in file order; an edge names its ends by their index
 // among the nodes, and only its target when its source is the previous edge's,
 // as NetworkX writes edges grouped by source). Written back with
-// [graphml.WriteLayout], it must give the file's SHA-256;
-// otherwise the restore re-encodes the same graph (NetworkX's read_graphml sees the
-// same nodes, edges and data) and [RestoreReport] lists the file. A [File] does
+// [graphml.WriteLayout], it must give the file's SHA-256; where it does not for a
+// file NetworkX laid out (ElementTree leaves carriage returns in text raw, which
+// XML readers turn into line feeds), the file's own bytes are kept in chunks
+// beside its records. A file no NetworkX writer made is re-encoded as the same
+// graph (NetworkX's read_graphml sees the same nodes, edges and data) and
+// [RestoreReport] lists the file. A [File] does
 // not write the layout back when it snapshots (that would cost a whole write of
-// a large file); its restore writes it, compares, and lists a file whose bytes
+// a large file); it keeps the bytes of a file that holds a carriage return, and
+// its restore writes the layout, compares, and lists a file whose bytes
 // NetworkX's writers do not give.
 //
 // A restore of one GraphML file keeps the graph's records, as they arrive, in an
