@@ -475,6 +475,11 @@ func (c *collected) writeGraphFile(ctx context.Context, f *fileEntry, bw *bufio.
 		return false, fmt.Errorf("%w: the order names %d nodes and %d edges, the snapshot holds %d and %d", ErrCorrupt, len(l.Nodes), len(l.Edges), nodes, edges)
 	}
 	if f.Graph.Exact || f.Graph.Unchecked {
+		if c.spill != nil {
+			pg := newPrefetched(ctx, g, l)
+			defer pg.close()
+			g = pg
+		}
 		return f.Graph.Exact, graphml.WriteLayout(ctx, bw, l, g)
 	}
 	return false, graphml.Write(ctx, bw, &layoutView{l: l, c: c})
