@@ -242,24 +242,20 @@ func (s *layoutScan) tail() error {
 		s.more()
 	}
 	rest := s.buf[s.i:]
-	p := skipXMLSpace(rest, 0)
+	p := skipSpace(rest, 0)
 	if !bytes.HasPrefix(rest[p:], []byte("</graphml>")) {
 		return errNotFast
 	}
-	if skipXMLSpace(rest, p+len("</graphml>")) != len(rest) {
+	if skipSpace(rest, p+len("</graphml>")) != len(rest) {
 		return errNotFast
 	}
 	return nil
 }
 
-// skipXMLSpace skips the white space the XML reader passes over between
-// elements; \r is left to it (it turns \r\n into \n).
-func skipXMLSpace(w []byte, i int) int { return skipSpace(w, i) }
-
 // parseElement reads white space and one element of <graph> at the start of w:
 // a node or an edge with its data, a graph-level datum, or </graph>.
 func (s *layoutScan) parseElement(w []byte, e *element) (int, status) {
-	p := skipXMLSpace(w, 0)
+	p := skipSpace(w, 0)
 	if len(w)-p < len("</graph>") {
 		return 0, stMore // at the end of the input, the XML reader says what is wrong
 	}
@@ -304,7 +300,7 @@ func (s *layoutScan) parseElement(w []byte, e *element) (int, status) {
 	}
 	prev := -1
 	for {
-		q = skipXMLSpace(w, q)
+		q = skipSpace(w, q)
 		if len(w)-q < len(closeTag) {
 			return 0, stMore
 		}
@@ -376,7 +372,7 @@ func (s *layoutScan) startTag(w []byte, p int) (string, []rawAttr, bool, int, st
 	}
 	var attrs []rawAttr
 	for {
-		r := skipXMLSpace(w, q)
+		r := skipSpace(w, q)
 		if r+2 > len(w) {
 			return "", nil, false, 0, stMore
 		}

@@ -83,9 +83,6 @@ func NewFile(path, index string, opts ...FileOption) *File {
 	return f
 }
 
-// IndexErr returns why the last index could not be written, or nil.
-func (f *File) IndexErr() error { return f.g.IndexErr() }
-
 // layoutState is what the sidecar keeps: the position of the view that wrote it
 // and the chunk names of its order stream.
 type layoutState struct {
@@ -98,9 +95,8 @@ type layoutState struct {
 // before it.
 type layoutDelta struct {
 	seq     uint64
-	known   bool        // the previous view's chunks are known
-	touched []graph.Op  // the file record, new chunks, and chunks no longer used
-	records *layoutRecs // the newest view's records
+	known   bool       // the previous view's chunks are known
+	touched []graph.Op // the file record, new chunks, and chunks no longer used
 }
 
 // layoutRecs are the records a single-file snapshot holds beside the graph.
@@ -115,16 +111,12 @@ func (f *File) View(ctx context.Context) (graph.View, error) {
 	if !f.viewing.TryLock() {
 		return f.plainView(ctx)
 	}
-	v, err := f.indexedView(ctx)
+	v, err := f.indexedView(ctx, sync.OnceFunc(f.viewing.Unlock))
 	if err != nil {
 		f.viewing.Unlock()
 		return nil, err
 	}
-	uv := &unlockView{View: v, unlock: sync.OnceFunc(f.viewing.Unlock)}
-	if d, ok := v.(*fileDeltaView); ok {
-		return &unlockDeltaView{unlockView: uv, d: d}, nil
-	}
-	return uv, nil
+	return v, nil
 }
 
 // plainView reads the whole file, with its layout records, without the index.
@@ -143,37 +135,11 @@ func (f *File) plainView(ctx context.Context) (graph.View, error) {
 	return &fileLayoutView{View: inner, layout: func() (*layoutRecs, error) { return recs, nil }}, nil
 }
 
-// unlockView lets the next view read through the index once it is closed.
-type unlockView struct {
-	graph.View
-	unlock func()
-}
-
-func (v *unlockView) Close() error {
-	defer v.unlock()
-	return v.View.Close()
-}
-
-// unlockDeltaView is an unlockView of a view whose changes are known.
-type unlockDeltaView struct {
-	*unlockView
-	d *fileDeltaView
-}
-
-func (v *unlockDeltaView) Node(ctx context.Context, id string) (graph.Node, bool, error) {
-	return v.d.Node(ctx, id)
-}
-
-func (v *unlockDeltaView) Edge(ctx context.Context, source, target, typ string) (graph.Edge, bool, error) {
-	return v.d.Edge(ctx, source, target, typ)
-}
-
-func (v *unlockDeltaView) Counts() (nodes, edges int64) { return v.d.Counts() }
-
 // indexedView reads the file through the IndexedFile while the layout is read
 // beside it, on another core: the layout records are needed only at the end of
-// the nodes, or when the journal is read.
-func (f *File) indexedView(ctx context.Context) (graph.View, error) {
+// the nodes, or when the journal is read. unlock, called when the view is closed, lets the next view read through the
+// index.
+func (f *File) indexedView(ctx context.Context, unlock func()) (graph.View, error) {
 	job := make(chan struct{})
 	var recs *layoutRecs
 	var lerr error
@@ -217,7 +183,7 @@ func (f *File) indexedView(ctx context.Context) (graph.View, error) {
 	f.mu.Lock()
 	f.delta, f.settle = nil, settle
 	f.mu.Unlock()
-	lv := &fileLayoutView{View: inner, layout: settle}
+	lv := &fileLayoutView{View: inner, layout: settle, unlock: unlock}
 	get, ok := inner.(graph.Getter)
 	count, ok2 := inner.(graph.Counter)
 	if ok && ok2 {
@@ -414,6 +380,7 @@ func (r *layoutRecs) touched(prev []string) []graph.Op {
 type fileLayoutView struct {
 	graph.View
 	layout func() (*layoutRecs, error)
+	unlock func() // nil for a view made beside another
 }
 
 func (v *fileLayoutView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
@@ -438,6 +405,9 @@ func (v *fileLayoutView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error]
 
 // Close waits for the layout read beside the view, then closes the view.
 func (v *fileLayoutView) Close() error {
+	if v.unlock != nil {
+		defer v.unlock()
+	}
 	_, err := v.layout()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		err = nil // the caller gave up; the view's error, if any, said so
