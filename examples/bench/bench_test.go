@@ -287,3 +287,22 @@ func TestRunComparingWithTheGenerator(t *testing.T) {
 		t.Errorf("fingerprints of the changed and the unchanged graph: %+v, %+v", changed, same)
 	}
 }
+
+// TestTargetsBySource: the file's run is held to the GraphML issue's limits
+// (full 0.5, restore 1.0 x restic's), the in-memory run to the performance
+// issue's (0.4, 0.5).
+func TestTargetsBySource(t *testing.T) {
+	rep := &Report{Results: []Result{
+		{System: sysGraphvault, Step: stepFull, Seconds: 1}, {System: sysRestic, Step: stepFull, Seconds: 2},
+		{System: sysGraphvault, Step: stepRestore, Seconds: 1}, {System: sysRestic, Step: stepRestore, Seconds: 2},
+	}}
+	for source, want := range map[string][2]float64{sourceMemory: {0.4, 0.5}, sourceGraphML: {0.5, 1.0}} {
+		got := map[string]float64{}
+		for _, tg := range targets(rep, &details{source: source}) {
+			got[tg.name] = tg.limit
+		}
+		if got["full time / restic full time"] != want[0] || got["restore time / restic restore time"] != want[1] {
+			t.Errorf("%s: full limit %v, restore limit %v; want %v", source, got["full time / restic full time"], got["restore time / restic restore time"], want)
+		}
+	}
+}
