@@ -39,9 +39,7 @@ func decodeJSON[T any](t *testing.T, s string) T {
 // TestJSONGraphMLFile runs every command with -json on snapshots of a GraphML
 // file and checks each result against the text the command prints without it.
 func TestJSONGraphMLFile(t *testing.T) {
-	saved := racyWindow
-	racyWindow = 0
-	t.Cleanup(func() { racyWindow = saved })
+	trustStampsAtOnce(t)
 	dir := t.TempDir()
 	rag := filepath.Join(dir, "rag")
 	if err := os.Mkdir(rag, 0o755); err != nil {
@@ -175,9 +173,7 @@ func checkDiffJSON(t *testing.T, data, a, b string) diffJSON {
 // TestJSONWorkingDirectory runs snapshot, list, restore and diff with -json on a
 // working directory and checks them against the text output.
 func TestJSONWorkingDirectory(t *testing.T) {
-	saved := racyWindow
-	racyWindow = 0
-	t.Cleanup(func() { racyWindow = saved })
+	trustStampsAtOnce(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "vault")
 	rag := filepath.Join(dir, "rag_storage")

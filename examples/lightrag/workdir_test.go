@@ -80,9 +80,7 @@ func writeWorkdir(t *testing.T, dir string, w *lightragtest.Workspace) {
 // names the changed store; restore gives each folder back byte for byte, and
 // refuses an existing OUT without -force.
 func TestWorkingDirectory(t *testing.T) {
-	saved := racyWindow
-	racyWindow = 0
-	t.Cleanup(func() { racyWindow = saved })
+	trustStampsAtOnce(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "vault")
 	rag := filepath.Join(dir, "rag_storage")
@@ -182,9 +180,7 @@ func TestWorkspaces(t *testing.T) {
 // TestWatchDir: watch DIR takes a snapshot at start and one after each change of
 // the folder, and none while it stays as it is.
 func TestWatchDir(t *testing.T) {
-	saved := racyWindow
-	racyWindow = 0
-	t.Cleanup(func() { racyWindow = saved })
+	trustStampsAtOnce(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "vault")
 	rag := filepath.Join(dir, "rag_storage")
