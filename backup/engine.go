@@ -51,7 +51,7 @@ func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
 
 // ChainPolicy bounds incremental chains. When a new incremental snapshot would make
 // the chain longer than MaxLayers, or its delta layers hold more than MaxDeltaRatio
-// of the base layer's records, the snapshot is written as a synthetic full: the
+// of the base layer's records and of its bytes (before compression), the snapshot is written as a synthetic full: the
 // chain merged into one layer, without reading the graph again.
 type ChainPolicy struct {
 	MaxLayers     int     // default 16

@@ -272,12 +272,28 @@ func (e *Engine) needsCompaction(m *Manifest) bool {
 	if len(m.Layers) > e.cfg.chain.MaxLayers {
 		return true
 	}
-	var delta int64
+	// Both the records and the bytes of the delta layers must pass the ratio:
+	// a graph of large records changed a little (a chunked file's patches)
+	// adds many records of few bytes, and merging the chain again would cost
+	// as much as the full snapshot every time.
+	var delta, deltaBytes int64
 	for _, l := range m.Layers[1:] {
 		delta += l.Records + l.Tombstones
+		deltaBytes += l.rawBytes()
 	}
 	base := max(m.Layers[0].Records, 1)
-	return float64(delta)/float64(base) > e.cfg.chain.MaxDeltaRatio
+	baseBytes := max(m.Layers[0].rawBytes(), 1)
+	return float64(delta)/float64(base) > e.cfg.chain.MaxDeltaRatio &&
+		float64(deltaBytes)/float64(baseBytes) > e.cfg.chain.MaxDeltaRatio
+}
+
+// rawBytes is the size of the layer's segments before compression.
+func (l Layer) rawBytes() int64 {
+	var n int64
+	for _, s := range l.Segments {
+		n += s.Raw
+	}
+	return n
 }
 
 // commit makes the snapshot visible. Write order is the crash-safety argument:

@@ -334,6 +334,15 @@ func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, re
 	case kindVDB:
 		err = c.writeVDBFile(f, bw)
 	case kindGraphML:
+		if f.Chunked {
+			if c.pieces == nil && len(f.Pieces) > 0 {
+				return fmt.Errorf("%w: %s: its pieces are missing", ErrCorrupt, f.Path)
+			}
+			if c.pieces != nil {
+				err = c.pieces.write(f, bw)
+			}
+			break
+		}
 		if len(f.Content) > 0 {
 			// The file's own bytes were kept: the layout does not give them.
 			data, serr := c.streamOf(f, f.Content)
@@ -360,7 +369,7 @@ func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, re
 	switch {
 	case check && sum != f.SHA256:
 		return fmt.Errorf("%w: %s restores with SHA-256 %.12s, the snapshot was taken of %.12s", ErrCorrupt, f.Path, sum, f.SHA256)
-	case f.Kind == kindGraphML && f.Graph.Unchecked && sum != f.SHA256:
+	case f.Kind == kindGraphML && f.Graph != nil && f.Graph.Unchecked && sum != f.SHA256:
 		// The layout was not checked when the snapshot was taken: the same
 		// graph, written as NetworkX would, but not the file's bytes.
 		rep.Reencoded = append(rep.Reencoded, f.Path)

@@ -46,16 +46,18 @@ import (
 // Replace restores a snapshot into the file and Apply merges a partial restore,
 // as a Dir made for the path does.
 type File struct {
-	path  string
-	index string
-	name  string
-	g     *graphml.IndexedFile
+	path    string
+	index   string
+	name    string
+	g       *graphml.IndexedFile
+	chunked bool
 
 	viewing sync.Mutex // held while the IndexedFile's view is open
 
 	mu     sync.Mutex
 	delta  *layoutDelta                // what the newest view changed in the layout records
 	settle func() (*layoutRecs, error) // waits for the newest view's layout
+	cview  *chunkedView                // the newest chunked view with the journal
 
 	wmu  sync.Mutex // serializes Replace and Apply
 	last RestoreReport
@@ -108,6 +110,20 @@ type layoutRecs struct {
 // View opens the file: the IndexedFile's view and, when NetworkX laid the file
 // out, the layout records beside it.
 func (f *File) View(ctx context.Context) (graph.View, error) {
+	if f.chunked {
+		if !f.viewing.TryLock() {
+			return f.chunkedView(false, nil)
+		}
+		v, err := f.chunkedView(true, sync.OnceFunc(f.viewing.Unlock))
+		if err != nil {
+			f.viewing.Unlock()
+			return nil, err
+		}
+		f.mu.Lock()
+		f.cview = v.(*chunkedView)
+		f.mu.Unlock()
+		return v, nil
+	}
 	if !f.viewing.TryLock() {
 		return f.plainView(ctx)
 	}
@@ -203,6 +219,17 @@ func (f *File) setDelta(d *layoutDelta) {
 // the order no longer uses is named by an upsert whose record the view does not
 // have, which a snapshot engine following the journal writes as a removal.
 func (f *File) Changes(ctx context.Context, after uint64) iter.Seq2[graph.Batch, error] {
+	if f.chunked {
+		f.mu.Lock()
+		v := f.cview
+		f.mu.Unlock()
+		if v == nil {
+			return func(yield func(graph.Batch, error) bool) {
+				yield(graph.Batch{}, fmt.Errorf("lightrag: %w: no view", graph.ErrJournalGap))
+			}
+		}
+		return v.changes(ctx, after)
+	}
 	return func(yield func(graph.Batch, error) bool) {
 		f.mu.Lock()
 		settle := f.settle

@@ -82,6 +82,10 @@ type fileEntry struct {
 	// bytes back: ElementTree leaves carriage returns in text raw, and XML
 	// readers turn them into line feeds before the graph sees them.
 	Content []string `json:"content,omitempty"`
+	// Pieces are the names of a chunked GraphML file's pieces in order, each
+	// with a "+" when a patch record changes its piece record (see Chunked).
+	Pieces  []string `json:"pieces,omitempty"`
+	Chunked bool     `json:"chunked,omitempty"`
 	// Note says why a store file is kept in chunks, or why GraphML is re-encoded.
 	Note string `json:"note,omitempty"`
 }
@@ -334,6 +338,10 @@ type collected struct {
 	// spill holds the graph instead of nodes and edges in the restore of
 	// one GraphML file.
 	spill *spill
+	// pieces holds a chunked file's pieces and patches, in a file beside
+	// target.
+	pieces *pieceSpill
+	target string
 }
 
 type vrow struct {
@@ -383,6 +391,18 @@ func (c *collected) addNode(n graph.Node) error {
 			return err
 		}
 		c.chunks[parts[1]] = data
+	case (parts[0] == "piece" || parts[0] == "patch") && len(parts) == 2:
+		if c.pieces == nil {
+			if c.target == "" {
+				return fmt.Errorf("%w: piece records outside a restore", ErrChunked)
+			}
+			s, err := newPieceSpill(c.target)
+			if err != nil {
+				return err
+			}
+			c.pieces = s
+		}
+		return c.pieces.add(n, parts[0], parts[1])
 	case parts[0] == "kv" && len(parts) == 3:
 		s, err := str("json")
 		if err != nil {

@@ -35,6 +35,7 @@ import (
 func collectAny(ctx context.Context, meta graph.Meta, nodes iter.Seq2[graph.Node, error], edges iter.Seq2[graph.Edge, error], target string) (_ *collected, err error) {
 	c := newCollected()
 	c.directed = meta.Directed
+	c.target = target
 	var s *spill
 	defer func() {
 		if err != nil && s != nil {
@@ -125,11 +126,15 @@ func (c *collected) graph() (g graph.Getter, nodes, edges int) {
 
 // close removes the spill file, if any.
 func (c *collected) close() error {
-	if c.spill == nil {
-		return nil
+	var err error
+	if c.pieces != nil {
+		err = c.pieces.close()
+		c.pieces = nil
 	}
-	err := c.spill.close()
-	c.spill = nil
+	if c.spill != nil {
+		err = errors.Join(err, c.spill.close())
+		c.spill = nil
+	}
 	return err
 }
 

@@ -1,0 +1,431 @@
+package lightrag
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/graphvault/graphvault/store/graph"
+)
+
+// Chunked makes a File keep the file's own bytes instead of its graph: the
+// snapshot cuts the file into pieces at the starts of its elements and decodes
+// none of them (see pieceNode), so it runs at the speed of reading, hashing and
+// compressing the file; a rewritten file whose elements changed stores patches
+// of the pieces they are in, and a restore writes the bytes back and checks
+// their SHA-256. What the snapshot does not hold is the graph's records: a
+// snapshot of a chunked File cannot be compared or restored entity by entity
+// ([ErrChunked]); restore it whole and read the file for that.
+func Chunked() FileOption { return func(f *File) { f.chunked = true } }
+
+// ErrChunked is returned for what needs the graph's records from a snapshot of
+// a chunked File, which holds the file's bytes instead.
+var ErrChunked = errors.New("lightrag: the snapshot holds the file's bytes, not its records")
+
+// pieceState is what a chunked File's sidecar (index + ".pieces") keeps: the
+// position of the view that wrote it and, for each piece in the file's order,
+// its name, the hash of its bytes, whether the view held a patch of it, and
+// the hashes of the elements of its piece record.
+type pieceState struct {
+	Journal  string
+	Position uint64
+	Pieces   []pieceInfo
+}
+
+type pieceInfo struct {
+	Name    string
+	Sum     uint64
+	Patched bool
+	Base    []uint64
+}
+
+func (f *File) piecesPath() string { return f.index + ".pieces" }
+
+func (f *File) readPieces() *pieceState {
+	r, err := os.Open(f.piecesPath())
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	var s pieceState
+	if gob.NewDecoder(r).Decode(&s) != nil || s.Journal == "" {
+		return nil
+	}
+	return &s
+}
+
+func (f *File) writePieces(s *pieceState) error {
+	tmp := f.piecesPath() + ".tmp"
+	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := gob.NewEncoder(w).Encode(s); err != nil {
+		return errors.Join(err, w.Close())
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, f.piecesPath())
+}
+
+// chunkedView is a chunked File's view. With a journal (the view reading
+// through the index), its records are the previous view's where the file did
+// not change, patches where a piece's elements changed a little, and new piece
+// records otherwise; Changes names them. When the engine reads every record
+// instead (Nodes), each piece is yielded as a piece record and the sidecar
+// says so, so the next view patches against what this snapshot holds.
+type chunkedView struct {
+	f       *File
+	file    *os.File
+	size    int64
+	mode    uint32
+	meta    graph.Meta
+	prev    *pieceState // the sidecar the view continues; nil without a journal
+	journal bool        // the view keeps the sidecar
+	unlock  func()
+
+	scanOnce sync.Once
+	scanErr  error
+	scan     *pieceScan
+}
+
+// pieceScan is what a pass over the file found.
+type pieceScan struct {
+	pieces []scannedPiece
+	sha    string
+	ids    map[string]int // piece and patch record ids → index in pieces
+	ops    []graph.Op     // what changed since prev (journal)
+	state  pieceState     // the records this view holds, for the sidecar
+}
+
+type scannedPiece struct {
+	name    string
+	off     int64
+	n       int
+	patched bool
+	base    []uint64
+}
+
+var (
+	_ graph.Getter     = (*chunkedView)(nil)
+	_ graph.Counter    = (*chunkedView)(nil)
+	_ graph.Normalized = (*chunkedView)(nil)
+)
+
+func (f *File) chunkedView(journal bool, unlock func()) (graph.View, error) {
+	file, err := os.Open(f.path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		return nil, errors.Join(err, file.Close())
+	}
+	v := &chunkedView{f: f, file: file, size: fi.Size(), mode: uint32(fi.Mode().Perm()), journal: journal, unlock: unlock}
+	head := make([]byte, min(fi.Size(), 64<<10))
+	if _, err := io.ReadFull(io.NewSectionReader(file, 0, fi.Size()), head); err != nil {
+		return nil, errors.Join(err, file.Close())
+	}
+	v.meta.Directed = bytes.Contains(head, []byte(`edgedefault="directed"`))
+	if journal {
+		v.prev = f.readPieces()
+		if v.prev != nil {
+			v.meta.Journal, v.meta.Position = v.prev.Journal, v.prev.Position+1
+		} else {
+			var id [12]byte
+			rand.Read(id[:])
+			v.meta.Journal, v.meta.Position = "pieces-"+hex.EncodeToString(id[:]), 1
+		}
+	}
+	return v, nil
+}
+
+func (v *chunkedView) Meta() graph.Meta { return v.meta }
+func (v *chunkedView) Normalized() bool { return true }
+func (v *chunkedView) Close() error {
+	if v.unlock != nil {
+		defer v.unlock()
+	}
+	return v.file.Close()
+}
+
+func (v *chunkedView) Edges(context.Context) iter.Seq2[graph.Edge, error] {
+	return func(func(graph.Edge, error) bool) {}
+}
+
+// pass reads the file once, cutting it into pieces and hashing it; each piece
+// goes to fn with its bytes (valid until fn returns), its element starts and
+// their hashes, and the hash of the piece.
+func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, starts []int, hashes []uint64) error) (sha string, err error) {
+	// The SHA-256 of the file is taken on another goroutine, a block at a
+	// time, while the pieces are cut.
+	blocks := make(chan []byte, 2)
+	summed := make(chan string, 1)
+	go func() {
+		h := sha256.New()
+		for b := range blocks {
+			h.Write(b)
+		}
+		summed <- hex.EncodeToString(h.Sum(nil))
+	}()
+	defer func() {
+		close(blocks)
+		if s := <-summed; err == nil {
+			sha = s
+		}
+	}()
+	r := io.NewSectionReader(v.file, 0, v.size)
+	const block = 8 << 20
+	// buf[start:end] is what is read and not yet cut; a block that is read is
+	// never written again while the hash may read it, so buffers are not reused.
+	var buf []byte
+	start := 0
+	names := map[string]int{}
+	var starts []int
+	var hashes []uint64
+	eof := false
+	var off int64
+	for {
+		if !eof && len(buf)-start < pieceLook {
+			next := make([]byte, len(buf)-start, len(buf)-start+block+pieceLook)
+			copy(next, buf[start:])
+			n, err := io.ReadFull(r, next[len(next):len(next)+block])
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				eof = true
+			} else if err != nil {
+				return "", err
+			}
+			blocks <- next[len(next) : len(next)+n]
+			buf, start = next[:len(next)+n], 0
+		}
+		if start == len(buf) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n := cutPiece(buf[start:])
+		p := buf[start : start+n]
+		name := pieceName(p)
+		if k := names[name]; k > 0 {
+			names[name] = k + 1
+			name += "." + strconv.Itoa(k)
+		} else {
+			names[name] = 1
+		}
+		starts = elementStarts(p, starts)
+		hashes = elementHashes(p, starts, hashes)
+		if err := fn(name, p, starts, hashes); err != nil {
+			return "", err
+		}
+		off += int64(n)
+		start += n
+	}
+	if off != v.size {
+		return "", fmt.Errorf("lightrag: %s changed while it was read", v.f.path)
+	}
+	return "", nil
+}
+
+// scanned reads the file once for the journal: what each piece's records are
+// now and how they differ from the previous view's.
+func (v *chunkedView) scanned(ctx context.Context) (*pieceScan, error) {
+	v.scanOnce.Do(func() {
+		s := &pieceScan{ids: map[string]int{}}
+		prev := map[string]*pieceInfo{}
+		if v.prev != nil {
+			for i := range v.prev.Pieces {
+				prev[v.prev.Pieces[i].Name] = &v.prev.Pieces[i]
+			}
+		}
+		seen := map[string]bool{}
+		var off int64
+		s.sha, v.scanErr = v.pass(ctx, func(name string, p []byte, starts []int, hashes []uint64) error {
+			sp := scannedPiece{name: name, off: off, n: len(p)}
+			off += int64(len(p))
+			sum := xxh3.Hash(p)
+			seen[name] = true
+			old := prev[name]
+			put := func(id string) { s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id}}) }
+			switch {
+			case old != nil && old.Sum == sum:
+				sp.patched, sp.base = old.Patched, old.Base
+			case old != nil:
+				pt := diffPiece(old.Base, p, starts, hashes)
+				switch {
+				case pt.identity(len(old.Base)):
+					sp.base = old.Base
+					if old.Patched {
+						put(patchID(name)) // gone: the view has no such record
+					}
+				case len(pt.lit) <= len(p)/2:
+					sp.patched, sp.base = true, old.Base
+					put(patchID(name))
+				default:
+					sp.base = append([]uint64(nil), hashes...)
+					put(pieceID(name))
+					if old.Patched {
+						put(patchID(name))
+					}
+				}
+			default:
+				sp.base = append([]uint64(nil), hashes...)
+				put(pieceID(name))
+			}
+			s.ids[pieceID(name)] = len(s.pieces)
+			if sp.patched {
+				s.ids[patchID(name)] = len(s.pieces)
+			}
+			s.pieces = append(s.pieces, sp)
+			s.state.Pieces = append(s.state.Pieces, pieceInfo{Name: name, Sum: sum, Patched: sp.patched, Base: sp.base})
+			return nil
+		})
+		if v.scanErr != nil {
+			return
+		}
+		if v.prev != nil {
+			for _, p := range v.prev.Pieces {
+				if !seen[p.Name] {
+					s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: pieceID(p.Name)}})
+					if p.Patched {
+						s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: patchID(p.Name)}})
+					}
+				}
+			}
+		}
+		s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: fileID(v.f.name)}})
+		s.state.Journal, s.state.Position = v.meta.Journal, v.meta.Position
+		v.scan = s
+		if v.journal {
+			// Written before the snapshot commits, as the index is: a sidecar
+			// ahead of the snapshots makes the next view's journal a gap.
+			v.scanErr = v.f.writePieces(&s.state)
+		}
+	})
+	return v.scan, v.scanErr
+}
+
+// entry is the file record of the pieces the view holds.
+func (v *chunkedView) entry(sha string, pieces []string) (graph.Node, error) {
+	e := &fileEntry{Path: v.f.name, Kind: kindGraphML, Mode: v.mode, Size: v.size, SHA256: sha, Pieces: pieces, Chunked: true}
+	return e.node()
+}
+
+func rootNode() graph.Node {
+	return graph.Node{ID: rootID, Labels: []string{LabelRoot}, Props: map[string]any{"kind": "file"}}
+}
+
+// Nodes yields every piece as a piece record, in one pass over the file, then
+// the file record; the sidecar then says the snapshot holds no patches.
+func (v *chunkedView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
+	return func(yield func(graph.Node, error) bool) {
+		if !yield(rootNode(), nil) {
+			return
+		}
+		var names []string
+		state := pieceState{Journal: v.meta.Journal, Position: v.meta.Position}
+		stop := errors.New("stopped")
+		sha, err := v.pass(ctx, func(name string, p []byte, starts []int, hashes []uint64) error {
+			names = append(names, name)
+			if v.journal {
+				state.Pieces = append(state.Pieces, pieceInfo{Name: name, Sum: xxh3.Hash(p), Base: append([]uint64(nil), hashes...)})
+			}
+			if !yield(pieceNode(name, p), nil) {
+				return stop
+			}
+			return nil
+		})
+		if errors.Is(err, stop) {
+			return
+		}
+		if err == nil && v.journal {
+			err = v.f.writePieces(&state)
+		}
+		if err != nil {
+			yield(graph.Node{}, err)
+			return
+		}
+		n, err := v.entry(sha, names)
+		yield(n, err)
+	}
+}
+
+// Node reads one record of the view as the journal left it.
+func (v *chunkedView) Node(ctx context.Context, id string) (graph.Node, bool, error) {
+	s, err := v.scanned(ctx)
+	if err != nil {
+		return graph.Node{}, false, err
+	}
+	switch id {
+	case rootID:
+		return rootNode(), true, nil
+	case fileID(v.f.name):
+		names := make([]string, len(s.pieces))
+		for i, p := range s.pieces {
+			names[i] = p.name
+			if p.patched {
+				names[i] += "+"
+			}
+		}
+		n, err := v.entry(s.sha, names)
+		return n, err == nil, err
+	}
+	i, ok := s.ids[id]
+	if !ok {
+		return graph.Node{}, false, nil
+	}
+	sp := s.pieces[i]
+	p := make([]byte, sp.n)
+	if _, err := v.file.ReadAt(p, sp.off); err != nil {
+		return graph.Node{}, false, err
+	}
+	if id == pieceID(sp.name) {
+		return pieceNode(sp.name, p), true, nil
+	}
+	starts := elementStarts(p, nil)
+	return diffPiece(sp.base, p, starts, elementHashes(p, starts, nil)).node(sp.name), true, nil
+}
+
+func (v *chunkedView) Edge(context.Context, string, string, string) (graph.Edge, bool, error) {
+	return graph.Edge{}, false, nil
+}
+
+// Counts counts the records the journal left: the root and file records, the
+// piece records and the patches.
+func (v *chunkedView) Counts() (nodes, edges int64) {
+	s, err := v.scanned(context.Background())
+	if err != nil {
+		return 0, 0
+	}
+	return int64(2 + len(s.ids)), 0
+}
+
+// Changes yields the one batch that takes the previous view's records to this
+// view's.
+func (v *chunkedView) changes(ctx context.Context, after uint64) iter.Seq2[graph.Batch, error] {
+	return func(yield func(graph.Batch, error) bool) {
+		if v.prev == nil || after != v.prev.Position || v.prev.Journal != v.meta.Journal {
+			yield(graph.Batch{}, fmt.Errorf("lightrag: %w: the pieces after position %d are not known", graph.ErrJournalGap, after))
+			return
+		}
+		s, err := v.scanned(ctx)
+		if err != nil {
+			yield(graph.Batch{}, err)
+			return
+		}
+		yield(graph.Batch{Seq: v.meta.Position, Ops: s.ops}, nil)
+	}
+}

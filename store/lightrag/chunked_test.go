@@ -1,0 +1,234 @@
+package lightrag
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/store/lightrag/lightragtest"
+	"github.com/graphvault/graphvault/store/meta"
+)
+
+// snapshotChunked snapshots one GraphML file through a chunked File and
+// reports whether the engine followed the journal.
+func (h *harness) snapshotChunked(path, index string) (*meta.Snapshot, bool) {
+	h.t.Helper()
+	var mu sync.Mutex
+	journal := false
+	row, err := h.engine.Snapshot(h.ctx, "file", NewFile(path, index, Named("graph.graphml"), Chunked()), backup.SnapshotOptions{
+		Progress: func(p backup.Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			journal = journal || p.Phase == "journal"
+		},
+	})
+	if err != nil {
+		h.t.Fatalf("snapshot of %s: %v", path, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return row, journal
+}
+
+// TestChunkedRestoresBytes: any file a chunked File snapshots comes back byte
+// for byte: NetworkX's files, files with carriage returns, a file on one line,
+// bytes that are not UTF-8, an empty file.
+func TestChunkedRestoresBytes(t *testing.T) {
+	files := map[string][]byte{}
+	for _, dir := range []string{"../graphml/testdata/networkx", "testdata/carriage-returns"} {
+		names, _ := filepath.Glob(filepath.Join(dir, "*.graphml"))
+		for _, n := range names {
+			data, err := os.ReadFile(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[filepath.Base(dir)+"/"+filepath.Base(n)] = data
+		}
+	}
+	if len(files) < 14 {
+		t.Fatalf("only %d files in testdata", len(files))
+	}
+	w := lightragtest.New(lightragtest.Options{Seed: 1, Docs: 4, Entities: 3000, Relations: 6000, Dim: 2})
+	ws := t.TempDir()
+	if err := w.Write(ws); err != nil {
+		t.Fatal(err)
+	}
+	big, err := os.ReadFile(filepath.Join(ws, graphFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["generated"] = big
+	files["one line"] = bytes.ReplaceAll(big, []byte("\n"), nil)
+	files["not utf-8"] = append(bytes.Clone(big[:300<<10]), 0xff, 0xfe, '\n', 0x80)
+	files["empty"] = nil
+	h := newHarness(t)
+	for name, data := range files {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "in.graphml")
+			if err := os.WriteFile(path, data, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			row, _ := h.snapshotChunked(path, filepath.Join(t.TempDir(), "index"))
+			got, rep := h.restoreBytes(row.ID)
+			if !bytes.Equal(got, data) {
+				t.Errorf("restored %d bytes, not the file's %d", len(got), len(data))
+			}
+			if len(rep.Reencoded) != 0 {
+				t.Errorf("re-encoded %v", rep.Reencoded)
+			}
+		})
+	}
+}
+
+// TestChunkedIncremental: LightRAG-style rounds of changes (entities and
+// relations changed, added and deleted, the file rewritten whole) snapshot
+// through the journal as patches, cost a small part of the full snapshot,
+// and every snapshot restores byte for byte. Some rounds lose the sidecar or
+// change nothing.
+func TestChunkedIncremental(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			h := newHarness(t)
+			w := lightragtest.New(lightragtest.Options{Seed: seed, Docs: 4, Entities: 2000, Relations: 5000, Dim: 2})
+			index := filepath.Join(t.TempDir(), "index")
+			rng := rand.New(rand.NewPCG(seed, 7))
+			type taken struct {
+				id   string
+				data []byte
+			}
+			var snaps []taken
+			journals := 0
+			var full int64
+			for round := range 10 {
+				switch {
+				case round == 0:
+				case rng.IntN(5) == 0:
+					// unchanged
+				default:
+					w.Mutate(lightragtest.StoreGraph, 1+rng.IntN(20))
+				}
+				if round == 6 {
+					os.Remove(index + ".pieces")
+				}
+				dir := filepath.Join(t.TempDir(), "ws")
+				if err := w.Write(dir); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, graphFileName)
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				row, journal := h.snapshotChunked(path, index)
+				switch {
+				case round == 0:
+					full = row.BytesNew
+				case journal:
+					journals++
+					if row.Kind == string(backup.KindIncremental) && row.BytesNew > full/5 {
+						t.Errorf("round %d: the %s snapshot wrote %d bytes, the full %d", round, row.Kind, row.BytesNew, full)
+					}
+				case round != 6:
+					t.Errorf("round %d: the snapshot did not follow the journal", round)
+				}
+				snaps = append(snaps, taken{row.ID, data})
+			}
+			if journals == 0 {
+				t.Error("no snapshot followed the journal")
+			}
+			for i, s := range snaps {
+				got, rep := h.restoreBytes(s.id)
+				if !bytes.Equal(got, s.data) {
+					t.Errorf("snapshot %d: restored %d bytes, not the file's %d bytes", i, len(got), len(s.data))
+				}
+				if len(rep.Reencoded) != 0 {
+					t.Errorf("snapshot %d: re-encoded %v", i, rep.Reencoded)
+				}
+			}
+		})
+	}
+}
+
+// TestPiecesRoundTrip: pieces cut a file whole, each piece record gives its
+// bytes back, and a patch between any two versions of a piece gives the new
+// one back.
+func TestPiecesRoundTrip(t *testing.T) {
+	w := lightragtest.New(lightragtest.Options{Seed: 3, Docs: 2, Entities: 1500, Relations: 3000, Dim: 2})
+	ws := t.TempDir()
+	if err := w.Write(ws); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(ws, graphFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPieces(t, data)
+	checkPieces(t, bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")))
+	checkPieces(t, []byte(strings.Repeat("x", 3*pieceHard)))
+}
+
+func checkPieces(t *testing.T, data []byte) {
+	t.Helper()
+	var joined []byte
+	rest := data
+	pieces := 0
+	for len(rest) > 0 {
+		n := cutPiece(rest[:min(len(rest), pieceLook)])
+		if n <= 0 || n > len(rest) {
+			t.Fatalf("cut %d of %d bytes", n, len(rest))
+		}
+		p := rest[:n]
+		rest = rest[n:]
+		got, err := pieceBytes(pieceNode("p", p), nil)
+		if err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("piece %d: %v, %d bytes back of %d", pieces, err, len(got), len(p))
+		}
+		joined = append(joined, got...)
+		pieces++
+	}
+	if !bytes.Equal(joined, data) {
+		t.Fatal("the pieces do not join into the file")
+	}
+	if pieces < 2 {
+		t.Errorf("%d pieces of %d bytes", pieces, len(data))
+	}
+}
+
+func TestPatchRoundTrip(t *testing.T) {
+	base := []byte("<graph>\n  <node id=\"a\">\n    <data key=\"d0\">A</data>\n  </node>\n  <node id=\"b\" />\n  <node id=\"c\">\n  </node>\n  <edge source=\"a\" target=\"b\" />\n")
+	for _, next := range []string{
+		string(base),
+		strings.Replace(string(base), ">A<", ">AA<", 1),
+		strings.Replace(string(base), "  <node id=\"b\" />\n", "", 1),
+		strings.Replace(string(base), "  <node id=\"b\" />\n", "  <node id=\"b\" />\n  <node id=\"b2\" />\n", 1),
+		"  <edge source=\"a\" target=\"b\" />\n<graph>\n",
+		"",
+	} {
+		bs := elementStarts(base, nil)
+		bh := elementHashes(base, bs, nil)
+		p := []byte(next)
+		var pt patch
+		if len(p) > 0 {
+			ps := elementStarts(p, nil)
+			pt = diffPiece(bh, p, ps, elementHashes(p, ps, nil))
+		}
+		back, err := patchOf(pt.node("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := unmarshalPatch(back.marshal(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := raw.apply(base, nil)
+		if err != nil || string(got) != next {
+			t.Errorf("patch to %q gave %q, %v", next, got, err)
+		}
+	}
+}
