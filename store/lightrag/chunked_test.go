@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/graphvault/graphvault/backup"
+	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/lightrag/lightragtest"
 	"github.com/graphvault/graphvault/store/meta"
 )
@@ -229,6 +231,66 @@ func TestPatchRoundTrip(t *testing.T) {
 		got, err := raw.apply(base, nil)
 		if err != nil || string(got) != next {
 			t.Errorf("patch to %q gave %q, %v", next, got, err)
+		}
+	}
+}
+
+// TestAssemblyAnyOrder: the pieces and the file record, in any order, give the
+// file back (the assembly's guess that pieces come in the file's order is
+// only a guess).
+func TestAssemblyAnyOrder(t *testing.T) {
+	w := lightragtest.New(lightragtest.Options{Seed: 5, Docs: 2, Entities: 1500, Relations: 3000, Dim: 2})
+	ws := t.TempDir()
+	if err := w.Write(ws); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, graphFileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewFile(path, filepath.Join(t.TempDir(), "index"), Chunked()).View(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []graph.Node
+	for n, err := range v.Nodes(t.Context()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, n)
+	}
+	v.Close()
+	if len(recs) < 5 {
+		t.Fatalf("%d records", len(recs))
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for round := range 20 {
+		order := slices.Clone(recs)
+		switch round {
+		case 0: // as written
+		case 1:
+			slices.Reverse(order)
+		default:
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		out := filepath.Join(t.TempDir(), "out.graphml")
+		c := newCollected()
+		c.target = out
+		for _, n := range order {
+			if err := c.addNode(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rep RestoreReport
+		err := c.writeFile(t.Context(), c.files["graph_chunk_entity_relation.graphml"], out, &rep)
+		c.close()
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		got, _ := os.ReadFile(out)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("round %d: %d bytes back of %d", round, len(got), len(data))
 		}
 	}
 }

@@ -310,6 +310,9 @@ func (c *collected) checkUsed() error {
 
 // writeFile writes one file at full, synced, and checks it.
 func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, rep *RestoreReport) (err error) {
+	if f.Kind == kindGraphML && f.Chunked && len(f.Pieces) > 0 {
+		return c.writeChunked(f, full, rep)
+	}
 	out, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fs.FileMode(f.Mode)|0o200)
 	if err != nil {
 		return err
@@ -335,13 +338,7 @@ func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, re
 		err = c.writeVDBFile(f, bw)
 	case kindGraphML:
 		if f.Chunked {
-			if c.pieces == nil && len(f.Pieces) > 0 {
-				return fmt.Errorf("%w: %s: its pieces are missing", ErrCorrupt, f.Path)
-			}
-			if c.pieces != nil {
-				err = c.pieces.write(f, bw)
-			}
-			break
+			break // an empty file: a file with pieces is written by writeChunked
 		}
 		if len(f.Content) > 0 {
 			// The file's own bytes were kept: the layout does not give them.
@@ -379,6 +376,34 @@ func (c *collected) writeFile(ctx context.Context, f *fileEntry, full string, re
 	}
 	rep.Files++
 	return out.Sync()
+}
+
+// writeChunked puts the file the pieces were assembled into at full, once its
+// SHA-256 is the snapshot's.
+func (c *collected) writeChunked(f *fileEntry, full string, rep *RestoreReport) error {
+	if c.pieces == nil {
+		return fmt.Errorf("%w: %s: its pieces are missing", ErrCorrupt, f.Path)
+	}
+	name, sum, err := c.pieces.finish(f.Path)
+	if err != nil {
+		return fmt.Errorf("lightrag: restore %s: %w", f.Path, err)
+	}
+	if sum != f.SHA256 {
+		return fmt.Errorf("%w: %s restores with SHA-256 %.12s, the snapshot was taken of %.12s", ErrCorrupt, f.Path, sum, f.SHA256)
+	}
+	out := c.pieces.out
+	if err := out.Chmod(fs.FileMode(f.Mode)); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	if err := os.Rename(name, full); err != nil {
+		return err
+	}
+	c.pieces.outName = "" // renamed: close leaves it
+	rep.Files++
+	return nil
 }
 
 // lines splits an order stream into its lines.

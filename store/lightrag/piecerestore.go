@@ -2,8 +2,11 @@ package lightrag
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,125 +14,235 @@ import (
 	"github.com/graphvault/graphvault/store/graph"
 )
 
-// pieceSpill holds the pieces and patches of a chunked file's restore, which
-// the engine yields in the order of their keys' hashes, until the file is
-// written in its own order: an unlinked file beside the target, and where each
-// record is in it.
-type pieceSpill struct {
-	f       *os.File
-	name    string // set while the file has a name
+// assembly writes a chunked file back from the records of a restore. The
+// engine yields a snapshot's newest layer first and, within a layer, the
+// records in the order the snapshot wrote them: the pieces of a full snapshot
+// in the file's order, ending with the file record; the file record and the
+// patches of an incremental before the pieces they patch. So the file is
+// written in its order as the pieces arrive, into a file beside the target
+// that the restore renames into place: before the file record says the order,
+// on the guess that the pieces come in it; after, each piece when its turn
+// comes. A piece out of turn waits in a spill file (unlinked), and if the
+// guess was wrong, what was written on it moves there too.
+type assembly struct {
+	dir     string
+	out     *os.File
+	outName string
 	w       *bufio.Writer
-	off     int64
-	pieces  map[string]spillSpan
-	patches map[string]spillSpan
+	sum     hash.Hash
+	written int64
+
+	order   []string // the file record's pieces, "+" marking a patched one
+	known   bool
+	next    int         // the index in order of the next piece to write
+	guessed []spillSpan // pieces written before the order was known
+	names   []string    // their names
+
+	spill   *os.File
+	spillW  *bufio.Writer
+	spilled int64
+	waiting map[string]spillSpan
+	patches map[string]patch
+	seen    map[string]bool
 	buf     []byte
 }
 
 type spillSpan struct{ off, n int64 }
 
-func newPieceSpill(target string) (*pieceSpill, error) {
+func newAssembly(target string) (*assembly, error) {
 	dir := filepath.Dir(target)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".pieces-*")
+	out, err := os.CreateTemp(dir, "."+filepath.Base(target)+".pieces-*")
 	if err != nil {
 		return nil, err
 	}
-	s := &pieceSpill{f: f, name: f.Name(), w: bufio.NewWriterSize(f, 1<<20), pieces: map[string]spillSpan{}, patches: map[string]spillSpan{}}
-	if os.Remove(f.Name()) == nil {
-		s.name = ""
-	}
-	return s, nil
-}
-
-func (s *pieceSpill) put(m map[string]spillSpan, name string, b []byte) error {
-	if _, dup := m[name]; dup {
-		return fmt.Errorf("%w: record %s twice", ErrCorrupt, name)
-	}
-	if _, err := s.w.Write(b); err != nil {
-		return err
-	}
-	m[name] = spillSpan{s.off, int64(len(b))}
-	s.off += int64(len(b))
-	return nil
+	a := &assembly{dir: dir, out: out, outName: out.Name(), sum: sha256.New(), waiting: map[string]spillSpan{}, patches: map[string]patch{}, seen: map[string]bool{}}
+	a.w = bufio.NewWriterSize(out, 1<<20)
+	return a, nil
 }
 
 // add files a piece or a patch record.
-func (s *pieceSpill) add(n graph.Node, kind, name string) error {
+func (a *assembly) add(n graph.Node, kind, name string) error {
+	if a.seen[kind+name] {
+		return fmt.Errorf("%w: %s record %s twice", ErrCorrupt, kind, name)
+	}
+	a.seen[kind+name] = true
+	if kind == "patch" {
+		pt, err := patchOf(n)
+		if err != nil {
+			return err
+		}
+		a.patches[name] = pt
+		return a.drain()
+	}
 	var err error
-	if kind == "piece" {
-		if s.buf, err = pieceBytes(n, s.buf[:0]); err != nil {
+	if a.buf, err = pieceBytes(n, a.buf[:0]); err != nil {
+		return err
+	}
+	switch {
+	case !a.known:
+		a.guessed = append(a.guessed, spillSpan{a.written, int64(len(a.buf))})
+		a.names = append(a.names, name)
+		return a.write(a.buf)
+	case a.next < len(a.order) && a.order[a.next] == name:
+		a.next++
+		if err := a.write(a.buf); err != nil {
 			return err
 		}
-		return s.put(s.pieces, name, s.buf)
+		return a.drain()
 	}
-	pt, err := patchOf(n)
-	if err != nil {
-		return err
-	}
-	s.buf = pt.marshal(s.buf[:0])
-	return s.put(s.patches, name, s.buf)
+	return a.wait(name, a.buf)
 }
 
-func (s *pieceSpill) read(sp spillSpan, dst []byte) ([]byte, error) {
-	dst = append(dst[:0], make([]byte, sp.n)...)
-	if _, err := s.f.ReadAt(dst, sp.off); err != nil {
-		return nil, fmt.Errorf("lightrag: spill file: %w", err)
-	}
-	return dst, nil
+func (a *assembly) write(b []byte) error {
+	a.sum.Write(b)
+	a.written += int64(len(b))
+	_, err := a.w.Write(b)
+	return err
 }
 
-// write writes the file f's pieces in order to w.
-func (s *pieceSpill) write(f *fileEntry, w *bufio.Writer) error {
-	if err := s.w.Flush(); err != nil {
+func (a *assembly) wait(name string, b []byte) error {
+	if a.spill == nil {
+		f, err := os.CreateTemp(a.dir, ".pieces-spill-*")
+		if err != nil {
+			return err
+		}
+		a.spill, a.spillW = f, bufio.NewWriterSize(f, 1<<20)
+		os.Remove(f.Name()) // the open file stays readable
+	}
+	if _, err := a.spillW.Write(b); err != nil {
 		return err
 	}
-	var base, out []byte
-	used := 0
-	for _, entry := range f.Pieces {
+	a.waiting[name] = spillSpan{a.spilled, int64(len(b))}
+	a.spilled += int64(len(b))
+	return nil
+}
+
+func (a *assembly) readSpan(f *os.File, sp spillSpan) ([]byte, error) {
+	b := make([]byte, sp.n)
+	if _, err := f.ReadAt(b, sp.off); err != nil {
+		return nil, fmt.Errorf("lightrag: restore spill: %w", err)
+	}
+	return b, nil
+}
+
+// setOrder takes the file record's order. The pieces written on the guess stay
+// if they are its beginning; otherwise they wait like pieces out of turn, and
+// the file is written again from its start.
+func (a *assembly) setOrder(pieces []string) error {
+	if a.known {
+		return fmt.Errorf("%w: two chunked file records", ErrCorrupt)
+	}
+	a.order, a.known = pieces, true
+	ok := len(a.names) <= len(pieces)
+	for i := 0; ok && i < len(a.names); i++ {
+		ok = pieces[i] == a.names[i]
+	}
+	if ok {
+		a.next = len(a.names)
+	} else {
+		if err := a.w.Flush(); err != nil {
+			return err
+		}
+		for i, sp := range a.guessed {
+			b, err := a.readSpan(a.out, sp)
+			if err != nil {
+				return err
+			}
+			if err := a.wait(a.names[i], b); err != nil {
+				return err
+			}
+		}
+		if err := a.out.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := a.out.Seek(0, 0); err != nil {
+			return err
+		}
+		a.w.Reset(a.out)
+		a.sum.Reset()
+		a.written = 0
+	}
+	a.guessed, a.names = nil, nil
+	return a.drain()
+}
+
+// drain writes the pieces whose turn has come and that are here, with their
+// patches.
+func (a *assembly) drain() error {
+	for a.known && a.next < len(a.order) {
+		entry := a.order[a.next]
 		name, patched := strings.CutSuffix(entry, "+")
-		sp, ok := s.pieces[name]
+		sp, ok := a.waiting[name]
 		if !ok {
-			return fmt.Errorf("%w: %s: piece %s is missing", ErrCorrupt, f.Path, name)
+			return nil
 		}
-		var err error
-		if base, err = s.read(sp, base); err != nil {
-			return err
+		pt, ok := a.patches[name]
+		if patched && !ok {
+			return nil
 		}
-		used++
-		if !patched {
-			w.Write(base)
-			continue
+		if a.spillW != nil {
+			if err := a.spillW.Flush(); err != nil {
+				return err
+			}
 		}
-		pp, ok := s.patches[name]
-		if !ok {
-			return fmt.Errorf("%w: %s: the patch of piece %s is missing", ErrCorrupt, f.Path, name)
-		}
-		used++
-		raw, err := s.read(pp, nil)
+		base, err := a.readSpan(a.spill, sp)
 		if err != nil {
 			return err
 		}
-		pt, err := unmarshalPatch(raw)
-		if err != nil {
-			return fmt.Errorf("%w: %s: patch of piece %s: %v", ErrCorrupt, f.Path, name, err)
+		delete(a.waiting, name)
+		if patched {
+			if a.buf, err = pt.apply(base, a.buf[:0]); err != nil {
+				return fmt.Errorf("piece %s: %w", name, err)
+			}
+			base = a.buf
 		}
-		if out, err = pt.apply(base, out[:0]); err != nil {
-			return fmt.Errorf("%s: piece %s: %w", f.Path, name, err)
+		if err := a.write(base); err != nil {
+			return err
 		}
-		w.Write(out)
-	}
-	if used != len(s.pieces)+len(s.patches) {
-		return fmt.Errorf("%w: %s: %d piece and patch records, %d of them named", ErrCorrupt, f.Path, len(s.pieces)+len(s.patches), used)
+		a.next++
 	}
 	return nil
 }
 
-func (s *pieceSpill) close() error {
-	err := s.f.Close()
-	if s.name != "" {
-		err = errors.Join(err, os.Remove(s.name))
+// finish checks that every piece was written and every record used, and
+// returns the written file's name and SHA-256; the caller renames it.
+func (a *assembly) finish(path string) (string, string, error) {
+	if !a.known {
+		return "", "", fmt.Errorf("%w: %s: piece records without the file record", ErrCorrupt, path)
+	}
+	if err := a.drain(); err != nil {
+		return "", "", err
+	}
+	if a.next < len(a.order) {
+		return "", "", fmt.Errorf("%w: %s: piece %s or its patch is missing", ErrCorrupt, path, a.order[a.next])
+	}
+	patched := 0
+	for _, e := range a.order {
+		if strings.HasSuffix(e, "+") {
+			patched++
+		}
+	}
+	if len(a.waiting) > 0 || len(a.patches) != patched {
+		return "", "", fmt.Errorf("%w: %s: piece or patch records the file does not name", ErrCorrupt, path)
+	}
+	if err := a.w.Flush(); err != nil {
+		return "", "", err
+	}
+	return a.outName, hex.EncodeToString(a.sum.Sum(nil)), nil
+}
+
+func (a *assembly) close() error {
+	err := a.out.Close()
+	if a.outName != "" {
+		if rerr := os.Remove(a.outName); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if a.spill != nil {
+		err = errors.Join(err, a.spill.Close())
 	}
 	return err
 }

@@ -340,7 +340,7 @@ type collected struct {
 	spill *spill
 	// pieces holds a chunked file's pieces and patches, in a file beside
 	// target.
-	pieces *pieceSpill
+	pieces *assembly
 	target string
 }
 
@@ -385,6 +385,12 @@ func (c *collected) addNode(n graph.Node) error {
 			return fmt.Errorf("%w: file record %q: %v", ErrCorrupt, parts[1], err)
 		}
 		c.files[f.Path] = &f
+		if f.Chunked && len(f.Pieces) > 0 {
+			if err := c.assemble(); err != nil {
+				return err
+			}
+			return c.pieces.setOrder(f.Pieces)
+		}
 	case parts[0] == "chunk" && len(parts) == 2:
 		data, err := chunkData(n)
 		if err != nil {
@@ -392,15 +398,8 @@ func (c *collected) addNode(n graph.Node) error {
 		}
 		c.chunks[parts[1]] = data
 	case (parts[0] == "piece" || parts[0] == "patch") && len(parts) == 2:
-		if c.pieces == nil {
-			if c.target == "" {
-				return fmt.Errorf("%w: piece records outside a restore", ErrChunked)
-			}
-			s, err := newPieceSpill(c.target)
-			if err != nil {
-				return err
-			}
-			c.pieces = s
+		if err := c.assemble(); err != nil {
+			return err
 		}
 		return c.pieces.add(n, parts[0], parts[1])
 	case parts[0] == "kv" && len(parts) == 3:
@@ -436,6 +435,22 @@ func (c *collected) addNode(n graph.Node) error {
 	default:
 		return fmt.Errorf("%w: unknown record %q", ErrCorrupt, n.ID)
 	}
+	return nil
+}
+
+// assemble makes the assembly of a chunked file's pieces, once.
+func (c *collected) assemble() error {
+	if c.pieces != nil {
+		return nil
+	}
+	if c.target == "" {
+		return fmt.Errorf("%w: piece records outside a restore", ErrChunked)
+	}
+	a, err := newAssembly(c.target)
+	if err != nil {
+		return err
+	}
+	c.pieces = a
 	return nil
 }
 
