@@ -284,6 +284,9 @@ func TestAssemblyAnyOrder(t *testing.T) {
 		}
 		var rep RestoreReport
 		err := c.writeFile(t.Context(), c.files["graph_chunk_entity_relation.graphml"], out, &rep)
+		if round == 0 && c.pieces.spilled != 0 {
+			t.Errorf("pieces in the file's order spilled %d bytes", c.pieces.spilled)
+		}
 		c.close()
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)

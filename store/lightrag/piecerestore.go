@@ -45,6 +45,7 @@ type assembly struct {
 	patches map[string]patch
 	seen    map[string]bool
 	buf     []byte
+	out2    []byte // a patched piece
 }
 
 type spillSpan struct{ off, n int64 }
@@ -86,9 +87,21 @@ func (a *assembly) add(n graph.Node, kind, name string) error {
 		a.guessed = append(a.guessed, spillSpan{a.written, int64(len(a.buf))})
 		a.names = append(a.names, name)
 		return a.write(a.buf)
-	case a.next < len(a.order) && a.order[a.next] == name:
+	case a.next < len(a.order) && strings.TrimSuffix(a.order[a.next], "+") == name:
+		b := a.buf
+		if strings.HasSuffix(a.order[a.next], "+") {
+			pt, ok := a.patches[name]
+			if !ok {
+				break // the patch comes later
+			}
+			a.out2, err = pt.apply(a.buf, a.out2[:0])
+			if err != nil {
+				return fmt.Errorf("piece %s: %w", name, err)
+			}
+			b = a.out2
+		}
 		a.next++
-		if err := a.write(a.buf); err != nil {
+		if err := a.write(b); err != nil {
 			return err
 		}
 		return a.drain()
