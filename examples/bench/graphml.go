@@ -177,10 +177,10 @@ func (b *bench) runGraphML(ctx context.Context) error {
 // fileSnapshot is what examples/lightrag's snapshot does with a file, timed: with
 // the latest snapshot given, a file whose stamp is the one it recorded is unchanged
 // (a stat, and the latest snapshot is returned); otherwise the file is hashed, and
-// unless its SHA-256 is the latest snapshot's, snapshotted through
-// lightrag.File (so that a rewritten file decodes only its changed elements, and
-// the file's layout is kept for a byte-for-byte restore) with its stamp and hash
-// recorded. examples/lightrag copies the file aside while hashing
+// unless its SHA-256 is the latest snapshot's, snapshotted through a chunked
+// lightrag.File (the file's own bytes in pieces, a rewritten file as patches of
+// the pieces whose elements changed, no element decoded) with its stamp and
+// hash recorded. examples/lightrag copies the file aside while hashing
 // it, for a file LightRAG may be writing; here nothing writes it, and the copy is
 // left out.
 func (b *bench) fileSnapshot(ctx context.Context, step, path string, latest *meta.Snapshot) (*meta.Snapshot, error) {
@@ -220,7 +220,7 @@ func (b *bench) fileSnapshot(ctx context.Context, step, path string, latest *met
 			return err
 		}
 		phases := map[string]bool{}
-		row, err = b.engine.Snapshot(ctx, "bench", lightrag.NewFile(path, index), backup.SnapshotOptions{
+		row, err = b.engine.Snapshot(ctx, "bench", lightrag.NewFile(path, index, lightrag.Chunked()), backup.SnapshotOptions{
 			Labels:   labels,
 			Progress: func(p backup.Progress) { phasesMu.Lock(); phases[p.Phase] = true; phasesMu.Unlock() },
 		})

@@ -194,7 +194,7 @@ func printReport(w io.Writer, rep *Report, det *details) {
 		}
 	}
 	if det.journal[stepIncremental] {
-		fmt.Fprintln(w, "incremental: the file's index named the changed records (the engine followed its journal)")
+		fmt.Fprintln(w, "incremental: the file's journal named the changed records (the engine followed it)")
 	}
 	for _, p := range peers {
 		if v := det.versions[p]; v != "" {
