@@ -40,7 +40,12 @@
 //   - [LabelFile] "\x01file\x01<path>": one per file, folder (empty ones included)
 //     and symbolic link, dotfiles too: kind, mode, size, SHA-256, the chunks of its
 //     content or of its order stream, and for GraphML the writer's head;
-//   - [LabelRoot] "\x01root": whether the snapshot is of a folder or of one file.
+//   - [LabelRoot] "\x01root": whether the snapshot is of a folder or of one file;
+//   - [LabelPiece] "\x01piece\x01<hex xxh3-128 of its first line>" and [LabelPatch]
+//     "\x01patch\x01<same>": a [Chunked] [File]'s pieces and the patches of
+//     those whose elements changed, instead of the graph's records (see pieceNode
+//     and patch); the file record lists the pieces in order, "+" marking a
+//     patched one.
 //
 // The order of a store's entries (a Python dict keeps insertion order; a vector
 // store's rows are in data order) is an order stream, one key or __id__ a line,
