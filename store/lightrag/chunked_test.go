@@ -297,3 +297,44 @@ func TestAssemblyAnyOrder(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPieces: any bytes are cut into pieces that give them back, and a patch
+// between any two pieces gives the second back from the first.
+func FuzzPieces(f *testing.F) {
+	f.Add([]byte("<graph>\n  <node id=\"a\">\n    <data key=\"d0\">A</data>\n  </node>\n"), []byte("  <node id=\"a\">\n    <data key=\"d0\">B</data>\n  </node>\n  <edge source=\"a\" target=\"a\" />\n"))
+	f.Add([]byte("\xff\n<data key=\"x\">\n"), []byte(""))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		for _, data := range [][]byte{a, b} {
+			var joined []byte
+			for rest := data; len(rest) > 0; {
+				n := cutPiece(rest[:min(len(rest), pieceLook)])
+				if n <= 0 || n > len(rest) {
+					t.Fatalf("cut %d of %d bytes", n, len(rest))
+				}
+				got, err := pieceBytes(pieceNode("p", rest[:n]), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				joined = append(joined, got...)
+				rest = rest[n:]
+			}
+			if !bytes.Equal(joined, data) {
+				t.Fatalf("pieces give %q back for %q", joined, data)
+			}
+		}
+		if len(a) == 0 || len(b) == 0 {
+			return
+		}
+		as := elementStarts(a, nil)
+		bs := elementStarts(b, nil)
+		pt := diffPiece(elementHashes(a, as, nil), b, bs, elementHashes(b, bs, nil))
+		back, err := patchOf(pt.node("p"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := back.apply(a, nil)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("patch gives %q, %v; want %q", got, err, b)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/zeebo/xxh3"
 
@@ -181,13 +182,15 @@ func pieceNode(name string, p []byte) graph.Node {
 		}
 		i = end
 	}
+	// The buffers are this call's own and never written again: the strings
+	// share their bytes instead of copying them.
 	props := make(map[string]any, len(cols)+2)
-	props["shape"] = shape.String()
+	props["shape"] = ownedString(shape.Bytes())
 	if other.Len() > 0 {
-		props["lines"] = other.String()
+		props["lines"] = ownedString(other.Bytes())
 	}
 	for _, c := range cols {
-		props["k."+c.key] = string(c.buf)
+		props["k."+c.key] = ownedString(c.buf)
 	}
 	n.Props = props
 	return n
@@ -281,7 +284,8 @@ func pieceBytes(n graph.Node, dst []byte) ([]byte, error) {
 			return nil, bad("shape names a key it has no column of")
 		}
 		rest, ok := take(&c)
-		if !ok {
+		if !ok && shape != "" {
+			// Only the piece's last line, with no line end, has an empty value.
 			return nil, bad("fewer values than its shape")
 		}
 		cols[key] = c
@@ -453,6 +457,14 @@ func unmarshalPatch(b []byte) (patch, error) {
 	}
 	pt.lit = b
 	return pt, nil
+}
+
+// ownedString is b as a string without a copy; b must never be written again.
+func ownedString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
