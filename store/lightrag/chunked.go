@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zeebo/xxh3"
 
@@ -171,13 +172,21 @@ func (v *chunkedView) Edges(context.Context) iter.Seq2[graph.Edge, error] {
 // their hashes, and the hash of the piece.
 func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, starts []int, hashes []uint64) error) (sha string, err error) {
 	// The SHA-256 of the file is taken on another goroutine, a block at a
-	// time, while the pieces are cut.
-	blocks := make(chan []byte, 2)
+	// time, while the pieces are cut. A block is read into a buffer after the
+	// tail of the one before, and a buffer is used again once the hash is done
+	// with it and the pieces have moved past it.
+	type block struct {
+		seq  int
+		data []byte
+	}
+	blocks := make(chan block, 2)
+	var hashed atomic.Int64 // blocks hashed
 	summed := make(chan string, 1)
 	go func() {
 		h := sha256.New()
 		for b := range blocks {
-			h.Write(b)
+			h.Write(b.data)
+			hashed.Add(1)
 		}
 		summed <- hex.EncodeToString(h.Sum(nil))
 	}()
@@ -188,9 +197,18 @@ func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, s
 		}
 	}()
 	r := io.NewSectionReader(v.file, 0, v.size)
-	const block = 8 << 20
-	// buf[start:end] is what is read and not yet cut; a block that is read is
-	// never written again while the hash may read it, so buffers are not reused.
+	const size = 8 << 20
+	var retired []block // buffers the pieces moved past, oldest first
+	seq := 0
+	newBuf := func() []byte {
+		if len(retired) > 0 && int64(retired[0].seq) < hashed.Load() {
+			b := retired[0].data
+			retired = retired[1:]
+			return b[:0]
+		}
+		return make([]byte, 0, size+pieceLook)
+	}
+	// buf[start:] is what is read and not yet cut.
 	var buf []byte
 	start := 0
 	names := map[string]int{}
@@ -200,15 +218,18 @@ func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, s
 	var off int64
 	for {
 		if !eof && len(buf)-start < pieceLook {
-			next := make([]byte, len(buf)-start, len(buf)-start+block+pieceLook)
-			copy(next, buf[start:])
-			n, err := io.ReadFull(r, next[len(next):len(next)+block])
+			next := append(newBuf(), buf[start:]...)
+			n, err := io.ReadFull(r, next[len(next):len(next)+size])
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				eof = true
 			} else if err != nil {
 				return "", err
 			}
-			blocks <- next[len(next) : len(next)+n]
+			blocks <- block{seq, next[len(next) : len(next)+n]}
+			if buf != nil {
+				retired = append(retired, block{seq - 1, buf})
+			}
+			seq++
 			buf, start = next[:len(next)+n], 0
 		}
 		if start == len(buf) {

@@ -90,7 +90,8 @@ func storeName(kind, file string) string {
 // directory by store. Records that only carry the layout of files (chunks, the
 // root) are left out: a file whose bytes changed is listed under "files". A
 // change of an unknown kind, or a reserved record id this package does not
-// make, is an error wrapping ErrCorrupt.
+// make, is an error wrapping ErrCorrupt; a piece of a chunked file is
+// ErrChunked, since its snapshots hold no entity records to compare.
 func DiffRecords(changes []RecordChange) (*Diff, error) {
 	type storeKey struct{ store, file string }
 	stores := map[storeKey]*StoreDiff{}
@@ -132,6 +133,8 @@ func DiffRecords(changes []RecordChange) (*Diff, error) {
 			case parts[0] == "file" && len(parts) == 2:
 				err = add("files", "", c.Change, parts[1])
 			case parts[0] == "chunk" && len(parts) == 2, parts[0] == "root" && len(parts) == 1:
+			case (parts[0] == "piece" || parts[0] == "patch") && len(parts) == 2:
+				return nil, fmt.Errorf("%w: restore both snapshots and compare the files' graphs", ErrChunked)
 			default:
 				err = fmt.Errorf("%w: unknown record %q", ErrCorrupt, c.NodeID)
 			}
