@@ -44,7 +44,26 @@ type scannedAt struct {
 	labels     []string
 }
 
-const scanBatchSize = 256
+// A batch is cut at scanBatchSize records, or sooner once the text of its
+// records passes scanBatchBytes: a view of large records (a chunked file's
+// pieces are tens of KiB each) would otherwise hold hundreds of MiB in the
+// batches in flight.
+const (
+	scanBatchSize  = 256
+	scanBatchBytes = 2 << 20
+)
+
+// textSize is the length of the strings among props, which is most of a large
+// record.
+func textSize(props map[string]any) int {
+	n := 0
+	for _, v := range props {
+		if s, ok := v.(string); ok {
+			n += len(s)
+		}
+	}
+	return n
+}
 
 // scanRecords streams every record of the view, nodes then edges, to fn in the
 // view's order, calling onKind before the nodes and before the edges. Encoding and
@@ -108,24 +127,27 @@ func scanRecords(parent context.Context, view graph.View, workers int, onKind fu
 			for _, kind := range []byte{kindNode, kindEdge} {
 				b := newBatch(kind)
 				// flush sends a full batch and starts the next; false means stop.
-				flush := func() bool {
-					if len(b.nodes)+len(b.edges)+len(b.encoded) < scanBatchSize {
+				size := 0
+				flush := func(n int) bool {
+					size += n
+					if len(b.nodes)+len(b.edges)+len(b.encoded) < scanBatchSize && size < scanBatchBytes {
 						return true
 					}
 					ok := send(b)
 					b = newBatch(kind)
+					size = 0
 					return ok
 				}
 				var err error
 				switch {
 				case encoded && kind == kindNode:
-					err = readInto(src.EncodedNodes(ctx), func(r wire.Record) bool { b.encoded = append(b.encoded, r); return flush() })
+					err = readInto(src.EncodedNodes(ctx), func(r wire.Record) bool { b.encoded = append(b.encoded, r); return flush(len(r.Value)) })
 				case encoded:
-					err = readInto(src.EncodedEdges(ctx), func(r wire.Record) bool { b.encoded = append(b.encoded, r); return flush() })
+					err = readInto(src.EncodedEdges(ctx), func(r wire.Record) bool { b.encoded = append(b.encoded, r); return flush(len(r.Value)) })
 				case kind == kindNode:
-					err = readInto(view.Nodes(ctx), func(n graph.Node) bool { b.nodes = append(b.nodes, n); return flush() })
+					err = readInto(view.Nodes(ctx), func(n graph.Node) bool { b.nodes = append(b.nodes, n); return flush(textSize(n.Props)) })
 				default:
-					err = readInto(view.Edges(ctx), func(e graph.Edge) bool { b.edges = append(b.edges, e); return flush() })
+					err = readInto(view.Edges(ctx), func(e graph.Edge) bool { b.edges = append(b.edges, e); return flush(textSize(e.Props)) })
 				}
 				if errors.Is(err, errStop) {
 					return ctx.Err()
