@@ -30,6 +30,7 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 	flags := newFlagSet("snapshot", c.stderr)
 	graphFlag := flags.String("graph", "", "graph id (default: the name of FILE's folder)")
 	check := flags.Bool("check", false, "hash the file even when its stamp says it is unchanged")
+	chunked := flags.Bool("chunked", false, "keep the file's own bytes in pieces instead of its entities: faster, and a rewritten file stores patches, but diff and partial restores need a whole restore first")
 	pos, err := c.parseArgs(flags, args, "FILE.graphml")
 	if err != nil {
 		return err
@@ -68,7 +69,7 @@ func (c *cli) snapshot(ctx context.Context, args []string) (err error) {
 		c.infof("%s: content unchanged since snapshot %s (only its times or inode moved); no snapshot taken", file, latest.ID)
 		return errors.Join(c.printSnapshot(ctx, v, latest, file, true), capt.discard())
 	}
-	row, err := c.take(ctx, v, graphID, capt)
+	row, err := c.take(ctx, v, graphID, capt, *chunked)
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func (v *vault) latest(ctx context.Context, graphID string) (*meta.Snapshot, err
 }
 
 // take snapshots a captured file and removes the copy.
-func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture) (_ *meta.Snapshot, err error) {
+func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture, chunked bool) (_ *meta.Snapshot, err error) {
 	defer func() { err = errors.Join(err, capt.discard()) }()
 	c.infof("read %s: %d bytes, sha256 %.12s", capt.source, capt.stamp.size, capt.sum)
 	// The index beside the snapshots lets a rewritten file decode only the records
@@ -132,7 +133,11 @@ func (c *cli) take(ctx context.Context, v *vault, graphID string, capt *capture)
 	// The engine counts the records it stores, which in an incremental snapshot
 	// are only the changed ones, so no total is known to draw a bar against.
 	prog, endProgress := c.startProgress("snapshot "+graphID, 0)
-	row, err := v.engine.Snapshot(ctx, graphID, lightrag.NewFile(capt.path, index, lightrag.Named(filepath.Base(capt.source))), backup.SnapshotOptions{
+	opts := []lightrag.FileOption{lightrag.Named(filepath.Base(capt.source))}
+	if chunked {
+		opts = append(opts, lightrag.Chunked())
+	}
+	row, err := v.engine.Snapshot(ctx, graphID, lightrag.NewFile(capt.path, index, opts...), backup.SnapshotOptions{
 		Labels:   map[string]string{labelSum: capt.sum, labelFile: filepath.Base(capt.source), labelStamp: stampLabel(capt.stamp, capt.readAt)},
 		Progress: prog.update,
 	})
@@ -419,6 +424,7 @@ func (c *cli) watch(ctx context.Context, args []string) (err error) {
 	flags := newFlagSet("watch", c.stderr)
 	graphFlag := flags.String("graph", "", "graph id (default: the name of FILE's folder)")
 	every := flags.Duration("every", time.Minute, "how often to check the file")
+	chunked := flags.Bool("chunked", false, "keep the file's own bytes in pieces instead of its entities: faster, and a rewritten file stores patches, but diff and partial restores need a whole restore first")
 	pos, err := c.parseArgs(flags, args, "FILE.graphml")
 	if err != nil {
 		return err
@@ -487,7 +493,7 @@ func (c *cli) watch(ctx context.Context, args []string) (err error) {
 			return
 		}
 		// A snapshot that has started is finished even if a signal comes meanwhile.
-		row, err := c.take(context.WithoutCancel(ctx), v, graphID, capt)
+		row, err := c.take(context.WithoutCancel(ctx), v, graphID, capt, *chunked)
 		if err != nil {
 			c.infof("watch: %v; trying again in %v", err, *every)
 			seen = stamp{}

@@ -7,12 +7,12 @@
 //
 //	lightrag [-data DIR] [-v] [-json] COMMAND [ARGS]
 //
-//	snapshot [-graph ID] [-check] FILE.graphml
+//	snapshot [-graph ID] [-check] [-chunked] FILE.graphml
 //	                                         take a snapshot, print its id
 //	list [-graph ID]                         list the snapshots, newest first
 //	restore [-force] SNAPSHOT_ID OUT.graphml write a snapshot's file back, byte for byte
 //	verify SNAPSHOT_ID                       read and check every object of a snapshot
-//	watch [-graph ID] [-every 1m] FILE.graphml
+//	watch [-graph ID] [-every 1m] [-chunked] FILE.graphml
 //	                                         snapshot whenever the file changes
 //	diff [-keys 20] SNAPSHOT_A SNAPSHOT_B   what changed from A to B, store by store
 //
@@ -45,6 +45,12 @@
 // a file NetworkX wrote comes back byte for byte. A file no NetworkX writer could
 // have made comes back as the same graph, written as NetworkX would, and restore
 // says so on standard error.
+//
+// With -chunked, snapshot and watch keep the file's own bytes instead (see
+// lightrag.Chunked): no element is decoded, so the snapshot runs at the speed of
+// reading and compressing the file, a rewritten file stores patches of the pieces
+// whose elements changed, and any file comes back byte for byte. Such snapshots
+// hold no entities: diff refuses them, and list counts pieces.
 //
 // The graph id defaults to the name of the folder FILE is in (LightRAG's working
 // directory), changed where needed into a valid graph id: letters, digits, '.', '_'
@@ -167,11 +173,13 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `usage: lightrag [-data DIR] [-v] [-json] COMMAND [ARGS]
 
 commands:
-  snapshot [-graph ID] [-check] FILE.graphml take a snapshot, print its id
+  snapshot [-graph ID] [-check] [-chunked] FILE.graphml
+                                           take a snapshot, print its id
   list [-graph ID]                           list the snapshots, newest first
   restore [-force] SNAPSHOT_ID OUT.graphml   write a snapshot as GraphML
   verify SNAPSHOT_ID                         read and check every object of a snapshot
-  watch [-graph ID] [-every 1m] FILE.graphml snapshot whenever the file changes
+  watch [-graph ID] [-every 1m] [-chunked] FILE.graphml
+                                           snapshot whenever the file changes
   diff [-keys 20] SNAPSHOT_A SNAPSHOT_B      what changed, store by store
 
 A working directory (DIR) may stand for FILE.graphml in snapshot and watch; restore

@@ -239,6 +239,16 @@ func workdirManifest(ctx context.Context, v *vault, id string) (*backup.Manifest
 	if err != nil {
 		return nil, false, snapshotError(id, err)
 	}
+	// An incremental snapshot that followed the graph's journal counts no
+	// labels: the snapshot it extends says, and the root record stays.
+	for p := m; p.LabelCounts == nil && p.ParentID != ""; {
+		if p, err = v.engine.Manifest(ctx, p.ParentID); err != nil {
+			return nil, false, snapshotError(id, err)
+		}
+		if p.LabelCounts != nil {
+			return m, p.LabelCounts[lightrag.LabelRoot] > 0, nil
+		}
+	}
 	return m, m.LabelCounts[lightrag.LabelRoot] > 0, nil
 }
 
