@@ -50,7 +50,7 @@ type scannedAt struct {
 // batches in flight.
 const (
 	scanBatchSize  = 256
-	scanBatchBytes = 2 << 20
+	scanBatchBytes = 1 << 20
 )
 
 // textSize is the length of the strings among props, which is most of a large

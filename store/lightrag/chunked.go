@@ -197,7 +197,7 @@ func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, s
 		}
 	}()
 	r := io.NewSectionReader(v.file, 0, v.size)
-	const size = 8 << 20
+	const size = 4 << 20
 	var retired []block // buffers the pieces moved past, oldest first
 	seq := 0
 	newBuf := func() []byte {
@@ -238,7 +238,8 @@ func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, s
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		n := cutPiece(buf[start:])
+		var n int
+		n, starts = cutPiece(buf[start:], starts)
 		p := buf[start : start+n]
 		name := pieceName(p)
 		if k := names[name]; k > 0 {
@@ -247,7 +248,6 @@ func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, s
 		} else {
 			names[name] = 1
 		}
-		starts = elementStarts(p, starts)
 		hashes = elementHashes(p, starts, hashes)
 		if err := fn(name, p, starts, hashes); err != nil {
 			return "", err

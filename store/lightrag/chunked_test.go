@@ -181,11 +181,14 @@ func checkPieces(t *testing.T, data []byte) {
 	rest := data
 	pieces := 0
 	for len(rest) > 0 {
-		n := cutPiece(rest[:min(len(rest), pieceLook)])
+		n, starts := cutPiece(rest[:min(len(rest), pieceLook)], nil)
 		if n <= 0 || n > len(rest) {
 			t.Fatalf("cut %d of %d bytes", n, len(rest))
 		}
 		p := rest[:n]
+		if want := elementStarts(p, nil); !slices.Equal(starts, want) {
+			t.Fatalf("piece %d: the cut found elements at %v, elementStarts at %v", pieces, starts, want)
+		}
 		rest = rest[n:]
 		got, err := pieceBytes(pieceNode("p", p), nil)
 		if err != nil || !bytes.Equal(got, p) {
@@ -307,9 +310,12 @@ func FuzzPieces(f *testing.F) {
 		for _, data := range [][]byte{a, b} {
 			var joined []byte
 			for rest := data; len(rest) > 0; {
-				n := cutPiece(rest[:min(len(rest), pieceLook)])
+				n, starts := cutPiece(rest[:min(len(rest), pieceLook)], nil)
 				if n <= 0 || n > len(rest) {
 					t.Fatalf("cut %d of %d bytes", n, len(rest))
+				}
+				if want := elementStarts(rest[:n], nil); !slices.Equal(starts, want) {
+					t.Fatalf("the cut found elements at %v, elementStarts at %v", starts, want)
 				}
 				got, err := pieceBytes(pieceNode("p", rest[:n]), nil)
 				if err != nil {

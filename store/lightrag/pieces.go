@@ -41,7 +41,7 @@ const (
 	pieceMin  = 16 << 10
 	pieceMask = 63 // cut before an element whose first line's hash has these bits clear
 	pieceMax  = 256 << 10
-	pieceHard = 1 << 20
+	pieceHard = 512 << 10
 )
 
 // pieceID and patchID name a piece's records by the piece's name.
@@ -88,37 +88,46 @@ func lineEnd(b []byte, i int) int {
 const pieceLook = 2*pieceHard + 256
 
 // cutPiece returns the length of the piece at the start of b, which holds at
-// least pieceLook bytes or runs to the end of the file. Only the first 256
-// bytes of a line decide whether it starts a piece, and a line running past
-// twice pieceHard is cut there, so the cuts do not depend on how much of the
-// file b holds.
-func cutPiece(b []byte) int {
+// least pieceLook bytes or runs to the end of the file, and appends to starts
+// where its elements start (as elementStarts does). Only the first 256 bytes
+// of a line decide whether it starts an element and a piece, and a line
+// running past twice pieceHard is cut there, so the cuts do not depend on how
+// much of the file b holds.
+func cutPiece(b []byte, starts []int) (int, []int) {
+	starts = append(starts[:0], 0)
 	limit := min(len(b), 2*pieceHard)
 	for i := lineEnd(b, 0); i < limit; i = lineEnd(b, i) {
 		if i >= pieceHard {
-			return i
+			return i, starts
 		}
-		head := b[i:min(len(b), i+256)]
-		if k := bytes.IndexByte(head, '\n'); k >= 0 {
-			head = head[:k+1]
-		}
-		if isElementStart(head) && (i >= pieceMax || i >= pieceMin && xxh3.Hash(head)&pieceMask == 0) {
-			return i
+		if head, ok := elementHead(b, i); ok {
+			if i >= pieceMax || i >= pieceMin && xxh3.Hash(head)&pieceMask == 0 {
+				return i, starts
+			}
+			starts = append(starts, i)
 		}
 	}
-	return limit
+	return limit, starts
+}
+
+// elementHead returns the first 256 bytes at most of the line at i, up to
+// its end, and whether they open a node or an edge.
+func elementHead(b []byte, i int) ([]byte, bool) {
+	head := b[i:min(len(b), i+256)]
+	if k := bytes.IndexByte(head, '\n'); k >= 0 {
+		head = head[:k+1]
+	}
+	return head, isElementStart(head)
 }
 
 // elementStarts returns the offsets at which the elements of a piece start:
 // 0 and each line opening a node or an edge.
 func elementStarts(p []byte, dst []int) []int {
 	dst = append(dst[:0], 0)
-	for i := lineEnd(p, 0); i < len(p); {
-		end := lineEnd(p, i)
-		if isElementStart(p[i:end]) {
+	for i := lineEnd(p, 0); i < len(p); i = lineEnd(p, i) {
+		if _, ok := elementHead(p, i); ok {
 			dst = append(dst, i)
 		}
-		i = end
 	}
 	return dst
 }
