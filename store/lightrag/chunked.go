@@ -118,7 +118,12 @@ type scannedPiece struct {
 	n       int
 	patched bool
 	base    []uint64
+	pt      *patch // the patch, kept from the scan while they are few
 }
+
+// keptPatches bounds the literal bytes of the patches a scan keeps for Node;
+// past it, Node makes them again from the file (a variable for tests).
+var keptPatches = 16 << 20
 
 var (
 	_ graph.Getter     = (*chunkedView)(nil)
@@ -169,45 +174,88 @@ func (v *chunkedView) Edges(context.Context) iter.Seq2[graph.Edge, error] {
 
 // pass reads the file once, cutting it into pieces and hashing it; each piece
 // goes to fn with its bytes (valid until fn returns), its element starts and
-// their hashes, and the hash of the piece.
+// their hashes.
+//
+// Three goroutines share the work: one reads the file in blocks, one takes
+// the SHA-256 of each block, and the caller's cuts the pieces. A block is read
+// after room for the tail of the block before, which the cutter copies there,
+// so that a piece is always whole in one buffer; a buffer is used again once
+// the hash and the cutter are both done with it.
 func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, starts []int, hashes []uint64) error) (sha string, err error) {
-	// The SHA-256 of the file is taken on another goroutine, a block at a
-	// time, while the pieces are cut. A block is read into a buffer after the
-	// tail of the one before, and a buffer is used again once the hash is done
-	// with it and the pieces have moved past it.
+	const size = 4 << 20
 	type block struct {
-		seq  int
-		data []byte
+		buf  []byte // the data at buf[pieceLook:pieceLook+n]
+		n    int
+		eof  bool
+		err  error
+		refs atomic.Int32
 	}
-	blocks := make(chan block, 2)
-	var hashed atomic.Int64 // blocks hashed
+	free := make(chan *block, 6)
+	get := func() *block {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return &block{buf: make([]byte, pieceLook+size)}
+		}
+	}
+	put := func(b *block) {
+		if b.refs.Add(-1) == 0 {
+			select {
+			case free <- b:
+			default:
+			}
+		}
+	}
+	reads := make(chan *block, 2)
+	toHash := make(chan *block, 2)
+	stop := make(chan struct{})
+	r := io.NewSectionReader(v.file, 0, v.size)
+	go func() {
+		defer close(toHash)
+		defer close(reads)
+		for {
+			b := get()
+			n, err := io.ReadFull(r, b.buf[pieceLook:])
+			b.n, b.eof, b.err = n, err != nil, nil
+			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+				b.err = err
+			}
+			b.refs.Store(1)
+			if n > 0 {
+				b.refs.Store(2)
+			}
+			select {
+			case reads <- b:
+			case <-stop:
+				return
+			}
+			if n > 0 {
+				toHash <- b
+			}
+			if b.eof {
+				return
+			}
+		}
+	}()
 	summed := make(chan string, 1)
 	go func() {
 		h := sha256.New()
-		for b := range blocks {
-			h.Write(b.data)
-			hashed.Add(1)
+		for b := range toHash {
+			h.Write(b.buf[pieceLook : pieceLook+b.n])
+			put(b)
 		}
 		summed <- hex.EncodeToString(h.Sum(nil))
 	}()
 	defer func() {
-		close(blocks)
+		close(stop)
+		for range reads {
+		}
 		if s := <-summed; err == nil {
 			sha = s
 		}
 	}()
-	r := io.NewSectionReader(v.file, 0, v.size)
-	const size = 4 << 20
-	var retired []block // buffers the pieces moved past, oldest first
-	seq := 0
-	newBuf := func() []byte {
-		if len(retired) > 0 && int64(retired[0].seq) < hashed.Load() {
-			b := retired[0].data
-			retired = retired[1:]
-			return b[:0]
-		}
-		return make([]byte, 0, size+pieceLook)
-	}
+	var cur *block
 	// buf[start:] is what is read and not yet cut.
 	var buf []byte
 	start := 0
@@ -218,19 +266,22 @@ func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, s
 	var off int64
 	for {
 		if !eof && len(buf)-start < pieceLook {
-			next := append(newBuf(), buf[start:]...)
-			n, err := io.ReadFull(r, next[len(next):len(next)+size])
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				eof = true
-			} else if err != nil {
-				return "", err
+			b, ok := <-reads
+			if !ok {
+				return "", fmt.Errorf("lightrag: %s: the read stopped", v.f.path)
 			}
-			blocks <- block{seq, next[len(next) : len(next)+n]}
-			if buf != nil {
-				retired = append(retired, block{seq - 1, buf})
+			if b.err != nil {
+				put(b)
+				return "", b.err
 			}
-			seq++
-			buf, start = next[:len(next)+n], 0
+			tail := buf[start:]
+			lo := pieceLook - len(tail)
+			copy(b.buf[lo:pieceLook], tail)
+			if cur != nil {
+				put(cur)
+			}
+			cur, eof = b, b.eof
+			buf, start = b.buf[lo:pieceLook+b.n], 0
 		}
 		if start == len(buf) {
 			break
@@ -274,6 +325,7 @@ func (v *chunkedView) scanned(ctx context.Context) (*pieceScan, error) {
 		}
 		seen := map[string]bool{}
 		var off int64
+		kept := 0
 		s.sha, v.scanErr = v.pass(ctx, func(name string, p []byte, starts []int, hashes []uint64) error {
 			sp := scannedPiece{name: name, off: off, n: len(p)}
 			off += int64(len(p))
@@ -294,6 +346,10 @@ func (v *chunkedView) scanned(ctx context.Context) (*pieceScan, error) {
 					}
 				case len(pt.lit) <= len(p)/2:
 					sp.patched, sp.base = true, old.Base
+					if kept+len(pt.lit) <= keptPatches {
+						kept += len(pt.lit)
+						sp.pt = &pt
+					}
 					put(patchID(name))
 				default:
 					sp.base = append([]uint64(nil), hashes...)
@@ -409,6 +465,9 @@ func (v *chunkedView) Node(ctx context.Context, id string) (graph.Node, bool, er
 		return graph.Node{}, false, nil
 	}
 	sp := s.pieces[i]
+	if id == patchID(sp.name) && sp.pt != nil {
+		return sp.pt.node(sp.name), true, nil
+	}
 	p := make([]byte, sp.n)
 	if _, err := v.file.ReadAt(p, sp.off); err != nil {
 		return graph.Node{}, false, err
