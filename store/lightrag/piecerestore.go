@@ -2,11 +2,11 @@ package lightrag
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,9 +28,8 @@ type assembly struct {
 	dir     string
 	out     *os.File
 	outName string
-	w       *bufio.Writer
-	sum     hash.Hash
 	written int64
+	pipe    *writePipe // writes and hashes what is written, on two goroutines
 
 	order   []string // the file record's pieces, "+" marking a patched one
 	known   bool
@@ -59,9 +58,56 @@ func newAssembly(target string) (*assembly, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &assembly{dir: dir, out: out, outName: out.Name(), sum: sha256.New(), waiting: map[string]spillSpan{}, patches: map[string]patch{}, seen: map[string]bool{}}
-	a.w = bufio.NewWriterSize(out, 1<<20)
+	a := &assembly{dir: dir, out: out, outName: out.Name(), waiting: map[string]spillSpan{}, patches: map[string]patch{}, seen: map[string]bool{}}
+	a.pipe = startPipe(out)
 	return a, nil
+}
+
+// writePipe writes pieces to a file on one goroutine and hashes them on
+// another, so that neither waits for the engine's decoding nor for the other.
+type writePipe struct {
+	pieces chan []byte
+	done   chan pipeResult
+}
+
+type pipeResult struct {
+	sum string
+	err error
+}
+
+func startPipe(out *os.File) *writePipe {
+	p := &writePipe{pieces: make(chan []byte, 16), done: make(chan pipeResult, 1)}
+	toHash := make(chan []byte, 16)
+	summed := make(chan string, 1)
+	go func() {
+		h := sha256.New()
+		for b := range toHash {
+			h.Write(b)
+		}
+		summed <- hex.EncodeToString(h.Sum(nil))
+	}()
+	go func() {
+		w := bufio.NewWriterSize(out, 1<<20)
+		var err error
+		for b := range p.pieces {
+			if err == nil {
+				_, err = w.Write(b)
+			}
+			toHash <- b
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		close(toHash)
+		p.done <- pipeResult{<-summed, err}
+	}()
+	return p
+}
+
+// stop waits for what was sent to be written and hashed.
+func (p *writePipe) stop() pipeResult {
+	close(p.pieces)
+	return <-p.done
 }
 
 // add files a piece or a patch record.
@@ -110,10 +156,9 @@ func (a *assembly) add(n graph.Node, kind, name string) error {
 }
 
 func (a *assembly) write(b []byte) error {
-	a.sum.Write(b)
 	a.written += int64(len(b))
-	_, err := a.w.Write(b)
-	return err
+	a.pipe.pieces <- bytes.Clone(b)
+	return nil
 }
 
 func (a *assembly) wait(name string, b []byte) error {
@@ -156,8 +201,10 @@ func (a *assembly) setOrder(pieces []string) error {
 	if ok {
 		a.next = len(a.names)
 	} else {
-		if err := a.w.Flush(); err != nil {
-			return err
+		res := a.pipe.stop()
+		a.pipe = nil
+		if res.err != nil {
+			return res.err
 		}
 		for i, sp := range a.guessed {
 			b, err := a.readSpan(a.out, sp)
@@ -174,8 +221,7 @@ func (a *assembly) setOrder(pieces []string) error {
 		if _, err := a.out.Seek(0, 0); err != nil {
 			return err
 		}
-		a.w.Reset(a.out)
-		a.sum.Reset()
+		a.pipe = startPipe(a.out)
 		a.written = 0
 	}
 	a.guessed, a.names = nil, nil
@@ -241,13 +287,18 @@ func (a *assembly) finish(path string) (string, string, error) {
 	if len(a.waiting) > 0 || len(a.patches) != patched {
 		return "", "", fmt.Errorf("%w: %s: piece or patch records the file does not name", ErrCorrupt, path)
 	}
-	if err := a.w.Flush(); err != nil {
-		return "", "", err
+	res := a.pipe.stop()
+	a.pipe = nil
+	if res.err != nil {
+		return "", "", res.err
 	}
-	return a.outName, hex.EncodeToString(a.sum.Sum(nil)), nil
+	return a.outName, res.sum, nil
 }
 
 func (a *assembly) close() error {
+	if a.pipe != nil {
+		a.pipe.stop()
+	}
 	err := a.out.Close()
 	if a.outName != "" {
 		if rerr := os.Remove(a.outName); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
