@@ -50,7 +50,8 @@
 // lightrag.Chunked): no element is decoded, so the snapshot runs at the speed of
 // reading and compressing the file, a rewritten file stores patches of the pieces
 // whose elements changed, and any file comes back byte for byte. Such snapshots
-// hold no entities: diff refuses them, and list counts pieces.
+// hold no entities: diff restores both snapshots beside the vault to compare
+// their graphs.
 //
 // The graph id defaults to the name of the folder FILE is in (LightRAG's working
 // directory), changed where needed into a valid graph id: letters, digits, '.', '_'

@@ -382,6 +382,17 @@ func (c *cli) diff(ctx context.Context, args []string) (err error) {
 		changes = append(changes, lightrag.RecordChange{Change: e.Change, Source: e.Source, Target: e.Target, Type: e.Type})
 	}
 	sd, err := lightrag.DiffRecords(changes)
+	if errors.Is(err, lightrag.ErrChunked) {
+		// Chunked snapshots hold the file's bytes: their graphs are compared
+		// once restored.
+		files := lightrag.FileChanges(changes)
+		if changes, err = c.diffRestored(ctx, v, pos[0], pos[1]); err != nil {
+			return err
+		}
+		changes = append(changes, files...)
+		d.Truncated = false
+		sd, err = lightrag.DiffRecords(changes)
+	}
 	if err != nil {
 		return err
 	}
@@ -427,4 +438,27 @@ func showKey(store, k string) string {
 		return fmt.Sprintf("%q", k)
 	}
 	return k
+}
+
+// diffRestored restores two snapshots of GraphML files beside the vault and
+// compares their graphs.
+func (c *cli) diffRestored(ctx context.Context, v *vault, a, b string) ([]lightrag.RecordChange, error) {
+	c.infof("the snapshots hold the file's bytes (-chunked): restoring both to compare their graphs")
+	tmp, err := os.MkdirTemp(v.dir, ".diff-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var files [2]string
+	for i, id := range []string{a, b} {
+		files[i] = filepath.Join(tmp, fmt.Sprintf("%d.graphml", i))
+		d, err := lightrag.New(files[i], lightrag.WithScratch(tmp))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := v.engine.Restore(ctx, id, d, backup.RestoreOptions{}); err != nil {
+			return nil, snapshotError(id, err)
+		}
+	}
+	return lightrag.DiffGraphs(ctx, files[0], files[1])
 }

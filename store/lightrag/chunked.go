@@ -26,9 +26,10 @@ import (
 // none of them (see pieceNode), so it runs at the speed of reading, hashing and
 // compressing the file; a rewritten file whose elements changed stores patches
 // of the pieces they are in, and a restore writes the bytes back and checks
-// their SHA-256. What the snapshot does not hold is the graph's records: a
-// snapshot of a chunked File cannot be compared or restored entity by entity
-// ([ErrChunked]); restore it whole and read the file for that.
+// their SHA-256. What the snapshot does not hold is the graph's records: its
+// entities are known once it is restored, so two such snapshots are compared by
+// restoring both ([DiffGraphs]; [DiffRecords] says [ErrChunked] for their
+// pieces), and a restore of chosen entities finds none in it.
 func Chunked() FileOption { return func(f *File) { f.chunked = true } }
 
 // ErrChunked is returned for what needs the graph's records from a snapshot of
