@@ -231,7 +231,11 @@ func (v *Vault) registerGraphML(p string) error {
 	if err := os.MkdirAll(filepath.Dir(index), 0o750); err != nil {
 		return err
 	}
-	if err := v.catalog.Add(id, lightrag.NewFile(abs, index)); err != nil {
+	var opts []lightrag.FileOption
+	if v.cfg.ChunkedGraphML {
+		opts = append(opts, lightrag.Chunked())
+	}
+	if err := v.catalog.Add(id, lightrag.NewFile(abs, index, opts...)); err != nil {
 		return fmt.Errorf("%w: GraphML file %s would serve graph id %q, which is already served", ErrInvalid, p, id)
 	}
 	return nil

@@ -114,6 +114,12 @@ type Config struct {
 	// a restore gives back the bytes NetworkX wrote; DATA/index keeps what lets a
 	// snapshot of a rewritten file decode only what changed).
 	GraphML []string
+	// ChunkedGraphML keeps the GraphML files' own bytes in pieces
+	// (store/lightrag.Chunked) instead of their entities: snapshots run at the
+	// speed of reading and compressing the file, a rewritten file stores patches
+	// of the pieces that changed, and a restore gives the bytes back; a diff of
+	// such snapshots and a restore of chosen nodes see pieces, not entities.
+	ChunkedGraphML bool
 	// LightRAG working directories are served whole, one graph per workspace
 	// (see store/lightrag.Workspaces): a snapshot holds the folder's GraphML,
 	// key-value and vector stores and every other file, and a restore gives them

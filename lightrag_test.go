@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -135,13 +136,19 @@ func TestLightRAGBadConfig(t *testing.T) {
 // entities, and restores over HTTP give each version of the file back byte for
 // byte, edge orientation and all.
 func TestGraphMLFileRestoresBytes(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) { testGraphMLFileRestoresBytes(t, chunked) })
+	}
+}
+
+func testGraphMLFileRestoresBytes(t *testing.T, chunked bool) {
 	dir := filepath.Join(t.TempDir(), "rag_storage")
 	w := lightragtest.New(lightragtest.Options{Seed: 5, Docs: 10, Entities: 120, Relations: 300, Dim: 2})
 	if err := w.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "graph_chunk_entity_relation.graphml")
-	v := openVault(t, graphvault.Config{GraphML: []string{file}})
+	v := openVault(t, graphvault.Config{GraphML: []string{file}, ChunkedGraphML: chunked})
 	srv := serveVault(t, v.Handler())
 	graphID := graphvault.GraphIDForFile(file)
 	take := func() (string, string) {

@@ -13,6 +13,8 @@
 //	-addr ADDR        listen address (default :9621)
 //	-data DIR         metadata and snapshots (default ./graphvault-data)
 //	-graphml PATH     serve a GraphML file as a graph named after the file (repeatable)
+//	-graphml-chunked  keep those files' own bytes in pieces (store/lightrag.Chunked):
+//	                  faster snapshots; diffs and node selections then see pieces
 //	-lightrag DIR     serve a LightRAG working directory whole, one graph per
 //	                  workspace (repeatable): snapshots hold every file of it and
 //	                  restores give them back byte for byte
@@ -128,6 +130,7 @@ func parseFlagsWith(args []string, getenv func(string) string, stderr io.Writer,
 	fs.StringVar(&o.addr, "addr", ":9621", "listen address")
 	fs.StringVar(&c.Data, "data", "graphvault-data", "folder for metadata and snapshots")
 	fs.Var((*stringList)(&c.GraphML), "graphml", "serve a GraphML file as a graph (repeatable)")
+	fs.BoolVar(&c.ChunkedGraphML, "graphml-chunked", false, "keep -graphml files' own bytes in pieces: faster snapshots; diffs and node selections then see pieces")
 	fs.Var((*stringList)(&c.LightRAG), "lightrag", "serve a LightRAG working directory whole, a graph per workspace (repeatable)")
 	fs.BoolVar(&c.Demo, "demo", false, "serve the demo graph graph1 (default: unless -graphml or -lightrag is given)")
 	fs.DurationVar(&c.Every, "every", time.Hour, "snapshot period per graph; 0 disables")
