@@ -183,7 +183,7 @@ func (v *chunkedView) Edges(context.Context) iter.Seq2[graph.Edge, error] {
 // so that a piece is always whole in one buffer; a buffer is used again once
 // the hash and the cutter are both done with it.
 func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, starts []int, hashes []uint64) error) (sha string, err error) {
-	const size = 4 << 20
+	const size = 2 << 20
 	type block struct {
 		buf  []byte // the data at buf[pieceLook:pieceLook+n]
 		n    int
@@ -208,8 +208,8 @@ func (v *chunkedView) pass(ctx context.Context, fn func(name string, p []byte, s
 			}
 		}
 	}
-	reads := make(chan *block, 2)
-	toHash := make(chan *block, 2)
+	reads := make(chan *block, 1)
+	toHash := make(chan *block, 1)
 	stop := make(chan struct{})
 	r := io.NewSectionReader(v.file, 0, v.size)
 	go func() {
