@@ -225,7 +225,7 @@ func New(st *meta.Store, bucket *blob.Bucket, opts ...Option) (*Engine, error) {
 	level := [...]zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression}[c.compression]
 	// No frame checksum: the SHA-256 that names every object covers its bytes;
 	// a checksum would hash every raw byte again on write and on read.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(c.workers), zstd.WithEncoderCRC(false))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(c.workers), zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, err
 	}
