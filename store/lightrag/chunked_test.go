@@ -349,3 +349,67 @@ func FuzzPieces(f *testing.F) {
 		}
 	})
 }
+
+// TestChunkedConcurrentViews: a view made while another is open reads the
+// file whole and leaves the sidecar alone; both give the file back.
+func TestChunkedConcurrentViews(t *testing.T) {
+	w := lightragtest.New(lightragtest.Options{Seed: 9, Docs: 2, Entities: 800, Relations: 1600, Dim: 2})
+	ws := t.TempDir()
+	if err := w.Write(ws); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, graphFileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(t.TempDir(), "index")
+	f := NewFile(path, index, Chunked(), Named("graph.graphml"))
+	first, err := f.View(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := f.View(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := second.Meta(); m.Journal != "" {
+		t.Errorf("the second view has journal %q, want none", m.Journal)
+	}
+	for i, v := range []graph.View{second, first} {
+		c := newCollected()
+		out := filepath.Join(t.TempDir(), "out.graphml")
+		c.target = out
+		for n, err := range v.Nodes(t.Context()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.addNode(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 0 {
+			if _, err := os.Stat(index + ".pieces"); err == nil {
+				t.Error("the second view wrote the sidecar")
+			}
+		}
+		entry := c.files["graph.graphml"]
+		if entry == nil {
+			t.Fatal("no file record")
+		}
+		var rep RestoreReport
+		err := c.writeFile(t.Context(), entry, out, &rep)
+		c.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+			t.Errorf("view %d: %d bytes back of %d", i, len(got), len(data))
+		}
+	}
+	second.Close()
+	if _, err := os.Stat(index + ".pieces"); err != nil {
+		t.Errorf("the first view's full read left no sidecar: %v", err)
+	}
+}
