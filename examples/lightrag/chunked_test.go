@@ -51,15 +51,16 @@ func TestChunked(t *testing.T) {
 	// diff restores both and compares their graphs: the same lists as for
 	// the same files snapshotted as records.
 	plain := filepath.Join(dir, "plain")
+	p := filepath.Join(dir, "p", lightragName)
+	if err := os.Mkdir(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var plainIDs []string
-	for i, content := range files[:2] {
-		p := filepath.Join(dir, "p", lightragName)
-		os.MkdirAll(filepath.Dir(p), 0o755)
+	for _, content := range files[:2] {
 		if err := os.WriteFile(p, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		plainIDs = append(plainIDs, snapshot(t, plain, p, "-check", "-graph", "p"))
-		_ = i
 	}
 	got := mustRun(t, "-data", data, "diff", "-keys", "1000", ids[0], ids[1])
 	want := mustRun(t, "-data", plain, "diff", "-keys", "1000", plainIDs[0], plainIDs[1])

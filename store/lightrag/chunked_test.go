@@ -8,34 +8,71 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/graphvault/graphvault/backup"
 	"github.com/graphvault/graphvault/store/graph"
 	"github.com/graphvault/graphvault/store/lightrag/lightragtest"
-	"github.com/graphvault/graphvault/store/meta"
 )
 
-// snapshotChunked snapshots one GraphML file through a chunked File and
-// reports whether the engine followed the journal.
-func (h *harness) snapshotChunked(path, index string) (*meta.Snapshot, bool) {
-	h.t.Helper()
-	var mu sync.Mutex
-	journal := false
-	row, err := h.engine.Snapshot(h.ctx, "file", NewFile(path, index, Named("graph.graphml"), Chunked()), backup.SnapshotOptions{
-		Progress: func(p backup.Progress) {
-			mu.Lock()
-			defer mu.Unlock()
-			journal = journal || p.Phase == "journal"
-		},
-	})
-	if err != nil {
-		h.t.Fatalf("snapshot of %s: %v", path, err)
+// generated writes a generated workspace and returns its GraphML file's path
+// and bytes.
+func generated(t *testing.T, o lightragtest.Options) (string, []byte) {
+	t.Helper()
+	ws := t.TempDir()
+	if err := lightragtest.New(o).Write(ws); err != nil {
+		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return row, journal
+	path := filepath.Join(ws, graphFileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+// assembled writes the file a chunked File's records give, taken in the
+// order given, and returns its bytes and the assembly's spilled bytes.
+func assembled(t *testing.T, recs []graph.Node) ([]byte, int64) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.graphml")
+	c := newCollected()
+	c.target = out
+	defer c.close()
+	var entry *fileEntry
+	for _, n := range recs {
+		if err := c.addNode(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range c.files {
+		entry = f
+	}
+	if entry == nil {
+		t.Fatal("no file record")
+	}
+	var rep RestoreReport
+	if err := c.writeFile(t.Context(), entry, out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, c.pieces.spilled
+}
+
+// records reads every record of a view.
+func records(t *testing.T, v graph.View) []graph.Node {
+	t.Helper()
+	var recs []graph.Node
+	for n, err := range v.Nodes(t.Context()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, n)
+	}
+	return recs
 }
 
 // TestChunkedRestoresBytes: any file a chunked File snapshots comes back byte
@@ -56,15 +93,7 @@ func TestChunkedRestoresBytes(t *testing.T) {
 	if len(files) < 14 {
 		t.Fatalf("only %d files in testdata", len(files))
 	}
-	w := lightragtest.New(lightragtest.Options{Seed: 1, Docs: 4, Entities: 3000, Relations: 6000, Dim: 2})
-	ws := t.TempDir()
-	if err := w.Write(ws); err != nil {
-		t.Fatal(err)
-	}
-	big, err := os.ReadFile(filepath.Join(ws, graphFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, big := generated(t, lightragtest.Options{Seed: 1, Docs: 4, Entities: 3000, Relations: 6000, Dim: 2})
 	files["generated"] = big
 	files["one line"] = bytes.ReplaceAll(big, []byte("\n"), nil)
 	files["not utf-8"] = append(bytes.Clone(big[:300<<10]), 0xff, 0xfe, '\n', 0x80)
@@ -76,7 +105,7 @@ func TestChunkedRestoresBytes(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o640); err != nil {
 				t.Fatal(err)
 			}
-			row, _ := h.snapshotChunked(path, filepath.Join(t.TempDir(), "index"))
+			row, _ := h.snapshotFile(path, filepath.Join(t.TempDir(), "index"), Chunked())
 			got, rep := h.restoreBytes(row.ID)
 			if !bytes.Equal(got, data) {
 				t.Errorf("restored %d bytes, not the file's %d", len(got), len(data))
@@ -105,10 +134,6 @@ func TestChunkedIncremental(t *testing.T) {
 			w := lightragtest.New(lightragtest.Options{Seed: seed, Docs: 4, Entities: 2000, Relations: 5000, Dim: 2})
 			index := filepath.Join(t.TempDir(), "index")
 			rng := rand.New(rand.NewPCG(seed, 7))
-			type taken struct {
-				id   string
-				data []byte
-			}
 			var snaps []taken
 			journals := 0
 			var full int64
@@ -132,7 +157,7 @@ func TestChunkedIncremental(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				row, journal := h.snapshotChunked(path, index)
+				row, journal := h.snapshotFile(path, index, Chunked())
 				switch {
 				case round == 0:
 					full = row.BytesNew
@@ -149,15 +174,7 @@ func TestChunkedIncremental(t *testing.T) {
 			if journals == 0 {
 				t.Error("no snapshot followed the journal")
 			}
-			for i, s := range snaps {
-				got, rep := h.restoreBytes(s.id)
-				if !bytes.Equal(got, s.data) {
-					t.Errorf("snapshot %d: restored %d bytes, not the file's %d bytes", i, len(got), len(s.data))
-				}
-				if len(rep.Reencoded) != 0 {
-					t.Errorf("snapshot %d: re-encoded %v", i, rep.Reencoded)
-				}
-			}
+			h.checkRestores(snaps)
 		})
 	}
 }
@@ -166,21 +183,17 @@ func TestChunkedIncremental(t *testing.T) {
 // bytes back, and a patch between any two versions of a piece gives the new
 // one back.
 func TestPiecesRoundTrip(t *testing.T) {
-	w := lightragtest.New(lightragtest.Options{Seed: 3, Docs: 2, Entities: 1500, Relations: 3000, Dim: 2})
-	ws := t.TempDir()
-	if err := w.Write(ws); err != nil {
-		t.Fatal(err)
+	_, data := generated(t, lightragtest.Options{Seed: 3, Docs: 2, Entities: 1500, Relations: 3000, Dim: 2})
+	for _, d := range [][]byte{data, bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")), []byte(strings.Repeat("x", 3*pieceHard))} {
+		if n := checkPieces(t, d); n < 2 {
+			t.Errorf("%d pieces of %d bytes", n, len(d))
+		}
 	}
-	data, err := os.ReadFile(filepath.Join(ws, graphFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkPieces(t, data)
-	checkPieces(t, bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")))
-	checkPieces(t, []byte(strings.Repeat("x", 3*pieceHard)))
 }
 
-func checkPieces(t *testing.T, data []byte) {
+// checkPieces cuts data into pieces, checks that each piece record gives its
+// piece back and the pieces give data back, and returns how many there are.
+func checkPieces(t *testing.T, data []byte) int {
 	t.Helper()
 	var joined []byte
 	rest := data
@@ -205,9 +218,7 @@ func checkPieces(t *testing.T, data []byte) {
 	if !bytes.Equal(joined, data) {
 		t.Fatal("the pieces do not join into the file")
 	}
-	if pieces < 2 {
-		t.Errorf("%d pieces of %d bytes", pieces, len(data))
-	}
+	return pieces
 }
 
 func TestPatchRoundTrip(t *testing.T) {
@@ -247,27 +258,12 @@ func TestPatchRoundTrip(t *testing.T) {
 // file back (the assembly's guess that pieces come in the file's order is
 // only a guess).
 func TestAssemblyAnyOrder(t *testing.T) {
-	w := lightragtest.New(lightragtest.Options{Seed: 5, Docs: 2, Entities: 1500, Relations: 3000, Dim: 2})
-	ws := t.TempDir()
-	if err := w.Write(ws); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(ws, graphFileName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := generated(t, lightragtest.Options{Seed: 5, Docs: 2, Entities: 1500, Relations: 3000, Dim: 2})
 	v, err := NewFile(path, filepath.Join(t.TempDir(), "index"), Chunked()).View(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []graph.Node
-	for n, err := range v.Nodes(t.Context()) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, n)
-	}
+	recs := records(t, v)
 	v.Close()
 	if len(recs) < 5 {
 		t.Fatalf("%d records", len(recs))
@@ -282,24 +278,10 @@ func TestAssemblyAnyOrder(t *testing.T) {
 		default:
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
-		out := filepath.Join(t.TempDir(), "out.graphml")
-		c := newCollected()
-		c.target = out
-		for _, n := range order {
-			if err := c.addNode(n); err != nil {
-				t.Fatal(err)
-			}
+		got, spilled := assembled(t, order)
+		if round == 0 && spilled != 0 {
+			t.Errorf("pieces in the file's order spilled %d bytes", spilled)
 		}
-		var rep RestoreReport
-		err := c.writeFile(t.Context(), c.files["graph_chunk_entity_relation.graphml"], out, &rep)
-		if round == 0 && c.pieces.spilled != 0 {
-			t.Errorf("pieces in the file's order spilled %d bytes", c.pieces.spilled)
-		}
-		c.close()
-		if err != nil {
-			t.Fatalf("round %d: %v", round, err)
-		}
-		got, _ := os.ReadFile(out)
 		if !bytes.Equal(got, data) {
 			t.Fatalf("round %d: %d bytes back of %d", round, len(got), len(data))
 		}
@@ -312,27 +294,8 @@ func FuzzPieces(f *testing.F) {
 	f.Add([]byte("<graph>\n  <node id=\"a\">\n    <data key=\"d0\">A</data>\n  </node>\n"), []byte("  <node id=\"a\">\n    <data key=\"d0\">B</data>\n  </node>\n  <edge source=\"a\" target=\"a\" />\n"))
 	f.Add([]byte("\xff\n<data key=\"x\">\n"), []byte(""))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
-		for _, data := range [][]byte{a, b} {
-			var joined []byte
-			for rest := data; len(rest) > 0; {
-				n, starts := cutPiece(rest[:min(len(rest), pieceLook)], nil)
-				if n <= 0 || n > len(rest) {
-					t.Fatalf("cut %d of %d bytes", n, len(rest))
-				}
-				if want := elementStarts(rest[:n], nil); !slices.Equal(starts, want) {
-					t.Fatalf("the cut found elements at %v, elementStarts at %v", starts, want)
-				}
-				got, err := pieceBytes(pieceNode("p", rest[:n]), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				joined = append(joined, got...)
-				rest = rest[n:]
-			}
-			if !bytes.Equal(joined, data) {
-				t.Fatalf("pieces give %q back for %q", joined, data)
-			}
-		}
+		checkPieces(t, a)
+		checkPieces(t, b)
 		if len(a) == 0 || len(b) == 0 {
 			return
 		}
@@ -353,18 +316,9 @@ func FuzzPieces(f *testing.F) {
 // TestChunkedConcurrentViews: a view made while another is open reads the
 // file whole and leaves the sidecar alone; both give the file back.
 func TestChunkedConcurrentViews(t *testing.T) {
-	w := lightragtest.New(lightragtest.Options{Seed: 9, Docs: 2, Entities: 800, Relations: 1600, Dim: 2})
-	ws := t.TempDir()
-	if err := w.Write(ws); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(ws, graphFileName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := generated(t, lightragtest.Options{Seed: 9, Docs: 2, Entities: 800, Relations: 1600, Dim: 2})
 	index := filepath.Join(t.TempDir(), "index")
-	f := NewFile(path, index, Chunked(), Named("graph.graphml"))
+	f := NewFile(path, index, Chunked())
 	first, err := f.View(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -377,38 +331,16 @@ func TestChunkedConcurrentViews(t *testing.T) {
 	if m := second.Meta(); m.Journal != "" {
 		t.Errorf("the second view has journal %q, want none", m.Journal)
 	}
-	for i, v := range []graph.View{second, first} {
-		c := newCollected()
-		out := filepath.Join(t.TempDir(), "out.graphml")
-		c.target = out
-		for n, err := range v.Nodes(t.Context()) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.addNode(n); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if i == 0 {
-			if _, err := os.Stat(index + ".pieces"); err == nil {
-				t.Error("the second view wrote the sidecar")
-			}
-		}
-		entry := c.files["graph.graphml"]
-		if entry == nil {
-			t.Fatal("no file record")
-		}
-		var rep RestoreReport
-		err := c.writeFile(t.Context(), entry, out, &rep)
-		c.close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
-			t.Errorf("view %d: %d bytes back of %d", i, len(got), len(data))
-		}
+	if got, _ := assembled(t, records(t, second)); !bytes.Equal(got, data) {
+		t.Errorf("the second view: %d bytes back of %d", len(got), len(data))
+	}
+	if _, err := os.Stat(index + ".pieces"); err == nil {
+		t.Error("the second view wrote the sidecar")
 	}
 	second.Close()
+	if got, _ := assembled(t, records(t, first)); !bytes.Equal(got, data) {
+		t.Errorf("the first view: %d bytes back of %d", len(got), len(data))
+	}
 	if _, err := os.Stat(index + ".pieces"); err != nil {
 		t.Errorf("the first view's full read left no sidecar: %v", err)
 	}

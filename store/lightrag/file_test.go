@@ -18,13 +18,14 @@ import (
 	"github.com/graphvault/graphvault/store/meta"
 )
 
-// snapshotFile snapshots one GraphML file through a File and reports whether
-// the engine followed the journal.
-func (h *harness) snapshotFile(path, index string) (*meta.Snapshot, bool) {
+// snapshotFile snapshots one GraphML file through a File made with opts and
+// reports whether the engine followed the journal.
+func (h *harness) snapshotFile(path, index string, opts ...FileOption) (*meta.Snapshot, bool) {
 	h.t.Helper()
 	var mu sync.Mutex
 	journal := false
-	row, err := h.engine.Snapshot(h.ctx, "file", NewFile(path, index, Named("graph.graphml")), backup.SnapshotOptions{
+	f := NewFile(path, index, append([]FileOption{Named("graph.graphml")}, opts...)...)
+	row, err := h.engine.Snapshot(h.ctx, "file", f, backup.SnapshotOptions{
 		Progress: func(p backup.Progress) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -53,6 +54,26 @@ func (h *harness) restoreBytes(id string) ([]byte, RestoreReport) {
 		h.t.Fatal(err)
 	}
 	return data, d.LastRestore()
+}
+
+// taken is a snapshot of a file and the bytes it was taken of.
+type taken struct {
+	id   string
+	data []byte
+}
+
+// checkRestores restores every snapshot and compares it with its bytes.
+func (h *harness) checkRestores(snaps []taken) {
+	h.t.Helper()
+	for i, s := range snaps {
+		got, rep := h.restoreBytes(s.id)
+		if !bytes.Equal(got, s.data) {
+			h.t.Errorf("snapshot %d: restored %d bytes, not the file's %d bytes", i, len(got), len(s.data))
+		}
+		if len(rep.Reencoded) != 0 {
+			h.t.Errorf("snapshot %d: re-encoded %v", i, rep.Reencoded)
+		}
+	}
 }
 
 // TestFileRestoresBytes: every GraphML file NetworkX wrote in testdata (both
@@ -101,10 +122,6 @@ func TestFileIncrementalRestoresBytes(t *testing.T) {
 			h := newHarness(t)
 			w := lightragtest.New(lightragtest.Options{Seed: seed, Docs: 4, Entities: 40, Relations: 80, Dim: 2})
 			index := filepath.Join(t.TempDir(), "index")
-			type taken struct {
-				id   string
-				data []byte
-			}
 			var snaps []taken
 			journals := 0
 			for round := range 8 {
@@ -129,15 +146,7 @@ func TestFileIncrementalRestoresBytes(t *testing.T) {
 			if journals == 0 {
 				t.Error("no snapshot followed the file's journal")
 			}
-			for i, s := range snaps {
-				got, rep := h.restoreBytes(s.id)
-				if !bytes.Equal(got, s.data) {
-					t.Errorf("snapshot %d: restored %d bytes, not the file's %d bytes", i, len(got), len(s.data))
-				}
-				if len(rep.Reencoded) != 0 {
-					t.Errorf("snapshot %d: re-encoded %v", i, rep.Reencoded)
-				}
-			}
+			h.checkRestores(snaps)
 		})
 	}
 }
