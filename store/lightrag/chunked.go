@@ -12,6 +12,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -110,16 +111,14 @@ type pieceScan struct {
 	sha    string
 	ids    map[string]int // piece and patch record ids → index in pieces
 	ops    []graph.Op     // what changed since prev (journal)
-	state  pieceState     // the records this view holds, for the sidecar
 }
 
+// scannedPiece is a piece as the sidecar keeps it, with where it is in the file.
 type scannedPiece struct {
-	name    string
-	off     int64
-	n       int
-	patched bool
-	base    []uint64
-	pt      *patch // the patch, kept from the scan while they are few
+	pieceInfo
+	off int64
+	n   int
+	pt  *patch // the patch, kept from the scan while they are few
 }
 
 // keptPatches bounds the literal bytes of the patches a scan keeps for Node;
@@ -324,51 +323,51 @@ func (v *chunkedView) scanned(ctx context.Context) (*pieceScan, error) {
 				prev[v.prev.Pieces[i].Name] = &v.prev.Pieces[i]
 			}
 		}
+		// The journal names records by id: one the view does not have is
+		// written as a removal.
+		put := func(id string) { s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id}}) }
 		seen := map[string]bool{}
 		var off int64
 		kept := 0
 		s.sha, v.scanErr = v.pass(ctx, func(name string, p []byte, starts []int, hashes []uint64) error {
-			sp := scannedPiece{name: name, off: off, n: len(p)}
+			sp := scannedPiece{pieceInfo: pieceInfo{Name: name, Sum: xxh3.Hash(p)}, off: off, n: len(p)}
 			off += int64(len(p))
-			sum := xxh3.Hash(p)
 			seen[name] = true
 			old := prev[name]
-			put := func(id string) { s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: id}}) }
 			switch {
-			case old != nil && old.Sum == sum:
-				sp.patched, sp.base = old.Patched, old.Base
+			case old != nil && old.Sum == sp.Sum:
+				sp.Patched, sp.Base = old.Patched, old.Base
 			case old != nil:
 				pt := diffPiece(old.Base, p, starts, hashes)
 				switch {
 				case pt.identity(len(old.Base)):
-					sp.base = old.Base
+					sp.Base = old.Base
 					if old.Patched {
-						put(patchID(name)) // gone: the view has no such record
+						put(patchID(name))
 					}
 				case len(pt.lit) <= len(p)/2:
-					sp.patched, sp.base = true, old.Base
+					sp.Patched, sp.Base = true, old.Base
 					if kept+len(pt.lit) <= keptPatches {
 						kept += len(pt.lit)
 						sp.pt = &pt
 					}
 					put(patchID(name))
 				default:
-					sp.base = append([]uint64(nil), hashes...)
+					sp.Base = slices.Clone(hashes)
 					put(pieceID(name))
 					if old.Patched {
 						put(patchID(name))
 					}
 				}
 			default:
-				sp.base = append([]uint64(nil), hashes...)
+				sp.Base = slices.Clone(hashes)
 				put(pieceID(name))
 			}
 			s.ids[pieceID(name)] = len(s.pieces)
-			if sp.patched {
+			if sp.Patched {
 				s.ids[patchID(name)] = len(s.pieces)
 			}
 			s.pieces = append(s.pieces, sp)
-			s.state.Pieces = append(s.state.Pieces, pieceInfo{Name: name, Sum: sum, Patched: sp.patched, Base: sp.base})
 			return nil
 		})
 		if v.scanErr != nil {
@@ -377,20 +376,23 @@ func (v *chunkedView) scanned(ctx context.Context) (*pieceScan, error) {
 		if v.prev != nil {
 			for _, p := range v.prev.Pieces {
 				if !seen[p.Name] {
-					s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: pieceID(p.Name)}})
+					put(pieceID(p.Name))
 					if p.Patched {
-						s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: patchID(p.Name)}})
+						put(patchID(p.Name))
 					}
 				}
 			}
 		}
-		s.ops = append(s.ops, graph.Op{Kind: graph.OpUpsertNode, Node: graph.Node{ID: fileID(v.f.name)}})
-		s.state.Journal, s.state.Position = v.meta.Journal, v.meta.Position
+		put(fileID(v.f.name))
 		v.scan = s
 		if v.journal {
 			// Written before the snapshot commits, as the index is: a sidecar
 			// ahead of the snapshots makes the next view's journal a gap.
-			v.scanErr = v.f.writePieces(&s.state)
+			state := pieceState{Journal: v.meta.Journal, Position: v.meta.Position}
+			for _, sp := range s.pieces {
+				state.Pieces = append(state.Pieces, sp.pieceInfo)
+			}
+			v.scanErr = v.f.writePieces(&state)
 		}
 	})
 	return v.scan, v.scanErr
@@ -419,7 +421,7 @@ func (v *chunkedView) Nodes(ctx context.Context) iter.Seq2[graph.Node, error] {
 		sha, err := v.pass(ctx, func(name string, p []byte, starts []int, hashes []uint64) error {
 			names = append(names, name)
 			if v.journal {
-				state.Pieces = append(state.Pieces, pieceInfo{Name: name, Sum: xxh3.Hash(p), Base: append([]uint64(nil), hashes...)})
+				state.Pieces = append(state.Pieces, pieceInfo{Name: name, Sum: xxh3.Hash(p), Base: slices.Clone(hashes)})
 			}
 			if !yield(pieceNode(name, p), nil) {
 				return stop
@@ -453,8 +455,8 @@ func (v *chunkedView) Node(ctx context.Context, id string) (graph.Node, bool, er
 	case fileID(v.f.name):
 		names := make([]string, len(s.pieces))
 		for i, p := range s.pieces {
-			names[i] = p.name
-			if p.patched {
+			names[i] = p.Name
+			if p.Patched {
 				names[i] += "+"
 			}
 		}
@@ -466,18 +468,18 @@ func (v *chunkedView) Node(ctx context.Context, id string) (graph.Node, bool, er
 		return graph.Node{}, false, nil
 	}
 	sp := s.pieces[i]
-	if id == patchID(sp.name) && sp.pt != nil {
-		return sp.pt.node(sp.name), true, nil
+	if id == patchID(sp.Name) && sp.pt != nil {
+		return sp.pt.node(sp.Name), true, nil
 	}
 	p := make([]byte, sp.n)
 	if _, err := v.file.ReadAt(p, sp.off); err != nil {
 		return graph.Node{}, false, err
 	}
-	if id == pieceID(sp.name) {
-		return pieceNode(sp.name, p), true, nil
+	if id == pieceID(sp.Name) {
+		return pieceNode(sp.Name, p), true, nil
 	}
 	starts := elementStarts(p, nil)
-	return diffPiece(sp.base, p, starts, elementHashes(p, starts, nil)).node(sp.name), true, nil
+	return diffPiece(sp.Base, p, starts, elementHashes(p, starts, nil)).node(sp.Name), true, nil
 }
 
 func (v *chunkedView) Edge(context.Context, string, string, string) (graph.Edge, bool, error) {

@@ -44,7 +44,7 @@ type assembly struct {
 	patches map[string]patch
 	seen    map[string]bool
 	buf     []byte
-	out2    []byte // a patched piece
+	applied []byte // a patched piece
 }
 
 type spillSpan struct{ off, n int64 }
@@ -132,22 +132,10 @@ func (a *assembly) add(n graph.Node, kind, name string) error {
 	case !a.known:
 		a.guessed = append(a.guessed, spillSpan{a.written, int64(len(a.buf))})
 		a.names = append(a.names, name)
-		return a.write(a.buf)
-	case a.next < len(a.order) && strings.TrimSuffix(a.order[a.next], "+") == name:
-		b := a.buf
-		if strings.HasSuffix(a.order[a.next], "+") {
-			pt, ok := a.patches[name]
-			if !ok {
-				break // the patch comes later
-			}
-			a.out2, err = pt.apply(a.buf, a.out2[:0])
-			if err != nil {
-				return fmt.Errorf("piece %s: %w", name, err)
-			}
-			b = a.out2
-		}
-		a.next++
-		if err := a.write(b); err != nil {
+		a.write(a.buf)
+		return nil
+	case a.ready(name):
+		if err := a.writeTurn(a.buf); err != nil {
 			return err
 		}
 		return a.drain()
@@ -155,10 +143,39 @@ func (a *assembly) add(n graph.Node, kind, name string) error {
 	return a.wait(name, a.buf)
 }
 
-func (a *assembly) write(b []byte) error {
+// ready says whether the piece named is the next to write and its patch, if
+// it has one, is here.
+func (a *assembly) ready(name string) bool {
+	if !a.known || a.next >= len(a.order) {
+		return false
+	}
+	next, patched := strings.CutSuffix(a.order[a.next], "+")
+	if next != name {
+		return false
+	}
+	_, ok := a.patches[name]
+	return !patched || ok
+}
+
+// writeTurn writes the next piece, whose piece record holds base, patched
+// when the order says so.
+func (a *assembly) writeTurn(base []byte) error {
+	name, patched := strings.CutSuffix(a.order[a.next], "+")
+	if patched {
+		var err error
+		if a.applied, err = a.patches[name].apply(base, a.applied[:0]); err != nil {
+			return fmt.Errorf("piece %s: %w", name, err)
+		}
+		base = a.applied
+	}
+	a.write(base)
+	a.next++
+	return nil
+}
+
+func (a *assembly) write(b []byte) {
 	a.written += int64(len(b))
 	a.pipe.pieces <- bytes.Clone(b)
-	return nil
 }
 
 func (a *assembly) wait(name string, b []byte) error {
@@ -232,36 +249,22 @@ func (a *assembly) setOrder(pieces []string) error {
 // patches.
 func (a *assembly) drain() error {
 	for a.known && a.next < len(a.order) {
-		entry := a.order[a.next]
-		name, patched := strings.CutSuffix(entry, "+")
+		name := strings.TrimSuffix(a.order[a.next], "+")
 		sp, ok := a.waiting[name]
-		if !ok {
+		if !ok || !a.ready(name) {
 			return nil
 		}
-		pt, ok := a.patches[name]
-		if patched && !ok {
-			return nil
-		}
-		if a.spillW != nil {
-			if err := a.spillW.Flush(); err != nil {
-				return err
-			}
+		if err := a.spillW.Flush(); err != nil {
+			return err
 		}
 		base, err := a.readSpan(a.spill, sp)
 		if err != nil {
 			return err
 		}
 		delete(a.waiting, name)
-		if patched {
-			if a.buf, err = pt.apply(base, a.buf[:0]); err != nil {
-				return fmt.Errorf("piece %s: %w", name, err)
-			}
-			base = a.buf
-		}
-		if err := a.write(base); err != nil {
+		if err := a.writeTurn(base); err != nil {
 			return err
 		}
-		a.next++
 	}
 	return nil
 }
